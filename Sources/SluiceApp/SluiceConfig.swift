@@ -1,0 +1,131 @@
+import SluiceCore
+import SluiceServer
+import SluiceSources
+import SluiceStore
+
+/// The typed configuration of one Sluice process, decoded from the YAML file (or the embedded
+/// default) with every secret reference already resolved.
+public struct SluiceConfig: Sendable {
+    public var storage: StorageSettings
+    public var server: ServerSettings
+    public var retention: RetentionSettings
+    public var feeds: [FeedSettings]
+    /// True when no config file was given: one generic feed `default`, generated credentials.
+    public var isEmbeddedDefault: Bool
+    /// Keys that were recognised but are not acted on by this version (reported, not fatal).
+    public var warnings: [ConfigIssue]
+    /// SHA-256 of the config file as read (never of resolved secrets), for audit and status.
+    public var fileDigest: String?
+
+    public static let defaultDataDirectory = "./sluice-data"
+
+    /// The configuration `sluice serve` runs with no config file.
+    public static func embeddedDefault(dataDirectory: String = defaultDataDirectory) -> SluiceConfig {
+        SluiceConfig(
+            storage: StorageSettings(sqlite: SQLiteStoreConfiguration(path: dataDirectory + "/sluice.db")),
+            server: ServerSettings(),
+            retention: RetentionSettings(),
+            feeds: [FeedSettings(name: "default", logType: "JSON", auth: .generatedSecret, normalizer: EventNormalizer(schema: .generic))],
+            isEmbeddedDefault: true,
+            warnings: [],
+            fileDigest: nil
+        )
+    }
+}
+
+public struct StorageSettings: Sendable {
+    public var sqlite: SQLiteStoreConfiguration
+}
+
+public struct ServerSettings: Sendable {
+    public var listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080)
+    /// Tokens from the config file; when empty, one admin token is generated and kept in the store.
+    public var adminTokens: [ConfiguredAdminToken] = []
+    public var ingestionKey: String?
+}
+
+public struct ConfiguredAdminToken: Sendable {
+    public var name: String
+    public var role: AdminRole
+    public var token: String
+}
+
+public struct RetentionSettings: Sendable {
+    public var days: Int = 365
+    public var batchSize: Int = 5_000
+    public var intervalSeconds: Int = 3_600
+}
+
+/// A feed as configured, before its secrets become digests.
+public struct FeedSettings: Sendable {
+    public enum Auth: Sendable {
+        case sharedSecrets([String])
+        /// The embedded default's feed: the secret is generated on first start and kept as a digest.
+        case generatedSecret
+        case standardWebhooks(secrets: [String], toleranceSeconds: Int)
+        case bearer([String])
+    }
+
+    public var name: String
+    public var logType: String
+    public var auth: Auth
+    public var normalizer: EventNormalizer
+    public var limits: PushLimits = PushLimits()
+}
+
+/// `host:port`, with IPv6 hosts in brackets (`[::1]:8080`).
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        var hostPart: Substring
+        var portPart: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { return nil }
+            portPart = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        guard !hostPart.isEmpty, let port = Int(portPart), (0...65535).contains(port) else { return nil }
+        self.host = String(hostPart)
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// One problem in a config file, named by its key path (`feeds.incident-io.secret`).
+public struct ConfigIssue: Error, Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    /// 1-based line in the file, when known.
+    public var line: Int?
+
+    public init(path: String, message: String, line: Int? = nil) {
+        self.path = path
+        self.message = message
+        self.line = line
+    }
+
+    public var description: String {
+        let location = line.map { " (line \($0))" } ?? ""
+        return path.isEmpty ? "\(message)\(location)" : "\(path): \(message)\(location)"
+    }
+}
+
+/// Every problem found in a config file.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}

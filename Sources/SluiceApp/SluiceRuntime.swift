@@ -1,0 +1,98 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import SluiceCore
+import SluiceEngine
+import SluiceServer
+import SluiceSources
+import SluiceStore
+import UnixSignals
+
+/// The composition root: from a typed config to a running set of services.
+public enum SluiceRuntime {
+    /// Wall-clock time as a ``Timestamp``.
+    @Sendable public static func systemNow() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(microseconds: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000)
+    }
+
+    public static func openStore(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> SQLiteEventStore {
+        try SQLiteEventStore(configuration: config.storage.sqlite, logger: logger)
+    }
+
+    /// Everything needed to serve: the store, resolved credentials, the router's dependencies.
+    public struct Prepared: Sendable {
+        public var store: SQLiteEventStore
+        public var dependencies: ServerDependencies
+        public var generated: GeneratedCredentials
+        public var config: SluiceConfig
+    }
+
+    public static func prepare(
+        _ config: SluiceConfig,
+        environment: [String: String],
+        prometheus: PrometheusCollectorRegistry?,
+        logger: Logger,
+        now: @escaping @Sendable () -> Timestamp = systemNow
+    ) async throws(StoreError) -> Prepared {
+        let store = try openStore(config, logger: logger)
+        let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config)
+        let dependencies = ServerDependencies(
+            store: store,
+            storeSize: { store.sizeInBytes() },
+            feeds: resolved.feeds,
+            ingestionKey: resolved.ingestionKey,
+            adminTokens: resolved.adminTokens,
+            prometheus: prometheus,
+            now: now
+        )
+        return Prepared(store: store, dependencies: dependencies, generated: resolved.generated, config: config)
+    }
+
+    /// The Hummingbird application for a prepared runtime (with the retention purge as a
+    /// service); `sluice serve` and the tests both use it.
+    public static func buildApplication(
+        _ prepared: Prepared,
+        logger: Logger,
+        listen: ListenAddress? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let address = listen ?? prepared.config.server.listen
+        let retention = RetentionService(
+            store: prepared.store,
+            settings: .init(
+                days: prepared.config.retention.days,
+                batchSize: prepared.config.retention.batchSize,
+                interval: .seconds(prepared.config.retention.intervalSeconds)
+            ),
+            logger: logger,
+            now: prepared.dependencies.now
+        )
+        return Application(
+            router: buildRouter(prepared.dependencies),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
+            services: [retention],
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+    }
+
+    /// Runs until SIGTERM or SIGINT, then stops accepting connections, finishes in-flight
+    /// requests (and so their commits), and returns.
+    public static func serve(
+        _ prepared: Prepared,
+        logger: Logger,
+        listen: ListenAddress? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        let app = buildApplication(prepared, logger: logger, listen: listen, onRunning: onRunning)
+        let group = ServiceGroup(
+            configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,56 @@
+/// The outcome of appending one request's events.
+public struct AppendResult: Sendable, Hashable {
+    public var accepted: Int
+    public var duplicates: Int
+
+    public init(accepted: Int, duplicates: Int) {
+        self.accepted = accepted
+        self.duplicates = duplicates
+    }
+}
+
+/// The durable, append-only event log every other part of Sluice reads and writes.
+///
+/// Implementations must make `append` all-or-nothing per call and return only after the events
+/// are committed; a duplicate (same source and dedupe key) is counted, not stored again.
+public protocol EventStore: Sendable {
+    /// Commits `events` atomically; returns only after commit.
+    func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult
+    /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
+    func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
+    func event(id: EventID) async throws(StoreError) -> StoredEvent?
+    /// Deletes up to `limit` events that occurred before `cutoff`; returns how many went.
+    func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int
+    /// Whether the store answers a trivial query.
+    func checkHealth() async throws(StoreError)
+}
+
+/// Why the store could not do what was asked. Callers answer 503 for `unavailable` and `full`.
+public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: Sendable, Hashable {
+        case unavailable
+        case full
+        case corrupt
+        case invalidRequest
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// A short label fit for a metric dimension.
+    public var shortDescription: String {
+        switch code {
+        case .unavailable: "unavailable"
+        case .full: "full"
+        case .corrupt: "corrupt"
+        case .invalidRequest: "invalid_request"
+        }
+    }
+
+    public var description: String { "event store \(shortDescription): \(message)" }
+}

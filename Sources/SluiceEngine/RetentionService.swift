@@ -1,0 +1,73 @@
+import Logging
+import Metrics
+import ServiceLifecycle
+import SluiceCore
+
+/// Deletes events older than the retention period, in bounded batches so that the writer is never
+/// held for long, then sleeps until the next pass.
+public struct RetentionService: Service {
+    public struct Settings: Sendable, Hashable {
+        public var days: Int
+        public var batchSize: Int
+        public var interval: Duration
+
+        public init(days: Int = 365, batchSize: Int = 5_000, interval: Duration = .seconds(3600)) {
+            self.days = days
+            self.batchSize = batchSize
+            self.interval = interval
+        }
+    }
+
+    let store: any EventStore
+    let settings: Settings
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+
+    public init(store: any EventStore, settings: Settings, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+    }
+
+    /// One full pass: purges batch after batch until nothing older than the cutoff remains.
+    @discardableResult
+    public func purgeOnce() async throws(StoreError) -> Int {
+        let cutoff = now() - .seconds(Int64(settings.days) * 86_400)
+        var total = 0
+        while true {
+            let removed = try await store.purge(occurredBefore: cutoff, limit: settings.batchSize)
+            total += removed
+            if removed < settings.batchSize { break }
+            await Task.yield()
+        }
+        if total > 0 {
+            Counter(label: "sluice_retention_purged_events_total").increment(by: total)
+            logger.info("retention purge completed", metadata: ["retention.deleted": "\(total)", "retention.cutoff": "\(cutoff)"])
+        }
+        return total
+    }
+
+    public func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                try await purgeOnce()
+            } catch {
+                logger.error("retention purge failed; will retry next pass", metadata: ["error": "\(error)"])
+            }
+            try? await gracefulShutdownAwareSleep(for: settings.interval)
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool {
+        Task.isCancelled || Task.isShuttingDownGracefully
+    }
+}
+
+private func gracefulShutdownAwareSleep(for duration: Duration) async throws {
+    try await cancelWhenGracefulShutdown {
+        try await Task.sleep(for: duration)
+    }
+}

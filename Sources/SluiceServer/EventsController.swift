@@ -1,0 +1,141 @@
+import HTTPTypes
+import Logging
+import Hummingbird
+import NIOCore
+import SluiceCore
+
+/// `GET /v1/events`, `GET /v1/events/export`, `GET /v1/events/{id}`.
+struct EventsController: Sendable {
+    let store: any EventStore
+
+    func addRoutes(to group: RouterGroup<SluiceRequestContext>) {
+        group.get("events", use: list)
+        group.get("events/export", use: export)
+        group.get("events/:id", use: show)
+    }
+
+    @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let filter = try EventFilterParser.parse(query)
+        let limit = try EventFilterParser.limit(query, default: 100, max: 1000)
+        var cursor: EventCursor?
+        if let token = query["cursor"] {
+            guard let parsed = EventCursor(token: String(token)) else {
+                throw APIError(.badRequest, "cursor \"\(token)\" is not a cursor this server issued; pass next_cursor from a previous page")
+            }
+            cursor = parsed
+        }
+        let page = try await storeCall { try await store.events(matching: filter, after: cursor, limit: limit) }
+        var out: [UInt8] = Array("{\"events\":[".utf8)
+        for (i, event) in page.events.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            event.writeJSON(into: &out)
+        }
+        out.append(contentsOf: "],\"next_cursor\":".utf8)
+        if let next = page.nextCursor { JSONValue.writeString(next.token, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: "}\n".utf8)
+        return .json(out)
+    }
+
+    @Sendable func show(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let text = context.parameters.get("id") ?? ""
+        guard let id = EventID(text) else {
+            throw APIError(.badRequest, "\"\(text)\" is not an event id (26 characters, as in the id field of /v1/events)")
+        }
+        guard let event = try await storeCall({ try await store.event(id: id) }) else {
+            throw APIError(.notFound, "no event with id \(id)")
+        }
+        var out: [UInt8] = []
+        event.writeJSON(into: &out)
+        out.append(0x0A)
+        return .json(out)
+    }
+
+    @Sendable func export(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let filter = try EventFilterParser.parse(query)
+        let formatText = query["format"].map(String.init) ?? "ndjson"
+        guard let format = ExportFormat(rawValue: formatText) else {
+            throw APIError(.badRequest, "format \"\(formatText)\" is not supported; use format=csv or format=ndjson")
+        }
+        // Fail before the 200 is sent if the store cannot answer at all.
+        do {
+            try await store.checkHealth()
+        } catch {
+            throw APIError.from(error)
+        }
+        let body = Self.exportBody(EventExporter(store: store, filter: filter, format: format), logger: context.logger)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: format.contentType,
+                .contentDisposition: "attachment; filename=\"sluice-events.\(format.fileExtension)\"",
+            ],
+            body: body
+        )
+    }
+}
+
+extension EventsController {
+    static func exportBody(_ exporter: EventExporter, logger: Logger) -> ResponseBody {
+        ResponseBody { writer in
+            var exporter = exporter
+            do {
+                while let chunk = try await exporter.next() {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+            } catch {
+                logger.error("export stopped", metadata: ["error": "\(error)"])
+                throw error
+            }
+            try await writer.finish(nil)
+        }
+    }
+}
+
+/// Runs a store call and maps its failure to an API error.
+func storeCall<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as StoreError {
+        throw APIError.from(error)
+    }
+}
+
+/// Parses the shared filter query parameters, naming the parameter that is wrong.
+public enum EventFilterParser {
+    public static func parse(_ query: Parameters) throws(APIError) -> EventFilter {
+        func text(_ name: String) -> String? {
+            guard let v = query[Substring(name)], !v.isEmpty else { return nil }
+            return String(v)
+        }
+        func time(_ name: String) throws(APIError) -> Timestamp? {
+            guard let v = text(name) else { return nil }
+            guard let t = Timestamp(rfc3339: v) else {
+                throw APIError(.badRequest, "\(name)=\(v) is not a time; use RFC 3339 such as 2026-01-31T00:00:00Z or a date such as 2026-01-31")
+            }
+            return t
+        }
+        let known: Set<String> = ["feed", "log_type", "actor", "actor_type", "action", "target", "target_type", "since", "until", "q", "limit", "cursor", "format"]
+        for (name, _) in query where !known.contains(String(name)) {
+            throw APIError(.badRequest, "unknown query parameter \"\(name)\"; filters are \(known.sorted().joined(separator: ", "))")
+        }
+        let filter = EventFilter(
+            source: text("feed"), logType: text("log_type"), actor: text("actor"), actorType: text("actor_type"),
+            action: text("action").map(ActionMatch.init), target: text("target"), targetType: text("target_type"),
+            since: try time("since"), until: try time("until"), text: text("q")
+        )
+        if let since = filter.since, let until = filter.until, since >= until {
+            throw APIError(.badRequest, "since (\(since)) must be before until (\(until))")
+        }
+        return filter
+    }
+
+    static func limit(_ query: Parameters, default defaultValue: Int, max: Int) throws(APIError) -> Int {
+        guard let v = query["limit"] else { return defaultValue }
+        guard let n = Int(v), n >= 1, n <= max else {
+            throw APIError(.badRequest, "limit=\(v) must be a whole number from 1 to \(max)")
+        }
+        return n
+    }
+}

@@ -1,0 +1,72 @@
+import Hummingbird
+import Logging
+import Prometheus
+import SluiceCore
+import SluiceSources
+
+/// Everything the HTTP layer needs, built by the composition root.
+public struct ServerDependencies: Sendable {
+    public var store: any EventStore
+    public var storeSize: @Sendable () -> Int64
+    public var feeds: [String: PushFeed]
+    public var ingestionKey: SecretDigest?
+    public var adminTokens: [AdminToken]
+    public var prometheus: PrometheusCollectorRegistry?
+    public var now: @Sendable () -> Timestamp
+
+    public init(
+        store: any EventStore,
+        storeSize: @escaping @Sendable () -> Int64 = { 0 },
+        feeds: [String: PushFeed],
+        ingestionKey: SecretDigest?,
+        adminTokens: [AdminToken],
+        prometheus: PrometheusCollectorRegistry?,
+        now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.store = store
+        self.storeSize = storeSize
+        self.feeds = feeds
+        self.ingestionKey = ingestionKey
+        self.adminTokens = adminTokens
+        self.prometheus = prometheus
+        self.now = now
+    }
+}
+
+/// Builds the router that `sluice serve` and the tests both use.
+public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequestContext> {
+    let router = Router(context: SluiceRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ErrorEnvelopeMiddleware())
+    PushController(
+        feeds: dependencies.feeds,
+        authenticator: FeedAuthenticator(ingestionKey: dependencies.ingestionKey),
+        ingestor: PushIngestor(store: dependencies.store),
+        now: dependencies.now
+    ).addRoutes(to: router)
+    let operations = OperationsController(
+        store: dependencies.store, storeSize: dependencies.storeSize, prometheus: dependencies.prometheus,
+        feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil
+    )
+    operations.addRoutes(to: router)
+    let admin = router.group("v1").add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens))
+    EventsController(store: dependencies.store).addRoutes(to: admin)
+    operations.addAdminRoutes(to: admin)
+    return router
+}
+
+/// Turns Hummingbird's own errors (unknown route, wrong method, oversized body) into the same
+/// JSON envelope as Sluice's, so a client parses one error shape.
+struct ErrorEnvelopeMiddleware: RouterMiddleware {
+    typealias Context = SluiceRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            throw APIError(error.status, error.body ?? "\(error.status.reasonPhrase)", headers: error.headers)
+        }
+    }
+}

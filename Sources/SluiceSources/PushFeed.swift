@@ -1,0 +1,51 @@
+import SluiceCore
+
+/// A configured push feed: where events arrive, how senders authenticate and how events are normalized.
+public struct PushFeed: Sendable {
+    public var name: String
+    /// Chronicle log-type name recorded on every event (`INCIDENT_IO`, ...).
+    public var logType: String
+    public var authentication: FeedAuthentication
+    public var normalizer: EventNormalizer
+    public var limits: PushLimits
+
+    public init(name: String, logType: String, authentication: FeedAuthentication, normalizer: EventNormalizer, limits: PushLimits = .init()) {
+        self.name = name
+        self.logType = logType
+        self.authentication = authentication
+        self.normalizer = normalizer
+        self.limits = limits
+    }
+
+    /// Feed names are URL path segments: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { b in
+            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || b == 0x2D || b == 0x5F || b == 0x2E
+        }
+    }
+}
+
+/// Turns decoded push events into store appends: normalize, key for dedupe, commit.
+public struct PushIngestor: Sendable {
+    public let store: any EventStore
+
+    public init(store: any EventStore) {
+        self.store = store
+    }
+
+    /// Normalizes and commits `events` for `feed` atomically; returns after the commit.
+    public func ingest(_ events: [DecodedEvent], feed: PushFeed, webhookID: String?, receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
+        var incoming: [IncomingEvent] = []
+        incoming.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            incoming.append(IncomingEvent(
+                source: feed.name,
+                logType: feed.logType,
+                dedupeKey: feed.normalizer.dedupeKey(for: event.value, webhookID: webhookID, index: index),
+                raw: event.raw,
+                normalized: feed.normalizer.normalize(event.value, receivedAt: receivedAt)
+            ))
+        }
+        return try await store.append(incoming, receivedAt: receivedAt)
+    }
+}

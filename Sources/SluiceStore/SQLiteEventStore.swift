@@ -1,0 +1,345 @@
+import CoreMetrics
+import Dispatch
+import Foundation
+import GRDB
+import Logging
+import SluiceCore
+import Synchronization
+
+/// The default event store: one SQLite file in WAL mode.
+///
+/// Appends from concurrent requests are group-committed: each request waits in a queue, and a
+/// single writer commits everything queued in one transaction, each request inside its own
+/// savepoint so that one failing request never takes another's events with it. The caller is
+/// resumed only after the transaction that holds its events has committed.
+public final class SQLiteEventStore: EventStore {
+    let pool: DatabasePool
+    public let configuration: SQLiteStoreConfiguration
+    let logger: Logger
+    private let writerQueue = DispatchQueue(label: "sluice.store.group-commit")
+    private let pending = Mutex<[PendingAppend]>([])
+
+    struct PendingAppend {
+        var events: [IncomingEvent]
+        var receivedAt: Timestamp
+        var continuation: CheckedContinuation<AppendResult, any Error>
+    }
+
+    /// Opens (creating if needed) the database and runs pending migrations.
+    public init(configuration: SQLiteStoreConfiguration, logger: Logger) throws(StoreError) {
+        self.configuration = configuration
+        self.logger = logger
+        let directory = (configuration.path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(.unavailable, "cannot create the data directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        var config = Configuration()
+        let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+        config.busyMode = .timeout(10)
+        let maxSize = configuration.maxSizeBytes
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            if let maxSize {
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                try db.execute(sql: "PRAGMA max_page_count = \(max(1, maxSize / pageSize))")
+            }
+        }
+        do {
+            pool = try DatabasePool(path: configuration.path, configuration: config)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw Self.storeError(error, doing: "open \(configuration.path)")
+        }
+    }
+
+    // MARK: Append (group commit)
+
+    public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
+        if events.isEmpty { return AppendResult(accepted: 0, duplicates: 0) }
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                pending.withLock { $0.append(PendingAppend(events: events, receivedAt: receivedAt, continuation: continuation)) }
+                writerQueue.async { self.drain() }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.storeError(error, doing: "append")
+        }
+    }
+
+    /// Runs on `writerQueue`: commits whatever is queued, in bounded transactions.
+    private func drain() {
+        while true {
+            let batch: [PendingAppend] = pending.withLock { queue in
+                var taken = 0
+                var count = 0
+                while taken < queue.count, count == 0 || count + queue[taken].events.count <= configuration.maxEventsPerCommit {
+                    count += queue[taken].events.count
+                    taken += 1
+                }
+                let batch = Array(queue.prefix(taken))
+                queue.removeFirst(taken)
+                return batch
+            }
+            if batch.isEmpty { return }
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [PendingAppend]) {
+        var results = [Result<AppendResult, StoreError>](repeating: .failure(StoreError(.unavailable, "not committed")), count: batch.count)
+        let started = ContinuousClock.now
+        do {
+            try pool.write { db in
+                var generator = SystemRandomNumberGenerator()
+                for (i, item) in batch.enumerated() {
+                    do {
+                        var outcome = AppendResult(accepted: 0, duplicates: 0)
+                        try db.inSavepoint {
+                            outcome = try Self.insert(item.events, receivedAt: item.receivedAt, in: db, generator: &generator)
+                            return .commit
+                        }
+                        results[i] = .success(outcome)
+                    } catch {
+                        // A full disk or I/O error poisons the transaction: fail it all.
+                        if let dbError = error as? DatabaseError, Self.isFatalForTransaction(dbError) { throw error }
+                        results[i] = .failure(Self.storeError(error, doing: "append"))
+                    }
+                }
+            }
+        } catch {
+            let failure = Self.storeError(error, doing: "commit")
+            logger.error("event store commit failed", metadata: ["error": "\(failure)"])
+            for item in batch { item.continuation.resume(throwing: failure) }
+            return
+        }
+        StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+        for (item, result) in zip(batch, results) {
+            item.continuation.resume(with: result.mapError { $0 as any Error })
+        }
+    }
+
+    private static func insert(
+        _ events: [IncomingEvent], receivedAt: Timestamp, in db: Database,
+        generator: inout SystemRandomNumberGenerator
+    ) throws -> AppendResult {
+        let eventStatement = try db.cachedStatement(sql: """
+            INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
+                actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (source, dedupe_key) DO NOTHING
+            """)
+        let targetStatement = try db.cachedStatement(sql: """
+            INSERT INTO event_targets (seq, ord, occurred_at, type, id, name) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        var accepted = 0
+        var duplicates = 0
+        for event in events {
+            let n = event.normalized
+            let id = EventID.make(at: receivedAt, using: &generator)
+            let metadata = n.actor.map { StoredJSON.encodeMetadata($0.metadata) }
+            let args: [(any DatabaseValueConvertible)?] = [
+                id.rawValue, text(event.source), Data(event.dedupeKey), text(event.logType),
+                n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
+                text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
+                StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
+                n.schemaVersion, Data(event.raw),
+            ]
+            eventStatement.setUncheckedArguments(StatementArguments(args))
+            try eventStatement.execute()
+            if db.changesCount == 0 {
+                duplicates += 1
+                continue
+            }
+            accepted += 1
+            let seq = db.lastInsertedRowID
+            for (ord, target) in n.targets.enumerated() {
+                targetStatement.setUncheckedArguments([seq, ord, n.occurredAt.microseconds, text(target.type), text(target.id), text(target.name)])
+                try targetStatement.execute()
+            }
+        }
+        return AppendResult(accepted: accepted, duplicates: duplicates)
+    }
+
+    /// SQLite text binding stops at the first NUL; such values are stored as UTF-8 blobs, which
+    /// read back as the full string.
+    private static func text(_ value: String?) -> (any DatabaseValueConvertible)? {
+        guard let value else { return nil }
+        return value.utf8.contains(0) ? Data(value.utf8) : value
+    }
+
+    // MARK: Reads
+
+    public func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage {
+        let limit = max(1, min(limit, 1000))
+        let query = EventQuery(filter: filter, cursor: cursor, limit: limit + 1)
+        do {
+            let events = try await pool.read { db in
+                try Row.fetchAll(db, sql: query.sql, arguments: StatementArguments(query.values)).map(Self.storedEvent(from:))
+            }
+            if events.count > limit {
+                let page = Array(events.prefix(limit))
+                let last = page[page.count - 1]
+                return EventPage(events: page, nextCursor: EventCursor(occurredAt: last.normalized.occurredAt, seq: last.seq))
+            }
+            return EventPage(events: events, nextCursor: nil)
+        } catch {
+            throw Self.storeError(error, doing: "query events")
+        }
+    }
+
+    public func event(id: EventID) async throws(StoreError) -> StoredEvent? {
+        do {
+            return try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT \(EventQuery.columns) FROM events e WHERE e.id = ?", arguments: [id.rawValue])
+                    .map(Self.storedEvent(from:))
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read event")
+        }
+    }
+
+    /// Events after `seq` in store order: what a consumer (destination, workflow) reads next.
+    public func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT \(EventQuery.columns) FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+                    arguments: [seq, limit]
+                ).map(Self.storedEvent(from:))
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read events by seq")
+        }
+    }
+
+    static func storedEvent(from row: Row) throws -> StoredEvent {
+        let actorType: String? = row["actor_type"]
+        let actor = actorType.map { type in
+            AuditActor(
+                type: type, id: row["actor_id"] ?? "", name: row["actor_name"],
+                metadata: StoredJSON.decodeMetadata(row["actor_metadata"] ?? "{}")
+            )
+        }
+        let normalized = NormalizedEvent(
+            occurredAt: Timestamp(microseconds: row["occurred_at"]),
+            action: row["action"],
+            actor: actor,
+            targets: StoredJSON.decodeTargets(row["targets"] ?? "[]"),
+            context: AuditContext(location: row["location"], userAgent: row["user_agent"]),
+            schemaVersion: row["schema_version"]
+        )
+        let rawData: Data = row["raw"] ?? Data()
+        guard let id = EventID(row["id"]) else {
+            throw StoreError(.corrupt, "event \(row["seq"] as Int64? ?? -1) has an invalid id")
+        }
+        return StoredEvent(
+            seq: row["seq"], id: id, source: row["source"], logType: row["log_type"],
+            receivedAt: Timestamp(microseconds: row["received_at"]), normalized: normalized, raw: Array(rawData)
+        )
+    }
+
+    // MARK: Retention
+
+    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+        do {
+            return try await pool.write { db in
+                let seqs = try Int64.fetchAll(
+                    db, sql: "SELECT seq FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?",
+                    arguments: [cutoff.microseconds, limit]
+                )
+                if seqs.isEmpty { return 0 }
+                let deleteTargets = try db.cachedStatement(sql: "DELETE FROM event_targets WHERE seq = ?")
+                let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
+                for seq in seqs {
+                    try deleteTargets.execute(arguments: [seq])
+                    try deleteEvent.execute(arguments: [seq])
+                }
+                return seqs.count
+            }
+        } catch {
+            throw Self.storeError(error, doing: "purge")
+        }
+    }
+
+    // MARK: Health and size
+
+    public func checkHealth() async throws(StoreError) {
+        do {
+            _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        } catch {
+            throw Self.storeError(error, doing: "health check")
+        }
+    }
+
+    /// Bytes used by the database file and its WAL.
+    public func sizeInBytes() -> Int64 {
+        let fm = FileManager.default
+        var total: Int64 = 0
+        for suffix in ["", "-wal", "-shm"] {
+            if let attrs = try? fm.attributesOfItem(atPath: configuration.path + suffix), let size = attrs[.size] as? NSNumber {
+                total += size.int64Value
+            }
+        }
+        return total
+    }
+
+    /// Total stored events (for status pages; a full count, so not for hot paths).
+    public func count() async throws(StoreError) -> Int {
+        do {
+            return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+        } catch {
+            throw Self.storeError(error, doing: "count")
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems SQLite found.
+    public func integrityCheck() async throws(StoreError) -> String {
+        do {
+            return try await pool.read { db in
+                try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
+            }
+        } catch {
+            throw Self.storeError(error, doing: "integrity check")
+        }
+    }
+
+    // MARK: Errors
+
+    static func isFatalForTransaction(_ error: DatabaseError) -> Bool {
+        switch error.resultCode {
+        case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_READONLY, .SQLITE_CANTOPEN: true
+        default: false
+        }
+    }
+
+    static func storeError(_ error: any Error, doing operation: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        guard let dbError = error as? DatabaseError else {
+            return StoreError(.unavailable, "\(operation) failed: \(error)")
+        }
+        let detail = dbError.message ?? "\(dbError.resultCode)"
+        switch dbError.resultCode {
+        case .SQLITE_FULL:
+            return StoreError(.full, "\(operation) failed: the disk or database is full (\(detail)); free space on the data volume")
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return StoreError(.corrupt, "\(operation) failed: the database file is damaged (\(detail))")
+        case .SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE:
+            return StoreError(.invalidRequest, "\(operation) failed: \(detail)")
+        default:
+            return StoreError(.unavailable, "\(operation) failed: \(detail)")
+        }
+    }
+}
+
+extension Duration {
+    var nanosecondsApprox: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}

@@ -1,0 +1,29 @@
+/// How the SQLite store trades commit latency against what a crash can take away.
+public enum SQLiteDurability: String, Sendable, Hashable, CaseIterable {
+    /// `PRAGMA synchronous = FULL`: the WAL is fsynced at every commit. An acknowledged event
+    /// survives a process crash, a kernel panic and a power cut.
+    case full
+    /// `PRAGMA synchronous = NORMAL`: the WAL is fsynced only at checkpoints. An acknowledged
+    /// event survives a process crash (kill -9), but a power cut or kernel panic may roll back the
+    /// last commits (the database itself stays consistent).
+    case normal
+}
+
+/// Settings for ``SQLiteEventStore``.
+public struct SQLiteStoreConfiguration: Sendable, Hashable {
+    /// The database file; its directory is created if missing.
+    public var path: String
+    public var durability: SQLiteDurability
+    /// At most this many events are committed in one group-commit transaction.
+    public var maxEventsPerCommit: Int
+    /// A cap on the database size in bytes (SQLite `max_page_count`); when reached, writes fail
+    /// as "full" and pushes are answered 503 while reads keep working. Nil means no cap.
+    public var maxSizeBytes: Int64?
+
+    public init(path: String, durability: SQLiteDurability = .full, maxEventsPerCommit: Int = 20_000, maxSizeBytes: Int64? = nil) {
+        self.path = path
+        self.durability = durability
+        self.maxEventsPerCommit = maxEventsPerCommit
+        self.maxSizeBytes = maxSizeBytes
+    }
+}

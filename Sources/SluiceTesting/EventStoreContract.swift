@@ -1,0 +1,157 @@
+import SluiceCore
+import Testing
+
+/// Behaviour every ``EventStore`` must have. Each backend's tests call these with a fresh store.
+public enum EventStoreContract {
+    public static func event(
+        source: String = "feed-a", action: String = "api_key.created", actorID: String = "u1", actorName: String = "Alice",
+        actorType: String = "user", targets: [AuditTarget] = [AuditTarget(type: "api_key", id: "k1", name: "Key One")],
+        occurredAt: Timestamp, key: String, raw: String? = nil, logType: String = "INCIDENT_IO"
+    ) -> IncomingEvent {
+        IncomingEvent(
+            source: source, logType: logType, dedupeKey: Array(key.utf8),
+            raw: Array((raw ?? "{\"k\":\"\(key)\"}").utf8),
+            normalized: NormalizedEvent(
+                occurredAt: occurredAt, action: action,
+                actor: AuditActor(type: actorType, id: actorID, name: actorName, metadata: ["role": "admin"]),
+                targets: targets, context: AuditContext(location: "1.2.3.4", userAgent: "UA"), schemaVersion: 1
+            )
+        )
+    }
+
+    static func t(_ seconds: Int64) -> Timestamp { Timestamp(seconds: 1_700_000_000 + seconds) }
+
+    /// Appends count, dedupes per source, keeps raw bytes and normalized fields verbatim.
+    public static func appendAndDedupe(_ store: any EventStore) async throws {
+        let first = try await store.append([event(occurredAt: t(1), key: "a"), event(occurredAt: t(2), key: "b")], receivedAt: t(10))
+        #expect(first == AppendResult(accepted: 2, duplicates: 0))
+        // Same keys again, plus a duplicate inside the same request, plus the same key on another source.
+        let second = try await store.append(
+            [event(occurredAt: t(1), key: "a"), event(occurredAt: t(3), key: "c"), event(occurredAt: t(3), key: "c"), event(source: "feed-b", occurredAt: t(1), key: "a")],
+            receivedAt: t(11)
+        )
+        #expect(second == AppendResult(accepted: 2, duplicates: 2))
+        let page = try await store.events(matching: EventFilter(), after: nil, limit: 100)
+        #expect(page.events.count == 4)
+        let nul = try await store.append([event(occurredAt: t(4), key: "nul", raw: "{\"s\":\"a\\u0000b\"}")], receivedAt: t(12))
+        #expect(nul.accepted == 1)
+        let stored = try await store.events(matching: EventFilter(), after: nil, limit: 1).events[0]
+        #expect(String(decoding: stored.raw, as: UTF8.self) == "{\"s\":\"a\\u0000b\"}")
+        #expect(stored.normalized.actor?.metadata == ["role": "admin"])
+        #expect(stored.receivedAt == t(12))
+        #expect(try await store.event(id: stored.id) == stored)
+        // Seq grows with commit order.
+        let all = try await store.events(matching: EventFilter(), after: nil, limit: 100).events
+        let bySeq = all.sorted { $0.seq < $1.seq }
+        #expect(bySeq.map(\.receivedAt) == bySeq.map(\.receivedAt).sorted())
+    }
+
+    /// Concurrent appends each get their own all-or-nothing result and nothing is lost.
+    public static func concurrentAppends(_ store: any EventStore) async throws {
+        try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for client in 0..<16 {
+                group.addTask {
+                    var total = AppendResult(accepted: 0, duplicates: 0)
+                    for request in 0..<10 {
+                        let events = (0..<5).map { i in event(occurredAt: t(Int64(i)), key: "c\(client)-r\(request)-e\(i)") }
+                        let r = try await store.append(events, receivedAt: t(100))
+                        total.accepted += r.accepted
+                        total.duplicates += r.duplicates
+                    }
+                    return total
+                }
+            }
+            var accepted = 0
+            for try await r in group { accepted += r.accepted }
+            #expect(accepted == 16 * 10 * 5)
+        }
+        var count = 0
+        var cursor: EventCursor?
+        repeat {
+            let page = try await store.events(matching: EventFilter(), after: cursor, limit: 333)
+            count += page.events.count
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(count == 800)
+    }
+
+    /// Every filter narrows correctly, newest first, and cursor paging visits each match once.
+    public static func filtersAndPaging(_ store: any EventStore) async throws {
+        var events: [IncomingEvent] = []
+        for i in 0..<60 {
+            events.append(event(
+                source: i % 3 == 0 ? "feed-b" : "feed-a",
+                action: i % 2 == 0 ? "api_key.created" : "user.logged_in",
+                actorID: "u\(i % 4)", actorName: "Name \(i % 4)",
+                actorType: i % 5 == 0 ? "system" : "user",
+                targets: [AuditTarget(type: i % 2 == 0 ? "api_key" : "incident", id: "t\(i % 6)", name: "Target \(i % 6)")],
+                occurredAt: t(Int64(i % 20)), key: "f\(i)", raw: "{\"n\":\(i),\"note\":\"Needle\(i % 7)\"}",
+                logType: i % 3 == 0 ? "OTHER" : "INCIDENT_IO"
+            ))
+        }
+        _ = try await store.append(events, receivedAt: t(1000))
+        func all(_ filter: EventFilter, pageSize: Int = 7) async throws -> [StoredEvent] {
+            var out: [StoredEvent] = []
+            var cursor: EventCursor?
+            repeat {
+                let page = try await store.events(matching: filter, after: cursor, limit: pageSize)
+                out += page.events
+                cursor = page.nextCursor
+            } while cursor != nil
+            return out
+        }
+        func keys(_ list: [StoredEvent]) -> Set<Int64> { Set(list.map(\.seq)) }
+        let everything = try await all(EventFilter())
+        #expect(everything.count == 60)
+        #expect(keys(everything).count == 60)
+        // Newest first by occurred_at, then seq.
+        let expectedOrder = everything.sorted { (a: StoredEvent, b: StoredEvent) -> Bool in
+            a.normalized.occurredAt != b.normalized.occurredAt ? a.normalized.occurredAt > b.normalized.occurredAt : a.seq > b.seq
+        }
+        #expect(everything.map(\.seq) == expectedOrder.map(\.seq))
+
+        func expectFilter(_ filter: EventFilter, _ predicate: (StoredEvent) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let got = try await all(filter)
+            let want = everything.filter(predicate)
+            #expect(!want.isEmpty, sourceLocation: sourceLocation)
+            #expect(keys(got) == keys(want), sourceLocation: sourceLocation)
+            #expect(got.count == want.count, "no event listed twice", sourceLocation: sourceLocation)
+        }
+        try await expectFilter(EventFilter(source: "feed-b")) { $0.source == "feed-b" }
+        try await expectFilter(EventFilter(logType: "OTHER")) { $0.logType == "OTHER" }
+        try await expectFilter(EventFilter(actor: "u1")) { $0.normalized.actor?.id == "u1" }
+        try await expectFilter(EventFilter(actor: "Name 2")) { $0.normalized.actor?.name == "Name 2" }
+        try await expectFilter(EventFilter(actorType: "system")) { $0.normalized.actor?.type == "system" }
+        try await expectFilter(EventFilter(action: .exact("user.logged_in"))) { $0.normalized.action == "user.logged_in" }
+        try await expectFilter(EventFilter(action: .prefix("api_key."))) { $0.normalized.action.hasPrefix("api_key.") }
+        try await expectFilter(EventFilter(target: "t3")) { $0.normalized.targets.contains { $0.id == "t3" } }
+        try await expectFilter(EventFilter(target: "Target 4")) { $0.normalized.targets.contains { $0.name == "Target 4" } }
+        try await expectFilter(EventFilter(targetType: "incident")) { $0.normalized.targets.contains { $0.type == "incident" } }
+        try await expectFilter(EventFilter(since: t(5), until: t(9))) { $0.normalized.occurredAt >= t(5) && $0.normalized.occurredAt < t(9) }
+        try await expectFilter(EventFilter(text: "needle3")) { String(decoding: $0.raw, as: UTF8.self).contains("Needle3") }
+        let combined = EventFilter(source: "feed-a", actor: "u2", action: .prefix("api_key"), since: t(2))
+        try await expectFilter(combined) { (e: StoredEvent) -> Bool in
+            guard e.source == "feed-a", e.normalized.actor?.id == "u2" else { return false }
+            return e.normalized.action.hasPrefix("api_key") && e.normalized.occurredAt >= t(2)
+        }
+        try await expectFilter(EventFilter(actor: "u0", target: "t0")) { (e: StoredEvent) -> Bool in
+            e.normalized.actor?.id == "u0" && e.normalized.targets.contains { $0.id == "t0" }
+        }
+        #expect(try await store.events(matching: EventFilter(actor: "nobody"), after: nil, limit: 10).events.isEmpty)
+    }
+
+    /// Retention deletes only what is older than the cutoff, in bounded batches.
+    public static func purge(_ store: any EventStore) async throws {
+        let events = (0..<25).map { i in event(occurredAt: t(Int64(i)), key: "p\(i)") }
+        _ = try await store.append(events, receivedAt: t(100))
+        #expect(try await store.purge(occurredBefore: t(10), limit: 4) == 4)
+        #expect(try await store.purge(occurredBefore: t(10), limit: 100) == 6)
+        #expect(try await store.purge(occurredBefore: t(10), limit: 100) == 0)
+        let left = try await store.events(matching: EventFilter(), after: nil, limit: 100).events
+        #expect(left.count == 15)
+        #expect(left.allSatisfy { $0.normalized.occurredAt >= t(10) })
+        // Target rows of purged events are gone too: a target filter finds only survivors.
+        let byTarget = try await store.events(matching: EventFilter(target: "k1"), after: nil, limit: 100).events
+        #expect(byTarget.count == 15)
+    }
+}

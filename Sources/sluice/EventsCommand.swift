@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import SluiceApp
+import SluiceCore
+import SluiceServer
+import SluiceStore
+
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "Read stored events.",
+        subcommands: [Export.self]
+    )
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Export events as CSV or NDJSON, newest first, in constant memory.")
+
+        @Option(name: .long, help: "csv or ndjson.")
+        var format: String
+
+        @Option(name: .long, help: "Write to this file instead of standard output.")
+        var out: String?
+
+        @Option(name: .long, help: "Feed or collector name.") var feed: String?
+        @Option(name: .customLong("log-type"), help: "Log type, e.g. INCIDENT_IO.") var logType: String?
+        @Option(name: .long, help: "Actor id or name.") var actor: String?
+        @Option(name: .customLong("actor-type"), help: "Actor type, e.g. user or api_key.") var actorType: String?
+        @Option(name: .long, help: "Action, exact or prefix (api_key.*).") var action: String?
+        @Option(name: .long, help: "Target id or name.") var target: String?
+        @Option(name: .customLong("target-type"), help: "Target type.") var targetType: String?
+        @Option(name: .long, help: "Occurred at or after (RFC 3339 or YYYY-MM-DD).") var since: String?
+        @Option(name: .long, help: "Occurred before (RFC 3339 or YYYY-MM-DD).") var until: String?
+        @Option(name: .customLong("q"), help: "Free text.") var text: String?
+
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            guard let exportFormat = ExportFormat(rawValue: format) else {
+                printError("--format \(format) is not supported; use csv or ndjson")
+                throw ExitCode(2)
+            }
+            func time(_ flag: String, _ value: String?) throws -> Timestamp? {
+                guard let value else { return nil }
+                guard let t = Timestamp(rfc3339: value) else {
+                    printError("--\(flag) \(value) is not a time; use RFC 3339 (2026-01-31T00:00:00Z) or a date (2026-01-31)")
+                    throw ExitCode(2)
+                }
+                return t
+            }
+            let filter = EventFilter(
+                source: feed, logType: logType, actor: actor, actorType: actorType, action: action.map(ActionMatch.init),
+                target: target, targetType: targetType, since: try time("since", since), until: try time("until", until), text: text
+            )
+            let logger = try options.makeLogger(label: "sluice.export")
+            let config = try options.loadConfig()
+            guard FileManager.default.fileExists(atPath: config.storage.sqlite.path) else {
+                printError("no Sluice database at \(config.storage.sqlite.path); pass --data-dir or --config of the instance to export from")
+                throw ExitCode(1)
+            }
+            let store: SQLiteEventStore
+            do {
+                store = try SluiceRuntime.openStore(config, logger: logger)
+            } catch {
+                throw error.exit()
+            }
+            let handle: FileHandle
+            if let out {
+                guard FileManager.default.createFile(atPath: out, contents: nil), let h = FileHandle(forWritingAtPath: out) else {
+                    printError("cannot write to \(out)")
+                    throw ExitCode(1)
+                }
+                handle = h
+            } else {
+                handle = FileHandle.standardOutput
+            }
+            var exporter = EventExporter(store: store, filter: filter, format: exportFormat)
+            while let chunk = try await exporter.next() {
+                try handle.write(contentsOf: chunk)
+            }
+            if out != nil {
+                try handle.close()
+                FileHandle.standardError.write(Data("exported \(exporter.count) events to \(out!)\n".utf8))
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import SluiceApp
+import SluiceCore
+import SluiceServer
+import SluiceStore
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run Sluice: push feeds, query API, metrics.")
+
+    @OptionGroup var options: StoreOptions
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT (overrides server.listen; default 127.0.0.1:8080).")
+    var listen: String?
+
+    func run() async throws {
+        let logger = try options.makeLogger(label: "sluice")
+        var config = try options.loadConfig()
+        if let listen {
+            guard let address = ListenAddress(listen) else {
+                printError("--listen \(listen) is not HOST:PORT (for example 127.0.0.1:8080 or [::1]:8080)")
+                throw ExitCode(2)
+            }
+            config.server.listen = address
+        }
+        for warning in config.warnings {
+            logger.warning("config: \(warning)")
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let prepared: SluiceRuntime.Prepared
+        do {
+            prepared = try await SluiceRuntime.prepare(
+                config, environment: ProcessInfo.processInfo.environment, prometheus: registry, logger: logger
+            )
+        } catch {
+            throw error.exit()
+        }
+        let generated = prepared.generated
+        let feedNames = prepared.dependencies.feeds.keys.sorted()
+        logger.info("sluice starting", metadata: [
+            "store.path": "\(config.storage.sqlite.path)",
+            "store.synchronous": "\(config.storage.sqlite.durability.rawValue)",
+            "feeds": "\(feedNames.joined(separator: ","))",
+            "config.sha256": "\(config.fileDigest ?? "embedded-default")",
+        ])
+        let host = config.server.listen.host
+        try await SluiceRuntime.serve(prepared, logger: logger) { port in
+            let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            var lines = ["Sluice is listening on \(base)"]
+            if !generated.isEmpty {
+                lines.append("")
+                lines.append("First start: these credentials were generated and are shown only now (only their hashes are stored):")
+                if let token = generated.adminToken {
+                    lines.append("  admin API token (Authorization: Bearer):  \(token)")
+                }
+                for (feed, secret) in generated.feedSecrets {
+                    lines.append("  feed \"\(feed)\" secret (X-Webhook-Access-Key):  \(secret)")
+                    lines.append("  push URL: \(base)/v1/feeds/\(feed)/events")
+                }
+                lines.append("Set SLUICE_ADMIN_TOKEN and SLUICE_DEFAULT_FEED_SECRET to choose these values yourself.")
+            }
+            FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        }
+        logger.info("sluice stopped")
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SluiceApp
+import SluiceCore
+import SluiceServer
+import SluiceStore
+
+@main
+struct SluiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "Sluice: a self-hosted security telemetry hub.",
+        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self]
+    )
+}
+
+/// Options shared by every subcommand that touches the store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML config file. Without one, the embedded default runs (SQLite under ./sluice-data, one feed \"default\").")
+    var config: String?
+
+    @Option(name: .long, help: "Directory for the SQLite database (overrides storage.sqlite.path).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func loadConfig() throws -> SluiceConfig {
+        guard let config else {
+            return SluiceConfig.embeddedDefault(dataDirectory: dataDir ?? SluiceConfig.defaultDataDirectory)
+        }
+        do {
+            return try ConfigLoader(dataDirectory: dataDir).load(path: config)
+        } catch {
+            for issue in error.issues { printError("\(config): \(issue)") }
+            throw ExitCode(2)
+        }
+    }
+
+    func makeLogger(label: String) throws -> Logger {
+        guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+            printError("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical")
+            throw ExitCode(2)
+        }
+        LoggingBootstrap.bootstrap(level: level)
+        return Logger(label: label)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+}
+
+/// Bootstraps swift-log once per process (a second bootstrap would crash).
+enum LoggingBootstrap {
+    nonisolated(unsafe) private static var done = false
+
+    static func bootstrap(level: Logger.Level) {
+        guard !done else { return }
+        done = true
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+extension StoreError {
+    func exit() -> ExitCode {
+        printError(description)
+        return ExitCode(1)
+    }
+}

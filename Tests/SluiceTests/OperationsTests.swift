@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import SluiceApp
+import SluiceCore
+import SluiceEngine
+import SluiceServer
+import SluiceStore
+import SluiceTesting
+import Testing
+
+@Suite struct OperationsTests {
+    @Test func healthReadinessAndMetrics() async throws {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let sluice = try await TestSluice(prometheus: registry)
+        defer { sluice.cleanUp() }
+        try await sluice.withLiveServer { client in
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            let headers: HTTPFields = [HTTPField.Name("X-Webhook-Access-Key")!: TestSluice.defaultFeedSecret]
+            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":1}\n{\"a\":2}"))
+            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":1}"))
+            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":"))
+            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, body: ByteBuffer(string: "{}"))
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains("sluice_events_total{feed=\"default\",outcome=\"accepted\"} 2"))
+            #expect(metrics.contains("sluice_events_total{feed=\"default\",outcome=\"duplicate\"} 1"))
+            #expect(metrics.contains("sluice_push_requests_total{feed=\"default\",outcome=\"rejected\",reason=\"invalid_json\"} 1"))
+            #expect(metrics.contains("sluice_push_auth_failures_total{feed=\"default\",reason=\"missing_secret\"} 1"))
+            #expect(metrics.contains("sluice_store_commit_duration_seconds_bucket"))
+            #expect(metrics.contains("sluice_store_size_bytes"))
+            #expect(!metrics.contains(TestSluice.defaultFeedSecret))
+        }
+    }
+
+    @Test func embeddedDefaultGeneratesCredentialsOnceAndKeepsOnlyDigests() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let config = SluiceConfig.embeddedDefault(dataDirectory: directory.path)
+        let logger = Logger(label: "test")
+        let first = try await SluiceRuntime.prepare(config, environment: [:], prometheus: nil, logger: logger)
+        let token = try #require(first.generated.adminToken)
+        let secret = try #require(first.generated.feedSecrets.first?.secret)
+        #expect(first.generated.feedSecrets.first?.feed == "default")
+        // The second start reuses the stored digests and shows nothing.
+        let second = try await SluiceRuntime.prepare(config, environment: [:], prometheus: nil, logger: logger)
+        #expect(second.generated.isEmpty)
+        #expect(second.dependencies.adminTokens.first?.digest.matches(token) == true)
+        let database = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/sluice.db")) + ((try? Data(contentsOf: URL(fileURLWithPath: directory.path + "/sluice.db-wal"))) ?? Data())
+        #expect(database.range(of: Data(token.utf8)) == nil)
+        #expect(database.range(of: Data(secret.utf8)) == nil)
+        // Values from the environment replace generated ones.
+        let third = try await SluiceRuntime.prepare(config, environment: ["SLUICE_ADMIN_TOKEN": "chosen-token"], prometheus: nil, logger: logger)
+        #expect(third.dependencies.adminTokens.first?.digest.matches("chosen-token") == true)
+        #expect(third.dependencies.adminTokens.first?.digest.matches(token) == false)
+    }
+
+    @Test func retentionPurgesOldEventsInBatches() async throws {
+        let now = Timestamp(rfc3339: "2026-06-01T00:00:00Z")!
+        let sluice = try await TestSluice(now: { now })
+        defer { sluice.cleanUp() }
+        let old = (0..<12).map { EventStoreContract.event(occurredAt: now - .seconds(400 * 86_400 + $0), key: "old\($0)") }
+        let recent = (0..<3).map { EventStoreContract.event(occurredAt: now - .seconds(10 * 86_400), key: "new\($0)") }
+        _ = try await sluice.store.append(old + recent, receivedAt: now)
+        let service = RetentionService(store: sluice.store, settings: .init(days: 365, batchSize: 5), logger: sluice.logger, now: { now })
+        #expect(try await service.purgeOnce() == 12)
+        #expect(try await sluice.store.count() == 3)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceStore
+import SluiceTesting
+import Testing
+
+@Suite struct SQLiteEventStoreTests {
+    func withStore(_ configure: (inout SQLiteStoreConfiguration) -> Void = { _ in }, _ body: (SQLiteEventStore, String) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = SQLiteStoreConfiguration(path: directory.path + "/db/sluice.db")
+        configure(&configuration)
+        let store = try SQLiteEventStore(configuration: configuration, logger: Logger(label: "test"))
+        try await body(store, directory.path)
+    }
+
+    @Test func contractAppendAndDedupe() async throws {
+        try await withStore { store, _ in try await EventStoreContract.appendAndDedupe(store) }
+    }
+
+    @Test func contractConcurrentAppends() async throws {
+        try await withStore { store, _ in try await EventStoreContract.concurrentAppends(store) }
+    }
+
+    @Test func contractFiltersAndPaging() async throws {
+        try await withStore { store, _ in try await EventStoreContract.filtersAndPaging(store) }
+    }
+
+    @Test func contractPurge() async throws {
+        try await withStore { store, _ in try await EventStoreContract.purge(store) }
+    }
+
+    @Test func fileIsWALAndSurvivesReopen() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        do {
+            let store = try SQLiteEventStore(configuration: .init(path: path), logger: Logger(label: "test"))
+            _ = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: 1), key: "x")], receivedAt: Timestamp(seconds: 2))
+        }
+        let reopened = try SQLiteEventStore(configuration: .init(path: path), logger: Logger(label: "test"))
+        #expect(try await reopened.count() == 1)
+        #expect(try await reopened.integrityCheck() == "ok")
+        #expect(FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func fullDatabaseFailsTheWholeRequestAndKeepsEarlierData() async throws {
+        try await withStore({ $0.maxSizeBytes = 400 * 1024 }) { store, _ in
+            let small = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: 1), key: "kept")], receivedAt: Timestamp(seconds: 1))
+            #expect(small.accepted == 1)
+            let big = String(repeating: "x", count: 2000)
+            let events = (0..<500).map { EventStoreContract.event(occurredAt: Timestamp(seconds: 2), key: "big\($0)", raw: "{\"pad\":\"\(big)\"}") }
+            await #expect {
+                _ = try await store.append(events, receivedAt: Timestamp(seconds: 2))
+            } throws: { error in
+                (error as? StoreError)?.code == .full
+            }
+            // Nothing from the failed request, everything from before.
+            let left = try await store.events(matching: EventFilter(), after: nil, limit: 1000).events
+            #expect(left.count == 1)
+            #expect(try await store.integrityCheck() == "ok")
+        }
+    }
+
+    @Test func consumerCursorsNeverMoveBackwardsUnlessRewound() async throws {
+        try await withStore { store, _ in
+            #expect(try await store.consumerCursor("chronicle") == 0)
+            try await store.setConsumerCursor("chronicle", to: 10, at: Timestamp(seconds: 1))
+            try await store.setConsumerCursor("chronicle", to: 5, at: Timestamp(seconds: 2))
+            #expect(try await store.consumerCursor("chronicle") == 10)
+            try await store.setConsumerCursor("chronicle", to: 5, at: Timestamp(seconds: 3), allowRewind: true)
+            #expect(try await store.consumerCursor("chronicle") == 5)
+        }
+    }
+
+    @Test func eventsAfterSeqReadInStoreOrder() async throws {
+        try await withStore { store, _ in
+            for i in 0..<5 {
+                _ = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: Int64(10 - i)), key: "s\(i)")], receivedAt: Timestamp(seconds: 1))
+            }
+            let firstTwo = try await store.events(afterSeq: 0, limit: 2)
+            #expect(firstTwo.map(\.seq) == firstTwo.map(\.seq).sorted())
+            let rest = try await store.events(afterSeq: firstTwo.last!.seq, limit: 10)
+            #expect(rest.count == 3)
+            #expect(rest.first!.seq > firstTwo.last!.seq)
+        }
+    }
+
+    @Test func credentialsAreStoredAsDigests() async throws {
+        try await withStore { store, path in
+            try await store.setCredential(StoredCredential(kind: "admin_token", name: "ops", digest: SecretDigest(of: "s3cr3t-value"), role: "admin"), at: Timestamp(seconds: 1))
+            let got = try await store.credential(kind: "admin_token", name: "ops")
+            #expect(got?.digest.matches("s3cr3t-value") == true)
+            let fileBytes = try Data(contentsOf: URL(fileURLWithPath: path + "/db/sluice.db")) + ((try? Data(contentsOf: URL(fileURLWithPath: path + "/db/sluice.db-wal"))) ?? Data())
+            #expect(fileBytes.range(of: Data("s3cr3t-value".utf8)) == nil)
+        }
+    }
+}
