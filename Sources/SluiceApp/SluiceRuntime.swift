@@ -48,7 +48,8 @@ public enum SluiceRuntime {
             ingestionKey: resolved.ingestionKey,
             adminTokens: resolved.adminTokens,
             prometheus: prometheus,
-            now: now
+            now: now,
+            readinessProblem: { (try? await store.capacityProblem()) ?? nil }
         )
         return Prepared(store: store, dependencies: dependencies, generated: resolved.generated, config: config)
     }

@@ -32,17 +32,7 @@ extension JSONValue {
             out.append(UInt8(ascii: "]"))
         case .object(var members):
             if sortedKeys {
-                var seen: [String: Int] = [:]
-                var unique: [JSONMember] = []
-                for member in members {
-                    if let at = seen[member.key] {
-                        unique[at] = member
-                    } else {
-                        seen[member.key] = unique.count
-                        unique.append(member)
-                    }
-                }
-                members = unique.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+                members = JSONValue.canonicalOrder(members)
             }
             out.append(UInt8(ascii: "{"))
             for (i, member) in members.enumerated() {
@@ -53,6 +43,24 @@ extension JSONValue {
             }
             out.append(UInt8(ascii: "}"))
         }
+    }
+
+    /// Members sorted by name (bytewise), keeping only the last of any repeated name. Sorting
+    /// by (name, position) and keeping the last of each run avoids a per-object dictionary.
+    static func canonicalOrder(_ members: [JSONMember]) -> [JSONMember] {
+        if members.count < 2 { return members }
+        let order = members.indices.sorted { a, b in
+            let ka = members[a].key, kb = members[b].key
+            if ka == kb { return a < b }
+            return ka.utf8.lexicographicallyPrecedes(kb.utf8)
+        }
+        var result: [JSONMember] = []
+        result.reserveCapacity(members.count)
+        for (position, index) in order.enumerated() {
+            if position + 1 < order.count, members[order[position + 1]].key == members[index].key { continue }
+            result.append(members[index])
+        }
+        return result
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

@@ -10,6 +10,7 @@ import SluiceSources
 struct OperationsController: Sendable {
     let store: any EventStore
     let storeSize: @Sendable () -> Int64
+    let readinessProblem: @Sendable () async -> String?
     let prometheus: PrometheusCollectorRegistry?
     let feeds: [String: PushFeed]
     let ingestionKeyConfigured: Bool
@@ -31,6 +32,9 @@ struct OperationsController: Sendable {
             try await store.checkHealth()
         } catch {
             throw APIError(.serviceUnavailable, "not ready: \(error.shortDescription) event store (\(error.message))")
+        }
+        if let problem = await readinessProblem() {
+            throw APIError(.serviceUnavailable, "not ready: \(problem)")
         }
         return .json(Array("{\"status\":\"ready\"}\n".utf8))
     }

@@ -13,6 +13,8 @@ public struct ServerDependencies: Sendable {
     public var adminTokens: [AdminToken]
     public var prometheus: PrometheusCollectorRegistry?
     public var now: @Sendable () -> Timestamp
+    /// Why the instance should not receive traffic (for `/readyz`), beyond the store not answering.
+    public var readinessProblem: @Sendable () async -> String?
 
     public init(
         store: any EventStore,
@@ -21,7 +23,8 @@ public struct ServerDependencies: Sendable {
         ingestionKey: SecretDigest?,
         adminTokens: [AdminToken],
         prometheus: PrometheusCollectorRegistry?,
-        now: @escaping @Sendable () -> Timestamp
+        now: @escaping @Sendable () -> Timestamp,
+        readinessProblem: @escaping @Sendable () async -> String? = { nil }
     ) {
         self.store = store
         self.storeSize = storeSize
@@ -30,6 +33,7 @@ public struct ServerDependencies: Sendable {
         self.adminTokens = adminTokens
         self.prometheus = prometheus
         self.now = now
+        self.readinessProblem = readinessProblem
     }
 }
 
@@ -45,7 +49,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
         now: dependencies.now
     ).addRoutes(to: router)
     let operations = OperationsController(
-        store: dependencies.store, storeSize: dependencies.storeSize, prometheus: dependencies.prometheus,
+        store: dependencies.store, storeSize: dependencies.storeSize, readinessProblem: dependencies.readinessProblem,
+        prometheus: dependencies.prometheus,
         feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil
     )
     operations.addRoutes(to: router)

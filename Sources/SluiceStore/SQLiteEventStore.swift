@@ -289,6 +289,25 @@ public final class SQLiteEventStore: EventStore {
         return total
     }
 
+    /// Why the store should not take more writes, or nil: set when `maxSizeBytes` is configured
+    /// and fewer than 1 MiB (or 1%) of its pages remain.
+    public func capacityProblem() async throws(StoreError) -> String? {
+        guard let maxSize = configuration.maxSizeBytes else { return nil }
+        do {
+            return try await pool.read { db in
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                let maxPages = try Int64.fetchOne(db, sql: "PRAGMA max_page_count") ?? Int64.max
+                let margin = max((1 << 20) / pageSize, maxPages / 100)
+                guard maxPages - (pages - free) < margin else { return nil }
+                return "the database has reached its size cap (storage.sqlite.max_size = \(maxSize) bytes)"
+            }
+        } catch {
+            throw Self.storeError(error, doing: "check capacity")
+        }
+    }
+
     /// Total stored events (for status pages; a full count, so not for hot paths).
     public func count() async throws(StoreError) -> Int {
         do {

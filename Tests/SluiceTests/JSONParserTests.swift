@@ -132,3 +132,11 @@ import Testing
         #expect(EventCursor(token: "garbage") == nil)
     }
 }
+
+@Suite struct CanonicalJSONTests {
+    @Test func repeatedNamesKeepTheLastValue() throws {
+        let value = try JSONParser.parse(Array(#"{"b":1,"a":2,"b":3,"c":{"z":1,"z":2}}"#.utf8))
+        #expect(String(decoding: value.canonicalBytes(), as: UTF8.self) == #"{"a":2,"b":3,"c":{"z":2}}"#)
+        #expect(value["b"] == .number("3"))
+    }
+}

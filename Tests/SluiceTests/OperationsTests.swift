@@ -61,6 +61,24 @@ import Testing
         #expect(third.dependencies.adminTokens.first?.digest.matches(token) == false)
     }
 
+    @Test func readinessFailsAtTheSizeCap() async throws {
+        // A cap barely above the empty schema leaves less than the 1 MiB margin.
+        let sluice = try await TestSluice(adjust: { $0.storage.sqlite.maxSizeBytes = 200 * 1024 })
+        defer { sluice.cleanUp() }
+        try await sluice.withLiveServer { client in
+            let response = try await client.execute(uri: "/readyz", method: .get)
+            #expect(response.status == .serviceUnavailable)
+            #expect(String(buffer: response.body).contains("size cap"))
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+        }
+        let roomy = try await TestSluice(adjust: { $0.storage.sqlite.maxSizeBytes = 64 * 1024 * 1024 })
+        defer { roomy.cleanUp() }
+        let status = try await roomy.withLiveServer { client in
+            try await client.execute(uri: "/readyz", method: .get).status
+        }
+        #expect(status == .ok)
+    }
+
     @Test func retentionPurgesOldEventsInBatches() async throws {
         let now = Timestamp(rfc3339: "2026-06-01T00:00:00Z")!
         let sluice = try await TestSluice(now: { now })

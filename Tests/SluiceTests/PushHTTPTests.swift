@@ -277,8 +277,9 @@ import Testing
             #expect(Self.errorMessage(response).contains("nothing from this request was stored"))
             #expect(try await Self.count(sluice) == 1)
             // Reads still work while writes are refused.
-            let health = try await client.execute(uri: "/readyz", method: .get)
-            #expect(health.status == .ok)
+            let query = try await client.execute(uri: "/v1/events", method: .get, headers: [.authorization: "Bearer \(TestSluice.adminToken)"])
+            #expect(query.status == .ok)
+            #expect(String(buffer: query.body).contains("\"keep\":1"))
         }
     }
 }
