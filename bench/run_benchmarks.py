@@ -18,7 +18,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,43 +27,15 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "Tests", "system"))
+from sluice_harness import SluiceProcess, rss_kib  # noqa: E402
+
 SECRET = "bench-feed-secret-0123456789"
 ADMIN = "bench-admin-token-0123456789"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-class Sluice:
-    def __init__(self, binary, data_dir):
-        self.port = free_port()
-        env = dict(os.environ, SLUICE_ADMIN_TOKEN=ADMIN, SLUICE_DEFAULT_FEED_SECRET=SECRET)
-        self.log = open(os.path.join(data_dir, "server.log"), "wb")
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"],
-            stdout=self.log, stderr=self.log, env=env)
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("sluice did not start")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
+def start_sluice(binary, data_dir):
+    return SluiceProcess(binary, data_dir, ADMIN, SECRET).start(timeout=60)
 
 
 def wrk(url, conns, batch, duration, threads=2):
@@ -138,7 +109,7 @@ def main():
     # 2. ingest
     tmp = tempfile.mkdtemp(prefix="sluice-bench-")
     try:
-        s = Sluice(args.binary, os.path.join(tmp, "ingest"))
+        s = start_sluice(args.binary, os.path.join(tmp, "ingest"))
         time.sleep(2)
         results["idle_rss_mib"] = rss_kib(s.proc.pid) / 1024
         url = f"http://127.0.0.1:{s.port}/v1/feeds/default/events"
@@ -155,10 +126,10 @@ def main():
         stop.set()
         sampler.join()
         results["load_peak_rss_mib"] = box.get("peak", 0) / 1024
-        s.stop()
+        s.signal(signal.SIGTERM)
 
         # 3. query and export over 1,000,000 events
-        s = Sluice(args.binary, os.path.join(tmp, "query"))
+        s = start_sluice(args.binary, os.path.join(tmp, "query"))
         t0 = time.time()
         seed(s.port, args.events)
         results["seed_seconds"] = time.time() - t0
@@ -192,7 +163,7 @@ def main():
         results["export_seconds"] = time.time() - t
         results["export_rss_before_mib"] = before / 1024
         results["export_rss_peak_mib"] = box.get("peak", 0) / 1024
-        s.stop()
+        s.signal(signal.SIGTERM)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

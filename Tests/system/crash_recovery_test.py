@@ -13,9 +13,7 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,45 +21,11 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sluice_harness import SluiceProcess  # noqa: E402
+
 ADMIN = "crash-test-admin-token"
 SECRET = "crash-test-feed-secret"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, binary, data_dir, log_path):
-        self.binary, self.data_dir, self.log_path = binary, data_dir, log_path
-        self.proc = None
-        self.port = None
-
-    def start(self):
-        self.port = free_port()
-        env = dict(os.environ, SLUICE_ADMIN_TOKEN=ADMIN, SLUICE_DEFAULT_FEED_SECRET=SECRET)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"],
-            stdout=log, stderr=log, env=env,
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"sluice exited with {self.proc.returncode} at start; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("sluice did not become healthy within 30 s")
-
-    def kill(self, sig):
-        self.proc.send_signal(sig)
-        return self.proc.wait(timeout=30)
 
 
 def push_loop(port, client, iteration, acked, stop, deadline):
@@ -116,7 +80,7 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="sluice-crash-") as tmp:
         data_dir = os.path.join(tmp, "data")
-        server = Server(args.binary, data_dir, os.path.join(tmp, "server.log"))
+        server = SluiceProcess(args.binary, data_dir, ADMIN, SECRET, os.path.join(tmp, "server.log"))
         acked = []
         for cycle in range(args.cycles):
             server.start()
@@ -126,7 +90,7 @@ def main():
             for t in threads:
                 t.start()
             time.sleep(random.uniform(0.6, 1.6))
-            server.kill(signal.SIGKILL)
+            server.signal(signal.SIGKILL)
             stop.set()
             for t in threads:
                 t.join(timeout=15)
@@ -139,7 +103,7 @@ def main():
         for t in threads:
             t.start()
         time.sleep(0.8)
-        code = server.kill(signal.SIGTERM)
+        code = server.signal(signal.SIGTERM)
         stop.set()
         for t in threads:
             t.join(timeout=15)
@@ -147,7 +111,7 @@ def main():
 
         server.start()
         keys = stored_keys(server.port)
-        server.kill(signal.SIGTERM)
+        server.signal(signal.SIGTERM)
         stored = set(keys)
         missing = [k for k in set(acked) if k not in stored]
         check(f"every acknowledged event is stored ({len(set(acked))} acknowledged, {len(stored)} stored)", not missing, f"{len(missing)} missing, e.g. {missing[:3]}")

@@ -1,0 +1,59 @@
+"""Starts and stops a real `sluice serve` process on a loopback port chosen at runtime.
+
+Shared by the crash-recovery test and the benchmarks.
+"""
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class SluiceProcess:
+    """`sluice serve --data-dir DIR` with the admin token and default feed secret set."""
+
+    def __init__(self, binary, data_dir, admin_token, feed_secret, log_path=None):
+        self.binary, self.data_dir = binary, data_dir
+        self.admin_token, self.feed_secret = admin_token, feed_secret
+        self.log_path = log_path or os.path.join(data_dir + ".log")
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=30):
+        self.port = free_port()
+        env = dict(os.environ, SLUICE_ADMIN_TOKEN=self.admin_token, SLUICE_DEFAULT_FEED_SECRET=self.feed_secret)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"],
+            stdout=log, stderr=log, env=env,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sluice exited with {self.proc.returncode} at start; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"sluice did not become healthy within {timeout} s")
+
+    def signal(self, sig, timeout=60):
+        """Sends `sig` and waits for the process to exit; returns its exit code."""
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
