@@ -1,6 +1,7 @@
 -- wrk script: POST bodies whose events are all distinct (so the server must commit each one
--- instead of acknowledging a duplicate). Each event is the 1 KB sample event with a unique id
--- and actor; BATCH events per request as NDJSON.
+-- instead of acknowledging a duplicate). Each event is the 1 KB sample event with a unique id,
+-- one of 5,000 actors, one of 97 targets, and a timestamp of "now" (as a live sender's would
+-- be); BATCH events per request as NDJSON.
 -- usage: wrk ... -s unique_events.lua URL -- BATCH "Name: value" ...
 local counter = 0
 local thread_id = 0
@@ -13,7 +14,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local template = '{"id":"evt-%d-%d","type":"audit.user.login","timestamp":"2026-11-21T19:%02d:%02d.000Z",' ..
+local template = '{"id":"evt-%d-%d","type":"audit.user.login","timestamp":"%s.%03dZ",' ..
   '"actor":{"id":"u-%d","email":"engineer%d@example.com","ip":"198.51.100.23","userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"},' ..
   '"target":{"type":"application","id":"app-%d","name":"Incydr Console"},"outcome":"success","severity":"info",' ..
   '"context":{"tenantId":"c4e43418-07d9-4a9f-a138-29f39a124d33","sessionId":"0_147e9445-2f30-4a91-8b2a-9455332e880a","requestId":"req-5d0c6b1e-7f35-4bd2-9c60-1d6b6a0a6f2d","geo":{"country":"DE","city":"Berlin"}},' ..
@@ -32,10 +33,11 @@ end
 
 function request()
   local lines = {}
+  local now = os.date("!%Y-%m-%dT%H:%M:%S")
   for i = 1, batch do
     counter = counter + 1
     local n = counter
-    lines[i] = string.format(template, thread_id, n, (n / 60) % 60, n % 60, n % 5000, n % 5000, n % 97)
+    lines[i] = string.format(template, thread_id, n, now, n % 1000, n % 5000, n % 5000, n % 97)
   end
   local body = table.concat(lines, "\n")
   headers["Content-Length"] = tostring(#body)

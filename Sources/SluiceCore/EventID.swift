@@ -53,3 +53,26 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
         return make(at: time, using: &generator)
     }
 }
+
+/// A fast generator (SplitMix64) for id randomness, seeded from the system generator. Event ids
+/// need uniqueness, not secrecy; this avoids a `getrandom` call per event on the commit path.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -85,6 +85,7 @@ public struct PushBodyDecoder: Sendable {
                 throw PushRejection(.emptyBody, "the request body is empty; send a JSON object, a JSON array or NDJSON")
             }
             var events: [DecodedEvent] = []
+            var lines = LineCounter(buffer)
             var documents = 0
             var firstWasArray = false
             while true {
@@ -100,7 +101,7 @@ public struct PushBodyDecoder: Sendable {
                         throw rejection(parser.error("expected a JSON object on this line, found an array"))
                     }
                     firstWasArray = true
-                    try decodeArray(&parser, into: &events, buffer: buffer)
+                    try decodeArray(&parser, into: &events, buffer: buffer, lines: &lines)
                     continue
                 }
                 let value: JSONValue
@@ -109,7 +110,7 @@ public struct PushBodyDecoder: Sendable {
                 } catch {
                     throw rejection(error)
                 }
-                let line = parser.error("", at: start).line
+                let line = lines.line(at: start)
                 guard case .object = value else {
                     throw PushRejection(.notAnObject, "the event on line \(line) is not a JSON object; each event must be an object")
                 }
@@ -124,7 +125,9 @@ public struct PushBodyDecoder: Sendable {
         }
     }
 
-    private func decodeArray(_ parser: inout JSONParser, into events: inout [DecodedEvent], buffer: UnsafeBufferPointer<UInt8>) throws(PushRejection) {
+    private func decodeArray(
+        _ parser: inout JSONParser, into events: inout [DecodedEvent], buffer: UnsafeBufferPointer<UInt8>, lines: inout LineCounter
+    ) throws(PushRejection) {
         if limits.maxDepth < 1 {
             throw rejection(parser.error("JSON nested deeper than \(limits.maxDepth) levels"))
         }
@@ -143,7 +146,7 @@ public struct PushBodyDecoder: Sendable {
             } catch {
                 throw rejection(error)
             }
-            let line = parser.error("", at: start).line
+            let line = lines.line(at: start)
             guard case .object = value else {
                 throw PushRejection(.notAnObject, "array element \(events.count + 1) (line \(line)) is not a JSON object; each event must be an object")
             }
@@ -175,6 +178,25 @@ public struct PushBodyDecoder: Sendable {
             return PushRejection(.tooDeep, "\(error.description); flatten the event or raise the feed's max_depth")
         }
         return PushRejection(.invalidJSON, "invalid JSON: \(error.description)")
+    }
+}
+
+/// One-based line numbers for increasing offsets, counting each newline once.
+struct LineCounter {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var offset = 0
+    var line = 1
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        self.bytes = bytes
+    }
+
+    mutating func line(at target: Int) -> Int {
+        while offset < target {
+            if bytes[offset] == 0x0A { line += 1 }
+            offset += 1
+        }
+        return line
     }
 }
 
