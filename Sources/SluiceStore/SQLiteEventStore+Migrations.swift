@@ -5,7 +5,9 @@ extension SQLiteEventStore {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("2026-11-21-events") { db in
-            // seq is AUTOINCREMENT so a purged tail never lets a seq be reused under a consumer's cursor.
+            // seq is AUTOINCREMENT so a purged tail never lets a seq be reused under a consumer's
+            // cursor. Only the indexes the commit itself needs live on this table: dedupe, id and
+            // time (which appends for live events). Filter indexes live in event_terms.
             try db.execute(sql: """
                 CREATE TABLE events (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -29,24 +31,17 @@ extension SQLiteEventStore {
                 CREATE UNIQUE INDEX events_dedupe ON events(source, dedupe_key);
                 CREATE UNIQUE INDEX events_id ON events(id);
                 CREATE INDEX events_occurred ON events(occurred_at, seq);
-                CREATE INDEX events_source ON events(source, occurred_at, seq);
-                CREATE INDEX events_log_type ON events(log_type, occurred_at, seq);
-                CREATE INDEX events_action ON events(action, occurred_at, seq);
-                CREATE INDEX events_actor_id ON events(actor_id, occurred_at, seq);
-                CREATE INDEX events_actor_name ON events(actor_name, occurred_at, seq);
-                CREATE INDEX events_actor_type ON events(actor_type, occurred_at, seq);
-                CREATE TABLE event_targets (
-                    seq INTEGER NOT NULL,
-                    ord INTEGER NOT NULL,
+                CREATE TABLE event_terms (
+                    term TEXT NOT NULL,
                     occurred_at INTEGER NOT NULL,
-                    type TEXT NOT NULL,
-                    id TEXT NOT NULL,
-                    name TEXT,
-                    PRIMARY KEY (seq, ord)
+                    seq INTEGER NOT NULL,
+                    PRIMARY KEY (term, occurred_at, seq)
                 ) WITHOUT ROWID;
-                CREATE INDEX event_targets_id ON event_targets(id, occurred_at, seq);
-                CREATE INDEX event_targets_name ON event_targets(name, occurred_at, seq);
-                CREATE INDEX event_targets_type ON event_targets(type, occurred_at, seq);
+                CREATE TABLE store_state (
+                    name TEXT PRIMARY KEY,
+                    value INTEGER NOT NULL
+                );
+                INSERT INTO store_state (name, value) VALUES ('terms_indexed_through', 0);
                 """)
         }
         migrator.registerMigration("2026-11-21-consumer-cursors") { db in

@@ -19,11 +19,18 @@ public struct SQLiteStoreConfiguration: Sendable, Hashable {
     /// A cap on the database size in bytes (SQLite `max_page_count`); when reached, writes fail
     /// as "full" and pushes are answered 503 while reads keep working. Nil means no cap.
     public var maxSizeBytes: Int64?
+    /// Whether the store builds its filter index by itself after commits. Tests turn it off to
+    /// exercise queries over unindexed and partly indexed events.
+    public var automaticIndexing: Bool
 
-    public init(path: String, durability: SQLiteDurability = .full, maxEventsPerCommit: Int = 20_000, maxSizeBytes: Int64? = nil) {
+    public init(
+        path: String, durability: SQLiteDurability = .full, maxEventsPerCommit: Int = 20_000,
+        maxSizeBytes: Int64? = nil, automaticIndexing: Bool = true
+    ) {
         self.path = path
         self.durability = durability
         self.maxEventsPerCommit = maxEventsPerCommit
         self.maxSizeBytes = maxSizeBytes
+        self.automaticIndexing = automaticIndexing
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import SluiceCore
-import SluiceStore
+import GRDB
+@testable import SluiceStore
 import SluiceTesting
 import Testing
 
@@ -23,12 +24,42 @@ import Testing
         try await withStore { store, _ in try await EventStoreContract.concurrentAppends(store) }
     }
 
-    @Test func contractFiltersAndPaging() async throws {
-        try await withStore { store, _ in try await EventStoreContract.filtersAndPaging(store) }
+    /// The filter index is built after commit, so every filter must give the same answer over
+    /// unindexed, partly indexed and fully indexed events.
+    @Test(arguments: [0, 29, Int.max])
+    func contractFiltersAndPaging(indexed: Int) async throws {
+        try await withStore({ $0.automaticIndexing = false }) { store, _ in
+            try await EventStoreContract.filtersAndPaging(store) { _ in
+                if indexed > 0 { try await store.indexPendingTerms(maxEvents: indexed) }
+                let left = try await store.unindexedCount()
+                #expect(left == (indexed == 0 ? 60 : indexed == 29 ? 31 : 0))
+            }
+        }
     }
 
-    @Test func contractPurge() async throws {
-        try await withStore { store, _ in try await EventStoreContract.purge(store) }
+    @Test(arguments: [false, true])
+    func contractPurge(indexed: Bool) async throws {
+        try await withStore({ $0.automaticIndexing = false }) { store, _ in
+            try await EventStoreContract.purge(store) { _ in
+                if indexed { try await store.indexPendingTerms() }
+            }
+            let orphans = try await store.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM event_terms WHERE seq NOT IN (SELECT seq FROM events)")
+            }
+            #expect(orphans == 0)
+        }
+    }
+
+    @Test func indexingHappensByItselfAfterCommits() async throws {
+        try await withStore { store, _ in
+            _ = try await store.append((0..<50).map { EventStoreContract.event(occurredAt: Timestamp(seconds: Int64($0)), key: "auto\($0)") }, receivedAt: Timestamp(seconds: 1))
+            var left = try await store.unindexedCount()
+            for _ in 0..<100 where left > 0 {
+                try await Task.sleep(for: .milliseconds(50))
+                left = try await store.unindexedCount()
+            }
+            #expect(left == 0)
+        }
     }
 
     @Test func fileIsWALAndSurvivesReopen() async throws {
