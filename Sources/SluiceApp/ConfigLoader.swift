@@ -228,7 +228,7 @@ struct ConfigReader {
     }
 
     mutating func readServer(_ node: Node, into server: inout ServerSettings) {
-        guard let entries = mapping(node, "server", allowed: ["listen", "admin_tokens", "ingestion_key"]) else { return }
+        guard let entries = mapping(node, "server", allowed: ["listen", "admin_tokens", "ingestion_key", "idle_timeout"]) else { return }
         for (key, value) in entries {
             switch key {
             case "listen":
@@ -240,6 +240,8 @@ struct ConfigReader {
                 server.listen = address
             case "ingestion_key":
                 server.ingestionKey = secret(value, "server.ingestion_key")
+            case "idle_timeout":
+                server.idleTimeoutSeconds = durationSeconds(value, "server.idle_timeout") ?? server.idleTimeoutSeconds
             default:
                 guard let list = value.sequence else {
                     fail("server.admin_tokens", "expected a list of {name, role, token}", value)

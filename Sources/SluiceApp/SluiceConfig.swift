@@ -42,6 +42,8 @@ public struct ServerSettings: Sendable {
     /// Tokens from the config file; when empty, one admin token is generated and kept in the store.
     public var adminTokens: [ConfiguredAdminToken] = []
     public var ingestionKey: String?
+    /// Connections with no traffic for this long are closed (bounds idle and trickling senders).
+    public var idleTimeoutSeconds: Int = 60
 }
 
 public struct ConfiguredAdminToken: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import SluiceCore
@@ -75,6 +76,7 @@ public enum SluiceRuntime {
         )
         return Application(
             router: buildRouter(prepared.dependencies),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(prepared.config.server.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
             services: [retention],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },

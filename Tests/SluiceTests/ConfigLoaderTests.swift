@@ -92,12 +92,14 @@ import Testing
         try "from-a-file\n".write(toFile: secretPath, atomically: true, encoding: .utf8)
         let yaml = """
             storage: { sqlite: { path: /var/lib/sluice/sluice.db, synchronous: normal, max_size: 10GiB } }
+            server: { idle_timeout: 2m }
             feeds:
               f: { secret: "${file:\(secretPath)}", max_body_bytes: 512KiB, max_depth: 16, fields: { action: kind, occurred_at: [meta.when, ts] } }
             """
         let config = try ConfigLoader(environment: [:], dataDirectory: directory.path).load(yaml: yaml)
         #expect(config.storage.sqlite.path == directory.path + "/sluice.db")
         #expect(config.storage.sqlite.durability == .normal)
+        #expect(config.server.idleTimeoutSeconds == 120)
         #expect(config.storage.sqlite.maxSizeBytes == Int64(10) * 1024 * 1024 * 1024)
         let feed = try #require(config.feeds.first)
         guard case .sharedSecrets(let secrets) = feed.auth else { Issue.record("expected a shared secret"); return }

@@ -261,6 +261,17 @@ import Testing
         }
     }
 
+    @Test func idleAndTricklingConnectionsAreClosed() async throws {
+        let sluice = try await TestSluice(adjust: { $0.server.idleTimeoutSeconds = 1 })
+        defer { sluice.cleanUp() }
+        try await sluice.withLiveServer { client in
+            let port = try #require(client.port)
+            #expect(try RawHTTPClient.serverCloses(port: port, within: 10))
+            // Headers that never finish (slowloris): closed as well.
+            #expect(try RawHTTPClient.serverCloses(port: port, sending: Array("POST /v1/feeds/default/events HTTP/1.1\r\nHost: x\r\n".utf8), within: 10))
+        }
+    }
+
     @Test func fullStoreAnswers503AndKeepsAcceptedEvents() async throws {
         let sluice = try await TestSluice(yaml: Self.yaml, environment: Self.environment, adjust: { config in
             config.storage.sqlite.maxSizeBytes = 400 * 1024
