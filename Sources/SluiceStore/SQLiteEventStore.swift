@@ -31,8 +31,8 @@ public final class SQLiteEventStore: EventStore {
     private let checkpointInterval: DispatchTimeInterval = .seconds(1)
 
     struct PendingAppend {
-        var events: [IncomingEvent]
-        var receivedAt: Timestamp
+        /// Each event's column values, encoded by the caller so the single writer only binds them.
+        var rows: [[DatabaseValue]]
         var continuation: CheckedContinuation<AppendResult, any Error>
     }
 
@@ -85,9 +85,10 @@ public final class SQLiteEventStore: EventStore {
 
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
         if events.isEmpty { return AppendResult(accepted: 0, duplicates: 0) }
+        let rows = Self.encodeRows(events, receivedAt: receivedAt)
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                pending.withLock { $0.append(PendingAppend(events: events, receivedAt: receivedAt, continuation: continuation)) }
+                pending.withLock { $0.append(PendingAppend(rows: rows, continuation: continuation)) }
                 writerQueue.async { self.drain() }
             }
         } catch let error as StoreError {
@@ -103,8 +104,8 @@ public final class SQLiteEventStore: EventStore {
             let batch: [PendingAppend] = pending.withLock { queue in
                 var taken = 0
                 var count = 0
-                while taken < queue.count, count == 0 || count + queue[taken].events.count <= configuration.maxEventsPerCommit {
-                    count += queue[taken].events.count
+                while taken < queue.count, count == 0 || count + queue[taken].rows.count <= configuration.maxEventsPerCommit {
+                    count += queue[taken].rows.count
                     taken += 1
                 }
                 let batch = Array(queue.prefix(taken))
@@ -123,10 +124,9 @@ public final class SQLiteEventStore: EventStore {
             // Optimistic path: no savepoints (two extra statements per request). Duplicates
             // never fail an insert, so a failure here is rare; then the whole transaction rolls
             // back and the group is retried with one savepoint per request.
-            var generator = SplitMix64()
             try pool.write { db in
                 for (i, item) in batch.enumerated() {
-                    results[i] = .success(try Self.insert(item.events, receivedAt: item.receivedAt, in: db, generator: &generator))
+                    results[i] = .success(try Self.insert(item.rows, in: db))
                 }
             }
         } catch let error as DatabaseError where !Self.isFatalForTransaction(error) && batch.count > 1 {
@@ -175,13 +175,12 @@ public final class SQLiteEventStore: EventStore {
     /// Commits each request of the group inside its own savepoint, so that one failing request
     /// fails alone.
     private func commitIsolated(_ batch: [PendingAppend], into results: inout [Result<AppendResult, StoreError>]) throws {
-        var generator = SplitMix64()
         try pool.write { db in
             for (i, item) in batch.enumerated() {
                 do {
                     var outcome = AppendResult(accepted: 0, duplicates: 0)
                     try db.inSavepoint {
-                        outcome = try Self.insert(item.events, receivedAt: item.receivedAt, in: db, generator: &generator)
+                        outcome = try Self.insert(item.rows, in: db)
                         return .commit
                     }
                     results[i] = .success(outcome)
@@ -228,10 +227,25 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    private static func insert(
-        _ events: [IncomingEvent], receivedAt: Timestamp, in db: Database,
-        generator: inout SplitMix64
-    ) throws -> AppendResult {
+    /// The column values of each event, in the order of the INSERT below.
+    static func encodeRows(_ events: [IncomingEvent], receivedAt: Timestamp) -> [[DatabaseValue]] {
+        var generator = SplitMix64()
+        return events.map { event in
+            let n = event.normalized
+            let id = EventID.make(at: receivedAt, using: &generator)
+            let metadata = n.actor.map { StoredJSON.encodeMetadata($0.metadata) }
+            let values: [(any DatabaseValueConvertible)?] = [
+                id.rawValue, text(event.source), Data(event.dedupeKey.prefix(dedupeKeyBytes)), text(event.logType),
+                n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
+                text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
+                StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
+                n.schemaVersion, Data(event.raw),
+            ]
+            return values.map { $0?.databaseValue ?? .null }
+        }
+    }
+
+    private static func insert(_ rows: [[DatabaseValue]], in db: Database) throws -> AppendResult {
         let eventStatement = try db.cachedStatement(sql: """
             INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
                 actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw)
@@ -240,24 +254,14 @@ public final class SQLiteEventStore: EventStore {
             """)
         var accepted = 0
         var duplicates = 0
-        for event in events {
-            let n = event.normalized
-            let id = EventID.make(at: receivedAt, using: &generator)
-            let metadata = n.actor.map { StoredJSON.encodeMetadata($0.metadata) }
-            let args: [(any DatabaseValueConvertible)?] = [
-                id.rawValue, text(event.source), Data(event.dedupeKey.prefix(Self.dedupeKeyBytes)), text(event.logType),
-                n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
-                text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
-                StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
-                n.schemaVersion, Data(event.raw),
-            ]
-            eventStatement.setUncheckedArguments(StatementArguments(args))
+        for row in rows {
+            eventStatement.setUncheckedArguments(StatementArguments(row))
             try eventStatement.execute()
             if db.changesCount == 0 {
                 duplicates += 1
-                continue
+            } else {
+                accepted += 1
             }
-            accepted += 1
         }
         return AppendResult(accepted: accepted, duplicates: duplicates)
     }
