@@ -22,8 +22,8 @@ public final class SQLiteEventStore: EventStore {
     /// writer, so that commits never wait for a checkpoint.
     private let checkpointer: DatabaseQueue
     private let checkpointQueue = DispatchQueue(label: "sluice.store.checkpoint")
-    private let checkpointScheduled = Mutex(false)
-    private let indexingScheduled = Mutex(false)
+    private let checkpointScheduled = ScheduleGate()
+    private let indexingScheduled = ScheduleGate()
     /// Events indexed per pass: large enough for sorted inserts to share pages, small enough
     /// that a pass stays short next to the commits it is queued between.
     static let indexBatchSize = 20_000
@@ -152,13 +152,7 @@ public final class SQLiteEventStore: EventStore {
     /// meanwhile run first (the queue is FIFO), so indexing never delays an acknowledgement by
     /// more than one bounded batch.
     private func scheduleIndexing(after delay: DispatchTimeInterval) {
-        let alreadyScheduled = indexingScheduled.withLock { scheduled in
-            defer { scheduled = true }
-            return scheduled
-        }
-        if alreadyScheduled { return }
-        writerQueue.asyncAfter(deadline: .now() + delay) {
-            self.indexingScheduled.withLock { $0 = false }
+        Self.scheduleOnce(indexingScheduled, on: writerQueue, after: delay) {
             do {
                 let indexed = try self.pool.write { db in try Self.indexTerms(in: db, limit: Self.indexBatchSize) }
                 if indexed == Self.indexBatchSize { self.scheduleIndexing(after: .milliseconds(0)) }
@@ -203,13 +197,7 @@ public final class SQLiteEventStore: EventStore {
     /// Passive checkpoints never block the writer or readers; the WAL restarts from its
     /// beginning once fully copied.
     private func scheduleCheckpoint() {
-        let alreadyScheduled = checkpointScheduled.withLock { scheduled in
-            defer { scheduled = true }
-            return scheduled
-        }
-        if alreadyScheduled { return }
-        checkpointQueue.asyncAfter(deadline: .now() + checkpointInterval) {
-            self.checkpointScheduled.withLock { $0 = false }
+        Self.scheduleOnce(checkpointScheduled, on: checkpointQueue, after: checkpointInterval) {
             do {
                 let result = try self.checkpointer.writeWithoutTransaction { db in
                     try db.checkpoint(.passive)
@@ -275,6 +263,18 @@ public final class SQLiteEventStore: EventStore {
     private static func text(_ value: String?) -> (any DatabaseValueConvertible)? {
         guard let value else { return nil }
         return value.utf8.contains(0) ? Data(value.utf8) : value
+    }
+
+    /// Runs `work` on `queue` after `delay` unless a run is already pending on `gate`; the
+    /// gate reopens as the run starts, so work arriving during a run schedules the next one.
+    private static func scheduleOnce(
+        _ gate: ScheduleGate, on queue: DispatchQueue, after delay: DispatchTimeInterval, _ work: @escaping @Sendable () -> Void
+    ) {
+        guard gate.claim() else { return }
+        queue.asyncAfter(deadline: .now() + delay) {
+            gate.release()
+            work()
+        }
     }
 
     // MARK: Reads
@@ -547,6 +547,23 @@ public final class SQLiteEventStore: EventStore {
         default:
             return StoreError(.unavailable, "\(operation) failed: \(detail)")
         }
+    }
+}
+
+/// Whether a run of some background work is already pending.
+final class ScheduleGate: Sendable {
+    private let scheduled = Mutex(false)
+
+    /// True when no run was pending (the caller now owns scheduling one).
+    func claim() -> Bool {
+        scheduled.withLock { pending in
+            defer { pending = true }
+            return !pending
+        }
+    }
+
+    func release() {
+        scheduled.withLock { $0 = false }
     }
 }
 

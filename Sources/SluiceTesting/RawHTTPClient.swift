@@ -16,19 +16,8 @@ public enum RawHTTPClient {
     }
 
     public static func send(port: Int, method: String = "POST", path: String, headers: [String: String] = [:], body: [UInt8], declareLength: Bool = true) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EIO) }
+        let fd = try connectLoopback(port: port, readTimeoutSeconds: 10)
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if declareLength { head += "Content-Length: \(body.count)\r\n" } else { head += "Transfer-Encoding: chunked\r\n" }
@@ -65,10 +54,22 @@ public enum RawHTTPClient {
     /// Opens a connection, sends `prefix` (possibly a partial request), then waits up to `limit`
     /// seconds for the server to close it. Returns true when the server closed it.
     public static func serverCloses(port: Int, sending prefix: [UInt8] = [], within limit: Int) throws -> Bool {
+        let fd = try connectLoopback(port: port, readTimeoutSeconds: limit)
+        defer { close(fd) }
+        _ = sendAll(fd, prefix)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { return true }          // orderly close by the server
+            if n < 0 { return errno == ECONNRESET }  // timed out (EAGAIN) means still open
+        }
+    }
+
+    /// A TCP connection to 127.0.0.1:`port` whose reads give up after `readTimeoutSeconds`.
+    private static func connectLoopback(port: Int, readTimeoutSeconds: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: limit, tv_usec: 0)
+        var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -77,14 +78,11 @@ public enum RawHTTPClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        _ = sendAll(fd, prefix)
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return true }          // orderly close by the server
-            if n < 0 { return errno == ECONNRESET }  // timed out (EAGAIN) means still open
+        guard connected == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
         }
+        return fd
     }
 
     private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Int {
