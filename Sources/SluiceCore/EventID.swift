@@ -64,10 +64,6 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         state = system.next()
     }
 
-    public init(seed: UInt64) {
-        state = seed
-    }
-
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

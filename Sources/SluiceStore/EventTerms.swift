@@ -6,7 +6,7 @@ import SluiceCore
 enum EventTerms {
     static let separator: Character = "\u{1F}"
 
-    enum Field: String, CaseIterable {
+    enum Field: String {
         case feed, logType = "log_type", actor, actorType = "actor_type", action, target, targetType = "target_type"
     }
 

@@ -79,6 +79,9 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw Self.storeError(error, doing: "open \(configuration.path)")
         }
+        // Events committed before a crash may not be indexed yet; index them without waiting
+        // for the next push.
+        if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(0)) }
     }
 
     // MARK: Append (group commit)
@@ -357,11 +360,7 @@ public final class SQLiteEventStore: EventStore {
             return try await pool.write { db in
                 let indexedThrough = try Self.termsIndexedThrough(db)
                 let rows = try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at
-                        FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?
-                        """,
+                    db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?",
                     arguments: [cutoff.microseconds, limit]
                 )
                 let deleteTerm = try db.cachedStatement(sql: "DELETE FROM event_terms WHERE term = ? AND occurred_at = ? AND seq = ?")
@@ -388,6 +387,9 @@ public final class SQLiteEventStore: EventStore {
         try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = 'terms_indexed_through'") ?? 0
     }
 
+    /// The columns `terms(of:)` reads.
+    static let termColumns = "seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at"
+
     static func terms(of row: Row) -> Set<String> {
         EventTerms.terms(
             source: row["source"], logType: row["log_type"], action: row["action"], actorType: row["actor_type"],
@@ -400,11 +402,7 @@ public final class SQLiteEventStore: EventStore {
     static func indexTerms(in db: Database, limit: Int) throws -> Int {
         let through = try termsIndexedThrough(db)
         let rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at
-                FROM events WHERE seq > ? ORDER BY seq LIMIT ?
-                """,
+            db, sql: "SELECT \(termColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             arguments: [through, limit]
         )
         guard let lastSeq = rows.last?["seq"] as Int64? else { return 0 }

@@ -77,7 +77,7 @@ public enum EventStoreContract {
 
     /// Every filter narrows correctly, newest first, and cursor paging visits each match once.
     /// `afterSeeding` runs between writing and reading (a backend can index some or all events there).
-    public static func filtersAndPaging(_ store: any EventStore, afterSeeding: (Int) async throws -> Void = { _ in }) async throws {
+    public static func filtersAndPaging(_ store: any EventStore, afterSeeding: () async throws -> Void = {}) async throws {
         var events: [IncomingEvent] = []
         for i in 0..<60 {
             events.append(event(
@@ -91,7 +91,7 @@ public enum EventStoreContract {
             ))
         }
         _ = try await store.append(events, receivedAt: t(1000))
-        try await afterSeeding(events.count)
+        try await afterSeeding()
         func all(_ filter: EventFilter, pageSize: Int = 7) async throws -> [StoredEvent] {
             var out: [StoredEvent] = []
             var cursor: EventCursor?
@@ -143,10 +143,10 @@ public enum EventStoreContract {
     }
 
     /// Retention deletes only what is older than the cutoff, in bounded batches.
-    public static func purge(_ store: any EventStore, afterSeeding: (Int) async throws -> Void = { _ in }) async throws {
+    public static func purge(_ store: any EventStore, afterSeeding: () async throws -> Void = {}) async throws {
         let events = (0..<25).map { i in event(occurredAt: t(Int64(i)), key: "p\(i)") }
         _ = try await store.append(events, receivedAt: t(100))
-        try await afterSeeding(events.count)
+        try await afterSeeding()
         #expect(try await store.purge(occurredBefore: t(10), limit: 4) == 4)
         #expect(try await store.purge(occurredBefore: t(10), limit: 100) == 6)
         #expect(try await store.purge(occurredBefore: t(10), limit: 100) == 0)

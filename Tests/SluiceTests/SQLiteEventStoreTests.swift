@@ -29,7 +29,7 @@ import Testing
     @Test(arguments: [0, 29, Int.max])
     func contractFiltersAndPaging(indexed: Int) async throws {
         try await withStore({ $0.automaticIndexing = false }) { store, _ in
-            try await EventStoreContract.filtersAndPaging(store) { _ in
+            try await EventStoreContract.filtersAndPaging(store) {
                 if indexed > 0 { try await store.indexPendingTerms(maxEvents: indexed) }
                 let left = try await store.unindexedCount()
                 #expect(left == (indexed == 0 ? 60 : indexed == 29 ? 31 : 0))
@@ -40,7 +40,7 @@ import Testing
     @Test(arguments: [false, true])
     func contractPurge(indexed: Bool) async throws {
         try await withStore({ $0.automaticIndexing = false }) { store, _ in
-            try await EventStoreContract.purge(store) { _ in
+            try await EventStoreContract.purge(store) {
                 if indexed { try await store.indexPendingTerms() }
             }
             let orphans = try await store.pool.read { db in
@@ -48,6 +48,25 @@ import Testing
             }
             #expect(orphans == 0)
         }
+    }
+
+    @Test func eventsLeftUnindexedAreIndexedWhenTheStoreOpens() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        do {
+            let store = try SQLiteEventStore(configuration: .init(path: path, automaticIndexing: false), logger: Logger(label: "test"))
+            _ = try await store.append((0..<30).map { EventStoreContract.event(occurredAt: Timestamp(seconds: Int64($0)), key: "open\($0)") }, receivedAt: Timestamp(seconds: 1))
+            #expect(try await store.unindexedCount() == 30)
+        }
+        // No new commit after reopening: only the open itself can start indexing.
+        let reopened = try SQLiteEventStore(configuration: .init(path: path), logger: Logger(label: "test"))
+        var left = try await reopened.unindexedCount()
+        for _ in 0..<100 where left > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            left = try await reopened.unindexedCount()
+        }
+        #expect(left == 0)
     }
 
     @Test func indexingHappensByItselfAfterCommits() async throws {
