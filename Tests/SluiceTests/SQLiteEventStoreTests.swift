@@ -50,6 +50,16 @@ import Testing
         }
     }
 
+    /// Unindexed events left after the store has had up to 5 s to index by itself.
+    func unindexedAfterWaiting(_ store: SQLiteEventStore) async throws -> Int {
+        var left = try await store.unindexedCount()
+        for _ in 0..<100 where left > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+            left = try await store.unindexedCount()
+        }
+        return left
+    }
+
     @Test func eventsLeftUnindexedAreIndexedWhenTheStoreOpens() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -61,23 +71,13 @@ import Testing
         }
         // No new commit after reopening: only the open itself can start indexing.
         let reopened = try SQLiteEventStore(configuration: .init(path: path), logger: Logger(label: "test"))
-        var left = try await reopened.unindexedCount()
-        for _ in 0..<100 where left > 0 {
-            try await Task.sleep(for: .milliseconds(50))
-            left = try await reopened.unindexedCount()
-        }
-        #expect(left == 0)
+        #expect(try await unindexedAfterWaiting(reopened) == 0)
     }
 
     @Test func indexingHappensByItselfAfterCommits() async throws {
         try await withStore { store, _ in
             _ = try await store.append((0..<50).map { EventStoreContract.event(occurredAt: Timestamp(seconds: Int64($0)), key: "auto\($0)") }, receivedAt: Timestamp(seconds: 1))
-            var left = try await store.unindexedCount()
-            for _ in 0..<100 where left > 0 {
-                try await Task.sleep(for: .milliseconds(50))
-                left = try await store.unindexedCount()
-            }
-            #expect(left == 0)
+            #expect(try await unindexedAfterWaiting(store) == 0)
         }
     }
 
