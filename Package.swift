@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure values: event model, audit schema, JSON, filters, errors. No I/O.
@@ -47,11 +48,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Push decoding, webhook verifiers and per-log-type normalizers.
+        // Outbound HTTP shared by collectors and destinations: one client, OAuth2 client
+        // credentials with a shared token cache, retry decisions, per-tenant request budgets.
+        .target(
+            name: "SluiceHTTP",
+            dependencies: [
+                "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Push decoding, webhook verifiers, per-log-type normalizers, and the pull collectors.
         .target(
             name: "SluiceSources",
             dependencies: [
                 "SluiceCore",
+                "SluiceHTTP",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -64,6 +79,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceStore",
+                "SluiceSources",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -90,6 +106,7 @@ let package = Package(
             name: "SluiceApp",
             dependencies: [
                 "SluiceCore",
+                "SluiceHTTP",
                 "SluiceStore",
                 "SluiceSources",
                 "SluiceEngine",
@@ -110,6 +127,8 @@ let package = Package(
                 "SluiceApp",
                 "SluiceCore",
                 "SluiceStore",
+                "SluiceEngine",
+                "SluiceSources",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -122,6 +141,7 @@ let package = Package(
                 "SluiceStore",
                 "SluiceApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

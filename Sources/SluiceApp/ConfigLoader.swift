@@ -94,7 +94,12 @@ struct ConfigReader {
     }
 
     mutating func int(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
-        guard let text = string(node, path) else { return nil }
+        guard var text = string(node, path) else { return nil }
+        // Numbers may come from the environment too (`${env:PAGE_SIZE}`).
+        if text.hasPrefix("${") {
+            guard let resolved = secret(node, path) else { return nil }
+            text = resolved
+        }
         guard let value = Int(text), range.contains(value) else {
             fail(path, "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"", node)
             return nil
@@ -188,6 +193,8 @@ struct ConfigReader {
             case "feeds":
                 sawFeeds = true
                 config.feeds = readFeeds(node)
+            case "collectors":
+                config.collectors = readCollectors(node)
             default:
                 warnings.append(ConfigIssue(path: key, message: "not supported by this version of Sluice yet; ignored", line: node.mark?.line))
             }
@@ -195,7 +202,7 @@ struct ConfigReader {
         if let dataDirectory {
             config.storage.sqlite.path = dataDirectory + "/sluice.db"
         }
-        if !sawFeeds {
+        if !sawFeeds && config.collectors.isEmpty {
             warnings.append(ConfigIssue(path: "feeds", message: "no feeds are configured, so nothing can push events"))
         }
         return config

@@ -10,6 +10,7 @@ public struct SluiceConfig: Sendable {
     public var server: ServerSettings
     public var retention: RetentionSettings
     public var feeds: [FeedSettings]
+    public var collectors: [CollectorSettings] = []
     /// True when no config file was given: one generic feed `default`, generated credentials.
     public var isEmbeddedDefault: Bool
     /// Keys that were recognised but are not acted on by this version (reported, not fatal).
@@ -56,6 +57,14 @@ public struct RetentionSettings: Sendable {
     public var days: Int = 365
     public var batchSize: Int = 5_000
     public var intervalSeconds: Int = 3_600
+}
+
+/// A pull collector as configured.
+public struct CollectorSettings: Sendable {
+    public var incydr: IncydrConfiguration
+    public var schedule: CollectorSchedule
+
+    public var name: String { incydr.name }
 }
 
 /// A feed as configured, before its secrets become digests.

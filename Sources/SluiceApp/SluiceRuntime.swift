@@ -7,6 +7,7 @@ import Prometheus
 import ServiceLifecycle
 import SluiceCore
 import SluiceEngine
+import SluiceHTTP
 import SluiceServer
 import SluiceSources
 import SluiceStore
@@ -31,6 +32,23 @@ public enum SluiceRuntime {
         public var dependencies: ServerDependencies
         public var generated: GeneratedCredentials
         public var config: SluiceConfig
+        /// The configured collectors, scheduled; nil when there are none.
+        public var scheduler: CollectorScheduler?
+    }
+
+    /// The collectors of `config`, each with the shared outbound transport.
+    public static func makeCollectors(
+        _ config: SluiceConfig, store: any EventStore, transport: HTTPTransport = .shared, logger: Logger,
+        now: @escaping @Sendable () -> Timestamp
+    ) -> [ScheduledCollector] {
+        config.collectors.map { settings in
+            var collectorLogger = logger
+            collectorLogger[metadataKey: "collector.name"] = "\(settings.name)"
+            return ScheduledCollector(
+                collector: IncydrCollector(configuration: settings.incydr, store: store, transport: transport, logger: collectorLogger, now: now),
+                schedule: settings.schedule
+            )
+        }
     }
 
     public static func prepare(
@@ -42,6 +60,8 @@ public enum SluiceRuntime {
     ) async throws(StoreError) -> Prepared {
         let store = try openStore(config, logger: logger)
         let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config)
+        let collectors = makeCollectors(config, store: store, logger: logger, now: now)
+        let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, logger: logger, now: now)
         let dependencies = ServerDependencies(
             store: store,
             storeSize: { store.sizeInBytes() },
@@ -50,9 +70,10 @@ public enum SluiceRuntime {
             adminTokens: resolved.adminTokens,
             prometheus: prometheus,
             now: now,
-            readinessProblem: { (try? await store.capacityProblem()) ?? nil }
+            readinessProblem: { (try? await store.capacityProblem()) ?? nil },
+            collectors: scheduler
         )
-        return Prepared(store: store, dependencies: dependencies, generated: resolved.generated, config: config)
+        return Prepared(store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler)
     }
 
     /// The Hummingbird application for a prepared runtime (with the retention purge as a
@@ -78,7 +99,7 @@ public enum SluiceRuntime {
             router: buildRouter(prepared.dependencies),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(prepared.config.server.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
-            services: [retention],
+            services: [retention] + (prepared.scheduler.map { [$0] } ?? []),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -96,6 +117,13 @@ public enum SluiceRuntime {
         let group = ServiceGroup(
             configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
+        try await group.run()
+    }
+
+    /// Runs `collectors` on their schedules in the foreground until SIGTERM or SIGINT.
+    public static func runOnSchedule(_ collectors: [ScheduledCollector], logger: Logger, now: @escaping @Sendable () -> Timestamp = systemNow) async throws {
+        let scheduler = CollectorScheduler(collectors: collectors, logger: logger, now: now)
+        let group = ServiceGroup(configuration: .init(services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

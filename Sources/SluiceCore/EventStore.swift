@@ -14,8 +14,18 @@ public struct AppendResult: Sendable, Hashable {
 /// Implementations must make `append` all-or-nothing per call and return only after the events
 /// are committed; a duplicate (same source and dedupe key) is counted, not stored again.
 public protocol EventStore: Sendable {
-    /// Commits `events` atomically; returns only after commit.
-    func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult
+    /// Commits `events` and, when given, a collector checkpoint in one transaction; returns
+    /// only after commit. A checkpoint whose expected version is stale fails the whole call
+    /// with `.conflict` and stores none of the events.
+    func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult
+    /// The stored checkpoint of a collector stream, or nil when it has none.
+    func checkpoint(stream: String) async throws(StoreError) -> StreamCheckpoint?
+    /// Every stored checkpoint whose stream starts with `prefix` (`incydr/`).
+    func checkpoints(prefix: String) async throws(StoreError) -> [StreamCheckpoint]
+    /// Stores a run summary beside a stream's checkpoint without moving the checkpoint.
+    func recordRun(stream: String, summary: String, at time: Timestamp) async throws(StoreError)
+    /// The entity digests a snapshot stream has recorded (entity id → content digest).
+    func entityDigests(stream: String) async throws(StoreError) -> [String: [UInt8]]
     /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
     func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
     func event(id: EventID) async throws(StoreError) -> StoredEvent?
@@ -25,13 +35,22 @@ public protocol EventStore: Sendable {
     func checkHealth() async throws(StoreError)
 }
 
-/// Why the store could not do what was asked. Callers answer 503 for `unavailable` and `full`.
+extension EventStore {
+    /// Commits `events` atomically; returns only after commit.
+    public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
+        try await append(events, receivedAt: receivedAt, checkpoint: nil)
+    }
+}
+
+/// Why the store could not do what was asked. Callers answer 503 for `unavailable` and `full`, 409 for `conflict`.
 public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: Sendable, Hashable {
         case unavailable
         case full
         case corrupt
         case invalidRequest
+        /// A checkpoint moved under the writer (another run, or an admin's rewind).
+        case conflict
     }
 
     public var code: Code
@@ -49,6 +68,7 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .full: "full"
         case .corrupt: "corrupt"
         case .invalidRequest: "invalid_request"
+        case .conflict: "conflict"
         }
     }
 

@@ -66,7 +66,7 @@ extension Task where Success == Never, Failure == Never {
     }
 }
 
-private func gracefulShutdownAwareSleep(for duration: Duration) async throws {
+func gracefulShutdownAwareSleep(for duration: Duration) async throws {
     try await cancelWhenGracefulShutdown {
         try await Task.sleep(for: duration)
     }

@@ -25,6 +25,7 @@ public struct APIError: HTTPResponseError, Sendable {
         case 403: "PERMISSION_DENIED"
         case 404: "NOT_FOUND"
         case 405: "METHOD_NOT_ALLOWED"
+        case 409: "ABORTED"
         case 413: "PAYLOAD_TOO_LARGE"
         case 415: "UNSUPPORTED_MEDIA_TYPE"
         case 429: "RESOURCE_EXHAUSTED"
@@ -55,6 +56,8 @@ public struct APIError: HTTPResponseError, Sendable {
             APIError(.serviceUnavailable, "the event store cannot accept writes right now (\(error.shortDescription)); nothing from this request was stored, retry later", headers: [.retryAfter: "5"])
         case .invalidRequest:
             APIError(.badRequest, error.message)
+        case .conflict:
+            APIError(.conflict, error.message)
         }
     }
 }

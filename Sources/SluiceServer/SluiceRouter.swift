@@ -15,6 +15,8 @@ public struct ServerDependencies: Sendable {
     public var now: @Sendable () -> Timestamp
     /// Why the instance should not receive traffic (for `/readyz`), beyond the store not answering.
     public var readinessProblem: @Sendable () async -> String?
+    /// The running collectors (nil when none are configured).
+    public var collectors: (any CollectorControl)?
 
     public init(
         store: any EventStore,
@@ -24,8 +26,10 @@ public struct ServerDependencies: Sendable {
         adminTokens: [AdminToken],
         prometheus: PrometheusCollectorRegistry?,
         now: @escaping @Sendable () -> Timestamp,
-        readinessProblem: @escaping @Sendable () async -> String? = { nil }
+        readinessProblem: @escaping @Sendable () async -> String? = { nil },
+        collectors: (any CollectorControl)? = nil
     ) {
+        self.collectors = collectors
         self.store = store
         self.storeSize = storeSize
         self.feeds = feeds
@@ -60,6 +64,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
         .add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens))
     EventsController(store: dependencies.store).addRoutes(to: admin)
     operations.addAdminRoutes(to: admin)
+    CollectorsController(control: dependencies.collectors).addRoutes(to: admin)
     return router
 }
 

@@ -65,6 +65,24 @@ extension SQLiteEventStore {
                 );
                 """)
         }
+        migrator.registerMigration("2026-11-21-collector-streams") { db in
+            // value is the collector's own JSON; version makes every move a compare-and-set.
+            try db.execute(sql: """
+                CREATE TABLE collector_streams (
+                    stream TEXT PRIMARY KEY,
+                    value TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    last_run TEXT
+                );
+                CREATE TABLE collector_entities (
+                    stream TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    digest BLOB NOT NULL,
+                    PRIMARY KEY (stream, entity)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

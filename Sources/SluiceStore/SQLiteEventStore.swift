@@ -33,6 +33,8 @@ public final class SQLiteEventStore: EventStore {
     struct PendingAppend {
         /// Each event's column values, encoded by the caller so the single writer only binds them.
         var rows: [[DatabaseValue]]
+        var checkpoint: CheckpointUpdate?
+        var committedAt: Timestamp
         var continuation: CheckedContinuation<AppendResult, any Error>
     }
 
@@ -86,12 +88,14 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Append (group commit)
 
-    public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
-        if events.isEmpty { return AppendResult(accepted: 0, duplicates: 0) }
+    public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
+        if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
         let rows = Self.encodeRows(events, receivedAt: receivedAt)
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                pending.withLock { $0.append(PendingAppend(rows: rows, continuation: continuation)) }
+                pending.withLock {
+                    $0.append(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
+                }
                 writerQueue.async { self.drain() }
             }
         } catch let error as StoreError {
@@ -129,10 +133,10 @@ public final class SQLiteEventStore: EventStore {
             // back and the group is retried with one savepoint per request.
             try pool.write { db in
                 for (i, item) in batch.enumerated() {
-                    results[i] = .success(try Self.insert(item.rows, in: db))
+                    results[i] = .success(try Self.insert(item, in: db))
                 }
             }
-        } catch let error as DatabaseError where !Self.isFatalForTransaction(error) && batch.count > 1 {
+        } catch where batch.count > 1 && !Self.isFatalForTransaction(error) {
             do {
                 try commitIsolated(batch, into: &results)
             } catch {
@@ -177,13 +181,13 @@ public final class SQLiteEventStore: EventStore {
                 do {
                     var outcome = AppendResult(accepted: 0, duplicates: 0)
                     try db.inSavepoint {
-                        outcome = try Self.insert(item.rows, in: db)
+                        outcome = try Self.insert(item, in: db)
                         return .commit
                     }
                     results[i] = .success(outcome)
                 } catch {
                     // A full disk or I/O error poisons the transaction: fail it all.
-                    if let dbError = error as? DatabaseError, Self.isFatalForTransaction(dbError) { throw error }
+                    if Self.isFatalForTransaction(error) { throw error }
                     results[i] = .failure(Self.storeError(error, doing: "append"))
                 }
             }
@@ -236,7 +240,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    private static func insert(_ rows: [[DatabaseValue]], in db: Database) throws -> AppendResult {
+    private static func insert(_ item: PendingAppend, in db: Database) throws -> AppendResult {
         let eventStatement = try db.cachedStatement(sql: """
             INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
                 actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw)
@@ -245,7 +249,7 @@ public final class SQLiteEventStore: EventStore {
             """)
         var accepted = 0
         var duplicates = 0
-        for row in rows {
+        for row in item.rows {
             eventStatement.setUncheckedArguments(StatementArguments(row))
             try eventStatement.execute()
             if db.changesCount == 0 {
@@ -253,6 +257,9 @@ public final class SQLiteEventStore: EventStore {
             } else {
                 accepted += 1
             }
+        }
+        if let checkpoint = item.checkpoint {
+            try moveCheckpoint(checkpoint, at: item.committedAt, in: db)
         }
         return AppendResult(accepted: accepted, duplicates: duplicates)
     }
@@ -522,8 +529,9 @@ public final class SQLiteEventStore: EventStore {
 
     // MARK: Errors
 
-    static func isFatalForTransaction(_ error: DatabaseError) -> Bool {
-        switch error.resultCode {
+    static func isFatalForTransaction(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return switch error.resultCode {
         case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_READONLY, .SQLITE_CANTOPEN: true
         default: false
         }

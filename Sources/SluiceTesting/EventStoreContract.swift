@@ -157,4 +157,58 @@ public enum EventStoreContract {
         let byTarget = try await store.events(matching: EventFilter(target: "k1"), after: nil, limit: 100).events
         #expect(byTarget.count == 15)
     }
+
+    /// A checkpoint moves only together with its page's events, and only from the version the
+    /// writer read: a stale writer stores nothing (neither events nor checkpoint).
+    public static func checkpointsCommitWithEvents(_ store: any EventStore) async throws {
+        #expect(try await store.checkpoint(stream: "c/s") == nil)
+        let first = CheckpointUpdate(stream: "c/s", expectedVersion: 0, value: "{\"page\":1}", entityDigests: ["u1": [1, 2, 3]])
+        let r1 = try await store.append([event(source: "c", occurredAt: t(1), key: "p1")], receivedAt: t(10), checkpoint: first)
+        #expect(r1 == AppendResult(accepted: 1, duplicates: 0))
+        let stored = try #require(try await store.checkpoint(stream: "c/s"))
+        #expect(stored.value == "{\"page\":1}")
+        #expect(stored.version == 1)
+        #expect(try await store.entityDigests(stream: "c/s") == ["u1": [1, 2, 3]])
+
+        // A writer that read version 0 is now stale: its page is refused whole.
+        let stale = CheckpointUpdate(stream: "c/s", expectedVersion: 0, value: "{\"page\":9}")
+        await #expect(throws: StoreError.self) {
+            _ = try await store.append([event(source: "c", occurredAt: t(2), key: "stale")], receivedAt: t(11), checkpoint: stale)
+        }
+        do {
+            _ = try await store.append([event(source: "c", occurredAt: t(2), key: "stale")], receivedAt: t(11), checkpoint: stale)
+        } catch {
+            #expect(error.code == .conflict)
+        }
+        #expect(try await store.checkpoint(stream: "c/s")?.value == "{\"page\":1}")
+        #expect(try await store.events(matching: EventFilter(), after: nil, limit: 10).events.map { String(decoding: $0.raw, as: UTF8.self) } == ["{\"k\":\"p1\"}"])
+
+        // Concurrent writers of one stream: exactly one of the pages holding the same version wins,
+        // and the other's events are absent, even when both share one group commit.
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<8 {
+                group.addTask {
+                    let update = CheckpointUpdate(stream: "c/s", expectedVersion: 1, value: "{\"page\":\(i + 2)}")
+                    return (try? await store.append([event(source: "c", occurredAt: t(3), key: "race\(i)")], receivedAt: t(12), checkpoint: update)) != nil
+                }
+            }
+            var out: [Bool] = []
+            for await r in group { out.append(r) }
+            return out
+        }
+        #expect(results.filter { $0 }.count == 1)
+        let all = try await store.events(matching: EventFilter(), after: nil, limit: 100).events
+        #expect(all.count == 2)
+        #expect(try await store.checkpoint(stream: "c/s")?.version == 2)
+
+        // Run summaries sit beside the checkpoint without moving it.
+        try await store.recordRun(stream: "c/s", summary: "{\"outcome\":\"succeeded\"}", at: t(20))
+        try await store.recordRun(stream: "c/other", summary: "{}", at: t(20))
+        let listed = try await store.checkpoints(prefix: "c/")
+        #expect(listed.map(\.stream) == ["c/other", "c/s"])
+        #expect(listed[1].version == 2)
+        #expect(listed[1].lastRun == "{\"outcome\":\"succeeded\"}")
+        #expect(listed[0].version == 0)
+        #expect(try await store.checkpoints(prefix: "d/").isEmpty)
+    }
 }

@@ -7,10 +7,13 @@ import SluiceTesting
 import Testing
 
 @Suite struct ConfigLoaderTests {
-    let environment = ["SLUICE_ADMIN_TOKEN": "a", "INCIDENT_IO_FEED_SECRET": "s1", "SCI_WEBHOOK_SECRET": "whsec_c2VjcmV0LWtleQ=="]
+    let environment = [
+        "SLUICE_ADMIN_TOKEN": "a", "INCIDENT_IO_FEED_SECRET": "s1", "SCI_WEBHOOK_SECRET": "whsec_c2VjcmV0LWtleQ==",
+        "INCYDR_CLIENT_ID": "cid", "INCYDR_CLIENT_SECRET": "csecret",
+    ]
 
     @Test func designSampleKeysLoad() throws {
-        // The stable keys of DESIGN.md's sample (collectors and destinations are reported as not yet supported).
+        // The stable keys of DESIGN.md's sample (destinations and routes are reported as not yet supported).
         let yaml = """
             storage:
               sqlite: { path: ./sluice-data/sluice.db }
@@ -27,7 +30,14 @@ import Testing
                 log_type: CISCO_SCI_ALERT
                 verify: { standard_webhooks: { secrets: ["${env:SCI_WEBHOOK_SECRET}"] } }
             collectors:
-              incydr: { type: code42_incydr }
+              incydr:
+                type: code42_incydr
+                base_url: https://api.us.code42.com
+                client_id: "${env:INCYDR_CLIENT_ID}"
+                client_secret: "${env:INCYDR_CLIENT_SECRET}"
+                streams: [users, audit, cases, file_events]
+                schedule: "0 * * * *"
+                lookback: 60m
             routes:
               - { from: [incydr], to: [archive] }
             """
@@ -36,7 +46,9 @@ import Testing
         #expect(config.server.listen == ListenAddress(host: "127.0.0.1", port: 8080))
         #expect(config.server.adminTokens.first?.token == "a")
         #expect(config.retention.days == 365)
-        #expect(config.warnings.map(\.path) == ["collectors", "routes"])
+        #expect(config.warnings.map(\.path) == ["routes"])
+        #expect(config.collectors.map(\.name) == ["incydr"])
+        #expect(config.collectors[0].incydr.lookback == .seconds(3_600))
         let incident = try #require(config.feeds.first { $0.name == "incident-io" })
         #expect(incident.normalizer.schema == .incidentIO)
     }

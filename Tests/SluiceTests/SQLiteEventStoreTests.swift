@@ -20,6 +20,10 @@ import Testing
         try await withStore { store, _ in try await EventStoreContract.appendAndDedupe(store) }
     }
 
+    @Test func contractCheckpointsCommitWithEvents() async throws {
+        try await withStore { store, _ in try await EventStoreContract.checkpointsCommitWithEvents(store) }
+    }
+
     @Test func contractConcurrentAppends() async throws {
         try await withStore { store, _ in try await EventStoreContract.concurrentAppends(store) }
     }

@@ -1,0 +1,103 @@
+import Logging
+import ServiceLifecycle
+import SluiceCore
+import SluiceSources
+import Synchronization
+
+/// A collector with its schedule.
+public struct ScheduledCollector: Sendable {
+    public var collector: IncydrCollector
+    public var schedule: CollectorSchedule
+
+    public init(collector: IncydrCollector, schedule: CollectorSchedule) {
+        self.collector = collector
+        self.schedule = schedule
+    }
+}
+
+/// Runs every collector on its schedule inside `sluice serve`, and the runs the admin API asks
+/// for. A run missed while Sluice was down runs once at start; a stream never runs twice at once.
+public final class CollectorScheduler: Service, CollectorControl {
+    let collectors: [String: ScheduledCollector]
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+    private let nextRuns = Mutex<[String: Timestamp]>([:])
+    private let requests: AsyncStream<String>
+    private let requestSink: AsyncStream<String>.Continuation
+
+    public init(collectors: [ScheduledCollector], logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+        self.collectors = Dictionary(collectors.map { ($0.collector.configuration.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.logger = logger
+        self.now = now
+        (requests, requestSink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(64))
+    }
+
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for scheduled in collectors.values {
+                group.addTask { await self.loop(scheduled) }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                self.requestSink.finish()
+            }
+            for await name in requests {
+                guard let scheduled = collectors[name] else { continue }
+                // Each requested run is its own task, so a long run never delays the next request.
+                group.addTask { _ = await scheduled.collector.run() }
+            }
+            // Shutting down: runs stop at their next request; what they committed stays committed.
+            group.cancelAll()
+        }
+    }
+
+    private func loop(_ scheduled: ScheduledCollector) async {
+        let name = scheduled.collector.configuration.name
+        var last = await scheduled.collector.lastRunStarted()
+        while !Task.isCancelledOrShuttingDown {
+            let current = now()
+            // Never run before: run now. Missed a run while down: run now, once.
+            let due = last.map { scheduled.schedule.next(after: $0) } ?? current
+            nextRuns.withLock { $0[name] = due }
+            if due > current {
+                let wait = Duration.microseconds(due.microseconds - current.microseconds)
+                do {
+                    try await gracefulShutdownAwareSleep(for: wait)
+                } catch {
+                    return
+                }
+                if Task.isCancelledOrShuttingDown { return }
+            }
+            last = now()
+            logger.info("scheduled collector run starting", metadata: ["collector.name": "\(name)", "schedule": "\(scheduled.schedule)"])
+            _ = await scheduled.collector.run()
+        }
+    }
+
+    public func statuses() async throws(StoreError) -> [CollectorStatus] {
+        var out: [CollectorStatus] = []
+        for name in collectors.keys.sorted() {
+            let scheduled = collectors[name]!
+            out.append(CollectorStatus(
+                name: name, type: "code42_incydr", baseURL: scheduled.collector.configuration.baseURL,
+                schedule: scheduled.schedule.description, nextRun: nextRuns.withLock { $0[name] },
+                streams: try await scheduled.collector.streamStatuses()
+            ))
+        }
+        return out
+    }
+
+    public func requestRun(_ name: String) -> Bool {
+        guard collectors[name] != nil else { return false }
+        requestSink.yield(name)
+        return true
+    }
+
+    public func rewind(_ name: String, stream: String, to time: Timestamp) async throws(CollectorError) {
+        guard let scheduled = collectors[name] else { throw CollectorError(.rejected, "no collector named \(name)") }
+        guard let chosen = IncydrConfiguration.Stream(rawValue: stream), scheduled.collector.configuration.streams.contains(chosen) else {
+            throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(scheduled.collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
+        }
+        try await scheduled.collector.rewind(chosen, to: time)
+    }
+}

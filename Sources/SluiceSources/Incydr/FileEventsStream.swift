@@ -1,0 +1,153 @@
+import SluiceCore
+import SluiceHTTP
+
+/// `POST /v2/file-events`, incremental on `event.inserted`: each run reads the window from the
+/// last run's end (minus the overlap) to a fixed end, page by page with `pgToken`.
+struct FileEventsStream: Sendable {
+    struct Checkpoint: Codable, Sendable {
+        /// Every event inserted at or before this time has been read.
+        var insertedThrough: Timestamp?
+        /// The window being read, when a run stopped inside it.
+        var window: Window?
+    }
+
+    struct Window: Codable, Sendable {
+        var start: Timestamp
+        var end: Timestamp
+        /// `""` for the first page, then the provider's `nextPgToken`.
+        var pageToken: String
+        /// The provider's `totalCount` for the window, from its first page.
+        var expected: Int?
+        var received: Int
+    }
+
+    let api: IncydrAPI
+    let configuration: IncydrConfiguration
+
+    func run(_ run: inout StreamRun<Checkpoint>, backfill: ClosedRange<Timestamp>?) async throws(CollectorError) -> WindowCount? {
+        var checkpoint = run.checkpoint ?? Checkpoint()
+        if checkpoint.window == nil {
+            if let backfill {
+                // A finished backfill stays finished.
+                if checkpoint.insertedThrough != nil { return nil }
+                checkpoint.window = Window(start: backfill.lowerBound, end: backfill.upperBound, pageToken: "", received: 0)
+            } else {
+                let now = run.now()
+                let start = checkpoint.insertedThrough.map { $0 - configuration.overlap } ?? (now - configuration.lookback)
+                checkpoint.window = Window(start: start, end: now, pageToken: "", received: 0)
+            }
+        }
+        for _ in 0..<configuration.maxPagesPerRun {
+            guard var window = checkpoint.window else { break }
+            let body = query(window)
+            let response = try await api.call(
+                "POST", "/v2/file-events", json: body, stream: .fileEvents, counters: &run.counters,
+                accept: { $0.status == 400 && Self.isInvalidPageToken($0.body) }
+            )
+            if response.status == 400 {
+                // The token expired or is unknown: re-read the window from its start; the
+                // events already stored come back as duplicates.
+                guard !window.pageToken.isEmpty else {
+                    throw CollectorError(.rejected, "file_events: Incydr rejected the first page of the window as an invalid page token")
+                }
+                window.pageToken = ""
+                checkpoint.window = window
+                run.checkpoint = checkpoint
+                try await run.commit([])
+                continue
+            }
+            let page: JSONPage
+            do {
+                page = try JSONPage.parse(response.body, itemsKey: "fileEvents")
+            } catch {
+                throw CollectorError(.invalidResponse, "file_events: the response is not the documented JSON page: \(error)")
+            }
+            let receivedAt = run.now()
+            let events = page.items.map { item in
+                let id = item.value.value(at: FieldPath("event.id"))?.textValue
+                return IncomingEvent(
+                    source: configuration.name, logType: IncydrConfiguration.logType,
+                    dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.key("file_event_content", item.value.canonicalBytes().hexString),
+                    raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt)
+                )
+            }
+            if window.pageToken.isEmpty, let total = page.fields["totalCount"]?.textValue.flatMap({ Int($0) }) {
+                window.expected = total
+            }
+            window.received += events.count
+            // "" and null both end the walk, as does an empty page.
+            let next = page.fields["nextPgToken"]?.stringValue ?? ""
+            run.counters.pages += 1
+            let finished = events.isEmpty || next.isEmpty
+            let count = WindowCount(expected: window.expected, received: window.received)
+            if finished {
+                checkpoint.insertedThrough = window.end
+                checkpoint.window = nil
+            } else {
+                window.pageToken = next
+                checkpoint.window = window
+            }
+            run.checkpoint = checkpoint
+            try await run.commit(events)
+            if finished { return count }
+        }
+        return nil
+    }
+
+    func query(_ window: Window) -> [UInt8] {
+        func filter(_ op: String, _ time: Timestamp) -> JSONValue {
+            .object([JSONMember("term", .string("event.inserted")), JSONMember("operator", .string(op)), JSONMember("value", .string(time.incydrMilliseconds))])
+        }
+        let timeGroup = JSONValue.object([
+            JSONMember("filterClause", .string("AND")),
+            JSONMember("filters", .array([filter("ON_OR_AFTER", window.start), filter("ON_OR_BEFORE", window.end)])),
+        ])
+        let body = JSONValue.object([
+            JSONMember("groupClause", .string("AND")),
+            JSONMember("groups", .array([timeGroup] + configuration.fileEventsFilterGroups)),
+            JSONMember("pgNum", .number("1")),
+            JSONMember("pgSize", .number(String(configuration.fileEventsPageSize))),
+            JSONMember("pgToken", .string(window.pageToken)),
+            JSONMember("srtDir", .string("asc")),
+            JSONMember("srtKey", .string("event.inserted")),
+        ])
+        return body.serialized()
+    }
+
+    static func isInvalidPageToken(_ body: [UInt8]) -> Bool {
+        guard let json = try? JSONParser.parse(body) else { return false }
+        return (json["problems"]?.arrayValue ?? []).contains { $0["type"]?.stringValue == "INVALID_PAGE_TOKEN" }
+    }
+}
+
+/// The provider's count for a window next to what the run received.
+public struct WindowCount: Sendable, Hashable, Codable {
+    public var expected: Int?
+    public var received: Int
+
+    public init(expected: Int?, received: Int) {
+        self.expected = expected
+        self.received = received
+    }
+}
+
+extension Timestamp {
+    /// `2022-06-01T00:00:00.000Z`: the form Incydr's file-event filters document.
+    var incydrMilliseconds: String {
+        let text = rfc3339
+        guard text.count == 28 else { return text }
+        return String(text.prefix(23)) + "Z"
+    }
+
+    var posixSeconds: String {
+        let seconds = microseconds / 1_000_000
+        let fraction = microseconds % 1_000_000
+        return fraction == 0 ? "\(seconds).0" : "\(seconds).\(String(fraction).leftPadded(to: 6))"
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,132 @@
+import Crypto
+import SluiceCore
+
+/// Maps Incydr items into the audit schema (log type `CODE42_INCYDR`). See docs/collectors.md.
+enum IncydrNormalizer {
+    static func fileEvent(_ item: JSONValue, receivedAt: Timestamp) -> NormalizedEvent {
+        func text(_ path: String) -> String? { item.value(at: FieldPath(path)).flatMap(\.textValue) }
+        let occurredAt = item["@timestamp"].flatMap(Timestamp.init(json:))
+            ?? item.value(at: FieldPath("event.inserted")).flatMap(Timestamp.init(json:)) ?? receivedAt
+        var actor: AuditActor?
+        if let email = text("user.email") ?? text("user.id") {
+            var metadata: [String: String] = [:]
+            if let id = text("user.id") { metadata["user_id"] = id }
+            if let device = text("user.deviceUid") { metadata["device_uid"] = device }
+            actor = AuditActor(type: "user", id: email, name: text("user.email"), metadata: metadata)
+        }
+        var targets: [AuditTarget] = []
+        let fileName = text("file.name")
+        let fileID = text("file.hash.sha256") ?? text("file.id") ?? [text("file.directory"), fileName].compactMap { $0 }.joined()
+        if fileName != nil || !fileID.isEmpty {
+            targets.append(AuditTarget(type: "file", id: fileID, name: fileName))
+        }
+        let destinationName = text("destination.name")
+        let destinationDomain = item.value(at: FieldPath("destination.domains"))?.arrayValue?.first?.textValue
+        let destinationCategory = text("destination.category")
+        if destinationName != nil || destinationDomain != nil || destinationCategory != nil {
+            targets.append(AuditTarget(
+                type: "destination", id: destinationDomain ?? destinationName ?? destinationCategory ?? "",
+                name: destinationName ?? destinationCategory
+            ))
+        }
+        return NormalizedEvent(
+            occurredAt: occurredAt, action: text("event.action") ?? "file-event", actor: actor, targets: targets,
+            context: AuditContext(location: text("source.ip") ?? item.value(at: FieldPath("source.privateIp"))?.arrayValue?.first?.textValue,
+                                  userAgent: text("process.executable"))
+        )
+    }
+
+    /// `type$` is `audit_log::<event_type>/<version>`.
+    static func auditEntry(_ item: JSONValue, receivedAt: Timestamp) -> NormalizedEvent {
+        var action = item["type$"]?.textValue ?? item["type"]?.textValue ?? "audit"
+        var version: Int?
+        if action.hasPrefix("audit_log::") { action.removeFirst("audit_log::".count) }
+        if let slash = action.lastIndex(of: "/"), let v = Int(action[action.index(after: slash)...]) {
+            version = v
+            action = String(action[..<slash])
+        }
+        var actor: AuditActor?
+        let actorID = item["actorId"]?.textValue
+        let actorName = item["actorName"]?.textValue
+        if actorID != nil || actorName != nil {
+            actor = AuditActor(type: actorType(item["actorType"]?.textValue), id: actorID ?? actorName ?? "", name: actorName)
+        }
+        var targets: [AuditTarget] = []
+        for (key, type) in [("userId", "user"), ("caseNumber", "case"), ("caseId", "case"), ("resourceId", "resource"), ("watchlistId", "watchlist")] {
+            if let id = item[key]?.textValue { targets.append(AuditTarget(type: type, id: id)) }
+        }
+        return NormalizedEvent(
+            occurredAt: item["timestamp"].flatMap(Timestamp.init(json:)) ?? receivedAt,
+            action: action, actor: actor, targets: targets,
+            context: AuditContext(location: item["actorIpAddress"]?.textValue, userAgent: item["actorAgent"]?.textValue),
+            schemaVersion: version
+        )
+    }
+
+    /// Incydr's user types onto the schema's actor types; unknown ones are kept, lowercased.
+    static func actorType(_ incydr: String?) -> String {
+        switch incydr {
+        case "USER", "SUPPORT_USER": "user"
+        case "API_CLIENT": "api_key"
+        case "SYSTEM": "system"
+        case nil: "unknown"
+        case let other?: other.lowercased()
+        }
+    }
+
+    static func userSnapshot(_ item: JSONValue, change: SnapshotChange, receivedAt: Timestamp) -> NormalizedEvent {
+        let id = item["userId"]?.textValue ?? ""
+        let name = item["username"]?.textValue ?? item["userPrincipalName"]?.textValue
+        let occurredAt = (change == .new ? nil : item["modificationDate"].flatMap(Timestamp.init(json:)))
+            ?? item["creationDate"].flatMap(Timestamp.init(json:)) ?? receivedAt
+        return NormalizedEvent(
+            occurredAt: occurredAt, action: "user.\(change.verb)",
+            targets: [AuditTarget(type: "user", id: id, name: name)]
+        )
+    }
+
+    static func caseSnapshot(_ item: JSONValue, change: SnapshotChange, receivedAt: Timestamp) -> NormalizedEvent {
+        let number = item["number"]?.textValue ?? ""
+        var actor: AuditActor?
+        if let modifier = item["lastModifiedByUsername"]?.textValue ?? item["lastModifiedByUserUid"]?.textValue ?? item["lastModifiedByUserId"]?.textValue {
+            actor = AuditActor(type: "user", id: item["lastModifiedByUserUid"]?.textValue ?? item["lastModifiedByUserId"]?.textValue ?? modifier,
+                               name: item["lastModifiedByUsername"]?.textValue)
+        }
+        var targets = [AuditTarget(type: "case", id: number, name: item["name"]?.textValue)]
+        if let subject = item["subject"]?.textValue {
+            targets.append(AuditTarget(type: "subject", id: subject, name: item["subjectUsername"]?.textValue))
+        }
+        if let assignee = item["assignee"]?.textValue {
+            targets.append(AuditTarget(type: "assignee", id: assignee, name: item["assigneeUsername"]?.textValue))
+        }
+        return NormalizedEvent(
+            occurredAt: item["updatedAt"].flatMap(Timestamp.init(json:)) ?? item["createdAt"].flatMap(Timestamp.init(json:)) ?? receivedAt,
+            action: "case.\(change.verb)", actor: actor, targets: targets
+        )
+    }
+
+    static func key(_ parts: String...) -> [UInt8] {
+        Array(SHA256.hash(data: Array(parts.joined(separator: "\u{1F}").utf8)))
+    }
+}
+
+/// What a snapshot stream saw of one entity, compared with the state it recorded before.
+enum SnapshotChange: Sendable, Hashable {
+    /// Seen for the first time.
+    case new
+    /// The watched field (a case's status, a user's active flag) changed.
+    case statusChanged
+    /// A case's assignee changed.
+    case assigneeChanged
+    /// Anything else changed.
+    case updated
+
+    var verb: String {
+        switch self {
+        case .new: "observed"
+        case .statusChanged: "status_changed"
+        case .assigneeChanged: "assignee_changed"
+        case .updated: "updated"
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import SluiceCore
+
+/// One run of one collector stream: reads its checkpoint, and commits each page's events with
+/// the checkpoint that follows them in one store transaction.
+struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
+    let store: any EventStore
+    let key: String
+    let now: @Sendable () -> Timestamp
+    private(set) var version: Int64
+    var checkpoint: Checkpoint?
+    var counters = StreamRunCounters()
+
+    static func start(store: any EventStore, key: String, now: @escaping @Sendable () -> Timestamp) async throws(CollectorError) -> StreamRun {
+        let stored: StreamCheckpoint?
+        do {
+            stored = try await store.checkpoint(stream: key)
+        } catch {
+            throw CollectorError.from(error)
+        }
+        var checkpoint: Checkpoint?
+        if let value = stored?.value, !value.isEmpty {
+            do {
+                checkpoint = try JSONDecoder().decode(Checkpoint.self, from: Data(value.utf8))
+            } catch {
+                throw CollectorError(.invalidResponse, "the stored checkpoint of \(key) is unreadable (\(error)); rewind it through the API")
+            }
+        }
+        return StreamRun(store: store, key: key, now: now, version: stored?.version ?? 0, checkpoint: checkpoint)
+    }
+
+    /// Commits `events` and the current checkpoint together; the checkpoint moves only if this
+    /// run still owns it (no other run or rewind moved it since it was read).
+    mutating func commit(_ events: [IncomingEvent], entityDigests: [String: [UInt8]] = [:]) async throws(CollectorError) {
+        let value: String
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            value = String(decoding: try encoder.encode(checkpoint), as: UTF8.self)
+        } catch {
+            throw CollectorError(.store, "cannot encode the checkpoint of \(key): \(error)")
+        }
+        let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value, entityDigests: entityDigests)
+        do {
+            let result = try await store.append(events, receivedAt: now(), checkpoint: update)
+            version += 1
+            counters.eventsNew += result.accepted
+            counters.eventsDuplicate += result.duplicates
+        } catch {
+            throw CollectorError.from(error)
+        }
+    }
+}

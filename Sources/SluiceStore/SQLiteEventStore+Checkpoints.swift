@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+import SluiceCore
+
+extension SQLiteEventStore {
+    /// Compare-and-set of a stream's checkpoint inside the caller's transaction.
+    static func moveCheckpoint(_ update: CheckpointUpdate, at time: Timestamp, in db: Database) throws {
+        let current = try Int64.fetchOne(db, sql: "SELECT version FROM collector_streams WHERE stream = ?", arguments: [update.stream]) ?? 0
+        guard current == update.expectedVersion else {
+            throw StoreError(
+                .conflict,
+                "the checkpoint of \(update.stream) is at version \(current), not \(update.expectedVersion): another run or a rewind moved it; nothing from this page was stored"
+            )
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO collector_streams (stream, value, version, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (stream) DO UPDATE SET value = excluded.value, version = excluded.version, updated_at = excluded.updated_at
+                """,
+            arguments: [update.stream, update.value, current + 1, time.microseconds]
+        )
+        if !update.entityDigests.isEmpty {
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO collector_entities (stream, entity, digest) VALUES (?, ?, ?)
+                ON CONFLICT (stream, entity) DO UPDATE SET digest = excluded.digest
+                """)
+            for (entity, digest) in update.entityDigests {
+                try statement.execute(arguments: [update.stream, entity, Data(digest)])
+            }
+        }
+    }
+
+    public func checkpoint(stream: String) async throws(StoreError) -> StreamCheckpoint? {
+        do {
+            return try await pool.read { db in
+                try Row.fetchOne(
+                    db, sql: "SELECT stream, value, version, updated_at, last_run FROM collector_streams WHERE stream = ?", arguments: [stream]
+                ).map(Self.checkpoint(from:))
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read checkpoint")
+        }
+    }
+
+    public func checkpoints(prefix: String) async throws(StoreError) -> [StreamCheckpoint] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT stream, value, version, updated_at, last_run FROM collector_streams WHERE substr(stream, 1, ?) = ? ORDER BY stream",
+                    arguments: [prefix.utf8.count, prefix]
+                ).map(Self.checkpoint(from:))
+            }
+        } catch {
+            throw Self.storeError(error, doing: "list checkpoints")
+        }
+    }
+
+    public func recordRun(stream: String, summary: String, at time: Timestamp) async throws(StoreError) {
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO collector_streams (stream, value, version, updated_at, last_run) VALUES (?, '', 0, ?, ?)
+                        ON CONFLICT (stream) DO UPDATE SET last_run = excluded.last_run
+                        """,
+                    arguments: [stream, time.microseconds, summary]
+                )
+            }
+        } catch {
+            throw Self.storeError(error, doing: "record a collector run")
+        }
+    }
+
+    public func entityDigests(stream: String) async throws(StoreError) -> [String: [UInt8]] {
+        do {
+            return try await pool.read { db in
+                var out: [String: [UInt8]] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT entity, digest FROM collector_entities WHERE stream = ?", arguments: [stream]) {
+                    out[row["entity"]] = Array(row["digest"] as Data)
+                }
+                return out
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read entity digests")
+        }
+    }
+
+    private static func checkpoint(from row: Row) -> StreamCheckpoint {
+        StreamCheckpoint(
+            stream: row["stream"], value: row["value"], version: row["version"],
+            updatedAt: Timestamp(microseconds: row["updated_at"]), lastRun: row["last_run"]
+        )
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import InMemoryLogging
+import Logging
+import SluiceCore
+import SluiceHTTP
+import SluiceSources
+import SluiceStore
+import SluiceTesting
+import Testing
+
+/// The Incydr collector against the loopback Incydr double, over real HTTP, into a real SQLite file.
+@Suite struct IncydrCollectorTests {
+    static let now = SluiceRuntimeClock.now
+
+    func withCollector(
+        _ double: IncydrTestDouble,
+        streams: [IncydrConfiguration.Stream] = [.fileEvents],
+        configure: @escaping @Sendable (inout IncydrConfiguration) -> Void = { _ in },
+        _ body: @escaping @Sendable (IncydrCollector, SQLiteEventStore, @escaping @Sendable () -> IncydrCollector) async throws -> Void
+    ) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
+        let logs = InMemoryLogs()
+        try await double.withServer { baseURL in
+            let make: @Sendable () -> IncydrCollector = {
+                var configuration = IncydrConfiguration(
+                    name: "incydr", baseURL: baseURL, clientID: double.clientID, clientSecret: double.clientSecret, streams: streams
+                )
+                configuration.fileEventsPageSize = 40
+                configuration.auditPageSize = 50
+                configuration.usersPageSize = 10
+                configuration.casesPageSize = 5
+                configuration.retry = RetryPolicy(maxAttempts: 6, backoff: Backoff(base: .milliseconds(10), cap: .milliseconds(100)))
+                configure(&configuration)
+                return IncydrCollector(configuration: configuration, store: store, transport: .shared, logger: logs.logger, now: SluiceRuntimeClock.now)
+            }
+            try await body(make(), store, make)
+        }
+        #expect(!logs.text.contains(double.clientSecret), "the client secret reached the logs")
+        #expect(!logs.text.contains("eyJ.test-token"), "an access token reached the logs")
+    }
+
+    static func count(_ store: SQLiteEventStore, action: String? = nil) async throws -> Int {
+        var filter = EventFilter()
+        if let action { filter.action = ActionMatch(action) }
+        var total = 0
+        var cursor: EventCursor?
+        repeat {
+            let page = try await store.events(matching: filter, after: cursor, limit: 1000)
+            total += page.events.count
+            cursor = page.nextCursor
+        } while cursor != nil
+        return total
+    }
+
+    @Test func allStreamsStoreEachItemOnceAndARerunStoresNothing() async throws {
+        let double = IncydrTestDouble()
+        let start = Self.now() - .seconds(1_800)
+        double.addFileEvents(count: 250, insertedFrom: start)
+        double.addAuditEntries(count: 120, from: start)
+        double.setUsers(count: 30)
+        double.setCases(count: 12)
+        try await withCollector(double, streams: [.users, .audit, .cases, .fileEvents]) { collector, store, _ in
+            let reports = await collector.run()
+            #expect(reports.map(\.outcome) == [.succeeded, .succeeded, .succeeded, .succeeded], "\(reports.map { $0.error ?? "" })")
+            let byStream = Dictionary(uniqueKeysWithValues: reports.map { ($0.stream, $0) })
+            #expect(byStream["file_events"]?.eventsNew == 250)
+            #expect(byStream["file_events"]?.window == WindowCount(expected: 250, received: 250))
+            #expect(byStream["audit"]?.eventsNew == 120)
+            #expect(byStream["users"]?.eventsNew == 30)
+            #expect(byStream["cases"]?.eventsNew == 12)
+            #expect(try await Self.count(store) == 412)
+            #expect(try await Self.count(store, action: "file-downloaded") == 250)
+            #expect(try await Self.count(store, action: "logged_in") == 120)
+            #expect(try await Self.count(store, action: "user.observed") == 30)
+            #expect(try await Self.count(store, action: "case.observed") == 12)
+
+            // Raw page items are kept byte for byte; the normalized view follows docs/collectors.md.
+            var filter = EventFilter()
+            filter.action = ActionMatch("file-downloaded")
+            filter.actor = "user3@example.com"
+            let event = try #require(try await store.events(matching: filter, after: nil, limit: 1).events.first)
+            #expect(event.logType == "CODE42_INCYDR")
+            #expect(event.source == "incydr")
+            let raw = try JSONParser.parse(event.raw)
+            #expect(raw.value(at: FieldPath("user.email"))?.stringValue == "user3@example.com")
+            #expect(event.normalized.targets.map(\.type) == ["file", "destination"])
+            #expect(event.normalized.context.location?.hasPrefix("203.0.113.") == true)
+
+            // Same data again: every stream answers, nothing new is stored.
+            let again = await collector.run()
+            #expect(again.allSatisfy { $0.outcome == .succeeded })
+            #expect(again.map(\.eventsNew).reduce(0, +) == 0)
+            #expect(try await Self.count(store) == 412)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func emptyStringAndNullBothEndTheWalk(emptyString: Bool) async throws {
+        let double = IncydrTestDouble(emptyStringLastToken: emptyString)
+        double.addFileEvents(count: 95, insertedFrom: Self.now() - .seconds(600))
+        try await withCollector(double) { collector, store, _ in
+            let report = try #require(await collector.run().first)
+            #expect(report.outcome == .succeeded)
+            #expect(report.pages == 3)
+            #expect(try await Self.count(store) == 95)
+        }
+    }
+
+    @Test func anExpiredTokenMidPaginationIsRefreshedOnceAndTheWalkContinues() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 200, insertedFrom: Self.now() - .seconds(600))
+        try await withCollector(double) { collector, store, _ in
+            // The first page succeeds, then the provider declares the token expired.
+            let first = await collector.run(streams: [.fileEvents])
+            #expect(first[0].outcome == .succeeded)
+            double.addFileEvents(count: 100, insertedFrom: Self.now() - .seconds(60), prefix: "late")
+            double.inject([.unauthorized])
+            let second = try #require(await collector.run().first)
+            #expect(second.outcome == .succeeded, "\(second.error ?? "")")
+            #expect(second.eventsNew == 100)
+            #expect(double.stats.tokenRequests == 2)
+            #expect(try await Self.count(store) == 300)
+        }
+    }
+
+    @Test func realTokenExpiryDuringAPaginationIsHandled() async throws {
+        // Tokens live one second; the collector renews them before expiry or after a 401.
+        let double = IncydrTestDouble(tokenTTL: 1)
+        double.addFileEvents(count: 400, insertedFrom: Self.now() - .seconds(600))
+        try await withCollector(double, configure: { $0.fileEventsPageSize = 10 }) { collector, store, _ in
+            let report = try #require(await collector.run().first)
+            #expect(report.outcome == .succeeded, "\(report.error ?? "")")
+            #expect(try await Self.count(store) == 400)
+        }
+    }
+
+    @Test func rateLimitsAndServerErrorsAreRetriedAndNothingIsLostOrDoubled() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 120, insertedFrom: Self.now() - .seconds(600))
+        double.inject([.tooManyRequests(retryAfter: "1"), .tooManyRequests(retryAfter: nil), .serverError, .serverError, .serverError])
+        try await withCollector(double) { collector, store, _ in
+            let report = try #require(await collector.run().first)
+            #expect(report.outcome == .succeeded, "\(report.error ?? "")")
+            #expect(report.throttled == 2)
+            #expect(report.retries == 5)
+            #expect(report.eventsNew == 120)
+            #expect(double.stats.status429 == 2)
+            #expect(double.stats.status500 == 3)
+            #expect(try await Self.count(store) == 120)
+        }
+    }
+
+    @Test func aRunThatGivesUpKeepsItsCheckpointAndTheNextRunResumesWithoutLossOrDuplicates() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 200, insertedFrom: Self.now() - .seconds(600))
+        try await withCollector(double, configure: { $0.retry.maxAttempts = 3 }) { _, store, make in
+            // Stop after two pages (as a crash or a page budget would), leaving the window open.
+            var limitedConfiguration = make().configuration
+            limitedConfiguration.maxPagesPerRun = 2
+            let limited = IncydrCollector(configuration: limitedConfiguration, store: store, transport: .shared, logger: Logger(label: "t"), now: SluiceRuntimeClock.now)
+            #expect(await limited.run()[0].eventsNew == 80)
+            // A burst of 500s longer than the retry budget: the run gives up, its checkpoint stays.
+            let before = try #require(try await store.checkpoint(stream: "incydr/file_events"))
+            double.inject(Array(repeating: .serverError, count: 3))
+            let failed = await make().run()[0]
+            #expect(failed.outcome == .failed)
+            #expect(failed.error?.contains("HTTP 500") == true)
+            let after = try #require(try await store.checkpoint(stream: "incydr/file_events"))
+            #expect(after.value == before.value && after.version == before.version)
+            #expect(after.lastRun?.contains("\"outcome\":\"failed\"") == true)
+            // The next run resumes at the stored page token.
+            let resumed = await make().run()[0]
+            #expect(resumed.outcome == .succeeded)
+            #expect(resumed.eventsNew == 120)
+            #expect(resumed.eventsDuplicate == 0)
+            #expect(try await Self.count(store) == 200)
+        }
+    }
+
+    @Test func eventsInsertedLateIntoAnAlreadyReadWindowAreCollected() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 50, insertedFrom: Self.now() - .seconds(900))
+        try await withCollector(double, configure: { $0.overlap = .seconds(300) }) { collector, store, _ in
+            #expect(await collector.run()[0].eventsNew == 50)
+            // Made searchable late: inserted two minutes before the last run's end (inside the
+            // overlap), and one that happened long ago but was inserted just now.
+            double.addFileEvents(count: 5, insertedFrom: Self.now() - .seconds(120), prefix: "late")
+            double.addFileEvents(count: 1, insertedFrom: Self.now(), occurredAt: Self.now() - .seconds(86_400 * 30), prefix: "old")
+            let second = await collector.run()[0]
+            #expect(second.outcome == .succeeded)
+            #expect(second.eventsNew == 6)
+            let total = try await Self.count(store)
+            #expect(total == 56)
+        }
+    }
+
+    @Test func theAuditSearchCapIsHandledBySplittingTheWindow() async throws {
+        let double = IncydrTestDouble()
+        double.addAuditEntries(count: 10_500, from: Self.now() - .seconds(600), spacing: .milliseconds(20))
+        try await withCollector(double, streams: [.audit], configure: { $0.auditPageSize = 1_000 }) { collector, store, _ in
+            let report = try #require(await collector.run().first)
+            #expect(report.outcome == .succeeded, "\(report.error ?? "")")
+            #expect(report.warnings.isEmpty)
+            #expect(report.eventsNew == 10_500)
+            #expect(try await Self.count(store) == 10_500)
+            #expect(await collector.run()[0].eventsNew == 0)
+        }
+    }
+
+    @Test func oneFailingStreamDoesNotHoldBackAnother() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 80, insertedFrom: Self.now() - .seconds(600))
+        double.addAuditEntries(count: 10, from: Self.now() - .seconds(600))
+        double.setFailing("/v1/audit/search-audit-log", true)
+        try await withCollector(double, streams: [.audit, .fileEvents], configure: { $0.retry.maxAttempts = 3 }) { collector, store, _ in
+            let reports = await collector.run()
+            let audit = try #require(reports.first { $0.stream == "audit" })
+            let files = try #require(reports.first { $0.stream == "file_events" })
+            #expect(audit.outcome == .failed)
+            #expect(audit.error?.contains("HTTP 500") == true)
+            #expect(files.outcome == .succeeded)
+            #expect(files.eventsNew == 80)
+            #expect(try await store.checkpoint(stream: "incydr/audit")?.value ?? "" == "")
+            let summary = try #require(try await store.checkpoint(stream: "incydr/audit")?.lastRun)
+            #expect(summary.contains("\"outcome\":\"failed\""))
+        }
+    }
+
+    @Test func snapshotStreamsStoreOnlyChanges() async throws {
+        let double = IncydrTestDouble()
+        double.setUsers(count: 12)
+        double.setCases(count: 7)
+        try await withCollector(double, streams: [.users, .cases]) { collector, store, _ in
+            #expect(await collector.run().map(\.eventsNew) == [7, 12])
+            double.setUsers(count: 13, inactive: [4])
+            double.setCases(count: 7, status: [1: "CLOSED"], assignees: [2: "someone-else"])
+            let second = await collector.run()
+            #expect(second.map(\.eventsNew) == [2, 2])
+            let counts = [
+                try await Self.count(store, action: "user.status_changed"), try await Self.count(store, action: "user.observed"),
+                try await Self.count(store, action: "case.status_changed"), try await Self.count(store, action: "case.assignee_changed"),
+            ]
+            #expect(counts == [1, 13, 1, 1])
+            // Back to the first state: that is a change too.
+            double.setUsers(count: 13)
+            #expect(await collector.run(streams: [.users])[0].eventsNew == 1)
+            #expect(await collector.run(streams: [.users])[0].eventsNew == 0)
+        }
+    }
+
+    @Test func aBackfillReadsItsWindowUnderItsOwnCheckpoint() async throws {
+        let double = IncydrTestDouble()
+        let old = Self.now() - .seconds(86_400 * 3)
+        double.addFileEvents(count: 30, insertedFrom: old, prefix: "old")
+        double.addFileEvents(count: 20, insertedFrom: Self.now() - .seconds(600))
+        try await withCollector(double) { collector, store, _ in
+            #expect(await collector.run()[0].eventsNew == 20)
+            let live = try await store.checkpoint(stream: "incydr/file_events")
+            let range = (old - .seconds(60))...(old + .seconds(60))
+            let backfill = await collector.run(backfill: range)
+            #expect(backfill.map(\.stream) == ["file_events"])
+            #expect(backfill[0].eventsNew == 30)
+            #expect(try await store.checkpoint(stream: "incydr/file_events") == live)
+            #expect(try await store.checkpoint(stream: collector.checkpointKey(.fileEvents, backfill: range)) != nil)
+            // A finished backfill does nothing when repeated.
+            #expect(await collector.run(backfill: range)[0].requests == 0)
+        }
+    }
+
+    @Test func rewindMakesTheNextRunReadAgainAndDuplicatesAreNotStored() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 60, insertedFrom: Self.now() - .seconds(3_000))
+        try await withCollector(double) { collector, store, _ in
+            #expect(await collector.run()[0].eventsNew == 60)
+            try await collector.rewind(.fileEvents, to: Self.now() - .seconds(3_500))
+            let again = await collector.run()[0]
+            #expect(again.eventsNew == 0)
+            #expect(again.eventsDuplicate == 60)
+        }
+    }
+
+    @Test func badCredentialsFailEveryStreamWithAClearErrorAndNoSecret() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 5, insertedFrom: Self.now() - .seconds(60))
+        try await withCollector(double, streams: [.fileEvents, .users], configure: { $0.clientSecret = "wrong-secret-value" }) { collector, _, _ in
+            let reports = await collector.run()
+            #expect(reports.allSatisfy { $0.outcome == .failed })
+            for report in reports {
+                #expect(report.error?.contains("refused the client credentials") == true)
+                #expect(report.error?.contains("wrong-secret-value") == false)
+            }
+        }
+    }
+}
+
+/// Wall-clock time for tests that talk to the double (which filters by real time too).
+enum SluiceRuntimeClock {
+    @Sendable static func now() -> Timestamp {
+        Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+    }
+}
+
+/// Collects log lines for secret-leak checks.
+struct InMemoryLogs: Sendable {
+    let handler = InMemoryLogHandler()
+
+    var logger: Logger {
+        var logger = Logger(label: "sluice.test") { _ in handler }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    var text: String { handler.entries.map { "\($0.level) \($0.message) \($0.metadata)" }.joined(separator: "\n") }
+}
