@@ -4,17 +4,7 @@ import Yams
 
 extension ConfigReader {
     mutating func readCollectors(_ node: Node) -> [CollectorSettings] {
-        guard let entries = mapping(node, "collectors", allowed: []) else { return [] }
-        var out: [CollectorSettings] = []
-        for (name, value) in entries {
-            let path = "collectors.\(name)"
-            guard PushFeed.isValidName(name) else {
-                fail(path, "collector names may use letters, digits, '-', '_' and '.', up to 64 characters", value)
-                continue
-            }
-            if let collector = readIncydr(name: name, value, path: path) { out.append(collector) }
-        }
-        return out
+        namedEntries(node, section: "collectors", kind: "collector").compactMap { name, value, path in readIncydr(name: name, value, path: path) }
     }
 
     mutating func readIncydr(name: String, _ node: Node, path: String) -> CollectorSettings? {
@@ -33,7 +23,7 @@ extension ConfigReader {
             return nil
         }
         var baseURL: String?
-        if let v = fields["base_url"], let text = string(v, "\(path).base_url") {
+        if let v = fields["base_url"], let text = reference(v, "\(path).base_url") {
             if (text.hasPrefix("https://") || text.hasPrefix("http://")) && text.count > 8 {
                 baseURL = text
             } else {
@@ -113,6 +103,12 @@ extension ConfigReader {
         }
         guard baseURL != nil, clientID != nil, clientSecret != nil else { return nil }
         return CollectorSettings(incydr: configuration, schedule: schedule)
+    }
+
+    /// A plain value that may also be given as `${env:NAME}` or `${file:/path}`.
+    mutating func reference(_ node: Node, _ path: String) -> String? {
+        guard let text = string(node, path) else { return nil }
+        return text.hasPrefix("${") ? secret(node, path) : text
     }
 
     /// A YAML value as JSON: mappings as objects, sequences as arrays, and plain scalars typed

@@ -300,17 +300,23 @@ struct ConfigReader {
     }
 
     mutating func readFeeds(_ node: Node) -> [FeedSettings] {
-        guard let entries = mapping(node, "feeds", allowed: []) else { return [] }
-        var feeds: [FeedSettings] = []
+        namedEntries(node, section: "feeds", kind: "feed").compactMap { name, value, path in readFeed(name: name, value, path: path) }
+    }
+
+    /// The entries of a section keyed by name (`feeds`, `collectors`), each with its key path;
+    /// names that could not be used in URLs and metric labels are reported and skipped.
+    mutating func namedEntries(_ node: Node, section: String, kind: String) -> [(name: String, node: Node, path: String)] {
+        guard let entries = mapping(node, section, allowed: []) else { return [] }
+        var out: [(name: String, node: Node, path: String)] = []
         for (name, value) in entries {
-            let path = "feeds.\(name)"
+            let path = "\(section).\(name)"
             guard PushFeed.isValidName(name) else {
-                fail(path, "feed names may use letters, digits, '-', '_' and '.', up to 64 characters", value)
+                fail(path, "\(kind) names may use letters, digits, '-', '_' and '.', up to 64 characters", value)
                 continue
             }
-            if let feed = readFeed(name: name, value, path: path) { feeds.append(feed) }
+            out.append((name, value, path))
         }
-        return feeds
+        return out
     }
 
     mutating func readFeed(name: String, _ node: Node, path: String) -> FeedSettings? {

@@ -77,13 +77,16 @@ public struct IncomingEvent: Sendable, Hashable {
     /// The bytes as received.
     public var raw: [UInt8]
     public var normalized: NormalizedEvent
+    /// Where a collected event came from within its source (``EventOrigin``); nil for pushes.
+    public var origin: String?
 
-    public init(source: String, logType: String, dedupeKey: [UInt8], raw: [UInt8], normalized: NormalizedEvent) {
+    public init(source: String, logType: String, dedupeKey: [UInt8], raw: [UInt8], normalized: NormalizedEvent, origin: String? = nil) {
         self.source = source
         self.logType = logType
         self.dedupeKey = dedupeKey
         self.raw = raw
         self.normalized = normalized
+        self.origin = origin
     }
 }
 
@@ -97,8 +100,12 @@ public struct StoredEvent: Sendable, Hashable {
     public var receivedAt: Timestamp
     public var normalized: NormalizedEvent
     public var raw: [UInt8]
+    public var origin: String?
 
-    public init(seq: Int64, id: EventID, source: String, logType: String, receivedAt: Timestamp, normalized: NormalizedEvent, raw: [UInt8]) {
+    public init(
+        seq: Int64, id: EventID, source: String, logType: String, receivedAt: Timestamp, normalized: NormalizedEvent, raw: [UInt8],
+        origin: String? = nil
+    ) {
         self.seq = seq
         self.id = id
         self.source = source
@@ -106,5 +113,6 @@ public struct StoredEvent: Sendable, Hashable {
         self.receivedAt = receivedAt
         self.normalized = normalized
         self.raw = raw
+        self.origin = origin
     }
 }

@@ -15,6 +15,7 @@ extension StoredEvent {
         key("seq"); out.append(contentsOf: String(seq).utf8); out.append(UInt8(ascii: ","))
         key("feed"); string(source); out.append(UInt8(ascii: ","))
         key("log_type"); string(logType); out.append(UInt8(ascii: ","))
+        if let origin { key("origin"); string(origin); out.append(UInt8(ascii: ",")) }
         key("occurred_at"); string(normalized.occurredAt.rfc3339); out.append(UInt8(ascii: ","))
         key("received_at"); string(receivedAt.rfc3339); out.append(UInt8(ascii: ","))
         key("action"); string(normalized.action); out.append(UInt8(ascii: ","))

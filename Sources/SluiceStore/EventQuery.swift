@@ -10,7 +10,7 @@ import SluiceCore
 struct EventQuery: Sendable {
     static let columns = """
         e.seq, e.id, e.source, e.log_type, e.occurred_at, e.received_at, e.action, e.actor_type, \
-        e.actor_id, e.actor_name, e.actor_metadata, e.targets, e.location, e.user_agent, e.schema_version, e.raw
+        e.actor_id, e.actor_name, e.actor_metadata, e.targets, e.location, e.user_agent, e.schema_version, e.raw, e.origin
         """
 
     /// How the indexed part finds candidates.

@@ -83,6 +83,9 @@ extension SQLiteEventStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("2026-11-21-event-origin") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN origin TEXT")
+        }
         return migrator
     }
 }

@@ -234,7 +234,7 @@ public final class SQLiteEventStore: EventStore {
                 n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
                 text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
                 StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
-                n.schemaVersion, Data(event.raw),
+                n.schemaVersion, Data(event.raw), text(event.origin),
             ]
             return values.map { $0?.databaseValue ?? .null }
         }
@@ -243,8 +243,8 @@ public final class SQLiteEventStore: EventStore {
     private static func insert(_ item: PendingAppend, in db: Database) throws -> AppendResult {
         let eventStatement = try db.cachedStatement(sql: """
             INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
-                actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw, origin)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (source, dedupe_key) DO NOTHING
             """)
         var accepted = 0
@@ -356,7 +356,8 @@ public final class SQLiteEventStore: EventStore {
         }
         return StoredEvent(
             seq: row["seq"], id: id, source: row["source"], logType: row["log_type"],
-            receivedAt: Timestamp(microseconds: row["received_at"]), normalized: normalized, raw: Array(rawData)
+            receivedAt: Timestamp(microseconds: row["received_at"]), normalized: normalized, raw: Array(rawData),
+            origin: row["origin"]
         )
     }
 

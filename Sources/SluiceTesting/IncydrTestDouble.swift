@@ -55,13 +55,19 @@ public final class IncydrTestDouble: Sendable {
     public let tokenTTL: Int
     /// True: the last file-events page answers `"nextPgToken": ""`; false: `null`.
     public let emptyStringLastToken: Bool
+    /// Added before every data answer, so a run lasts long enough to be interrupted.
+    public let latency: Duration
     private let state = Mutex(State())
 
-    public init(clientID: String = "incydr-client", clientSecret: String = "incydr-secret-value", tokenTTL: Int = 900, emptyStringLastToken: Bool = false) {
+    public init(
+        clientID: String = "incydr-client", clientSecret: String = "incydr-secret-value", tokenTTL: Int = 900,
+        emptyStringLastToken: Bool = false, latency: Duration = .zero
+    ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
         self.tokenTTL = tokenTTL
         self.emptyStringLastToken = emptyStringLastToken
+        self.latency = latency
     }
 
     // MARK: Data
@@ -215,6 +221,7 @@ public final class IncydrTestDouble: Sendable {
             }
         }
         if let early { return early }
+        if latency > .zero { try await Task.sleep(for: latency) }
         return try await answer()
     }
 

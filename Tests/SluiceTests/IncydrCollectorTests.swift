@@ -87,6 +87,20 @@ import Testing
             #expect(raw.value(at: FieldPath("user.email"))?.stringValue == "user3@example.com")
             #expect(event.normalized.targets.map(\.type) == ["file", "destination"])
             #expect(event.normalized.context.location?.hasPrefix("203.0.113.") == true)
+            // Each event names its stream, run and page: what a bucket destination needs to
+            // write the seed's archive layout.
+            let origin = try #require(event.origin.flatMap(EventOrigin.init))
+            #expect(origin.stream == "file_events")
+            #expect((1...7).contains(origin.page))
+            var pages = Set<Int>()
+            var seq: Int64 = 0
+            while true {
+                let batch = try await store.events(afterSeq: seq, limit: 500)
+                guard let last = batch.last else { break }
+                seq = last.seq
+                for e in batch { if let o = e.origin.flatMap(EventOrigin.init), o.stream == "file_events" { pages.insert(o.page) } }
+            }
+            #expect(pages == Set(1...7))
 
             // Same data again: every stream answers, nothing new is stored.
             let again = await collector.run()

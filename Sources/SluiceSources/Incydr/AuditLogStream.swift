@@ -82,11 +82,12 @@ struct AuditLogStream: Sendable {
                 warnings.append("more than \(Self.resultCap) audit events between \(window.start) and \(window.end); Incydr pages no further, so some may be missing")
             }
             let receivedAt = run.now()
+            let origin = run.origin(.audit)
             let events = page.items.map { item in
                 IncomingEvent(
                     source: configuration.name, logType: IncydrConfiguration.logType,
                     dedupeKey: IncydrNormalizer.key("audit", item.value.canonicalBytes().hexString),
-                    raw: item.raw, normalized: IncydrNormalizer.auditEntry(item.value, receivedAt: receivedAt)
+                    raw: item.raw, normalized: IncydrNormalizer.auditEntry(item.value, receivedAt: receivedAt), origin: origin
                 )
             }
             if page.items.count < size || !page.hasItems {

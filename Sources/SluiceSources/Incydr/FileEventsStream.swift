@@ -62,13 +62,15 @@ struct FileEventsStream: Sendable {
             } catch {
                 throw CollectorError(.invalidResponse, "file_events: the response is not the documented JSON page: \(error)")
             }
+            run.counters.pages += 1
             let receivedAt = run.now()
+            let origin = run.origin(.fileEvents)
             let events = page.items.map { item in
                 let id = item.value.value(at: FieldPath("event.id"))?.textValue
                 return IncomingEvent(
                     source: configuration.name, logType: IncydrConfiguration.logType,
                     dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.key("file_event_content", item.value.canonicalBytes().hexString),
-                    raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt)
+                    raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt), origin: origin
                 )
             }
             if window.pageToken.isEmpty, let total = page.fields["totalCount"]?.textValue.flatMap({ Int($0) }) {
@@ -77,7 +79,6 @@ struct FileEventsStream: Sendable {
             window.received += events.count
             // "" and null both end the walk, as does an empty page.
             let next = page.fields["nextPgToken"]?.stringValue ?? ""
-            run.counters.pages += 1
             let finished = events.isEmpty || next.isEmpty
             let count = WindowCount(expected: window.expected, received: window.received)
             if finished {

@@ -48,6 +48,7 @@ struct SnapshotStream: Sendable {
             }
             run.counters.pages += 1
             let receivedAt = run.now()
+            let origin = run.origin(stream)
             var events: [IncomingEvent] = []
             var updates: [String: [UInt8]] = [:]
             for item in page.items {
@@ -67,7 +68,8 @@ struct SnapshotStream: Sendable {
                     raw: item.raw,
                     normalized: isUsers
                         ? IncydrNormalizer.userSnapshot(item.value, change: change, receivedAt: receivedAt)
-                        : IncydrNormalizer.caseSnapshot(item.value, change: change, receivedAt: receivedAt)
+                        : IncydrNormalizer.caseSnapshot(item.value, change: change, receivedAt: receivedAt),
+                    origin: origin
                 ))
             }
             if let token = page.fields["nextPageToken"]?.stringValue, !token.isEmpty {

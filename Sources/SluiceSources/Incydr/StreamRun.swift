@@ -7,6 +7,8 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
     let store: any EventStore
     let key: String
     let now: @Sendable () -> Timestamp
+    /// When this run started: with the page number, names each page's origin.
+    let started: Timestamp
     private(set) var version: Int64
     var checkpoint: Checkpoint?
     var counters = StreamRunCounters()
@@ -26,7 +28,12 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
                 throw CollectorError(.invalidResponse, "the stored checkpoint of \(key) is unreadable (\(error)); rewind it through the API")
             }
         }
-        return StreamRun(store: store, key: key, now: now, version: stored?.version ?? 0, checkpoint: checkpoint)
+        return StreamRun(store: store, key: key, now: now, started: now(), version: stored?.version ?? 0, checkpoint: checkpoint)
+    }
+
+    /// The origin of the events of the page just fetched (`counters.pages` counts it already).
+    func origin(_ stream: IncydrConfiguration.Stream) -> String {
+        EventOrigin(stream: stream.rawValue, runStarted: started, page: counters.pages).description
     }
 
     /// Commits `events` and the current checkpoint together; the checkpoint moves only if this

@@ -1,0 +1,85 @@
+import Foundation
+import Logging
+import SluiceCore
+import SluiceStore
+import SluiceTesting
+import Testing
+
+/// `sluice collect --once` as a real process, killed with SIGKILL mid-run, again and again: the
+/// final store holds every file event exactly once.
+@Suite struct CollectorCrashTests {
+    /// The `sluice` executable built beside the test bundle.
+    static var sluiceBinary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sluice").path
+    }
+
+    @Test func killedRunsResumeWithoutLossOrDuplicates() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.sluiceBinary), "build the sluice executable first (swift build --build-tests)")
+        let total = 3_000
+        let double = IncydrTestDouble(latency: .milliseconds(15))
+        double.addFileEvents(count: total, insertedFrom: SluiceRuntimeClock.now() - .seconds(900))
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let (killedMidRun, served, finalStatus) = try await double.withServer { baseURL -> (Int, Int, Int32) in
+            let config = directory.path + "/sluice.yaml"
+            try """
+                collectors:
+                  incydr:
+                    type: code42_incydr
+                    base_url: \(baseURL)
+                    client_id: \(double.clientID)
+                    client_secret: "${env:INCYDR_SECRET}"
+                    streams: [file_events]
+                    page_size: { file_events: 50 }
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            func start() throws -> Process {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: Self.sluiceBinary)
+                process.arguments = ["collect", "incydr", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"]
+                process.environment = ["INCYDR_SECRET": double.clientSecret, "PATH": "/usr/bin:/bin"]
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            var served = 0
+            var killedMidRun = 0
+            for kill in 0..<4 {
+                let process = try start()
+                // Let a few pages through (a different number each time), then SIGKILL.
+                let target = served + 4 + kill * 3
+                for _ in 0..<2_000 {
+                    if double.stats.requestsByPath["/v2/file-events", default: 0] >= target || !process.isRunning { break }
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                Foundation.kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                if process.terminationReason == .uncaughtSignal { killedMidRun += 1 }
+                served = double.stats.requestsByPath["/v2/file-events", default: 0]
+            }
+            let last = try start()
+            last.waitUntilExit()
+            return (killedMidRun, served, last.terminationStatus)
+        }
+        // Every kill landed inside a run (3,000 events in pages of 50 take 60 requests).
+        #expect(killedMidRun == 4)
+        #expect(served < 60)
+        #expect(finalStatus == 0)
+        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
+        #expect(try await store.integrityCheck() == "ok")
+        var ids = Set<String>()
+        var stored = 0
+        var seq: Int64 = 0
+        while true {
+            let batch = try await store.events(afterSeq: seq, limit: 1_000)
+            guard let lastEvent = batch.last else { break }
+            seq = lastEvent.seq
+            stored += batch.count
+            for event in batch {
+                let raw = try JSONParser.parse(event.raw)
+                ids.insert(raw.value(at: FieldPath("event.id"))?.stringValue ?? "")
+            }
+        }
+        #expect(stored == total)
+        #expect(ids.count == total)
+    }
+}
