@@ -37,13 +37,18 @@ struct FileEventsStream: Sendable {
                 checkpoint.window = Window(start: start, end: now, pageToken: "", received: 0)
             }
         }
-        for _ in 0..<configuration.maxPagesPerRun {
+        var prefetched: OutboundResponse?
+        for pageIndex in 0..<configuration.maxPagesPerRun {
             guard var window = checkpoint.window else { break }
-            let body = query(window)
-            let response = try await api.call(
-                "POST", "/v2/file-events", json: body, stream: .fileEvents, counters: &run.counters,
-                accept: { $0.status == 400 && Self.isInvalidPageToken($0.body) }
-            )
+            let response: OutboundResponse
+            if let ready = prefetched {
+                response = ready
+                prefetched = nil
+            } else {
+                let (result, counters) = await fetch(window)
+                run.counters.add(counters)
+                response = try result.get()
+            }
             if response.status == 400 {
                 // The token expired or is unknown: re-read the window from its start; the
                 // events already stored come back as duplicates.
@@ -66,7 +71,7 @@ struct FileEventsStream: Sendable {
             let receivedAt = run.now()
             let origin = run.origin(.fileEvents)
             let events = page.items.map { item in
-                let id = item.value.value(at: FieldPath("event.id"))?.textValue
+                let id = item.value["event"]?["id"]?.textValue
                 return IncomingEvent(
                     source: configuration.name, logType: IncydrConfiguration.logType,
                     dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.key("file_event_content", item.value.canonicalBytes().hexString),
@@ -89,10 +94,35 @@ struct FileEventsStream: Sendable {
                 checkpoint.window = window
             }
             run.checkpoint = checkpoint
+            if finished || pageIndex + 1 == configuration.maxPagesPerRun {
+                try await run.commit(events)
+                if finished { return count }
+                continue
+            }
+            // Fetch the next page while this one commits. It is used only after the commit
+            // succeeded; if the commit fails, the fetch is cancelled and nothing moved.
+            async let ahead = fetch(window)
             try await run.commit(events)
-            if finished { return count }
+            let (result, counters) = await ahead
+            run.counters.add(counters)
+            prefetched = try result.get()
         }
         return nil
+    }
+
+    /// One page of `window` (a 400 about the page token is returned, not thrown), with the
+    /// counters of its requests.
+    func fetch(_ window: Window) async -> (Result<OutboundResponse, CollectorError>, StreamRunCounters) {
+        var counters = StreamRunCounters()
+        do {
+            let response = try await api.call(
+                "POST", "/v2/file-events", json: query(window), stream: .fileEvents, counters: &counters,
+                accept: { $0.status == 400 && Self.isInvalidPageToken($0.body) }
+            )
+            return (.success(response), counters)
+        } catch {
+            return (.failure(error), counters)
+        }
     }
 
     func query(_ window: Window) -> [UInt8] {

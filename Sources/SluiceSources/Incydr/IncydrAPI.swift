@@ -13,6 +13,13 @@ public struct StreamRunCounters: Sendable, Hashable {
     public var retries = 0
 
     public init() {}
+
+    /// Adds the request counts of a fetch made beside the run (pages and events are counted on commit).
+    mutating func add(_ other: StreamRunCounters) {
+        requests += other.requests
+        throttled += other.throttled
+        retries += other.retries
+    }
 }
 
 /// Calls the Incydr REST API: one token and one request budget for all streams of a tenant,
