@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceHTTP
 import SluiceSources
 import Yams
 
@@ -10,7 +11,7 @@ extension ConfigReader {
     mutating func readIncydr(name: String, _ node: Node, path: String) -> CollectorSettings? {
         let allowed: Set<String> = [
             "type", "base_url", "client_id", "client_secret", "streams", "schedule", "lookback", "overlap", "page_size",
-            "file_events_filter", "requests_per_minute", "max_pages_per_run", "request_timeout",
+            "file_events_filter", "requests_per_minute", "max_pages_per_run", "request_timeout", "retry",
         ]
         guard let entries = mapping(node, path, allowed: allowed) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
@@ -90,6 +91,18 @@ extension ConfigReader {
                 case "audit": configuration.auditPageSize = n
                 case "users": configuration.usersPageSize = n
                 default: configuration.casesPageSize = n
+                }
+            }
+        }
+        if let v = fields["retry"], let retry = mapping(v, "\(path).retry", allowed: ["attempts", "base_delay", "max_delay"]) {
+            for (key, value) in retry {
+                switch key {
+                case "attempts":
+                    if let n = int(value, "\(path).retry.attempts", range: 1...100) { configuration.retry.maxAttempts = n }
+                case "base_delay":
+                    if let n = durationSeconds(value, "\(path).retry.base_delay") { configuration.retry.backoff.base = .seconds(n) }
+                default:
+                    if let n = durationSeconds(value, "\(path).retry.max_delay") { configuration.retry.backoff.cap = .seconds(n) }
                 }
             }
         }

@@ -13,6 +13,12 @@ import Testing
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sluice").path
     }
 
+    /// Waits without blocking a thread of the cooperative pool: the loopback double answering
+    /// the child process runs on that pool too.
+    static func exit(of process: Process) async throws {
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
     @Test func killedRunsResumeWithoutLossOrDuplicates() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.sluiceBinary), "build the sluice executable first (swift build --build-tests)")
         let total = 3_000
@@ -52,12 +58,12 @@ import Testing
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 Foundation.kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
+                try await Self.exit(of: process)
                 if process.terminationReason == .uncaughtSignal { killedMidRun += 1 }
                 served = double.stats.requestsByPath["/v2/file-events", default: 0]
             }
             let last = try start()
-            last.waitUntilExit()
+            try await Self.exit(of: last)
             return (killedMidRun, served, last.terminationStatus)
         }
         // Every kill landed inside a run (3,000 events in pages of 50 take 60 requests).
@@ -81,5 +87,57 @@ import Testing
         }
         #expect(stored == total)
         #expect(ids.count == total)
+    }
+
+    /// Exit codes for external schedulers: 0 only when every stream succeeded, 1 when one
+    /// failed (with its summary on stdout), 2 for a bad command line.
+    @Test func exitCodesOfCollectOnce() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.sluiceBinary), "build the sluice executable first (swift build --build-tests)")
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 5, insertedFrom: SluiceRuntimeClock.now() - .seconds(60))
+        double.setFailing("/v1/audit/search-audit-log", true)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let results = try await double.withServer { baseURL -> [(Int32, String)] in
+            let config = directory.path + "/sluice.yaml"
+            try """
+                collectors:
+                  incydr:
+                    type: code42_incydr
+                    base_url: \(baseURL)
+                    client_id: \(double.clientID)
+                    client_secret: "${env:INCYDR_SECRET}"
+                    streams: [file_events, audit]
+                    retry: { attempts: 2, base_delay: 1s, max_delay: 1s }
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            func run(_ arguments: [String]) async throws -> (Int32, String) {
+                let process = Process()
+                let outputPath = directory.path + "/stdout-\(arguments.count)-\(arguments[1])"
+                FileManager.default.createFile(atPath: outputPath, contents: nil)
+                let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+                process.executableURL = URL(fileURLWithPath: Self.sluiceBinary)
+                process.arguments = arguments + ["--config", config, "--data-dir", directory.path, "--log-level", "critical"]
+                process.environment = ["INCYDR_SECRET": double.clientSecret, "PATH": "/usr/bin:/bin"]
+                process.standardOutput = output
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                try await Self.exit(of: process)
+                try output.close()
+                return (process.terminationStatus, try String(contentsOfFile: outputPath, encoding: .utf8))
+            }
+            return [
+                try await run(["collect", "incydr", "--once", "--stream", "file_events"]),
+                try await run(["collect", "incydr", "--once"]),
+                try await run(["collect", "nope", "--once"]),
+                try await run(["collect", "incydr", "--since", "2026-01-01"]),
+            ]
+        }
+        #expect(results[0].0 == 0)
+        #expect(results[0].1.contains("\"outcome\":\"succeeded\""))
+        #expect(results[1].0 == 1)
+        #expect(results[1].1.contains("\"outcome\":\"failed\""))
+        #expect(!results[1].1.contains(double.clientSecret))
+        #expect(results[2].0 == 2)
+        #expect(results[3].0 == 2)
     }
 }

@@ -124,6 +124,7 @@ import Testing
                 overlap: 5m
                 page_size: { file_events: 5000, users: "${env:USERS_PAGE}" }
                 requests_per_minute: 60
+                retry: { attempts: 3, base_delay: 2s, max_delay: 30s }
                 file_events_filter:
                   filterClause: OR
                   filters:
@@ -136,6 +137,7 @@ import Testing
         #expect(incydr.fileEventsPageSize == 5000)
         #expect(incydr.usersPageSize == 250)
         #expect(incydr.requestsPerMinute == 60)
+        #expect(incydr.retry == RetryPolicy(maxAttempts: 3, backoff: Backoff(base: .seconds(2), cap: .seconds(30))))
         #expect(incydr.overlap == .seconds(300))
         #expect(incydr.fileEventsFilterGroups.count == 1)
         #expect(incydr.fileEventsFilterGroups[0].value(at: FieldPath("filterClause"))?.stringValue == "OR")
