@@ -143,6 +143,20 @@ public final class IncydrTestDouble: Sendable {
 
     public var stats: Stats { state.withLock { $0.stats } }
 
+    /// A `collectors:` config section for a collector named `incydr` pointed at this double,
+    /// its secret read from `INCYDR_SECRET`; `extra` lines (already indented) are appended.
+    public func collectorsYAML(baseURL: String, streams: String, extra: [String] = []) -> String {
+        ([
+            "collectors:",
+            "  incydr:",
+            "    type: code42_incydr",
+            "    base_url: \(baseURL)",
+            "    client_id: \(clientID)",
+            "    client_secret: \"${env:INCYDR_SECRET}\"",
+            "    streams: [\(streams)]",
+        ] + extra.map { "    " + $0 }).joined(separator: "\n") + "\n"
+    }
+
     // MARK: Serving
 
     /// Serves the double on 127.0.0.1 (a runtime-chosen port); `body` gets its base URL.

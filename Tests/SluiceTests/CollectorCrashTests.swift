@@ -28,16 +28,8 @@ import Testing
         defer { directory.remove() }
         let (killedMidRun, served, finalStatus) = try await double.withServer { baseURL -> (Int, Int, Int32) in
             let config = directory.path + "/sluice.yaml"
-            try """
-                collectors:
-                  incydr:
-                    type: code42_incydr
-                    base_url: \(baseURL)
-                    client_id: \(double.clientID)
-                    client_secret: "${env:INCYDR_SECRET}"
-                    streams: [file_events]
-                    page_size: { file_events: 50 }
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            try double.collectorsYAML(baseURL: baseURL, streams: "file_events", extra: ["page_size: { file_events: 50 }"])
+                .write(toFile: config, atomically: true, encoding: .utf8)
             func start() throws -> Process {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: Self.sluiceBinary)
@@ -100,16 +92,8 @@ import Testing
         defer { directory.remove() }
         let results = try await double.withServer { baseURL -> [(Int32, String)] in
             let config = directory.path + "/sluice.yaml"
-            try """
-                collectors:
-                  incydr:
-                    type: code42_incydr
-                    base_url: \(baseURL)
-                    client_id: \(double.clientID)
-                    client_secret: "${env:INCYDR_SECRET}"
-                    streams: [file_events, audit]
-                    retry: { attempts: 2, base_delay: 1s, max_delay: 1s }
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            try double.collectorsYAML(baseURL: baseURL, streams: "file_events, audit", extra: ["retry: { attempts: 2, base_delay: 1s, max_delay: 1s }"])
+                .write(toFile: config, atomically: true, encoding: .utf8)
             func run(_ arguments: [String]) async throws -> (Int32, String) {
                 let process = Process()
                 let outputPath = directory.path + "/stdout-\(arguments.count)-\(arguments[1])"

@@ -21,15 +21,8 @@ import Testing
                   admin_tokens:
                     - { name: ops, role: admin, token: "${env:OPS_TOKEN}" }
                     - { name: soc, role: viewer, token: "${env:SOC_TOKEN}" }
-                collectors:
-                  incydr:
-                    type: code42_incydr
-                    base_url: \(baseURL)
-                    client_id: \(double.clientID)
-                    client_secret: "${env:INCYDR_SECRET}"
-                    streams: [file_events]
-                    schedule: { every: 1h }
-                """
+
+                """ + double.collectorsYAML(baseURL: baseURL, streams: "file_events", extra: ["schedule: { every: 1h }"])
             let environment = ["OPS_TOKEN": "ops-token-value-123", "SOC_TOKEN": "soc-token-value-456", "INCYDR_SECRET": double.clientSecret]
             let sluice = try await TestSluice(yaml: yaml, environment: environment)
             defer { sluice.cleanUp() }
