@@ -19,8 +19,8 @@ public actor ClientCredentialsTokenCache {
     private let refreshMargin: Duration
     private let clock = ContinuousClock()
     private var current: (value: String, refreshAt: ContinuousClock.Instant)?
-    private var waiters: [CheckedContinuation<String, any Error>] = []
-    private var fetching = false
+    /// Callers waiting for the fetch in progress; nil when none is.
+    private var waiters: [CheckedContinuation<String, any Error>]?
     public private(set) var fetchCount = 0
 
     /// - Parameter refreshMargin: how long before expiry a token is replaced (a token shorter-lived
@@ -32,28 +32,24 @@ public actor ClientCredentialsTokenCache {
 
     public func token() async throws -> String {
         if let current, clock.now < current.refreshAt { return current.value }
-        if fetching {
-            return try await withCheckedThrowingContinuation { waiters.append($0) }
+        if waiters != nil {
+            return try await withCheckedThrowingContinuation { waiters?.append($0) }
         }
-        fetching = true
+        waiters = []
         let started = clock.now
+        let result: Result<String, any Error>
         do {
             let token = try await fetch()
             fetchCount += 1
             let margin = token.expiresIn > refreshMargin * 2 ? refreshMargin : token.expiresIn / 2
             current = (token.value, started + token.expiresIn - margin)
-            fetching = false
-            let waiting = waiters
-            waiters = []
-            for waiter in waiting { waiter.resume(returning: token.value) }
-            return token.value
+            result = .success(token.value)
         } catch {
-            fetching = false
-            let waiting = waiters
-            waiters = []
-            for waiter in waiting { waiter.resume(throwing: error) }
-            throw error
+            result = .failure(error)
         }
+        for waiter in waiters ?? [] { waiter.resume(with: result) }
+        waiters = nil
+        return try result.get()
     }
 
     /// Forgets `token` if it is the cached one (the provider rejected it), so the next call fetches anew.
@@ -78,35 +74,23 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
 
 /// The client-credentials grant (RFC 6749 §4.4).
 public struct ClientCredentialsGrant: Sendable {
-    public enum Style: String, Sendable, Hashable {
-        /// `Authorization: Basic base64(id:secret)` and `grant_type=client_credentials` in the body.
-        case basic
-        /// `client_id` and `client_secret` in the form body.
-        case form
-    }
-
     public var tokenURL: String
     public var clientID: String
     public var clientSecret: String
-    public var style: Style
 
-    public init(tokenURL: String, clientID: String, clientSecret: String, style: Style = .basic) {
+    public init(tokenURL: String, clientID: String, clientSecret: String) {
         self.tokenURL = tokenURL
         self.clientID = clientID
         self.clientSecret = clientSecret
-        self.style = style
     }
 
     public func request(using transport: HTTPTransport) async throws(TokenError) -> AccessToken {
-        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
-        var form = "grant_type=client_credentials"
-        switch style {
-        case .basic:
-            let credentials = Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
-            headers.append(("Authorization", "Basic \(credentials)"))
-        case .form:
-            form += "&client_id=\(Self.formEncode(clientID))&client_secret=\(Self.formEncode(clientSecret))"
-        }
+        // HTTP Basic with the grant type in the body: the form RFC 6749 recommends, and Code42's.
+        let credentials = Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"), ("Authorization", "Basic \(credentials)"),
+        ]
+        let form = "grant_type=client_credentials"
         let target = HTTPTransport.redacted(tokenURL)
         let response: OutboundResponse
         do {
@@ -132,25 +116,5 @@ public struct ClientCredentialsGrant: Sendable {
         }
         let seconds = json["expires_in"]?.textValue.flatMap { Int($0) } ?? 300
         return AccessToken(value: value, expiresIn: .seconds(max(1, seconds)))
-    }
-
-    static func formEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return out
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
@@ -33,7 +34,8 @@ public struct OutboundResponse: Sendable {
 
     /// The first header named `name` (case-insensitive).
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveEquals(name) }?.1
+        let wanted = name.lowercased()
+        return headers.first { $0.0.lowercased() == wanted }?.1
     }
 }
 
@@ -66,33 +68,14 @@ public struct HTTPTransport: Sendable {
         self.send = send
     }
 
-    /// An AsyncHTTPClient that never follows redirects (a redirect could lead a credentialed
-    /// request somewhere it was not configured to go).
-    public static func makeClient() -> HTTPClient {
+    /// The live transport over one client for the whole process (like `HTTPClient.shared`, it is
+    /// never shut down). The client never follows redirects: a redirect could lead a credentialed
+    /// request somewhere it was not configured to go.
+    public static let shared: HTTPTransport = {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)))
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
-
-    /// One client for the whole process (like `HTTPClient.shared`, it is never shut down), with
-    /// redirects disallowed.
-    public static let processClient = makeClient()
-
-    /// The live transport over ``processClient``.
-    public static let shared = live(client: processClient)
-
-    /// Runs `body` with a live transport and shuts its client down afterwards.
-    public static func withLive<T: Sendable>(maxResponseBytes: Int = 64 << 20, _ body: (HTTPTransport) async throws -> T) async throws -> T {
-        let client = makeClient()
-        do {
-            let result = try await body(.live(client: client, maxResponseBytes: maxResponseBytes))
-            try await client.shutdown()
-            return result
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-    }
+        return live(client: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration))
+    }()
 
     public static func live(client: HTTPClient, maxResponseBytes: Int = 64 << 20) -> HTTPTransport {
         HTTPTransport { (request) throws(TransportError) -> OutboundResponse in
@@ -111,8 +94,7 @@ public struct HTTPTransport: Sendable {
                 )
             } catch let error as HTTPClientError {
                 throw classify(error, url: request.url)
-            } catch let error as NIOTooManyBytesError {
-                _ = error
+            } catch is NIOTooManyBytesError {
                 throw TransportError(.responseTooLarge, "the response from \(redacted(request.url)) is larger than \(maxResponseBytes) bytes")
             } catch {
                 throw TransportError(.connection, "request to \(redacted(request.url)) failed: \(error)")
@@ -136,15 +118,15 @@ public struct HTTPTransport: Sendable {
         guard let q = url.firstIndex(of: "?") else { return url }
         return String(url[..<q]) + "?…"
     }
-}
 
-extension StringProtocol {
-    func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
-        guard utf8.count == other.utf8.count else { return false }
-        return zip(utf8, other.utf8).allSatisfy { a, b in
-            let la = (0x41...0x5A).contains(a) ? a | 0x20 : a
-            let lb = (0x41...0x5A).contains(b) ? b | 0x20 : b
-            return la == lb
-        }
+    /// Percent-encodes a query or form component (RFC 3986 unreserved characters stay as they are).
+    public static func percentEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
     }
+
+    private static let unreserved: CharacterSet = {
+        var set = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        set.insert(charactersIn: "-._~")
+        return set
+    }()
 }

@@ -12,11 +12,8 @@ public struct Backoff: Sendable, Hashable {
     }
 
     public func delay(attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
-        let exponent = min(max(attempt - 1, 0), 30)
-        let baseSeconds = Double(base.components.seconds) + Double(base.components.attoseconds) / 1e18
-        let capSeconds = Double(cap.components.seconds) + Double(cap.components.attoseconds) / 1e18
-        let ceiling = min(capSeconds, baseSeconds * Double(1 << exponent))
-        return .milliseconds(Int64((ceiling * Double.random(in: 0.5...1.0, using: &generator) * 1000).rounded()))
+        let ceiling = min(cap, base * (1 << min(max(attempt - 1, 0), 30)))
+        return ceiling * Double.random(in: 0.5...1.0, using: &generator)
     }
 }
 

@@ -46,8 +46,8 @@ extension SQLiteEventStore {
         do {
             return try await pool.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT stream, value, version, updated_at, last_run FROM collector_streams WHERE substr(stream, 1, ?) = ? ORDER BY stream",
-                    arguments: [prefix.utf8.count, prefix]
+                    db, sql: "SELECT stream, value, version, updated_at, last_run FROM collector_streams WHERE substr(stream, 1, length(?)) = ? ORDER BY stream",
+                    arguments: [prefix, prefix]
                 ).map(Self.checkpoint(from:))
             }
         } catch {

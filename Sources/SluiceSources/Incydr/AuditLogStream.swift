@@ -86,7 +86,7 @@ struct AuditLogStream: Sendable {
             let events = page.items.map { item in
                 IncomingEvent(
                     source: configuration.name, logType: IncydrConfiguration.logType,
-                    dedupeKey: IncydrNormalizer.key("audit", item.value.canonicalBytes().hexString),
+                    dedupeKey: IncydrNormalizer.contentKey(item.value),
                     raw: item.raw, normalized: IncydrNormalizer.auditEntry(item.value, receivedAt: receivedAt), origin: origin
                 )
             }

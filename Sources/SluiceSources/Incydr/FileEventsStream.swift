@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 import SluiceHTTP
 
@@ -74,7 +75,7 @@ struct FileEventsStream: Sendable {
                 let id = item.value["event"]?["id"]?.textValue
                 return IncomingEvent(
                     source: configuration.name, logType: IncydrConfiguration.logType,
-                    dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.key("file_event_content", item.value.canonicalBytes().hexString),
+                    dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.contentKey(item.value),
                     raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt), origin: origin
                 )
             }
@@ -170,15 +171,8 @@ extension Timestamp {
         return String(text.prefix(23)) + "Z"
     }
 
+    /// `1664755200.123456`: POSIX seconds, as the SDK sends the audit search's `dateRange`.
     var posixSeconds: String {
-        let seconds = microseconds / 1_000_000
-        let fraction = microseconds % 1_000_000
-        return fraction == 0 ? "\(seconds).0" : "\(seconds).\(String(fraction).leftPadded(to: 6))"
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+        String(format: "%lld.%06lld", microseconds / 1_000_000, microseconds % 1_000_000)
     }
 }

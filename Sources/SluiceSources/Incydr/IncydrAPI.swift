@@ -38,7 +38,7 @@ struct IncydrAPI: Sendable {
         self.budget = RequestBudget(limit: configuration.requestsPerMinute)
         let grant = ClientCredentialsGrant(
             tokenURL: configuration.baseURL + "/v1/oauth", clientID: configuration.clientID,
-            clientSecret: configuration.clientSecret, style: .basic
+            clientSecret: configuration.clientSecret
         )
         let budget = self.budget
         self.tokens = ClientCredentialsTokenCache { [transport] in
@@ -47,8 +47,8 @@ struct IncydrAPI: Sendable {
         }
     }
 
-    /// Sends one API request until it succeeds or the retry policy gives up; returns the body of
-    /// the 2xx answer. `onStatus` may claim a non-2xx answer (a file-events 400 about its page token).
+    /// Sends one API request until it succeeds or the retry policy gives up; returns the 2xx
+    /// answer, or a non-2xx one that `accept` claims (a file-events 400 about its page token).
     func call(
         _ method: String, _ path: String, query: [(String, String)] = [], json body: [UInt8]? = nil,
         stream: IncydrConfiguration.Stream, counters: inout StreamRunCounters,
@@ -56,7 +56,7 @@ struct IncydrAPI: Sendable {
     ) async throws(CollectorError) -> OutboundResponse {
         var url = configuration.baseURL + path
         if !query.isEmpty {
-            url += "?" + query.map { "\(Self.queryEncode($0.0))=\(Self.queryEncode($0.1))" }.joined(separator: "&")
+            url += "?" + query.map { "\(HTTPTransport.percentEncoded($0.0))=\(HTTPTransport.percentEncoded($0.1))" }.joined(separator: "&")
         }
         var generator = SystemRandomNumberGenerator()
         var refreshed = false
@@ -136,11 +136,5 @@ struct IncydrAPI: Sendable {
         if let description = json["description"]?.textValue { parts.append(description) }
         let text = parts.joined(separator: "; ")
         return text.isEmpty ? "" : " (\(String(text.prefix(300))))"
-    }
-
-    static func queryEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 }

@@ -154,21 +154,15 @@ extension IncydrCollector {
         guard !isRunning(stream) else {
             throw CollectorError(.conflict, "\(key) is running; rewind it after the run ends")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let value: Data
-        do {
-            switch stream {
-            case .fileEvents: value = try encoder.encode(FileEventsStream.Checkpoint(insertedThrough: time, window: nil))
-            case .audit: value = try encoder.encode(AuditLogStream.Checkpoint(through: time, run: nil))
-            case .users, .cases: value = try encoder.encode(SnapshotStream.Checkpoint(lastCompleted: nil, run: nil))
-            }
-        } catch {
-            throw CollectorError(.store, "cannot encode the checkpoint of \(key): \(error)")
+        // Encoded without reading the stored value: a rewind must also repair an unreadable one.
+        let value = switch stream {
+        case .fileEvents: try StreamRun.encode(FileEventsStream.Checkpoint(insertedThrough: time, window: nil), key: key)
+        case .audit: try StreamRun.encode(AuditLogStream.Checkpoint(through: time, run: nil), key: key)
+        case .users, .cases: try StreamRun.encode(SnapshotStream.Checkpoint(lastCompleted: nil, run: nil), key: key)
         }
         do {
             let version = try await store.checkpoint(stream: key)?.version ?? 0
-            let update = CheckpointUpdate(stream: key, expectedVersion: version, value: String(decoding: value, as: UTF8.self))
+            let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value)
             _ = try await store.append([], receivedAt: now(), checkpoint: update)
         } catch {
             throw CollectorError.from(error)

@@ -117,6 +117,12 @@ enum IncydrNormalizer {
     static func key(_ parts: String...) -> [UInt8] {
         Array(SHA256.hash(data: Array(parts.joined(separator: "\u{1F}").utf8)))
     }
+
+    /// SHA-256 of the item's canonical JSON (DESIGN.md's key for items without an id), hashed
+    /// straight from the bytes: no hex copy per event.
+    static func contentKey(_ item: JSONValue) -> [UInt8] {
+        Array(SHA256.hash(data: item.canonicalBytes()))
+    }
 }
 
 /// What a snapshot stream saw of one entity, compared with the state it recorded before.

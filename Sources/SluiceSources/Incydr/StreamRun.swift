@@ -39,14 +39,7 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
     /// Commits `events` and the current checkpoint together; the checkpoint moves only if this
     /// run still owns it (no other run or rewind moved it since it was read).
     mutating func commit(_ events: [IncomingEvent], entityDigests: [String: [UInt8]] = [:]) async throws(CollectorError) {
-        let value: String
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            value = String(decoding: try encoder.encode(checkpoint), as: UTF8.self)
-        } catch {
-            throw CollectorError(.store, "cannot encode the checkpoint of \(key): \(error)")
-        }
+        let value = try Self.encode(checkpoint, key: key)
         let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value, entityDigests: entityDigests)
         do {
             let result = try await store.append(events, receivedAt: now(), checkpoint: update)
@@ -55,6 +48,17 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
             counters.eventsDuplicate += result.duplicates
         } catch {
             throw CollectorError.from(error)
+        }
+    }
+
+    /// A checkpoint as the store keeps it: JSON with sorted keys.
+    static func encode(_ checkpoint: Checkpoint?, key: String) throws(CollectorError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        do {
+            return String(decoding: try encoder.encode(checkpoint), as: UTF8.self)
+        } catch {
+            throw CollectorError(.store, "cannot encode the checkpoint of \(key): \(error)")
         }
     }
 }
