@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -73,13 +74,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Long-running services: retention purge (delivery loops and schedulers later).
+        // Destinations: encoding, batching limits, response classification, object layout.
+        .target(
+            name: "SluiceDestinations",
+            dependencies: [
+                "SluiceCore",
+                "SluiceHTTP",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Long-running services: retention purge, collector scheduler, delivery loops.
         .target(
             name: "SluiceEngine",
             dependencies: [
                 "SluiceCore",
                 "SluiceStore",
                 "SluiceSources",
+                "SluiceHTTP",
+                "SluiceDestinations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,6 +107,7 @@ let package = Package(
                 "SluiceCore",
                 "SluiceStore",
                 "SluiceSources",
+                "SluiceDestinations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -107,6 +122,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceHTTP",
+                "SluiceDestinations",
                 "SluiceStore",
                 "SluiceSources",
                 "SluiceEngine",
@@ -138,6 +154,7 @@ let package = Package(
             name: "SluiceTesting",
             dependencies: [
                 "SluiceCore",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 "SluiceStore",
                 "SluiceApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -153,6 +170,8 @@ let package = Package(
             name: "SluiceTests",
             dependencies: [
                 "SluiceCore",
+                "SluiceHTTP",
+                "SluiceDestinations",
                 "SluiceStore",
                 "SluiceSources",
                 "SluiceEngine",

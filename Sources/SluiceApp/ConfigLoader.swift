@@ -185,6 +185,7 @@ struct ConfigReader {
         config.isEmbeddedDefault = false
         config.feeds = []
         var sawFeeds = false
+        var routesNode: Node?
         for (key, node) in top {
             switch key {
             case "storage": readStorage(node, into: &config.storage)
@@ -195,6 +196,11 @@ struct ConfigReader {
                 config.feeds = readFeeds(node)
             case "collectors":
                 config.collectors = readCollectors(node)
+            case "destinations":
+                config.destinations = readDestinations(node)
+            case "routes":
+                routesNode = node
+                config.routes = readRoutes(node)
             default:
                 warnings.append(ConfigIssue(path: key, message: "not supported by this version of Sluice yet; ignored", line: node.mark?.line))
             }
@@ -202,6 +208,7 @@ struct ConfigReader {
         if let dataDirectory {
             config.storage.sqlite.path = dataDirectory + "/sluice.db"
         }
+        checkRoutes(config, routesNode: routesNode)
         if !sawFeeds && config.collectors.isEmpty {
             warnings.append(ConfigIssue(path: "feeds", message: "no feeds are configured, so nothing can push events"))
         }

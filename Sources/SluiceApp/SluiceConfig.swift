@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceDestinations
 import SluiceServer
 import SluiceSources
 import SluiceStore
@@ -11,6 +12,8 @@ public struct SluiceConfig: Sendable {
     public var retention: RetentionSettings
     public var feeds: [FeedSettings]
     public var collectors: [CollectorSettings] = []
+    public var destinations: [DestinationSettings] = []
+    public var routes: [DeliveryRoute] = []
     /// True when no config file was given: one generic feed `default`, generated credentials.
     public var isEmbeddedDefault: Bool
     /// Keys that were recognised but are not acted on by this version (reported, not fatal).

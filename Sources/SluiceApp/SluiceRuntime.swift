@@ -6,6 +6,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import SluiceCore
+import SluiceDestinations
 import SluiceEngine
 import SluiceHTTP
 import SluiceServer
@@ -34,6 +35,40 @@ public enum SluiceRuntime {
         public var config: SluiceConfig
         /// The configured collectors, scheduled; nil when there are none.
         public var scheduler: CollectorScheduler?
+        /// The delivery loops of the configured destinations; nil when there are none.
+        public var delivery: DeliveryService?
+    }
+
+    /// The destinations of `config`, each with the shared outbound transport and its own SSRF guard.
+    public static func makeDestinations(
+        _ config: SluiceConfig, transport: HTTPTransport = .shared, now: @escaping @Sendable () -> Timestamp
+    ) -> [ConfiguredDestination] {
+        config.destinations.map { settings in
+            let guardrail = OutboundURLGuard(allowPrivateNetworks: settings.allowPrivateNetworks)
+            let destination: any Destination
+            switch settings.kind {
+            case .chronicleWebhook(let c):
+                destination = ChronicleWebhookDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
+            case .splunkHEC(let c):
+                destination = SplunkHECDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
+            case .https(var c, let grant):
+                if let grant {
+                    c.authorization = .clientCredentials(ClientCredentialsTokenCache {
+                        do {
+                            return try await grant.request(using: transport)
+                        } catch {
+                            throw error
+                        }
+                    })
+                }
+                destination = HTTPSDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
+            case .file(let c):
+                destination = FileDestination(configuration: c, now: now)
+            case .s3(let c):
+                destination = S3Destination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
+            }
+            return ConfiguredDestination(destination: destination, settings: settings.delivery)
+        }
     }
 
     /// The collectors of `config`, each with the shared outbound transport.
@@ -62,6 +97,9 @@ public enum SluiceRuntime {
         let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config)
         let collectors = makeCollectors(config, store: store, logger: logger, now: now)
         let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, logger: logger, now: now)
+        let destinations = makeDestinations(config, now: now)
+        let delivery = destinations.isEmpty
+            ? nil : DeliveryService(destinations: destinations, routes: config.routes, ledger: store, logger: logger, now: now)
         let dependencies = ServerDependencies(
             store: store,
             storeSize: { store.sizeInBytes() },
@@ -71,9 +109,12 @@ public enum SluiceRuntime {
             prometheus: prometheus,
             now: now,
             readinessProblem: { (try? await store.capacityProblem()) ?? nil },
-            collectors: scheduler
+            collectors: scheduler,
+            destinations: delivery
         )
-        return Prepared(store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler)
+        return Prepared(
+            store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery
+        )
     }
 
     /// The Hummingbird application for a prepared runtime (with the retention purge as a
@@ -99,7 +140,7 @@ public enum SluiceRuntime {
             router: buildRouter(prepared.dependencies),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(prepared.config.server.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
-            services: [retention] + (prepared.scheduler.map { [$0] } ?? []),
+            services: [retention] + (prepared.scheduler.map { [$0] } ?? []) + (prepared.delivery.map { [$0] } ?? []),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )

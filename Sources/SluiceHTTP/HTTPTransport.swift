@@ -46,6 +46,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case connection
         case responseTooLarge
         case invalidURL
+        /// The URL is refused by ``OutboundURLGuard`` (metadata, link-local or private address).
+        case forbidden
     }
 
     public var code: Code

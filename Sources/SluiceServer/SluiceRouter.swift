@@ -2,6 +2,7 @@ import Hummingbird
 import Logging
 import Prometheus
 import SluiceCore
+import SluiceDestinations
 import SluiceSources
 
 /// Everything the HTTP layer needs, built by the composition root.
@@ -17,6 +18,8 @@ public struct ServerDependencies: Sendable {
     public var readinessProblem: @Sendable () async -> String?
     /// The running collectors (nil when none are configured).
     public var collectors: (any CollectorControl)?
+    /// The running destinations (nil when none are configured).
+    public var destinations: (any DestinationControl)?
 
     public init(
         store: any EventStore,
@@ -27,9 +30,11 @@ public struct ServerDependencies: Sendable {
         prometheus: PrometheusCollectorRegistry?,
         now: @escaping @Sendable () -> Timestamp,
         readinessProblem: @escaping @Sendable () async -> String? = { nil },
-        collectors: (any CollectorControl)? = nil
+        collectors: (any CollectorControl)? = nil,
+        destinations: (any DestinationControl)? = nil
     ) {
         self.collectors = collectors
+        self.destinations = destinations
         self.store = store
         self.storeSize = storeSize
         self.feeds = feeds
@@ -65,6 +70,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     EventsController(store: dependencies.store).addRoutes(to: admin)
     operations.addAdminRoutes(to: admin)
     CollectorsController(control: dependencies.collectors).addRoutes(to: admin)
+    DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
     return router
 }
 

@@ -63,34 +63,3 @@ extension SQLiteEventStore {
         }
     }
 }
-
-extension SQLiteEventStore {
-    /// The last `seq` a consumer (destination or workflow) has finished with; 0 when it has none.
-    public func consumerCursor(_ consumer: String) async throws(StoreError) -> Int64 {
-        do {
-            return try await pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT seq FROM consumer_cursors WHERE consumer = ?", arguments: [consumer]) ?? 0
-            }
-        } catch {
-            throw Self.storeError(error, doing: "read consumer cursor")
-        }
-    }
-
-    /// Moves a consumer's cursor; it never moves backwards unless `allowRewind` is set.
-    public func setConsumerCursor(_ consumer: String, to seq: Int64, at time: Timestamp, allowRewind: Bool = false) async throws(StoreError) {
-        do {
-            try await pool.write { db in
-                let update = allowRewind ? "excluded.seq" : "max(consumer_cursors.seq, excluded.seq)"
-                try db.execute(
-                    sql: """
-                        INSERT INTO consumer_cursors (consumer, seq, updated_at) VALUES (?, ?, ?)
-                        ON CONFLICT (consumer) DO UPDATE SET seq = \(update), updated_at = excluded.updated_at
-                        """,
-                    arguments: [consumer, seq, time.microseconds]
-                )
-            }
-        } catch {
-            throw Self.storeError(error, doing: "write consumer cursor")
-        }
-    }
-}

@@ -86,6 +86,32 @@ extension SQLiteEventStore {
         migrator.registerMigration("2026-11-21-event-origin") { db in
             try db.execute(sql: "ALTER TABLE events ADD COLUMN origin TEXT")
         }
+        migrator.registerMigration("2026-11-22-delivery") { db in
+            // Dead letters hold only the seq: the event itself stays in events (and goes with
+            // retention like any other). Replays keep their position so they resume after a restart.
+            try db.execute(sql: """
+                CREATE TABLE dead_letters (
+                    destination TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    redrive INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (destination, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE replays (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    destination TEXT NOT NULL,
+                    since INTEGER NOT NULL,
+                    until INTEGER NOT NULL,
+                    position_occurred INTEGER,
+                    position_seq INTEGER,
+                    sent INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    finished_at INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }

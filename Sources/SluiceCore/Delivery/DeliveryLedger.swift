@@ -1,0 +1,39 @@
+/// What delivery keeps in the store: each destination's cursor over `seq`, its dead letters and
+/// its replays. A destination's cursor and the dead letters of the events it passes move in one
+/// transaction, so a crash never loses a refused event nor its place.
+public protocol DeliveryLedger: Sendable {
+    /// Up to `limit` events after `seq`, in store order.
+    func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent]
+    /// The events with these sequence numbers that still exist, in store order.
+    func outboundEvents(seqs: [Int64]) async throws(StoreError) -> [OutboundEvent]
+    /// Up to `limit` events that occurred in `[since, until)`, ordered by (occurred_at, seq), after `position`.
+    func outboundEvents(occurredFrom since: Timestamp, until: Timestamp, after position: EventCursor?, limit: Int) async throws(StoreError) -> [OutboundEvent]
+    /// The highest `seq` committed so far (0 for an empty store).
+    func latestSeq() async throws(StoreError) -> Int64
+
+    /// The last `seq` `consumer` has finished with; 0 when it has none.
+    func consumerCursor(_ consumer: String) async throws(StoreError) -> Int64
+    /// Records `deadLetters` and moves `consumer`'s cursor forward to `seq` in one transaction.
+    func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp) async throws(StoreError)
+    /// How many of the events after `seq` come from `sources` (all when nil), counting at most `cap`;
+    /// and the receive time of the first of them.
+    func backlog(afterSeq seq: Int64, sources: Set<String>?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?)
+
+    /// A destination's dead letters, oldest first, after `seq`.
+    func deadLetters(destination: String, afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [DeadLetter]
+    func deadLetterCount(destination: String) async throws(StoreError) -> Int
+    /// Marks dead letters for sending again (all of them when `seqs` is nil); returns how many were marked.
+    func requestRedrive(destination: String, seqs: [Int64]?) async throws(StoreError) -> Int
+    /// Dead letters marked for re-drive, oldest first.
+    func redriveRequests(destination: String, limit: Int) async throws(StoreError) -> [DeadLetter]
+    /// Settles re-driven letters: `delivered` ones are removed, `refused` ones get their new
+    /// reason, one more attempt and their re-drive mark cleared.
+    func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError)
+
+    /// Stores a replay request and returns it with its id.
+    func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp) async throws(StoreError) -> ReplayJob
+    /// Replays not yet finished (all destinations when nil), oldest first.
+    func openReplays(destination: String?) async throws(StoreError) -> [ReplayJob]
+    /// Records a replay's progress; `finished` closes it.
+    func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?) async throws(StoreError)
+}

@@ -1,0 +1,85 @@
+import SluiceCore
+import SluiceHTTP
+
+/// Any HTTPS endpoint: a JSON array or NDJSON POST with configured headers and a bearer token or
+/// OAuth 2.0 client-credentials token.
+public struct HTTPSDestination: Destination {
+    public enum Format: String, Sendable { case jsonArray = "json_array", ndjson }
+
+    public enum Authorization: Sendable {
+        case none
+        case bearer(String)
+        case clientCredentials(ClientCredentialsTokenCache)
+    }
+
+    public struct Configuration: Sendable {
+        public var name: String
+        public var url: String
+        public var format: Format
+        public var headers: [(String, String)]
+        public var authorization: Authorization
+        public var limits: BatchLimits
+
+        public init(
+            name: String, url: String, format: Format = .ndjson, headers: [(String, String)] = [], authorization: Authorization = .none,
+            limits: BatchLimits = BatchLimits(maxEvents: 5_000, maxBytes: 4_000_000)
+        ) {
+            self.name = name
+            self.url = url
+            self.format = format
+            self.headers = headers
+            self.authorization = authorization
+            self.limits = limits
+        }
+    }
+
+    let configuration: Configuration
+    let http: HTTPDelivery
+
+    public init(configuration: Configuration, transport: HTTPTransport, guardrail: OutboundURLGuard, timeout: Duration) {
+        self.configuration = configuration
+        self.http = HTTPDelivery(transport: transport, guardrail: guardrail, timeout: timeout)
+    }
+
+    public var name: String { configuration.name }
+    public var type: String { "https" }
+    public var limits: BatchLimits { configuration.limits }
+
+    public func encodedSize(of event: OutboundEvent) -> Int { event.raw.count + 1 }
+
+    func encode(_ batch: [OutboundEvent]) -> [UInt8] {
+        guard configuration.format == .jsonArray else { return NDJSON.encode(batch) }
+        var body: [UInt8] = [UInt8(ascii: "[")]
+        for (i, event) in batch.enumerated() {
+            if i > 0 { body.append(UInt8(ascii: ",")) }
+            body += event.raw
+        }
+        body.append(UInt8(ascii: "]"))
+        return body
+    }
+
+    public func send(_ batch: [OutboundEvent]) async -> DeliveryOutcome {
+        var headers = configuration.headers
+        headers.append(("Content-Type", configuration.format == .jsonArray ? "application/json" : "application/x-ndjson"))
+        var token: String?
+        switch configuration.authorization {
+        case .none: break
+        case .bearer(let value): token = value
+        case .clientCredentials(let cache):
+            do {
+                token = try await cache.token()
+            } catch let error as TokenError {
+                return error.isTransient ? .retry(after: nil, reason: error.message) : .unauthorized(reason: error.message)
+            } catch {
+                return .retry(after: nil, reason: "could not get an access token: \(error)")
+            }
+        }
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        let outcome = await http.deliver(OutboundRequest(method: "POST", url: configuration.url, headers: headers, body: encode(batch)), destination: name)
+        if case .unauthorized = outcome, case .clientCredentials(let cache) = configuration.authorization, let token {
+            // The token may have been revoked early: fetch a fresh one before the next attempt.
+            await cache.invalidate(token)
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,121 @@
+import CompressNIO
+import NIOCore
+import SluiceCore
+
+/// How a bucket destination turns a batch into objects: one object per stream (and, for
+/// collected events, per fetched page) in the layout SecOps bucket feeds read,
+/// `{prefix}{stream}/{YYYY}/{MM}/{DD}/{HHMMSS}-{label}.{json|ndjson}[.gz]`.
+///
+/// Names depend only on the events, so a retried batch writes the same names; with a
+/// create-only write (GCS `ifGenerationMatch=0`, S3 `If-None-Match: *`) a retry adds no copy.
+/// Every name carries the first `seq` of its object, so two batches never share a name.
+public struct ObjectLayout: Sendable, Hashable {
+    public enum Format: String, Sendable { case ndjson, json }
+
+    public var prefix: String
+    public var format: Format
+    public var gzip: Bool
+
+    public init(prefix: String = "", format: Format = .ndjson, gzip: Bool = false) {
+        self.prefix = prefix
+        self.format = format
+        self.gzip = gzip
+    }
+
+    public struct Object: Sendable, Hashable {
+        public var name: String
+        public var body: [UInt8]
+        public var contentType: String
+        public var contentEncoding: String?
+        public var events: Int
+    }
+
+    /// The objects for `batch`, in order of their first event.
+    public func objects(for batch: [OutboundEvent]) -> [Object] {
+        var groups: [(key: String, events: [OutboundEvent])] = []
+        var index: [String: Int] = [:]
+        for event in batch {
+            let key = event.origin.flatMap(EventOrigin.init).map { "\($0.stream)@\($0.runStarted.microseconds)#\($0.page)" } ?? "push:\(event.source)"
+            if let i = index[key] {
+                groups[i].events.append(event)
+            } else {
+                index[key] = groups.count
+                groups.append((key, [event]))
+            }
+        }
+        return groups.map { object(for: $0.events) }
+    }
+
+    func object(for events: [OutboundEvent]) -> Object {
+        let first = events[0]
+        let stream: String
+        let time: Timestamp
+        let label: String
+        if let origin = first.origin.flatMap(EventOrigin.init) {
+            stream = origin.stream
+            time = origin.runStarted
+            label = "\(origin.stream)-page-\(origin.page)-\(first.seq)"
+        } else {
+            stream = first.source
+            time = first.receivedAt
+            label = "\(first.source)-\(first.seq)-\(events[events.count - 1].seq)"
+        }
+        let (y, m, d, hh, mm, ss) = Self.civil(time)
+        var name = "\(prefix)\(Self.safe(stream))/\(y)/\(m)/\(d)/\(hh)\(mm)\(ss)-\(Self.safe(label)).\(format.rawValue)"
+        var body: [UInt8]
+        switch format {
+        case .ndjson:
+            body = NDJSON.encode(events)
+        case .json:
+            body = [UInt8(ascii: "[")]
+            for (i, event) in events.enumerated() {
+                if i > 0 { body.append(UInt8(ascii: ",")) }
+                body += event.raw
+            }
+            body.append(UInt8(ascii: "]"))
+        }
+        var encoding: String?
+        if gzip, let compressed = try? Self.gzipped(body) {
+            body = compressed
+            name += ".gz"
+            encoding = "gzip"
+        }
+        return Object(
+            name: name, body: body, contentType: format == .ndjson ? "application/x-ndjson" : "application/json", contentEncoding: encoding,
+            events: events.count
+        )
+    }
+
+    /// Bytes an event adds to an object body.
+    public func encodedSize(of event: OutboundEvent) -> Int { event.raw.count + 1 }
+
+    static func gzipped(_ bytes: [UInt8]) throws -> [UInt8] {
+        let compressor = CompressionAlgorithm.gzip().compressor
+        try compressor.startStream()
+        defer { try? compressor.finishStream() }
+        var input = ByteBuffer(bytes: bytes)
+        var output = ByteBuffer()
+        output.reserveCapacity(compressor.maxSize(from: input))
+        try compressor.streamDeflate(from: &input, to: &output, flush: .finish)
+        return Array(output.readableBytesView)
+    }
+
+    /// Letters, digits and `-_.` kept; anything else (a `/` in a feed name) becomes `_`.
+    static func safe(_ text: String) -> String {
+        String(text.unicodeScalars.map { scalar -> Character in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "-", "_", ".", "/": Character(scalar)
+            default: "_"
+            }
+        })
+    }
+
+    static func civil(_ time: Timestamp) -> (String, String, String, String, String, String) {
+        let seconds = time.microseconds >= 0 ? time.microseconds / 1_000_000 : (time.microseconds - 999_999) / 1_000_000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let (y, m, d) = Timestamp.civil(fromDays: days)
+        let rest = seconds - days * 86_400
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return (String(y), two(m), two(d), two(rest / 3600), two(rest % 3600 / 60), two(rest % 60))
+    }
+}

@@ -1,0 +1,201 @@
+import Logging
+import SluiceCore
+import SluiceDestinations
+import SluiceHTTP
+
+/// Delivers the events routed to one destination, in `seq` order, at least once.
+///
+/// Each pass reads the events after the destination's cursor, cuts the routed ones into batches,
+/// sends up to `concurrency` of them at once, and only when every batch is delivered or
+/// dead-lettered moves the cursor, together with the new dead letters, in one transaction. A
+/// crash repeats at most the pass in flight. Retries never end unless `maxAttempts` is set;
+/// refused credentials pause the destination until they work again. Between passes the loop
+/// sends dead letters an operator re-drove and replays an operator asked for.
+struct DeliveryLoop: Sendable {
+    let destination: any Destination
+    let selection: RouteSelection
+    let ledger: any DeliveryLedger
+    let settings: DeliverySettings
+    let state: DestinationState
+    let logger: Logger
+    let now: @Sendable () -> Timestamp
+
+    var readLimit: Int { min(max(destination.limits.maxEvents * settings.concurrency, 500), 10_000) }
+
+    func run() async {
+        var cursor: Int64?
+        var lastSideWork = ContinuousClock.now - .seconds(60)
+        while !Task.isCancelled {
+            do {
+                if ContinuousClock.now - lastSideWork >= .seconds(1) {
+                    lastSideWork = ContinuousClock.now
+                    try await redrive()
+                    try await replay()
+                }
+                let position: Int64
+                if let cursor { position = cursor } else { position = try await ledger.consumerCursor(destination.name) }
+                cursor = position
+                guard let next = try await pass(after: position) else {
+                    try await Task.sleep(for: settings.pollInterval)
+                    continue
+                }
+                cursor = next
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                // Store trouble: nothing moved; try again shortly from the stored cursor.
+                logger.error("delivery pass failed; retrying", metadata: ["destination.name": "\(destination.name)", "error": "\(error)"])
+                cursor = nil
+                do { try await Task.sleep(for: settings.backoff.cap / 10) } catch { return }
+            }
+        }
+    }
+
+    /// One pass; returns the new cursor, or nil when there was nothing to do yet.
+    func pass(after position: Int64) async throws -> Int64? {
+        let events = try await ledger.outboundEvents(afterSeq: position, limit: readLimit)
+        guard let last = events.last else {
+            state.lag(seconds: 0)
+            return nil
+        }
+        let routed = events.filter(selection.matches)
+        if let first = routed.first {
+            let waited = now().microseconds - first.receivedAt.microseconds
+            state.lag(seconds: Double(max(0, waited)) / 1e6)
+            // A batch that is not full waits up to maxWait for company, unless more is already stored.
+            let bytes = routed.reduce(0) { $0 + destination.encodedSize(of: $1) }
+            let full = events.count >= readLimit || routed.count >= destination.limits.maxEvents || bytes >= destination.limits.maxBytes
+            let maxWait = settings.maxWait.components.seconds * 1_000_000 + settings.maxWait.components.attoseconds / 1_000_000_000_000
+            if !full && waited < maxWait {
+                try await Task.sleep(for: min(settings.pollInterval, .microseconds(maxWait - waited)))
+                return nil
+            }
+        }
+        let letters = try await deliver(routed)
+        try await ledger.commitDelivery(consumer: destination.name, through: last.seq, deadLetters: letters, at: now())
+        return last.seq
+    }
+
+    /// Sends `events` in batches, `concurrency` at a time; returns the dead letters. Throws
+    /// `CancellationError` when stopped before all were settled.
+    func deliver(_ events: [OutboundEvent]) async throws -> [DeadLetter] {
+        guard !events.isEmpty else { return [] }
+        let plan = BatchPlanner(limits: destination.limits).plan(events, size: destination.encodedSize(of:))
+        var letters = plan.oversized.map { DeadLetter(destination: destination.name, seq: $0.event.seq, reason: $0.reason, createdAt: now()) }
+        state.deadLettered(letters.count)
+        var cancelled = false
+        await withTaskGroup(of: [DeadLetter]?.self) { group in
+            var pending = plan.batches.makeIterator()
+            for _ in 0..<settings.concurrency {
+                guard let batch = pending.next() else { break }
+                group.addTask { await self.settle(batch) }
+            }
+            while let result = await group.next() {
+                guard let result else {
+                    cancelled = true
+                    group.cancelAll()
+                    continue
+                }
+                letters += result
+                if !cancelled, let batch = pending.next() { group.addTask { await self.settle(batch) } }
+            }
+        }
+        if cancelled || Task.isCancelled { throw CancellationError() }
+        return letters
+    }
+
+    /// Sends one batch until every event in it is delivered or dead-lettered; nil when cancelled.
+    func settle(_ batch: [OutboundEvent]) async -> [DeadLetter]? {
+        var queue: [ArraySlice<OutboundEvent>] = [batch[...]]
+        var letters: [DeadLetter] = []
+        var random = SystemRandomNumberGenerator()
+        while let part = queue.first {
+            queue.removeFirst()
+            var attempt = 0
+            attempts: while true {
+                if Task.isCancelled { return nil }
+                let outcome = await destination.send(Array(part))
+                let wait: Duration
+                switch outcome {
+                case .delivered:
+                    state.delivered(part.count, at: now())
+                    break attempts
+                case .retry(let after, let reason):
+                    attempt += 1
+                    state.failed(reason, at: now())
+                    if let max = settings.maxAttempts, attempt >= max {
+                        letters += part.map { deadLetter($0, "still failing after \(attempt) attempts: \(reason)") }
+                        state.deadLettered(part.count)
+                        break attempts
+                    }
+                    wait = after.map { min($0, settings.maxRetryAfter) } ?? settings.backoff.delay(attempt: attempt, using: &random)
+                    logger.warning("delivery failed; retrying", metadata: [
+                        "destination.name": "\(destination.name)", "reason": "\(reason)", "attempt": "\(attempt)", "events": "\(part.count)",
+                    ])
+                case .unauthorized(let reason):
+                    state.paused(reason, at: now())
+                    logger.error("destination paused: it refused the credentials or the URL is not allowed", metadata: [
+                        "destination.name": "\(destination.name)", "reason": "\(reason)",
+                    ])
+                    wait = settings.pausedRetryInterval
+                case .rejected(let reason):
+                    if part.count == 1 {
+                        letters.append(deadLetter(part[part.startIndex], reason))
+                        state.deadLettered(1)
+                    } else {
+                        // Halve until the refused events stand alone; the rest goes through.
+                        let middle = part.startIndex + part.count / 2
+                        queue.insert(contentsOf: [part[..<middle], part[middle...]], at: 0)
+                    }
+                    break attempts
+                case .rejectedAt(let index, let reason):
+                    let refused = part.startIndex + index
+                    if index > 0 { state.delivered(index, at: now()) }
+                    letters.append(deadLetter(part[refused], reason))
+                    state.deadLettered(1)
+                    if refused + 1 < part.endIndex { queue.insert(part[(refused + 1)...], at: 0) }
+                    break attempts
+                }
+                do { try await Task.sleep(for: wait) } catch { return nil }
+            }
+        }
+        return letters
+    }
+
+    func deadLetter(_ event: OutboundEvent, _ reason: String) -> DeadLetter {
+        DeadLetter(destination: destination.name, seq: event.seq, reason: reason, createdAt: now())
+    }
+
+    /// Sends the dead letters an operator asked to re-drive.
+    func redrive() async throws {
+        let requests = try await ledger.redriveRequests(destination: destination.name, limit: readLimit)
+        guard !requests.isEmpty else { return }
+        let events = try await ledger.outboundEvents(seqs: requests.map(\.seq))
+        let refused = try await deliver(events)
+        let refusedSeqs = Set(refused.map(\.seq))
+        // A letter whose event retention already removed cannot be sent; it is settled with the rest.
+        let delivered = requests.map(\.seq).filter { !refusedSeqs.contains($0) }
+        try await ledger.settleRedrive(destination: destination.name, delivered: delivered, refused: refused)
+        logger.info("re-drove dead letters", metadata: [
+            "destination.name": "\(destination.name)", "delivered": "\(delivered.count)", "refused": "\(refused.count)",
+        ])
+    }
+
+    /// Sends the next chunk of the oldest open replay.
+    func replay() async throws {
+        guard let job = try await ledger.openReplays(destination: destination.name).first else { return }
+        let events = try await ledger.outboundEvents(occurredFrom: job.since, until: job.until, after: job.position, limit: readLimit)
+        guard let last = events.last else {
+            try await ledger.advanceReplay(id: job.id, to: job.position, sent: job.sent, finishedAt: now())
+            logger.info("replay finished", metadata: ["destination.name": "\(destination.name)", "replay.id": "\(job.id)", "sent": "\(job.sent)"])
+            return
+        }
+        let routed = events.filter(selection.matches)
+        let refused = try await deliver(routed)
+        try await ledger.settleRedrive(destination: destination.name, delivered: [], refused: refused)
+        try await ledger.advanceReplay(
+            id: job.id, to: EventCursor(occurredAt: last.occurredAt, seq: last.seq), sent: job.sent + routed.count - refused.count, finishedAt: nil
+        )
+    }
+}

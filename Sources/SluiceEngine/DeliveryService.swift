@@ -1,0 +1,112 @@
+import Logging
+import ServiceLifecycle
+import SluiceCore
+import SluiceDestinations
+
+/// A destination with the routes that feed it and how its loop behaves.
+public struct ConfiguredDestination: Sendable {
+    public var destination: any Destination
+    public var settings: DeliverySettings
+
+    public init(destination: any Destination, settings: DeliverySettings) {
+        self.destination = destination
+        self.settings = settings
+    }
+}
+
+/// Runs one delivery loop per destination inside `sluice serve`. The loops share nothing but
+/// the store, so one slow or failing destination never delays another.
+public final class DeliveryService: Service, DestinationControl {
+    let loops: [String: DeliveryLoop]
+    let ledger: any DeliveryLedger
+    let now: @Sendable () -> Timestamp
+    let logger: Logger
+
+    public init(
+        destinations: [ConfiguredDestination], routes: [DeliveryRoute], ledger: any DeliveryLedger, logger: Logger,
+        now: @escaping @Sendable () -> Timestamp
+    ) {
+        var loops: [String: DeliveryLoop] = [:]
+        for configured in destinations {
+            let name = configured.destination.name
+            var destinationLogger = logger
+            destinationLogger[metadataKey: "destination.name"] = "\(name)"
+            loops[name] = DeliveryLoop(
+                destination: configured.destination, selection: RouteSelection(destination: name, routes: routes), ledger: ledger,
+                settings: configured.settings, state: DestinationState(name: name), logger: destinationLogger, now: now
+            )
+        }
+        self.loops = loops
+        self.ledger = ledger
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Runs the loops until cancelled or graceful shutdown; a batch in flight is abandoned (and
+    /// sent again after restart), never half-committed.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for loop in self.loops.values {
+                    group.addTask { await loop.run() }
+                }
+            }
+        }
+    }
+
+    public func statuses() async throws(StoreError) -> [DestinationStatus] {
+        var out: [DestinationStatus] = []
+        let cap = 1_000_000
+        for name in loops.keys.sorted() {
+            let loop = loops[name]!
+            let cursor = try await ledger.consumerCursor(name)
+            let backlog = try await ledger.backlog(afterSeq: cursor, sources: loop.selection.sources, cap: cap)
+            let snapshot = loop.state.snapshot
+            let lag = backlog.oldest.map { Double(max(0, now().microseconds - $0.microseconds)) / 1e6 } ?? 0
+            out.append(DestinationStatus(
+                name: name, type: loop.destination.type, cursor: cursor, lagEvents: backlog.count, lagEventsCapped: backlog.count >= cap,
+                lagSeconds: lag, lastSuccess: snapshot.lastSuccess, lastError: snapshot.lastError, lastErrorAt: snapshot.lastErrorAt,
+                pausedReason: snapshot.pausedReason, deadLetters: try await ledger.deadLetterCount(destination: name),
+                delivered: snapshot.delivered, retried: snapshot.retried, deadLettered: snapshot.deadLettered,
+                openReplays: try await ledger.openReplays(destination: name)
+            ))
+        }
+        return out
+    }
+
+    func known(_ destination: String) throws(DeliveryControlError) {
+        guard loops[destination] != nil else {
+            throw DeliveryControlError(.unknownDestination, "no destination named \"\(destination)\"; GET /v1/destinations lists them")
+        }
+    }
+
+    public func deadLetters(_ destination: String, afterSeq: Int64, limit: Int) async throws(DeliveryControlError) -> [DeadLetter] {
+        try known(destination)
+        do {
+            return try await ledger.deadLetters(destination: destination, afterSeq: afterSeq, limit: limit)
+        } catch {
+            throw DeliveryControlError(.store, error.description)
+        }
+    }
+
+    public func redrive(_ destination: String, seqs: [Int64]?) async throws(DeliveryControlError) -> Int {
+        try known(destination)
+        do {
+            return try await ledger.requestRedrive(destination: destination, seqs: seqs)
+        } catch {
+            throw DeliveryControlError(.store, error.description)
+        }
+    }
+
+    public func replay(_ destination: String, since: Timestamp, until: Timestamp) async throws(DeliveryControlError) -> ReplayJob {
+        try known(destination)
+        guard since < until else {
+            throw DeliveryControlError(.invalidRequest, "since (\(since.rfc3339)) must be before until (\(until.rfc3339))")
+        }
+        do {
+            return try await ledger.createReplay(destination: destination, since: since, until: until, at: now())
+        } catch {
+            throw DeliveryControlError(.store, error.description)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import SluiceApp
+import SluiceCore
+import SluiceStore
+
+/// Opens the store of `options`' config after checking that `destination` is configured.
+private func openLedger(_ options: StoreOptions, destination: String, label: String) throws -> SQLiteEventStore {
+    let config = try options.loadConfig()
+    let logger = try options.makeLogger(label: label)
+    guard config.destinations.contains(where: { $0.name == destination }) else {
+        let known = config.destinations.map(\.name)
+        printError("no destination named \"\(destination)\"" + (known.isEmpty ? "; the config has no destinations:" : "; configured: \(known.joined(separator: ", "))"))
+        throw ExitCode(2)
+    }
+    do {
+        return try SluiceRuntime.openStore(config, logger: logger)
+    } catch {
+        throw error.exit()
+    }
+}
+
+/// `sluice replay DESTINATION --since T [--until T]`.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Send the events that occurred in a time range to a destination again.",
+        discussion: """
+            Queues a replay in the store; the running `sluice serve` sends it beside live delivery \
+            (only the events the destination's routes select) and resumes it after a restart. \
+            Progress shows under GET /v1/destinations. Prints the replay as one JSON line.
+            """
+    )
+
+    @Argument(help: "The destination's name (a key under destinations: in the config).")
+    var destination: String
+
+    @Option(name: .long, help: "From this occurrence time (RFC 3339 or YYYY-MM-DD, UTC), inclusive.")
+    var since: String
+
+    @Option(name: .long, help: "Up to this occurrence time, exclusive (default: no end).")
+    var until: String?
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        guard let start = Timestamp(rfc3339: since) else {
+            printError("--since takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got \"\(since)\"")
+            throw ExitCode(2)
+        }
+        var end = Timestamp(microseconds: Int64.max)
+        if let until {
+            guard let parsed = Timestamp(rfc3339: until) else {
+                printError("--until takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got \"\(until)\"")
+                throw ExitCode(2)
+            }
+            end = parsed
+        }
+        guard start < end else {
+            printError("--since must be before --until")
+            throw ExitCode(2)
+        }
+        let ledger = try openLedger(store, destination: destination, label: "sluice.replay")
+        do {
+            let job = try await ledger.createReplay(destination: destination, since: start, until: end, at: SluiceRuntime.systemNow())
+            let untilText = end.microseconds == Int64.max ? "null" : "\"\(end.rfc3339)\""
+            print("{\"destination\":\(JSONValue.quoted(destination)),\"replay\":\(job.id),\"since\":\"\(start.rfc3339)\",\"until\":\(untilText),\"status\":\"queued\"}")
+        } catch {
+            throw error.exit()
+        }
+    }
+}
+
+/// `sluice dead-letters list|redrive DESTINATION`.
+struct DeadLettersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead-letters",
+        abstract: "List a destination's dead letters, or send them again.",
+        subcommands: [List.self, Redrive.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print dead letters as JSON lines (seq, reason, created_at, attempts).")
+
+        @Argument(help: "The destination's name.")
+        var destination: String
+
+        @Option(name: .long, help: "Only letters after this seq.")
+        var after: Int64 = 0
+
+        @Option(name: .long, help: "At most this many letters.")
+        var limit: Int = 1_000
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let ledger = try openLedger(store, destination: destination, label: "sluice.dead-letters")
+            do {
+                for letter in try await ledger.deadLetters(destination: destination, afterSeq: after, limit: limit) {
+                    print("{\"seq\":\(letter.seq),\"reason\":\(JSONValue.quoted(letter.reason)),\"created_at\":\"\(letter.createdAt.rfc3339)\",\"attempts\":\(letter.attempts),\"redrive_requested\":\(letter.redriveRequested)}")
+                }
+            } catch {
+                throw error.exit()
+            }
+        }
+    }
+
+    struct Redrive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mark dead letters to be sent again by the running sluice serve (all, or those given with --seq)."
+        )
+
+        @Argument(help: "The destination's name.")
+        var destination: String
+
+        @Option(name: .long, parsing: .upToNextOption, help: "Only these seqs.")
+        var seq: [Int64] = []
+
+        @OptionGroup var store: StoreOptions
+
+        func run() async throws {
+            let ledger = try openLedger(store, destination: destination, label: "sluice.dead-letters")
+            do {
+                let marked = try await ledger.requestRedrive(destination: destination, seqs: seq.isEmpty ? nil : seq)
+                print("{\"destination\":\(JSONValue.quoted(destination)),\"redrive_requested\":\(marked)}")
+            } catch {
+                throw error.exit()
+            }
+        }
+    }
+}
