@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import SluiceCore
 import SluiceDestinations
 import SluiceEngine
@@ -102,8 +103,8 @@ extension ConfigReader {
             let token = requiredSecret(fields, "token", path, node)
             guard let url, let token else { return nil }
             // A stable channel per destination name, so acknowledgements survive a restart.
-            let digest = Array(SHA256.hash(data: Array("sluice/\(name)".utf8)))
-            var channel = Self.uuidString(digest)
+            let d = Array(SHA256.hash(data: Array("sluice/\(name)".utf8)))
+            var channel = UUID(uuid: (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15])).uuidString
             if let v = fields["channel"], let text = string(v, "\(path).channel") { channel = text }
             var configuration = SplunkHECDestination.Configuration(name: name, baseURL: url, token: token, channel: channel)
             configuration.index = fields["index"].flatMap { string($0, "\(path).index") }
@@ -222,12 +223,6 @@ extension ConfigReader {
     mutating func duration(_ node: Node, _ path: String) -> Duration? {
         if let text = node.scalar?.string, text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 { return .milliseconds(n) }
         return durationSeconds(node, path).map { .seconds($0) }
-    }
-
-    static func uuidString(_ bytes: [UInt8]) -> String {
-        let hex = bytes.prefix(16).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-        let h = Array(hex)
-        return [String(h[0..<8]), String(h[8..<12]), String(h[12..<16]), String(h[16..<20]), String(h[20..<32])].joined(separator: "-").uppercased()
     }
 
     mutating func readRoutes(_ node: Node) -> [DeliveryRoute] {

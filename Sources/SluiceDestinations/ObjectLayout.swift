@@ -32,26 +32,27 @@ public struct ObjectLayout: Sendable, Hashable {
 
     /// The objects for `batch`, in order of their first event.
     public func objects(for batch: [OutboundEvent]) -> [Object] {
-        var groups: [(key: String, events: [OutboundEvent])] = []
+        var groups: [(origin: EventOrigin?, events: [OutboundEvent])] = []
         var index: [String: Int] = [:]
         for event in batch {
-            let key = event.origin.flatMap(EventOrigin.init).map { "\($0.stream)@\($0.runStarted.microseconds)#\($0.page)" } ?? "push:\(event.source)"
+            // The origin text names stream, run and page, so it is the group key as it stands.
+            let key = event.origin ?? "push:\(event.source)"
             if let i = index[key] {
                 groups[i].events.append(event)
             } else {
                 index[key] = groups.count
-                groups.append((key, [event]))
+                groups.append((event.origin.flatMap(EventOrigin.init), [event]))
             }
         }
-        return groups.map { object(for: $0.events) }
+        return groups.map { object(for: $0.events, origin: $0.origin) }
     }
 
-    func object(for events: [OutboundEvent]) -> Object {
+    func object(for events: [OutboundEvent], origin: EventOrigin?) -> Object {
         let first = events[0]
         let stream: String
         let time: Timestamp
         let label: String
-        if let origin = first.origin.flatMap(EventOrigin.init) {
+        if let origin {
             stream = origin.stream
             time = origin.runStarted
             label = "\(origin.stream)-page-\(origin.page)-\(first.seq)"
@@ -60,8 +61,8 @@ public struct ObjectLayout: Sendable, Hashable {
             time = first.receivedAt
             label = "\(first.source)-\(first.seq)-\(events[events.count - 1].seq)"
         }
-        let (y, m, d, hh, mm, ss) = Self.civil(time)
-        var name = "\(prefix)\(Self.safe(stream))/\(y)/\(m)/\(d)/\(hh)\(mm)\(ss)-\(Self.safe(label)).\(format.rawValue)"
+        let (y, m, d, hhmmss) = Self.civil(time)
+        var name = "\(prefix)\(Self.safe(stream))/\(y)/\(m)/\(d)/\(hhmmss)-\(Self.safe(label)).\(format.rawValue)"
         var body: [UInt8]
         switch format {
         case .ndjson:
@@ -110,12 +111,10 @@ public struct ObjectLayout: Sendable, Hashable {
         })
     }
 
-    static func civil(_ time: Timestamp) -> (String, String, String, String, String, String) {
-        let seconds = time.microseconds >= 0 ? time.microseconds / 1_000_000 : (time.microseconds - 999_999) / 1_000_000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let (y, m, d) = Timestamp.civil(fromDays: days)
-        let rest = seconds - days * 86_400
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return (String(y), two(m), two(d), two(rest / 3600), two(rest % 3600 / 60), two(rest % 60))
+    /// (`YYYY`, `MM`, `DD`, `HHMMSS`) in UTC.
+    static func civil(_ time: Timestamp) -> (Substring, Substring, Substring, String) {
+        let text = time.rfc3339  // 2026-11-21T10:05:09.000000Z
+        let parts = text.split(separator: "T")[0].split(separator: "-")
+        return (parts[0], parts[1], parts[2], text.dropFirst(11).prefix(8).filter { $0 != ":" })
     }
 }

@@ -61,14 +61,12 @@ struct DeliveryLoop: Sendable {
         }
         let routed = events.filter(selection.matches)
         if let first = routed.first {
-            let waited = now().microseconds - first.receivedAt.microseconds
-            state.lag(seconds: Double(max(0, waited)) / 1e6)
+            let waited = Duration.microseconds(max(0, now().microseconds - first.receivedAt.microseconds))
+            state.lag(seconds: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
             // A batch that is not full waits up to maxWait for company, unless more is already stored.
-            let bytes = routed.reduce(0) { $0 + destination.encodedSize(of: $1) }
-            let full = events.count >= readLimit || routed.count >= destination.limits.maxEvents || bytes >= destination.limits.maxBytes
-            let maxWait = settings.maxWait.components.seconds * 1_000_000 + settings.maxWait.components.attoseconds / 1_000_000_000_000
-            if !full && waited < maxWait {
-                try await Task.sleep(for: min(settings.pollInterval, .microseconds(maxWait - waited)))
+            if waited < settings.maxWait, events.count < readLimit, routed.count < destination.limits.maxEvents,
+               routed.reduce(0, { $0 + destination.encodedSize(of: $1) }) < destination.limits.maxBytes {
+                try await Task.sleep(for: min(settings.pollInterval, settings.maxWait - waited))
                 return nil
             }
         }

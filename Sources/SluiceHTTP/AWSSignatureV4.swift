@@ -21,11 +21,8 @@ public struct AWSSignatureV4: Sendable {
 
     /// `20130524T000000Z`
     public static func amzDate(_ date: Date) -> String {
-        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
-        let (y, m, d) = Timestamp.civil(fromDays: seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
-        let daySeconds = ((seconds % 86_400) + 86_400) % 86_400
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(y)\(two(m))\(two(d))T\(two(daySeconds / 3600))\(two(daySeconds % 3600 / 60))\(two(daySeconds % 60))Z"
+        let text = Timestamp(seconds: Int64(date.timeIntervalSince1970.rounded(.down))).rfc3339  // 2013-05-24T00:00:00.000000Z
+        return text.prefix(19).filter { $0 != "-" && $0 != ":" } + "Z"
     }
 
     /// The headers to add to a request: `x-amz-date`, `x-amz-content-sha256`, the session token
@@ -74,7 +71,7 @@ public struct AWSSignatureV4: Sendable {
         }
         let kDate = hmac(Array("AWS4\(secretAccessKey)".utf8), day)
         let kSigning = hmac(hmac(hmac(kDate, region), service), "aws4_request")
-        return Self.hex(hmac(kSigning, stringToSign))
+        return hmac(kSigning, stringToSign).hexString
     }
 
     /// An S3 object key as a canonical path: each segment encoded once, slashes kept.
@@ -85,36 +82,7 @@ public struct AWSSignatureV4: Sendable {
     }
 
     /// RFC 3986 encoding as SigV4 wants it: unreserved characters kept, everything else `%XX` (upper case).
-    public static func uriEncode(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-        }
-        return out
-    }
+    public static func uriEncode(_ text: String) -> String { HTTPTransport.percentEncoded(text) }
 
-    public static func hexSHA256(_ bytes: [UInt8]) -> String { hex(Array(SHA256.hash(data: bytes))) }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
+    public static func hexSHA256(_ bytes: [UInt8]) -> String { Array(SHA256.hash(data: bytes)).hexString }
 }
