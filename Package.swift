@@ -49,13 +49,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Outbound HTTP shared by collectors and destinations: one client, OAuth2 client
-        // credentials with a shared token cache, retry decisions, per-tenant request budgets.
+        // credentials and Google service-account tokens with a shared token cache, retry decisions, per-tenant request budgets.
         .target(
             name: "SluiceHTTP",
             dependencies: [
                 "SluiceCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -163,6 +164,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

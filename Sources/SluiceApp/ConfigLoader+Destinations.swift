@@ -14,6 +14,8 @@ public struct DestinationSettings: Sendable {
         case https(HTTPSDestination.Configuration, oauth2: ClientCredentialsGrant?)
         case file(FileDestination.Configuration)
         case s3(S3Destination.Configuration)
+        case gcs(GCSDestination.Configuration, grant: GoogleJWTGrant)
+        case chronicleImport(ChronicleImportDestination.Configuration, grant: GoogleJWTGrant)
     }
 
     public var name: String
@@ -31,6 +33,10 @@ extension ConfigReader {
         "https": ["url", "format", "headers", "bearer_token", "oauth2"],
         "file": ["path", "max_file_size", "max_file_age"],
         "s3": ["bucket", "region", "endpoint", "path_style", "access_key_id", "secret_access_key", "session_token", "prefix", "format", "gzip"],
+        "gcs": ["bucket", "endpoint", "credentials_file", "prefix", "format", "gzip"],
+        "chronicle_import": [
+            "credentials_file", "region", "endpoint", "api_version", "project", "location", "instance", "log_type", "namespace", "labels", "forwarder",
+        ],
     ]
 
     mutating func readDestinations(_ node: Node) -> [DestinationSettings] {
@@ -43,8 +49,7 @@ extension ConfigReader {
             return nil
         }
         guard let specific = Self.destinationKeys[type] else {
-            let hint = ["gcs", "chronicle_import"].contains(type) ? "; this version does not support \(type) yet" : ""
-            fail("\(path).type", "unknown destination type \"\(type)\"; expected one of \(Self.destinationKeys.keys.sorted().joined(separator: ", "))\(hint)", typeNode)
+            fail("\(path).type", "unknown destination type \"\(type)\"; expected one of \(Self.destinationKeys.keys.sorted().joined(separator: ", "))", typeNode)
             return nil
         }
         guard let entries = mapping(node, path, allowed: Self.commonDestinationKeys.union(specific)) else { return nil }
@@ -151,11 +156,36 @@ extension ConfigReader {
             if let v = fields["max_file_age"], let d = duration(v, "\(path).max_file_age") { configuration.maxAge = d }
             configuration.limits = limits(configuration.limits)
             kind = .file(configuration)
-        default:
-            guard let bucketNode = fields["bucket"], let bucket = string(bucketNode, "\(path).bucket"), !bucket.isEmpty else {
-                fail("\(path).bucket", "missing; set the bucket name", node)
-                return nil
+        case "gcs":
+            let key = serviceAccountKey(fields, path, node)
+            guard let bucket = requiredName(fields, "bucket", path, hint: "set the bucket name", node), let key else { return nil }
+            let endpoint = fields["endpoint"].flatMap { reference($0, "\(path).endpoint") }
+            var configuration = GCSDestination.Configuration(name: name, bucket: bucket, endpoint: endpoint, layout: readLayout(fields, path))
+            configuration.limits = limits(configuration.limits)
+            kind = .gcs(configuration, grant: GoogleJWTGrant(key: key, scope: GoogleJWTGrant.storageReadWriteScope))
+        case "chronicle_import":
+            let key = serviceAccountKey(fields, path, node)
+            let project = requiredName(fields, "project", path, hint: "set the Google Cloud project number or ID of the SecOps instance", node)
+            let instance = requiredName(fields, "instance", path, hint: "set the SecOps customer ID", node)
+            let region = fields["region"].flatMap { string($0, "\(path).region") }
+            let endpoint = fields["endpoint"].flatMap { reference($0, "\(path).endpoint") } ?? region.map { "https://\($0)-chronicle.googleapis.com" }
+            let location = fields["location"].flatMap { string($0, "\(path).location") } ?? region
+            if endpoint == nil || location == nil {
+                fail("\(path).region", "missing; set region (us, europe, europe-west3, ...) or both endpoint and location", node)
             }
+            guard let key, let project, let instance, let endpoint, let location else { return nil }
+            var configuration = ChronicleImportDestination.Configuration(name: name, endpoint: endpoint, project: project, location: location, instance: instance)
+            if let v = fields["api_version"], let text = string(v, "\(path).api_version") { configuration.apiVersion = text }
+            configuration.logType = fields["log_type"].flatMap { string($0, "\(path).log_type") }
+            configuration.namespace = fields["namespace"].flatMap { string($0, "\(path).namespace") }
+            configuration.forwarder = fields["forwarder"].flatMap { string($0, "\(path).forwarder") }
+            if let v = fields["labels"], let labels = mapping(v, "\(path).labels", allowed: []) {
+                configuration.labels = labels.compactMap { key, value in string(value, "\(path).labels.\(key)").map { (key, $0) } }
+            }
+            configuration.limits = limits(configuration.limits, hardMaxBytes: ChronicleImportDestination.maxRequestBytes - 100_000)
+            kind = .chronicleImport(configuration, grant: GoogleJWTGrant(key: key, scope: GoogleJWTGrant.cloudPlatformScope))
+        default:
+            guard let bucket = requiredName(fields, "bucket", path, hint: "set the bucket name", node) else { return nil }
             let region = fields["region"].flatMap { string($0, "\(path).region") } ?? "us-east-1"
             let endpoint = fields["endpoint"].flatMap { reference($0, "\(path).endpoint") }
             let accessKey = requiredSecret(fields, "access_key_id", path, node)
@@ -201,6 +231,39 @@ extension ConfigReader {
             return nil
         }
         return text
+    }
+
+    mutating func requiredName(_ fields: [String: Node], _ key: String, _ path: String, hint: String, _ parent: Node?) -> String? {
+        guard let v = fields[key], let text = string(v, "\(path).\(key)"), !text.isEmpty else {
+            fail("\(path).\(key)", "missing; \(hint)", parent)
+            return nil
+        }
+        return text
+    }
+
+    /// `credentials_file`: the path of a service-account JSON key, or a reference whose value is
+    /// the key itself (`${env:SA_JSON}`, `${file:/run/secrets/sa.json}`).
+    mutating func serviceAccountKey(_ fields: [String: Node], _ path: String, _ parent: Node?) -> GoogleServiceAccountKey? {
+        let field = "\(path).credentials_file"
+        guard let v = fields["credentials_file"] else {
+            fail(field, "missing; set the path of the service account's JSON key file", parent)
+            return nil
+        }
+        guard let text = secret(v, field) else { return nil }
+        var json = Array(text.utf8)
+        if !text.hasPrefix("{") {
+            guard let data = FileManager.default.contents(atPath: text) else {
+                fail(field, "cannot read \(text); check the path and that sluice may read the file", v)
+                return nil
+            }
+            json = Array(data)
+        }
+        do {
+            return try GoogleServiceAccountKey(json: json)
+        } catch {
+            fail(field, error.message, v)
+            return nil
+        }
     }
 
     mutating func requiredSecret(_ fields: [String: Node], _ key: String, _ path: String, _ parent: Node?) -> String? {

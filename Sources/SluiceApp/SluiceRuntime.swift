@@ -53,7 +53,7 @@ public enum SluiceRuntime {
                 destination = SplunkHECDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
             case .https(var c, let grant):
                 if let grant {
-                    c.authorization = .clientCredentials(ClientCredentialsTokenCache {
+                    c.authorization = .clientCredentials(AccessTokenCache {
                         do {
                             return try await grant.request(using: transport)
                         } catch {
@@ -66,6 +66,12 @@ public enum SluiceRuntime {
                 destination = FileDestination(configuration: c, now: now)
             case .s3(let c):
                 destination = S3Destination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
+            case .gcs(let c, let grant):
+                let tokens = AccessTokenCache { try await grant.request(using: transport, guardrail: guardrail) }
+                destination = GCSDestination(configuration: c, tokens: tokens, transport: transport, guardrail: guardrail, timeout: settings.timeout)
+            case .chronicleImport(let c, let grant):
+                let tokens = AccessTokenCache { try await grant.request(using: transport, guardrail: guardrail) }
+                destination = ChronicleImportDestination(configuration: c, tokens: tokens, transport: transport, guardrail: guardrail, timeout: settings.timeout)
             }
             return ConfiguredDestination(destination: destination, settings: settings.delivery)
         }

@@ -14,9 +14,12 @@ public struct BatchPlanner: Sendable {
         self.limits = limits
     }
 
-    public func plan(_ events: [OutboundEvent], size: (OutboundEvent) -> Int) -> Plan {
+    /// - Parameter key: events whose keys differ never share a batch (a destination that sends
+    ///   one log type per request); nil keeps every event batchable with every other.
+    public func plan(_ events: [OutboundEvent], size: (OutboundEvent) -> Int, key: ((OutboundEvent) -> String?)? = nil) -> Plan {
         var plan = Plan(batches: [], oversized: [])
         var current: [OutboundEvent] = []
+        var currentKey: String?
         var bytes = 0
         for event in events {
             let eventBytes = size(event)
@@ -24,11 +27,13 @@ public struct BatchPlanner: Sendable {
                 plan.oversized.append((event, "the event encodes to \(eventBytes) bytes, more than the destination's limit of \(limits.maxBytes) bytes per request"))
                 continue
             }
-            if !current.isEmpty && (current.count >= limits.maxEvents || bytes + eventBytes > limits.maxBytes) {
+            let eventKey = key?(event)
+            if !current.isEmpty && (current.count >= limits.maxEvents || bytes + eventBytes > limits.maxBytes || eventKey != currentKey) {
                 plan.batches.append(current)
                 current = []
                 bytes = 0
             }
+            currentKey = eventKey
             current.append(event)
             bytes += eventBytes
         }

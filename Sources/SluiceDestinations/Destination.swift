@@ -36,6 +36,12 @@ public protocol Destination: Sendable {
     var limits: BatchLimits { get }
     /// Bytes `event` adds to a request body in this destination's framing.
     func encodedSize(of event: OutboundEvent) -> Int
+    /// Events with different keys go in different requests; nil (the default) for none.
+    func batchKey(of event: OutboundEvent) -> String?
     /// One attempt; never throws: every failure is an outcome.
     func send(_ batch: [OutboundEvent]) async -> DeliveryOutcome
+}
+
+extension Destination {
+    public func batchKey(of event: OutboundEvent) -> String? { nil }
 }

@@ -9,7 +9,7 @@ public struct HTTPSDestination: Destination {
     public enum Authorization: Sendable {
         case none
         case bearer(String)
-        case clientCredentials(ClientCredentialsTokenCache)
+        case clientCredentials(AccessTokenCache)
     }
 
     public struct Configuration: Sendable {
@@ -61,25 +61,16 @@ public struct HTTPSDestination: Destination {
     public func send(_ batch: [OutboundEvent]) async -> DeliveryOutcome {
         var headers = configuration.headers
         headers.append(("Content-Type", configuration.format == .jsonArray ? "application/json" : "application/x-ndjson"))
-        var token: String?
+        let body = encode(batch)
         switch configuration.authorization {
-        case .none: break
-        case .bearer(let value): token = value
+        case .none:
+            return await http.deliver(OutboundRequest(method: "POST", url: configuration.url, headers: headers, body: body), destination: name)
+        case .bearer(let token):
+            headers.append(("Authorization", "Bearer \(token)"))
+            return await http.deliver(OutboundRequest(method: "POST", url: configuration.url, headers: headers, body: body), destination: name)
         case .clientCredentials(let cache):
-            do {
-                token = try await cache.token()
-            } catch let error as TokenError {
-                return error.isTransient ? .retry(after: nil, reason: error.message) : .unauthorized(reason: error.message)
-            } catch {
-                return .retry(after: nil, reason: "could not get an access token: \(error)")
-            }
+            let request = OutboundRequest(method: "POST", url: configuration.url, headers: headers, body: body)
+            return await BearerAuthorization(cache: cache).send(request, via: http).outcome(destination: name)
         }
-        if let token { headers.append(("Authorization", "Bearer \(token)")) }
-        let outcome = await http.deliver(OutboundRequest(method: "POST", url: configuration.url, headers: headers, body: encode(batch)), destination: name)
-        if case .unauthorized = outcome, case .clientCredentials(let cache) = configuration.authorization, let token {
-            // The token may have been revoked early: fetch a fresh one before the next attempt.
-            await cache.invalidate(token)
-        }
-        return outcome
     }
 }

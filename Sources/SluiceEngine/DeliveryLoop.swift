@@ -79,7 +79,7 @@ struct DeliveryLoop: Sendable {
     /// `CancellationError` when stopped before all were settled.
     func deliver(_ events: [OutboundEvent]) async throws -> [DeadLetter] {
         guard !events.isEmpty else { return [] }
-        let plan = BatchPlanner(limits: destination.limits).plan(events, size: destination.encodedSize(of:))
+        let plan = BatchPlanner(limits: destination.limits).plan(events, size: destination.encodedSize(of:), key: destination.batchKey(of:))
         var letters = plan.oversized.map { DeadLetter(destination: destination.name, seq: $0.event.seq, reason: $0.reason, createdAt: now()) }
         state.deadLettered(letters.count)
         var cancelled = false

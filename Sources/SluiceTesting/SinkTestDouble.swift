@@ -10,8 +10,10 @@ import Synchronization
 /// Chronicle webhook feed (section C.1: NDJSON up to 1 MB, key and secret in headers, one bad
 /// line refuses the whole request with Google's error envelope) and Splunk HEC (section E:
 /// concatenated envelopes, `Splunk` auth with HEC codes, `invalid-event-number` on a bad event
-/// with the events before it kept, channels and indexer acknowledgement). Scripted faults come
-/// first: 500s, 429 storms with `Retry-After`, 401, 413, hanging answers.
+/// with the events before it kept, channels and indexer acknowledgement); with a
+/// ``GoogleTestAccount``, Google's token endpoint, the Chronicle import API and GCS uploads
+/// (SinkTestDouble+Google.swift). Scripted faults come first: 500s, 429 storms with
+/// `Retry-After`, 401, 413, hanging answers.
 public final class SinkTestDouble: Sendable {
     public enum Fault: Sendable {
         case status(Int, retryAfter: String? = nil)
@@ -29,6 +31,21 @@ public final class SinkTestDouble: Sendable {
         public var maxBodyBytes = 0
         /// HEC envelopes as received, for field checks.
         public var envelopes: [JSONValue] = []
+        /// Chronicle import entries as received (base64 `data` included), and the log type of each.
+        public var importEntries: [JSONValue] = []
+        public var importLogTypes: [String] = []
+        /// Import requests accepted.
+        public var importRequests = 0
+        /// Google tokens issued, and the scope each assertion asked for.
+        public var tokensIssued = 0
+        public var tokenScopes: [String] = []
+        /// Requests refused for a missing, unknown or expired bearer token.
+        public var bearerRefusals = 0
+        /// GCS objects by name, and uploads refused because the object existed (`ifGenerationMatch=0`).
+        public var objects: [String: [UInt8]] = [:]
+        public var preconditionFailures = 0
+        /// Requests to the generic HTTPS receiver, by the `X-Team` header they carried.
+        public var teamHeaders: [String] = []
     }
 
     struct State {
@@ -38,6 +55,7 @@ public final class SinkTestDouble: Sendable {
         var poisonMarker: String?
         var nextAck = 0
         var pendingAcks: [Int: (events: [String], polls: Int)] = [:]
+        var tokens: [String: ContinuousClock.Instant] = [:]
     }
 
     public let apiKey: String
@@ -47,12 +65,16 @@ public final class SinkTestDouble: Sendable {
     /// HEC requires a channel and answers ackIds; acks turn true after this many polls.
     public let hecAcknowledgement: Bool
     public let acknowledgeAfterPolls: Int
-    private let state = Mutex(State())
+    let state = Mutex(State())
+    /// The service account Google's token endpoint knows (section F.1); nil serves no token endpoint.
+    public let google: GoogleTestAccount?
 
     public init(
         apiKey: String = "chronicle-api-key-123", feedSecret: String = "chronicle-feed-secret-456", hecToken: String = "hec-token-789",
-        poisonMarker: String? = "POISON", maxBodyBytes: Int = 1_000_000, hecAcknowledgement: Bool = false, acknowledgeAfterPolls: Int = 1
+        poisonMarker: String? = "POISON", maxBodyBytes: Int = 1_000_000, hecAcknowledgement: Bool = false, acknowledgeAfterPolls: Int = 1,
+        google: GoogleTestAccount? = nil
     ) {
+        self.google = google
         self.apiKey = apiKey
         self.feedSecret = feedSecret
         self.hecToken = hecToken
@@ -111,6 +133,11 @@ public final class SinkTestDouble: Sendable {
         let bytes = Array(body.readableBytesView)
         state.withLock { $0.received.maxBodyBytes = max($0.received.maxBodyBytes, bytes.count) }
         if path.hasSuffix(":importPushLogs") { return chronicle(request, bytes) }
+        if path == "/token" { return googleToken(bytes) }
+        if path.hasSuffix("/logs:import") { return chronicleImport(request, bytes) }
+        if path.hasPrefix("/upload/storage/v1/b/") { return gcsUpload(request, bytes) }
+        if path == "/oauth/token" { return clientCredentialsToken(request, bytes) }
+        if path == "/ingest" { return httpsIngest(request, bytes) }
         if path == "/services/collector/event" || path == "/services/collector" { return hecEvent(request, bytes) }
         if path == "/services/collector/ack" { return hecAck(request, bytes) }
         return answer(404, "{\"error\":{\"code\":404,\"message\":\"no such path \(path)\",\"status\":\"NOT_FOUND\"}}")

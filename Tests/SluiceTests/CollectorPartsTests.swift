@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func oneTokenFetchServesConcurrentCallersAndInvalidationFetchesAnew() async throws {
-        let cache = ClientCredentialsTokenCache {
+        let cache = AccessTokenCache {
             try await Task.sleep(for: .milliseconds(20))
             return AccessToken(value: "t-\(UUID().uuidString)", expiresIn: .seconds(900))
         }

@@ -16,7 +16,11 @@ import Testing
     ]
 
     @Test func designSampleKeysLoad() throws {
-        // The stable keys of DESIGN.md's sample (its gcs destination is not available yet; see destinationErrorsNameTheirPaths).
+        // The stable keys of DESIGN.md's sample, with the service-account key file where it names one.
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let keyPath = directory.path + "/gcs-sa.json"
+        try GoogleTestAccount().keyFile(tokenURI: "https://oauth2.googleapis.com/token").write(toFile: keyPath, atomically: true, encoding: .utf8)
         let yaml = """
             storage:
               sqlite: { path: ./sluice-data/sluice.db }
@@ -47,8 +51,13 @@ import Testing
                 url: "https://us-chronicle.googleapis.com/v1alpha/projects/P/locations/us/instances/I/feeds/F:importPushLogs"
                 api_key: "${env:CHRONICLE_API_KEY}"
                 secret: "${env:CHRONICLE_FEED_SECRET}"
+              archive:
+                type: gcs
+                bucket: code42-incydr-logs
+                prefix: code42/
+                credentials_file: \(keyPath)
             routes:
-              - { from: [incydr], to: [chronicle] }
+              - { from: [incydr], to: [archive, chronicle] }
               - { from: [incident-io], to: [chronicle] }
             """
         var env = environment
@@ -60,7 +69,10 @@ import Testing
         #expect(config.server.adminTokens.first?.token == "a")
         #expect(config.retention.days == 365)
         #expect(config.warnings.isEmpty)
-        #expect(config.destinations.map(\.name) == ["chronicle"])
+        #expect(config.destinations.map(\.name) == ["chronicle", "archive"])
+        guard case .gcs(let gcs, let grant) = config.destinations[1].kind else { Issue.record("archive is not GCS"); return }
+        #expect(gcs.bucket == "code42-incydr-logs" && gcs.layout.prefix == "code42/" && gcs.endpoint == "https://storage.googleapis.com")
+        #expect(grant.scope == GoogleJWTGrant.storageReadWriteScope && grant.key.tokenURI == "https://oauth2.googleapis.com/token")
         #expect(config.routes.map(\.from) == [["incydr"], ["incident-io"]])
         #expect(config.collectors.map(\.name) == ["incydr"])
         #expect(config.collectors[0].incydr.lookback == .seconds(3_600))
@@ -196,11 +208,27 @@ import Testing
                 path: /var/lib/sluice/out
                 max_file_size: 10MiB
                 max_file_age: 1h
+              secops:
+                type: chronicle_import
+                credentials_file: "${env:SA_JSON}"
+                region: europe-west3
+                project: "123456789"
+                instance: 3b7a442e-0000-4000-8000-000000000001
+                log_type: INCIDENT_IO
+                namespace: prod
+                labels: { source: sluice }
             routes:
-              - { from: [incident-io], to: [splunk, bucket, hook, disk], actions: [user.created] }
+              - { from: [incident-io], to: [splunk, bucket, hook, disk, secops], actions: [user.created] }
             """
+        var environment = environment
+        environment["SA_JSON"] = try GoogleTestAccount().keyFile(tokenURI: "https://oauth2.googleapis.com/token")
         let config = try ConfigLoader(environment: environment).load(yaml: yaml)
-        #expect(config.destinations.map(\.name).sorted() == ["bucket", "disk", "hook", "splunk"])
+        #expect(config.destinations.map(\.name).sorted() == ["bucket", "disk", "hook", "secops", "splunk"])
+        let secops = try #require(config.destinations.first { $0.name == "secops" })
+        guard case .chronicleImport(let chronicle, let grant) = secops.kind else { Issue.record("secops is not chronicle_import"); return }
+        #expect(chronicle.endpoint == "https://europe-west3-chronicle.googleapis.com" && chronicle.location == "europe-west3")
+        #expect(chronicle.logType == "INCIDENT_IO" && chronicle.namespace == "prod" && chronicle.labels.map(\.0) == ["source"])
+        #expect(chronicle.limits.maxBytes <= ChronicleImportDestination.maxRequestBytes && grant.scope == GoogleJWTGrant.cloudPlatformScope)
         let splunk = try #require(config.destinations.first { $0.name == "splunk" })
         #expect(splunk.delivery.concurrency == 4 && splunk.delivery.maxWait == .milliseconds(250) && splunk.delivery.maxAttempts == 100)
         #expect(splunk.delivery.backoff.cap == .seconds(300))
@@ -219,6 +247,8 @@ import Testing
               incident-io: { log_type: INCIDENT_IO, secret: "${env:FEED}" }
             destinations:
               archive: { type: gcs, bucket: b }
+              secops: { type: chronicle_import, credentials_file: /no/such/key.json, project: "123" }
+              badkey: { type: gcs, bucket: b, credentials_file: "${env:FEED}" }
               chronicle: { type: chronicle_webhook, url: "ftp://x", secret: "${env:NOPE}" }
               splunk: { type: splunk_hec, url: "https://s:8088", token: t, batch: { max_bytes: lots } }
               web: { type: chronicle_webhook, url: "https://x.example.com/f:importPushLogs", secret: s, batch: { max_bytes: 4MB } }
@@ -226,7 +256,11 @@ import Testing
               - { from: [incident-io, nowhere], to: [splunk, missing] }
             """
         let paths = Self.issues(yaml, environment).map(\.path)
-        #expect(paths.contains("destinations.archive.type"))
+        #expect(paths.contains("destinations.archive.credentials_file"))
+        #expect(paths.contains("destinations.secops.credentials_file"))
+        #expect(paths.contains("destinations.secops.instance"))
+        #expect(paths.contains("destinations.secops.region"))
+        #expect(paths.contains("destinations.badkey.credentials_file"))
         #expect(paths.contains("destinations.chronicle.url"))
         #expect(paths.contains("destinations.chronicle.secret"))
         #expect(paths.contains("destinations.splunk.batch.max_bytes"))
@@ -234,7 +268,8 @@ import Testing
         #expect(paths.filter { $0 == "routes[0].from" }.count == 1)
         #expect(paths.filter { $0 == "routes[0].to" }.count == 1)
         let messages = Self.issues(yaml, environment).map(\.message).joined(separator: "\n")
-        #expect(messages.contains("does not support gcs yet"))
+        #expect(messages.contains("cannot read /no/such/key.json"))
+        #expect(messages.contains("cannot read s;"), "a reference whose value is not JSON is read as a path")
         #expect(messages.contains("\"nowhere\"") && messages.contains("\"missing\""))
     }
 }

@@ -24,10 +24,10 @@ def rss_kib(pid, field="VmRSS"):
 
 
 class SluiceProcess:
-    """`sluice serve --data-dir DIR` with the admin token and default feed secret set."""
+    """`sluice serve --data-dir DIR [--config FILE]` with the admin token and default feed secret set."""
 
-    def __init__(self, binary, data_dir, admin_token, feed_secret, log_path=None):
-        self.binary, self.data_dir = binary, data_dir
+    def __init__(self, binary, data_dir, admin_token, feed_secret, log_path=None, config=None):
+        self.binary, self.data_dir, self.config = binary, data_dir, config
         self.admin_token, self.feed_secret = admin_token, feed_secret
         self.log_path = log_path or os.path.join(data_dir + ".log")
         self.proc = None
@@ -37,10 +37,10 @@ class SluiceProcess:
         self.port = free_port()
         env = dict(os.environ, SLUICE_ADMIN_TOKEN=self.admin_token, SLUICE_DEFAULT_FEED_SECRET=self.feed_secret)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"],
-            stdout=log, stderr=log, env=env,
-        )
+        command = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--log-level", "warning"]
+        if self.config:
+            command += ["--config", self.config]
+        self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -28,7 +28,7 @@ struct IncydrAPI: Sendable {
     let configuration: IncydrConfiguration
     let transport: HTTPTransport
     let budget: RequestBudget
-    let tokens: ClientCredentialsTokenCache
+    let tokens: AccessTokenCache
     let logger: Logger
 
     init(configuration: IncydrConfiguration, transport: HTTPTransport, logger: Logger) {
@@ -41,7 +41,7 @@ struct IncydrAPI: Sendable {
             clientSecret: configuration.clientSecret
         )
         let budget = self.budget
-        self.tokens = ClientCredentialsTokenCache { [transport] in
+        self.tokens = AccessTokenCache { [transport] in
             try await budget.acquire()
             return try await grant.request(using: transport)
         }

@@ -1,7 +1,7 @@
 import Foundation
 import SluiceCore
 
-/// An OAuth 2.0 access token obtained with the client-credentials grant.
+/// An OAuth 2.0 access token and how long it lasts.
 public struct AccessToken: Sendable, Hashable {
     public var value: String
     public var expiresIn: Duration
@@ -14,7 +14,7 @@ public struct AccessToken: Sendable, Hashable {
 
 /// Keeps one access token for everything that calls a provider: fetched once for all
 /// concurrent callers, reused until shortly before it expires, dropped after a 401.
-public actor ClientCredentialsTokenCache {
+public actor AccessTokenCache {
     private let fetch: @Sendable () async throws -> AccessToken
     private let refreshMargin: Duration
     private let clock = ContinuousClock()
@@ -70,51 +70,4 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
-}
-
-/// The client-credentials grant (RFC 6749 §4.4).
-public struct ClientCredentialsGrant: Sendable {
-    public var tokenURL: String
-    public var clientID: String
-    public var clientSecret: String
-
-    public init(tokenURL: String, clientID: String, clientSecret: String) {
-        self.tokenURL = tokenURL
-        self.clientID = clientID
-        self.clientSecret = clientSecret
-    }
-
-    public func request(using transport: HTTPTransport) async throws(TokenError) -> AccessToken {
-        // HTTP Basic with the grant type in the body: the form RFC 6749 recommends, and Code42's.
-        let credentials = Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
-        let headers = [
-            ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"), ("Authorization", "Basic \(credentials)"),
-        ]
-        let form = "grant_type=client_credentials"
-        let target = HTTPTransport.redacted(tokenURL)
-        let response: OutboundResponse
-        do {
-            response = try await transport.send(OutboundRequest(method: "POST", url: tokenURL, headers: headers, body: Array(form.utf8), timeout: .seconds(30)))
-        } catch {
-            throw TokenError("token request to \(target) failed: \(error.message)", isTransient: true)
-        }
-        switch response.status {
-        case 200..<300:
-            break
-        case 400, 401, 403:
-            throw TokenError(
-                "the token endpoint \(target) refused the client credentials (HTTP \(response.status)); check client_id and client_secret",
-                isTransient: false
-            )
-        default:
-            throw TokenError("the token endpoint \(target) answered HTTP \(response.status)", isTransient: true)
-        }
-        guard let json = try? JSONParser.parse(response.body),
-              let value = json["access_token"]?.stringValue, !value.isEmpty
-        else {
-            throw TokenError("the token endpoint \(target) answered without an access_token", isTransient: true)
-        }
-        let seconds = json["expires_in"]?.textValue.flatMap { Int($0) } ?? 300
-        return AccessToken(value: value, expiresIn: .seconds(max(1, seconds)))
-    }
 }

@@ -1,0 +1,120 @@
+import Foundation
+import Crypto
+import SluiceCore
+import _CryptoExtras
+
+/// A Google service-account key: the JSON file the Cloud console downloads. Only what the
+/// JWT grant needs is kept; the private key never leaves this value.
+public struct GoogleServiceAccountKey: Sendable {
+    public var clientEmail: String
+    public var privateKeyID: String?
+    /// Where the signed assertion is exchanged for a token (`token_uri`).
+    public var tokenURI: String
+    let privateKey: _RSA.Signing.PrivateKey
+
+    /// Reads a key file's JSON. Errors name the missing or bad field, never its value.
+    public init(json: [UInt8]) throws(TokenError) {
+        guard let document = try? JSONParser.parse(json), case .object = document else {
+            throw TokenError("the service-account key is not a JSON object; download a JSON key for the service account", isTransient: false)
+        }
+        if let type = document["type"]?.stringValue, type != "service_account" {
+            throw TokenError("the key file is of type \"\(type)\"; a service-account key (type service_account) is needed", isTransient: false)
+        }
+        guard let email = document["client_email"]?.stringValue, !email.isEmpty else {
+            throw TokenError("the service-account key has no client_email", isTransient: false)
+        }
+        guard let pem = document["private_key"]?.stringValue, !pem.isEmpty else {
+            throw TokenError("the service-account key has no private_key", isTransient: false)
+        }
+        do {
+            privateKey = try _RSA.Signing.PrivateKey(pemRepresentation: pem)
+        } catch {
+            throw TokenError("the service-account key's private_key is not an RSA key of 2048 bits or more in PEM form", isTransient: false)
+        }
+        clientEmail = email
+        privateKeyID = document["private_key_id"]?.stringValue
+        tokenURI = document["token_uri"]?.stringValue ?? "https://oauth2.googleapis.com/token"
+    }
+}
+
+/// The JWT bearer grant (RFC 7523) with a service-account key, as Google's token endpoint takes
+/// it: an RS256 assertion for one scope, valid one hour, exchanged for an access token.
+public struct GoogleJWTGrant: Sendable {
+    public static let cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
+    public static let storageReadWriteScope = "https://www.googleapis.com/auth/devstorage.read_write"
+
+    public var key: GoogleServiceAccountKey
+    public var scope: String
+
+    public init(key: GoogleServiceAccountKey, scope: String) {
+        self.key = key
+        self.scope = scope
+    }
+
+    /// The signed assertion for `now`.
+    public func assertion(now: Date) throws(TokenError) -> String {
+        var header: [JSONMember] = [JSONMember("alg", .string("RS256")), JSONMember("typ", .string("JWT"))]
+        if let id = key.privateKeyID { header.append(JSONMember("kid", .string(id))) }
+        let issued = Int64(now.timeIntervalSince1970)
+        let claims: [JSONMember] = [
+            JSONMember("iss", .string(key.clientEmail)), JSONMember("scope", .string(scope)), JSONMember("aud", .string(key.tokenURI)),
+            JSONMember("iat", .number(String(issued))), JSONMember("exp", .number(String(issued + 3600))),
+        ]
+        let signingInput = Self.base64URL(Self.bytes(.object(header))) + "." + Self.base64URL(Self.bytes(.object(claims)))
+        do {
+            let signature = try key.privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5)
+            return signingInput + "." + Self.base64URL(Array(signature.rawRepresentation))
+        } catch {
+            throw TokenError("could not sign the token assertion with the service-account key", isTransient: false)
+        }
+    }
+
+    public func request(using transport: HTTPTransport, guardrail: OutboundURLGuard? = nil, now: Date = Date()) async throws(TokenError) -> AccessToken {
+        let target = HTTPTransport.redacted(key.tokenURI)
+        let form = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + (try assertion(now: now))
+        let response: OutboundResponse
+        do {
+            try guardrail?.check(key.tokenURI)
+            response = try await transport.send(
+                OutboundRequest(
+                    method: "POST", url: key.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+                    body: Array(form.utf8), timeout: .seconds(30)
+                )
+            )
+        } catch {
+            let transient = error.code != .forbidden && error.code != .invalidURL
+            throw TokenError("token request to \(target) failed: \(error.message)", isTransient: transient)
+        }
+        let json = try? JSONParser.parse(response.body)
+        switch response.status {
+        case 200..<300:
+            break
+        case 400, 401, 403:
+            // Google explains itself here ("Invalid JWT Signature.", clock skew); nothing secret in it.
+            let reason = json?["error_description"]?.stringValue ?? json?["error"]?.stringValue ?? "no reason given"
+            throw TokenError(
+                "the token endpoint \(target) refused the service account \(key.clientEmail) (HTTP \(response.status): \(reason)); check the key file and the machine's clock",
+                isTransient: false
+            )
+        default:
+            throw TokenError("the token endpoint \(target) answered HTTP \(response.status)", isTransient: true)
+        }
+        guard let value = json?["access_token"]?.stringValue, !value.isEmpty else {
+            throw TokenError("the token endpoint \(target) answered without an access_token", isTransient: true)
+        }
+        let seconds = json?["expires_in"]?.textValue.flatMap { Int($0) } ?? 3599
+        return AccessToken(value: value, expiresIn: .seconds(max(1, seconds)))
+    }
+
+    static func bytes(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        value.write(into: &out, sortedKeys: false)
+        return out
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        var text = Data(bytes).base64EncodedString()
+        while text.hasSuffix("=") { text.removeLast() }
+        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    }
+}
