@@ -24,6 +24,8 @@ struct DeliveryLoop: Sendable {
 
     func run() async {
         var cursor: Int64?
+        /// The events after `cursor`, read while the previous pass was being sent.
+        var ahead: [OutboundEvent]?
         var lastSideWork = ContinuousClock.now - .seconds(60)
         while !Task.isCancelled {
             do {
@@ -35,11 +37,13 @@ struct DeliveryLoop: Sendable {
                 let position: Int64
                 if let cursor { position = cursor } else { position = try await ledger.consumerCursor(destination.name) }
                 cursor = position
-                guard let next = try await pass(after: position) else {
+                guard let next = try await pass(after: position, prefetched: ahead) else {
+                    ahead = nil
                     try await Task.sleep(for: settings.pollInterval)
                     continue
                 }
-                cursor = next
+                cursor = next.cursor
+                ahead = next.ahead
             } catch is CancellationError {
                 return
             } catch {
@@ -47,14 +51,17 @@ struct DeliveryLoop: Sendable {
                 // Store trouble: nothing moved; try again shortly from the stored cursor.
                 logger.error("delivery pass failed; retrying", metadata: ["destination.name": "\(destination.name)", "error": "\(error)"])
                 cursor = nil
+                ahead = nil
                 do { try await Task.sleep(for: settings.backoff.cap / 10) } catch { return }
             }
         }
     }
 
-    /// One pass; returns the new cursor, or nil when there was nothing to do yet.
-    func pass(after position: Int64) async throws -> Int64? {
-        let events = try await ledger.outboundEvents(afterSeq: position, limit: readLimit)
+    /// One pass; returns the new cursor, or nil when there was nothing to do yet. When the pass
+    /// was a full read (a backlog), the next read runs while this pass is sent and comes back as `ahead`.
+    func pass(after position: Int64, prefetched: [OutboundEvent]? = nil) async throws -> (cursor: Int64, ahead: [OutboundEvent]?)? {
+        let events: [OutboundEvent]
+        if let prefetched { events = prefetched } else { events = try await ledger.outboundEvents(afterSeq: position, limit: readLimit) }
         guard let last = events.last else {
             state.lag(seconds: 0)
             return nil
@@ -70,9 +77,11 @@ struct DeliveryLoop: Sendable {
                 return nil
             }
         }
+        let backlog = events.count == readLimit
+        async let next = backlog ? ledger.outboundEvents(afterSeq: last.seq, limit: readLimit) : nil
         let letters = try await deliver(routed)
         try await ledger.commitDelivery(consumer: destination.name, through: last.seq, deadLetters: letters, at: now())
-        return last.seq
+        return (last.seq, try await next)
     }
 
     /// Sends `events` in batches, `concurrency` at a time; returns the dead letters. Throws

@@ -60,7 +60,7 @@ public final class DeliveryService: Service, DestinationControl {
         for name in loops.keys.sorted() {
             let loop = loops[name]!
             let cursor = try await ledger.consumerCursor(name)
-            let backlog = try await ledger.backlog(afterSeq: cursor, sources: loop.selection.sources, cap: cap)
+            let backlog = try await ledger.backlog(afterSeq: cursor, routes: loop.selection.routes, cap: cap)
             let snapshot = loop.state.snapshot
             let lag = backlog.oldest.map { Double(max(0, now().microseconds - $0.microseconds)) / 1e6 } ?? 0
             out.append(DestinationStatus(

@@ -5,21 +5,23 @@ import SluiceCore
 extension SQLiteEventStore: DeliveryLedger {
     static let outboundColumns = "seq, source, log_type, action, occurred_at, received_at, origin, raw"
 
-    static func outboundEvent(from row: Row) -> OutboundEvent {
-        let raw: Data = row["raw"] ?? Data()
-        return OutboundEvent(
-            seq: row["seq"], source: row["source"], logType: row["log_type"], action: row["action"],
-            occurredAt: Timestamp(microseconds: row["occurred_at"]), receivedAt: Timestamp(microseconds: row["received_at"]),
-            origin: row["origin"], raw: Array(raw)
+    /// Reads a row of ``outboundColumns`` by position (delivery reads every event, so no name
+    /// lookups) and copies the raw bytes once, straight from SQLite's buffer.
+    static func outboundEvent(from row: Row) throws -> OutboundEvent {
+        OutboundEvent(
+            seq: row[0], source: row[1], logType: row[2], action: row[3],
+            occurredAt: Timestamp(microseconds: row[4]), receivedAt: Timestamp(microseconds: row[5]),
+            origin: row[6], raw: try row.withUnsafeData(atIndex: 7) { $0.map { [UInt8]($0) } ?? [] }
         )
     }
 
     public func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent] {
         do {
             return try await pool.read { db in
-                try Row.fetchAll(
-                    db, sql: "SELECT \(Self.outboundColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]
-                ).map(Self.outboundEvent(from:))
+                try Array(
+                    Row.fetchCursor(db, sql: "SELECT \(Self.outboundColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
+                        .map(Self.outboundEvent(from:))
+                )
             }
         } catch {
             throw Self.storeError(error, doing: "read events for delivery")
@@ -123,15 +125,26 @@ extension SQLiteEventStore: DeliveryLedger {
         }
     }
 
-    public func backlog(afterSeq seq: Int64, sources: Set<String>?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?) {
+    public func backlog(afterSeq seq: Int64, routes: [DeliveryRoute]?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?) {
         do {
             return try await pool.read { db in
                 var condition = "seq > ?"
                 var arguments: [any DatabaseValueConvertible] = [seq]
-                if let sources {
-                    guard !sources.isEmpty else { return (0, nil) }
-                    condition += " AND source IN (\(Array(repeating: "?", count: sources.count).joined(separator: ",")))"
-                    arguments += sources.sorted().map { $0 as any DatabaseValueConvertible }
+                if let routes {
+                    guard !routes.isEmpty else { return (0, nil) }
+                    // The routes' own rule (DeliveryRoute.matches), as SQL: any route, all of its filters.
+                    func among(_ column: String, _ values: Set<String>) -> String {
+                        if values.isEmpty { return "0" }
+                        arguments += values.sorted().map { $0 as any DatabaseValueConvertible }
+                        return "\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))"
+                    }
+                    let clauses = routes.map { route in
+                        var parts = [among("source", route.from)]
+                        if let logTypes = route.logTypes { parts.append(among("log_type", logTypes)) }
+                        if let actions = route.actions { parts.append(among("action", actions)) }
+                        return "(" + parts.joined(separator: " AND ") + ")"
+                    }
+                    condition += " AND (" + clauses.joined(separator: " OR ") + ")"
                 }
                 let count = try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM (SELECT 1 FROM events WHERE \(condition) LIMIT \(cap))", arguments: StatementArguments(arguments)

@@ -82,6 +82,24 @@ import Testing
         try #require(try await service.statuses().first { $0.name == name })
     }
 
+    @Test func backlogCountsWhatTheRoutesSelect() async throws {
+        try await Self.withStore { store, _ in
+            let events = (0..<10).map { EventStoreContract.event(source: "incident-io", occurredAt: Self.base, key: "a\($0)") }
+                + (0..<5).map { EventStoreContract.event(source: "incident-io", action: "user.created", occurredAt: Self.base, key: "u\($0)") }
+                + (0..<3).map { EventStoreContract.event(source: "incydr", occurredAt: Self.base, key: "c\($0)", logType: "CODE42_INCYDR") }
+            _ = try await store.append(events, receivedAt: SluiceRuntimeClock.now())
+            func count(_ routes: [DeliveryRoute]?) async throws -> Int { try await store.backlog(afterSeq: 0, routes: routes, cap: 1_000).count }
+            #expect(try await count(nil) == 18)
+            #expect(try await count([]) == 0)
+            #expect(try await count([DeliveryRoute(from: ["incident-io"], to: ["d"])]) == 15)
+            #expect(try await count([DeliveryRoute(from: ["incident-io"], to: ["d"], actions: ["user.created"])]) == 5)
+            #expect(try await count([DeliveryRoute(from: ["incident-io", "incydr"], to: ["d"], logTypes: ["CODE42_INCYDR"])]) == 3)
+            let either = [DeliveryRoute(from: ["incident-io"], to: ["d"], actions: ["user.created"]), DeliveryRoute(from: ["incydr"], to: ["d"])]
+            #expect(try await count(either) == 8)
+            #expect(try await store.backlog(afterSeq: 0, routes: either, cap: 4).count == 4)
+        }
+    }
+
     @Test func chronicleGetsEveryEventOnceInBodiesUnderOneMegabyteWithCredentialsInHeaders() async throws {
         let double = SinkTestDouble()
         try await Self.withStore { store, _ in

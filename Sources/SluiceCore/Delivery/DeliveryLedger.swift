@@ -15,9 +15,9 @@ public protocol DeliveryLedger: Sendable {
     func consumerCursor(_ consumer: String) async throws(StoreError) -> Int64
     /// Records `deadLetters` and moves `consumer`'s cursor forward to `seq` in one transaction.
     func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp) async throws(StoreError)
-    /// How many of the events after `seq` come from `sources` (all when nil), counting at most `cap`;
-    /// and the receive time of the first of them.
-    func backlog(afterSeq seq: Int64, sources: Set<String>?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?)
+    /// How many of the events after `seq` any of `routes` selects (all events when nil), counting at
+    /// most `cap`; and the receive time of the first of them.
+    func backlog(afterSeq seq: Int64, routes: [DeliveryRoute]?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?)
 
     /// A destination's dead letters, oldest first, after `seq`.
     func deadLetters(destination: String, afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [DeadLetter]

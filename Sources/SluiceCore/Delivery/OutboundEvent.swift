@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a destination needs of a stored event: its order, where it came from and its raw bytes.
 /// Lighter than ``StoredEvent`` (no normalized targets or actor), because delivery reads every
 /// event once per destination.
@@ -29,7 +35,11 @@ public struct OutboundEvent: Sendable, Hashable {
     /// The raw bytes on one line: JSON allows raw CR and LF only as whitespace between tokens
     /// (never inside a string), so replacing them with spaces keeps the document's meaning.
     public var singleLineRaw: [UInt8] {
-        guard raw.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return raw }
+        let hasBreak = raw.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0x0A, bytes.count) != nil || memchr(base, 0x0D, bytes.count) != nil
+        }
+        guard hasBreak else { return raw }
         return raw.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }
     }
 }

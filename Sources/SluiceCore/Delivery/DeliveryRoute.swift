@@ -1,5 +1,3 @@
-import SluiceCore
-
 /// One entry of `routes`: events from these feeds or collectors, optionally only some log types
 /// or actions, go to these destinations.
 public struct DeliveryRoute: Sendable, Hashable {
@@ -31,7 +29,4 @@ public struct RouteSelection: Sendable, Hashable {
     }
 
     public func matches(_ event: OutboundEvent) -> Bool { routes.contains { $0.matches(event) } }
-
-    /// The sources any route takes from.
-    public var sources: Set<String> { routes.reduce(into: Set<String>()) { $0.formUnion($1.from) } }
 }
