@@ -31,7 +31,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Tests", "system"))
-from sluice_harness import SluiceProcess, free_port  # noqa: E402
+from sluice_harness import SluiceProcess, free_port, write_config  # noqa: E402
 
 SECRET = "bench-feed-secret-0123456789"
 ADMIN = "bench-admin-token-0123456789"
@@ -91,8 +91,7 @@ def cpu_seconds(pid):
 
 
 def config(path, sinks):
-    destinations = "".join(f"""
-  sink{i}:
+    destinations = "".join(f"""  sink{i}:
     type: chronicle_webhook
     url: "{sink.url()}"
     api_key: {API_KEY}
@@ -100,20 +99,8 @@ def config(path, sinks):
     allow_private_networks: true
     retry: {{ base_delay: 200ms, max_delay: 2s }}
 """ for i, sink in enumerate(sinks))
-    with open(path, "w") as f:
-        f.write(f"""
-server:
-  admin_tokens:
-    - {{ name: ops, role: admin, token: "${{env:SLUICE_ADMIN_TOKEN}}" }}
-feeds:
-  default:
-    log_type: INCIDENT_IO
-    secret: "${{env:SLUICE_DEFAULT_FEED_SECRET}}"
-destinations:{destinations}
-routes:
-  - {{ from: [default], to: [{", ".join(f"sink{i}" for i in range(len(sinks)))}] }}
-""")
-    return path
+    routes = f"  - {{ from: [default], to: [{', '.join(f'sink{i}' for i in range(len(sinks)))}] }}\n"
+    return write_config(path, destinations=destinations, routes=routes)
 
 
 def push(port, bodies, conns=4):
@@ -173,17 +160,7 @@ def throughput(binary, shared, tmp, total, k=0):
     data = os.path.join(tmp, f"throughput-{k}")
     sink = Sink(shared)
     try:
-        plain = os.path.join(tmp, "plain.yaml")
-        with open(plain, "w") as f:
-            f.write(f"""
-server:
-  admin_tokens:
-    - {{ name: ops, role: admin, token: "${{env:SLUICE_ADMIN_TOKEN}}" }}
-feeds:
-  default:
-    log_type: INCIDENT_IO
-    secret: "${{env:SLUICE_DEFAULT_FEED_SECRET}}"
-""")
+        plain = write_config(os.path.join(tmp, "plain.yaml"))
         server = SluiceProcess(binary, data, ADMIN, SECRET, os.path.join(tmp, "throughput.log"), config=plain).start(timeout=60)
         bodies = ["\n".join(event(n) for n in range(s, min(s + 1000, total))).encode() for s in range(0, total, 1000)]
         push(server.port, bodies)

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sluice_harness import SluiceProcess  # noqa: E402
+from sluice_harness import Checks, SluiceProcess  # noqa: E402
 
 ADMIN = "crash-test-admin-token"
 SECRET = "crash-test-feed-secret"
@@ -67,16 +67,7 @@ def main():
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
 
-    passed, failed = 0, 0
-
-    def check(name, ok, detail=""):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"ok   {name}")
-        else:
-            failed += 1
-            print(f"FAIL {name} {detail}")
+    check = Checks()
 
     with tempfile.TemporaryDirectory(prefix="sluice-crash-") as tmp:
         data_dir = os.path.join(tmp, "data")
@@ -123,8 +114,7 @@ def main():
         db.close()
         check("PRAGMA integrity_check is ok", result == [("ok",)], str(result))
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from crash_recovery_test import SECRET, push_loop  # noqa: E402  (push_loop sends this feed secret)
-from sluice_harness import SluiceProcess  # noqa: E402
+from sluice_harness import Checks, SluiceProcess, write_config  # noqa: E402
 
 ADMIN = "delivery-crash-admin-token"
 API_KEY = "chronicle-api-key-crash"
@@ -119,32 +119,14 @@ def main():
     parser.add_argument("--clients", type=int, default=3)
     args = parser.parse_args()
 
-    passed, failed = 0, 0
-
-    def check(name, ok, detail=""):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print(f"ok   {name}")
-        else:
-            failed += 1
-            print(f"FAIL {name} {detail}")
+    check = Checks()
 
     sink = Sink()
     with tempfile.TemporaryDirectory(prefix="sluice-delivery-crash-") as tmp:
-        config = os.path.join(tmp, "sluice.yaml")
-        with open(config, "w") as f:
-            f.write(f"""
-server:
-  admin_tokens:
-    - {{ name: ops, role: admin, token: "${{env:SLUICE_ADMIN_TOKEN}}" }}
-feeds:
-  default:
-    log_type: CRASH_TEST
-    normalizer: generic
-    secret: "${{env:SLUICE_DEFAULT_FEED_SECRET}}"
-destinations:
-  chronicle:
+        config = write_config(
+            os.path.join(tmp, "sluice.yaml"),
+            feed="log_type: CRASH_TEST\nnormalizer: generic",
+            destinations=f"""  chronicle:
     type: chronicle_webhook
     url: "http://127.0.0.1:{sink.port}/v1alpha/projects/1/locations/us/instances/i/feeds/f:importPushLogs"
     api_key: {API_KEY}
@@ -153,9 +135,9 @@ destinations:
     batch: {{ max_events: {BATCH}, max_wait: 50ms }}
     concurrency: {CONCURRENCY}
     retry: {{ base_delay: 50ms, max_delay: 1s }}
-routes:
-  - {{ from: [default], to: [chronicle] }}
-""")
+""",
+            routes="  - { from: [default], to: [chronicle] }\n",
+        )
         server = SluiceProcess(args.binary, os.path.join(tmp, "data"), ADMIN, SECRET, os.path.join(tmp, "server.log"), config=config)
         acked = []
         delivered_before_kill = []
@@ -200,13 +182,12 @@ routes:
         check("the sink's faults were retried", sum(sink.refused.values()) > 0, str(dict(sink.refused)))
         check("the destination reports no lag and no dead letters", status.get("lag_events") == 0 and status.get("dead_letters") == 0, json.dumps(status))
         check("SIGTERM exits 0", code == 0, f"exit code {code}")
-        if failed:
+        if check.failed:
             with open(os.path.join(tmp, "server.log"), errors="replace") as f:
                 print("server log (last lines):\n" + "".join(f.readlines()[-20:]))
         print(f"sink: {sink.requests} requests, refused {dict(sink.refused)}, {duplicates} duplicate deliveries")
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

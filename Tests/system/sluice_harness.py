@@ -57,3 +57,36 @@ class SluiceProcess:
         """Sends `sig` and waits for the process to exit; returns its exit code."""
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
+
+
+def write_config(path, feed="log_type: INCIDENT_IO", destinations="", routes=""):
+    """A `sluice serve` config with the admin token and the `default` feed SluiceProcess provides
+    (their values come from the environment it sets); `destinations` and `routes` are YAML text."""
+    with open(path, "w") as f:
+        f.write('server:\n  admin_tokens:\n    - { name: ops, role: admin, token: "${env:SLUICE_ADMIN_TOKEN}" }\n')
+        f.write('feeds:\n  default:\n    secret: "${env:SLUICE_DEFAULT_FEED_SECRET}"\n')
+        f.write("".join(f"    {line}\n" for line in feed.splitlines()))
+        if destinations:
+            f.write("destinations:\n" + destinations)
+        if routes:
+            f.write("routes:\n" + routes)
+    return path
+
+
+class Checks:
+    """Named pass/fail checks, printed as they happen; `summary()` is the exit code."""
+
+    def __init__(self):
+        self.passed, self.failed = 0, 0
+
+    def __call__(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name} {detail}")
+
+    def summary(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
