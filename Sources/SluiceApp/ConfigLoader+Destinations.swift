@@ -300,7 +300,7 @@ extension ConfigReader {
             let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
             let from = fields["from"].map { names($0, "\(path).from") } ?? []
             let to = fields["to"].map { names($0, "\(path).to") } ?? []
-            if fields["from"] == nil { fail("\(path).from", "missing; name the feeds or collectors whose events this route sends", item) }
+            if fields["from"] == nil { fail("\(path).from", "missing; name the feeds or collectors (or sluice, for its own audit log) whose events this route sends", item) }
             if fields["to"] == nil { fail("\(path).to", "missing; name the destinations this route sends to", item) }
             let logTypes = fields["log_types"].map { Set(names($0, "\(path).log_types")) }
             let actions = fields["actions"].map { Set(names($0, "\(path).actions")) }
@@ -319,7 +319,8 @@ extension ConfigReader {
 
     /// Every route names things that exist; every destination is reached by some route.
     mutating func checkRoutes(_ config: SluiceConfig, routesNode: Node?) {
-        let sources = Set(config.feeds.map(\.name) + config.collectors.map(\.name))
+        // Sluice's own audit log routes like a feed (docs/audit-events.md).
+        let sources = Set(config.feeds.map(\.name) + config.collectors.map(\.name) + [AdminAuditEntry.source])
         let destinations = Set(config.destinations.map(\.name))
         for (i, route) in config.routes.enumerated() {
             for name in route.from.sorted() where !sources.contains(name) {

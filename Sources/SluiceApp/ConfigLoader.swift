@@ -321,6 +321,10 @@ struct ConfigReader {
                 fail(path, "\(kind) names may use letters, digits, '-', '_' and '.', up to 64 characters", value)
                 continue
             }
+            if section != "destinations" && name == AdminAuditEntry.source {
+                fail(path, "\"\(name)\" is the source of Sluice's own audit log; choose another \(kind) name", value)
+                continue
+            }
             out.append((name, value, path))
         }
         return out

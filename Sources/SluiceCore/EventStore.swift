@@ -40,6 +40,11 @@ extension EventStore {
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
         try await append(events, receivedAt: receivedAt, checkpoint: nil)
     }
+
+    /// Stores an audit entry of an action that changes nothing in the store itself.
+    public func record(_ entry: AdminAuditEntry) async throws(StoreError) {
+        _ = try await append([entry.incomingEvent()], receivedAt: entry.occurredAt, checkpoint: nil)
+    }
 }
 
 /// Why the store could not do what was asked. Callers answer 503 for `unavailable` and `full`, 409 for `conflict`.

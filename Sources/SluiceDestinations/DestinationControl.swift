@@ -64,8 +64,10 @@ public struct DeliveryControlError: Error, Sendable, CustomStringConvertible {
 public protocol DestinationControl: Sendable {
     func statuses() async throws(StoreError) -> [DestinationStatus]
     func deadLetters(_ destination: String, afterSeq: Int64, limit: Int) async throws(DeliveryControlError) -> [DeadLetter]
-    /// Marks dead letters (all when `seqs` is nil) to be sent again; returns how many.
-    func redrive(_ destination: String, seqs: [Int64]?) async throws(DeliveryControlError) -> Int
-    /// Queues a re-send of the events that occurred in `[since, until)`.
-    func replay(_ destination: String, since: Timestamp, until: Timestamp) async throws(DeliveryControlError) -> ReplayJob
+    /// Marks dead letters (all when `seqs` is nil) to be sent again; returns how many. Recorded
+    /// as `destination.dead_letters_redriven` by `requester`.
+    func redrive(_ destination: String, seqs: [Int64]?, by requester: AuditRequester) async throws(DeliveryControlError) -> Int
+    /// Queues a re-send of the events that occurred in `[since, until)`. Recorded as
+    /// `destination.replay_started` by `requester`.
+    func replay(_ destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester) async throws(DeliveryControlError) -> ReplayJob
 }

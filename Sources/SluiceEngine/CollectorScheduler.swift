@@ -87,17 +87,24 @@ public final class CollectorScheduler: Service, CollectorControl {
         return out
     }
 
-    public func requestRun(_ name: String) -> Bool {
-        guard collectors[name] != nil else { return false }
+    public func requestRun(_ name: String, by requester: AuditRequester) async throws(StoreError) -> Bool {
+        guard let scheduled = collectors[name] else { return false }
+        try await scheduled.collector.record(
+            requester.entry("collector.run_triggered", targets: [AuditTarget(type: "collector", id: name)], at: now())
+        )
         requestSink.yield(name)
         return true
     }
 
-    public func rewind(_ name: String, stream: String, to time: Timestamp) async throws(CollectorError) {
+    public func rewind(_ name: String, stream: String, to time: Timestamp, by requester: AuditRequester) async throws(CollectorError) {
         guard let scheduled = collectors[name] else { throw CollectorError(.rejected, "no collector named \(name)") }
         guard let chosen = IncydrConfiguration.Stream(rawValue: stream), scheduled.collector.configuration.streams.contains(chosen) else {
             throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(scheduled.collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
         }
-        try await scheduled.collector.rewind(chosen, to: time)
+        let audit = requester.entry(
+            "collector.checkpoint_rewound", targets: [AuditTarget(type: "collector", id: name), AuditTarget(type: "stream", id: "\(name)/\(stream)")],
+            metadata: [JSONMember("to", .string(time.rfc3339))], at: now()
+        )
+        try await scheduled.collector.rewind(chosen, to: time, audit: audit)
     }
 }

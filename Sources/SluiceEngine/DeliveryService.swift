@@ -89,22 +89,24 @@ public final class DeliveryService: Service, DestinationControl {
         }
     }
 
-    public func redrive(_ destination: String, seqs: [Int64]?) async throws(DeliveryControlError) -> Int {
+    public func redrive(_ destination: String, seqs: [Int64]?, by requester: AuditRequester) async throws(DeliveryControlError) -> Int {
         try known(destination)
+        let audit = AdminAuditEntry.redrive(destination: destination, seqs: seqs, by: requester, at: now())
         do {
-            return try await ledger.requestRedrive(destination: destination, seqs: seqs)
+            return try await ledger.requestRedrive(destination: destination, seqs: seqs, audit: audit)
         } catch {
             throw DeliveryControlError(.store, error.description)
         }
     }
 
-    public func replay(_ destination: String, since: Timestamp, until: Timestamp) async throws(DeliveryControlError) -> ReplayJob {
+    public func replay(_ destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester) async throws(DeliveryControlError) -> ReplayJob {
         try known(destination)
         guard since < until else {
             throw DeliveryControlError(.invalidRequest, "since (\(since.rfc3339)) must be before until (\(until.rfc3339))")
         }
         do {
-            return try await ledger.createReplay(destination: destination, since: since, until: until, at: now())
+            let audit = AdminAuditEntry.replay(destination: destination, since: since, until: until, by: requester, at: now())
+            return try await ledger.createReplay(destination: destination, since: since, until: until, at: now(), audit: audit)
         } catch {
             throw DeliveryControlError(.store, error.description)
         }

@@ -42,6 +42,12 @@ public struct RetentionService: Service {
             await Task.yield()
         }
         if total > 0 {
+            try await store.record(
+                AdminAuditEntry(
+                    action: "retention.purge_completed", actor: AdminAuditEntry.system,
+                    metadata: [JSONMember("deleted", .number(String(total))), JSONMember("cutoff", .string(cutoff.rfc3339))], occurredAt: now()
+                )
+            )
             Counter(label: "sluice_retention_purged_events_total").increment(by: total)
             logger.info("retention purge completed", metadata: ["retention.deleted": "\(total)", "retention.cutoff": "\(cutoff)"])
         }

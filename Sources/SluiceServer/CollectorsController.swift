@@ -48,7 +48,13 @@ struct CollectorsController: Sendable {
 
     @Sendable func run(request: Request, context: SluiceRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
-        guard let control, control.requestRun(name) else {
+        let requested: Bool
+        do {
+            requested = try await control?.requestRun(name, by: context.requester(request)) ?? false
+        } catch {
+            throw APIError.from(error)
+        }
+        guard requested else {
             throw APIError(.notFound, "no collector named \"\(name)\"; GET /v1/collectors lists them")
         }
         var out: [UInt8] = []
@@ -67,7 +73,7 @@ struct CollectorsController: Sendable {
             throw APIError(.badRequest, "send {\"to\": \"<RFC 3339 time>\"}: the time the stream's next run reads from")
         }
         do {
-            try await control.rewind(name, stream: stream, to: time)
+            try await control.rewind(name, stream: stream, to: time, by: context.requester(request))
         } catch {
             switch error.code {
             case .conflict: throw APIError(.conflict, error.message)

@@ -83,7 +83,8 @@ struct DestinationsController: Sendable {
                 }
             }
         }
-        let marked = try await call { (control) async throws(DeliveryControlError) in try await control.redrive(name, seqs: seqs) }
+        let requester = context.requester(request)
+        let marked = try await call { (control) async throws(DeliveryControlError) in try await control.redrive(name, seqs: seqs, by: requester) }
         return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("redrive_requested", .number(String(marked)))]), status: .accepted)
     }
 
@@ -102,7 +103,8 @@ struct DestinationsController: Sendable {
             }
             until = parsed
         }
-        let job = try await call { (control) async throws(DeliveryControlError) in try await control.replay(name, since: since, until: until) }
+        let requester = context.requester(request)
+        let job = try await call { (control) async throws(DeliveryControlError) in try await control.replay(name, since: since, until: until, by: requester) }
         return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("replay", Self.render(job))]), status: .accepted)
     }
 

@@ -13,6 +13,9 @@ struct PushController: Sendable {
     let authenticator: FeedAuthenticator
     let ingestor: PushIngestor
     let now: @Sendable () -> Timestamp
+    /// Where `feed.auth_failed` summaries go.
+    let auditLog: any EventStore
+    let failures = AuthFailureSummaries()
 
     func addRoutes(to router: Router<SluiceRequestContext>) {
         router.post("v1/feeds/:feed/events", use: push)
@@ -42,7 +45,7 @@ struct PushController: Sendable {
         // unauthenticated sender cannot make the server buffer megabytes.
         var webhookID: String?
         if case .standardWebhooks = feed.authentication {} else {
-            webhookID = try authenticate(credentials, feed: feed, body: [], at: receivedAt, logger: context.logger)
+            webhookID = try await authenticate(credentials, feed: feed, body: [], at: receivedAt, request: request, context: context)
         }
         var body: ByteBuffer
         do {
@@ -53,7 +56,7 @@ struct PushController: Sendable {
         }
         if case .standardWebhooks = feed.authentication {
             let bytes = body.getBytes(at: body.readerIndex, length: body.readableBytes) ?? []
-            webhookID = try authenticate(credentials, feed: feed, body: bytes, at: receivedAt, logger: context.logger)
+            webhookID = try await authenticate(credentials, feed: feed, body: bytes, at: receivedAt, request: request, context: context)
         }
         let events: [DecodedEvent]
         do {
@@ -76,14 +79,25 @@ struct PushController: Sendable {
         return .json(Array("{\"accepted\":\(result.accepted),\"duplicates\":\(result.duplicates)}\n".utf8))
     }
 
-    private func authenticate(_ credentials: PushCredentials, feed: PushFeed, body: [UInt8], at time: Timestamp, logger: Logger) throws -> String? {
+    private func authenticate(
+        _ credentials: PushCredentials, feed: PushFeed, body: [UInt8], at time: Timestamp, request: Request, context: SluiceRequestContext
+    ) async throws -> String? {
         switch authenticator.authenticate(credentials, with: feed.authentication, body: body, now: time) {
         case .accepted(let webhookID):
             return webhookID
         case .refused(let reason):
             PushMetrics.rejected(feed: feed.name, reason: "unauthorized")
             PushMetrics.authFailure(feed: feed.name, reason: reason)
-            logger.debug("push authentication failed", metadata: ["feed.name": "\(feed.name)", "auth.reason": "\(reason)"])
+            context.logger.debug("push authentication failed", metadata: ["feed.name": "\(feed.name)", "auth.reason": "\(reason)"])
+            let ip = context.remoteAddress?.ipAddress
+            if let summary = failures.note(feed: feed.name, ip: ip, reason: reason, userAgent: request.headers[.userAgent], at: time) {
+                // Best effort: a store that cannot take it still has the metric, and the sender gets its 401 either way.
+                do {
+                    try await auditLog.record(summary)
+                } catch {
+                    context.logger.warning("could not record a push authentication failure", metadata: ["feed.name": "\(feed.name)", "error": "\(error)"])
+                }
+            }
             throw APIError.unauthorizedPush
         }
     }

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import SluiceCore
 
 /// Per-request context: the peer address (for logs) and, on admin routes, who is calling.
 public struct SluiceRequestContext: RequestContext, RemoteAddressRequestContext {
@@ -12,5 +13,15 @@ public struct SluiceRequestContext: RequestContext, RemoteAddressRequestContext 
         self.coreContext = .init(source: source)
         self.remoteAddress = source.channel.remoteAddress
         self.admin = nil
+    }
+}
+
+extension SluiceRequestContext {
+    /// The admin behind this request for the audit log: the token's name, the client's IP and user agent.
+    func requester(_ request: Request) -> AuditRequester {
+        AuditRequester(
+            actor: AdminAuditEntry.user(admin?.name ?? "unknown"),
+            context: AuditContext(location: remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+        )
     }
 }

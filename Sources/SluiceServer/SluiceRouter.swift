@@ -54,7 +54,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
         feeds: dependencies.feeds,
         authenticator: FeedAuthenticator(ingestionKey: dependencies.ingestionKey),
         ingestor: PushIngestor(store: dependencies.store),
-        now: dependencies.now
+        now: dependencies.now,
+        auditLog: dependencies.store
     ).addRoutes(to: router)
     let operations = OperationsController(
         store: dependencies.store, storeSize: dependencies.storeSize, readinessProblem: dependencies.readinessProblem,

@@ -189,9 +189,22 @@ extension SQLiteEventStore: DeliveryLedger {
         }
     }
 
-    public func requestRedrive(destination: String, seqs: [Int64]?) async throws(StoreError) -> Int {
+    public func requestRedrive(destination: String, seqs: [Int64]?, audit: AdminAuditEntry?) async throws(StoreError) -> Int {
         do {
             return try await pool.write { db in
+                let marked = try Self.markRedrive(destination: destination, seqs: seqs, in: db)
+                if var audit {
+                    audit.metadata.append(JSONMember("letters", .number(String(marked))))
+                    try Self.insertAudit(audit, in: db)
+                }
+                return marked
+            }
+        } catch {
+            throw Self.storeError(error, doing: "request a dead-letter re-drive")
+        }
+    }
+
+    static func markRedrive(destination: String, seqs: [Int64]?, in db: Database) throws -> Int {
                 if let seqs {
                     guard !seqs.isEmpty else { return 0 }
                     let marks = Array(repeating: "?", count: seqs.count).joined(separator: ",")
@@ -203,10 +216,6 @@ extension SQLiteEventStore: DeliveryLedger {
                     try db.execute(sql: "UPDATE dead_letters SET redrive = 1 WHERE destination = ?", arguments: [destination])
                 }
                 return db.changesCount
-            }
-        } catch {
-            throw Self.storeError(error, doing: "request a dead-letter re-drive")
-        }
     }
 
     public func redriveRequests(destination: String, limit: Int) async throws(StoreError) -> [DeadLetter] {
@@ -245,15 +254,20 @@ extension SQLiteEventStore: DeliveryLedger {
         )
     }
 
-    public func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp) async throws(StoreError) -> ReplayJob {
+    public func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp, audit: AdminAuditEntry?) async throws(StoreError) -> ReplayJob {
         do {
             return try await pool.write { db in
                 try db.execute(
                     sql: "INSERT INTO replays (destination, since, until, created_at) VALUES (?, ?, ?, ?)",
                     arguments: [destination, since.microseconds, until.microseconds, time.microseconds]
                 )
+                let id = db.lastInsertedRowID
+                if var audit {
+                    audit.metadata.append(JSONMember("replay_id", .number(String(id))))
+                    try Self.insertAudit(audit, in: db)
+                }
                 return ReplayJob(
-                    id: db.lastInsertedRowID, destination: destination, since: since, until: until, position: nil, sent: 0, createdAt: time, finishedAt: nil
+                    id: id, destination: destination, since: since, until: until, position: nil, sent: 0, createdAt: time, finishedAt: nil
                 )
             }
         } catch {

@@ -240,7 +240,20 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// Stores an audit entry inside the caller's transaction, beside the change it records.
+    static func insertAudit(_ entry: AdminAuditEntry, in db: Database) throws {
+        _ = try insert(rows: encodeRows([entry.incomingEvent()], receivedAt: entry.occurredAt), in: db)
+    }
+
     private static func insert(_ item: PendingAppend, in db: Database) throws -> AppendResult {
+        let result = try insert(rows: item.rows, in: db)
+        if let checkpoint = item.checkpoint {
+            try moveCheckpoint(checkpoint, at: item.committedAt, in: db)
+        }
+        return result
+    }
+
+    private static func insert(rows: [[DatabaseValue]], in db: Database) throws -> AppendResult {
         let eventStatement = try db.cachedStatement(sql: """
             INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
                 actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw, origin)
@@ -249,7 +262,7 @@ public final class SQLiteEventStore: EventStore {
             """)
         var accepted = 0
         var duplicates = 0
-        for row in item.rows {
+        for row in rows {
             eventStatement.setUncheckedArguments(StatementArguments(row))
             try eventStatement.execute()
             if db.changesCount == 0 {
@@ -257,9 +270,6 @@ public final class SQLiteEventStore: EventStore {
             } else {
                 accepted += 1
             }
-        }
-        if let checkpoint = item.checkpoint {
-            try moveCheckpoint(checkpoint, at: item.committedAt, in: db)
         }
         return AppendResult(accepted: accepted, duplicates: duplicates)
     }

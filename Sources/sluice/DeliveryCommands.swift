@@ -62,7 +62,9 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         let ledger = try openLedger(store, destination: destination, label: "sluice.replay")
         do {
-            let job = try await ledger.createReplay(destination: destination, since: start, until: end, at: SluiceRuntime.systemNow())
+            let now = SluiceRuntime.systemNow()
+            let audit = AdminAuditEntry.replay(destination: destination, since: start, until: end, by: .commandLine, at: now)
+            let job = try await ledger.createReplay(destination: destination, since: start, until: end, at: now, audit: audit)
             let untilText = end.microseconds == Int64.max ? "null" : "\"\(end.rfc3339)\""
             print("{\"destination\":\(JSONValue.quoted(destination)),\"replay\":\(job.id),\"since\":\"\(start.rfc3339)\",\"until\":\(untilText),\"status\":\"queued\"}")
         } catch {
@@ -121,11 +123,22 @@ struct DeadLettersCommand: AsyncParsableCommand {
         func run() async throws {
             let ledger = try openLedger(store, destination: destination, label: "sluice.dead-letters")
             do {
-                let marked = try await ledger.requestRedrive(destination: destination, seqs: seq.isEmpty ? nil : seq)
+                let seqs = seq.isEmpty ? nil : seq
+                let audit = AdminAuditEntry.redrive(destination: destination, seqs: seqs, by: .commandLine, at: SluiceRuntime.systemNow())
+                let marked = try await ledger.requestRedrive(destination: destination, seqs: seqs, audit: audit)
                 print("{\"destination\":\(JSONValue.quoted(destination)),\"redrive_requested\":\(marked)}")
             } catch {
                 throw error.exit()
             }
         }
+    }
+}
+
+extension AuditRequester {
+    /// An operator at this host's command line, by login name (the one sudo was called by, if any).
+    static var commandLine: AuditRequester {
+        let environment = ProcessInfo.processInfo.environment
+        let login = environment["SUDO_USER"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        return AuditRequester(actor: AdminAuditEntry.console(login), context: AuditContext(location: "local", userAgent: "sluice-cli"))
     }
 }

@@ -41,6 +41,11 @@ struct Serve: AsyncParsableCommand {
         }
         let generated = prepared.generated
         let feedNames = prepared.dependencies.feeds.keys.sorted()
+        do {
+            try await Self.recordStart(prepared, config: config, feeds: feedNames)
+        } catch {
+            throw error.exit()
+        }
         logger.info("sluice starting", metadata: [
             "store.path": "\(config.storage.sqlite.path)",
             "store.synchronous": "\(config.storage.sqlite.durability.rawValue)",
@@ -66,5 +71,39 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
         logger.info("sluice stopped")
+    }
+
+    /// `sluice.config_loaded` (the file's hash and what it configures, never a secret) and the
+    /// credentials generated at a first start, by Sluice itself.
+    static func recordStart(_ prepared: SluiceRuntime.Prepared, config: SluiceConfig, feeds: [String]) async throws(StoreError) {
+        let now = SluiceRuntime.systemNow()
+        func names(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
+        try await prepared.store.record(
+            AdminAuditEntry(
+                action: "sluice.config_loaded", actor: AdminAuditEntry.system,
+                metadata: [
+                    JSONMember("config_sha256", .string(config.fileDigest ?? "embedded-default")), JSONMember("feeds", names(feeds)),
+                    JSONMember("collectors", names(config.collectors.map(\.name))), JSONMember("destinations", names(config.destinations.map(\.name))),
+                ],
+                occurredAt: now
+            )
+        )
+        if prepared.generated.adminToken != nil {
+            try await prepared.store.record(
+                AdminAuditEntry(
+                    action: "admin_token.created", actor: AdminAuditEntry.system,
+                    targets: [AuditTarget(type: "admin_token", id: CredentialBootstrap.generatedAdminName)], metadata: [JSONMember("generated", .bool(true))],
+                    occurredAt: now
+                )
+            )
+        }
+        for (feed, _) in prepared.generated.feedSecrets {
+            try await prepared.store.record(
+                AdminAuditEntry(
+                    action: "feed.secret_created", actor: AdminAuditEntry.system, targets: [AuditTarget(type: "feed", id: feed)],
+                    metadata: [JSONMember("generated", .bool(true))], occurredAt: now
+                )
+            )
+        }
     }
 }

@@ -61,8 +61,10 @@ import Testing
                 #expect(recent.nextRun == now - .seconds(600) + .seconds(3_600))
                 #expect(try await lastRunStarted("recent") == now - .seconds(600))
                 // Asking for a run starts one now.
-                #expect(scheduler.requestRun("recent"))
-                #expect(!scheduler.requestRun("unknown"))
+                let admin = AuditRequester(actor: AdminAuditEntry.user("ops"))
+                let requestedKnown = try await scheduler.requestRun("recent", by: admin)
+                let requestedUnknown = try await scheduler.requestRun("unknown", by: admin)
+                #expect(requestedKnown && !requestedUnknown)
                 var requested: Timestamp?
                 for _ in 0..<400 {
                     requested = try await lastRunStarted("recent")
@@ -73,8 +75,10 @@ import Testing
                 group.cancelAll()
             }
         }
-        // Both collectors read the same ten events into their own sources.
+        // Both collectors read the same ten events into their own sources; the requested run is in the audit log.
         let page = try await store.events(matching: EventFilter(), after: nil, limit: 100)
-        #expect(page.events.count == 20)
+        #expect(page.events.filter { $0.source != AdminAuditEntry.source }.count == 20)
+        let audit = page.events.filter { $0.source == AdminAuditEntry.source }
+        #expect(audit.map(\.normalized.action) == ["collector.run_triggered"] && audit.first?.normalized.targets.first?.id == "recent")
     }
 }

@@ -78,6 +78,16 @@ import Testing
                 let json = try JSONParser.parse(Array(after.body.readableBytesView))
                 #expect(json.value(at: FieldPath("collectors"))?.arrayValue?.first?["streams"]?.arrayValue?.first?
                     .value(at: FieldPath("checkpoint.insertedThrough"))?.stringValue == "2026-01-01T00:00:00.000000Z")
+
+                // One audit entry per accepted action: refused, unknown and conflicting requests leave none.
+                let audit = try await client.execute(uri: "/v1/events?feed=sluice&limit=50", method: .get, headers: Self.viewer)
+                let entries = try JSONParser.parse(Array(audit.body.readableBytesView))["events"]?.arrayValue ?? []
+                #expect(entries.compactMap { $0["action"]?.stringValue }.sorted() == ["collector.checkpoint_rewound", "collector.run_triggered"])
+                #expect(entries.allSatisfy { $0["actor"]?["id"]?.stringValue == "token:ops" && $0["log_type"]?.stringValue == "SLUICE_AUDIT" })
+                let rewind = entries.first { $0["action"]?.stringValue == "collector.checkpoint_rewound" }
+                #expect(rewind?["targets"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["incydr", "incydr/file_events"])
+                #expect(rewind?["raw"]?["metadata"]?["to"]?.stringValue == "2026-01-01T00:00:00.000000Z")
+                #expect(!String(buffer: audit.body).contains("ops-token-value-123"))
             }
             #expect(!sluice.allLogText.contains(double.clientSecret))
         }

@@ -241,6 +241,21 @@ import Testing
         #expect(config.routes.first?.actions == ["user.created"])
     }
 
+    @Test func theAuditSourceIsRoutableAndReserved() {
+        let yaml = """
+            feeds:
+              sluice: { log_type: INCIDENT_IO, secret: "${env:FEED}" }
+              incident-io: { log_type: INCIDENT_IO, secret: "${env:FEED}" }
+            destinations:
+              disk: { type: file, path: /tmp/out }
+            routes:
+              - { from: [incident-io, sluice], to: [disk] }
+            """
+        let issues = Self.issues(yaml, environment)
+        #expect(issues.map(\.path) == ["feeds.sluice"], "the route from sluice is fine; a feed of that name is not")
+        #expect(issues.first?.message.contains("Sluice's own audit log") == true)
+    }
+
     @Test func destinationErrorsNameTheirPaths() {
         let yaml = """
             feeds:

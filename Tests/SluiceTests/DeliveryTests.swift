@@ -11,6 +11,7 @@ import Testing
 /// Delivery loops over real SQLite files to loopback Chronicle and HEC doubles over real HTTP.
 @Suite struct DeliveryTests {
     static let base = Timestamp(seconds: 1_795_300_000)
+    static let admin = AuditRequester(actor: AdminAuditEntry.user("ops"))
 
     static let fast = DeliverySettings(
         concurrency: 2, maxWait: .milliseconds(30), pollInterval: .milliseconds(20), backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(200)),
@@ -167,7 +168,7 @@ import Testing
 
                     // The receiver's parser is fixed; the operator re-drives.
                     double.setPoisonMarker(nil)
-                    #expect(try await service.redrive("chronicle", seqs: nil) == 1)
+                    #expect(try await service.redrive("chronicle", seqs: nil, by: Self.admin) == 1)
                     let redriven = try await eventually { try await store.deadLetterCount(destination: "chronicle") == 0 }
                     #expect(redriven)
                 }
@@ -288,11 +289,11 @@ import Testing
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
                     let first = try await eventually { double.received.events.count == 100 }
                     #expect(first)
-                    let job = try await service.replay("chronicle", since: Self.base + .seconds(20), until: Self.base + .seconds(40))
+                    let job = try await service.replay("chronicle", since: Self.base + .seconds(20), until: Self.base + .seconds(40), by: Self.admin)
                     let finished = try await eventually { try await store.openReplays(destination: "chronicle").isEmpty }
                     #expect(finished)
                     #expect(job.since == Self.base + .seconds(20))
-                    await #expect(throws: DeliveryControlError.self) { _ = try await service.replay("nowhere", since: Self.base, until: Self.base + .seconds(1)) }
+                    await #expect(throws: DeliveryControlError.self) { _ = try await service.replay("nowhere", since: Self.base, until: Self.base + .seconds(1), by: Self.admin) }
                 }
             }
         }

@@ -75,16 +75,34 @@ import Testing
                     uri: "/v1/destinations/nowhere/replay", method: .post, headers: Self.admin, body: ByteBuffer(string: "{\"since\":\"2026-11-20T10:00:00Z\"}")
                 )
                 #expect(unknown.status == .notFound)
+                var withAgent = Self.admin
+                withAgent[.userAgent] = "soc-runbook/2.1"
                 let replay = try await client.execute(
-                    uri: "/v1/destinations/chronicle/replay", method: .post, headers: Self.admin,
+                    uri: "/v1/destinations/chronicle/replay", method: .post, headers: withAgent,
                     body: ByteBuffer(string: "{\"since\":\"2026-11-20T10:00:10Z\",\"until\":\"2026-11-20T10:00:20Z\"}")
                 )
                 #expect(replay.status == .accepted)
                 let replayed = try await eventually { double.received.events.count == 40 }
                 #expect(replayed, "the ten events of the range are sent again")
-                let redrive = try await client.execute(uri: "/v1/destinations/chronicle/dead-letters/redrive", method: .post, headers: Self.admin)
+                let redrive = try await client.execute(uri: "/v1/destinations/chronicle/dead-letters/redrive", method: .post, headers: withAgent)
                 #expect(redrive.status == .accepted)
                 #expect(try JSONParser.parse(Array(redrive.body.readableBytesView))["redrive_requested"]?.textValue == "0")
+
+                // Sluice's own audit log: one entry per accepted action, none for refused ones.
+                let audit = try await client.execute(uri: "/v1/events?log_type=SLUICE_AUDIT&limit=50", method: .get, headers: Self.viewer)
+                let auditText = String(buffer: audit.body)
+                let entries = try JSONParser.parse(Array(audit.body.readableBytesView))["events"]?.arrayValue ?? []
+                #expect(entries.compactMap { $0["action"]?.stringValue }.sorted() == ["destination.dead_letters_redriven", "destination.replay_started"])
+                for entry in entries {
+                    #expect(entry["feed"]?.stringValue == "sluice" && entry["schema_version"]?.textValue == "1")
+                    #expect(entry["actor"]?["type"]?.stringValue == "user" && entry["actor"]?["name"]?.stringValue == "ops")
+                    #expect(entry["targets"]?.arrayValue?.first?["id"]?.stringValue == "chronicle")
+                    #expect(entry["context"]?["location"]?.stringValue == "127.0.0.1" && entry["context"]?["user_agent"]?.stringValue == "soc-runbook/2.1")
+                }
+                let started = entries.first { $0["action"]?.stringValue == "destination.replay_started" }
+                let raw = started?["raw"]
+                #expect(raw?["metadata"]?["since"]?.stringValue == "2026-11-20T10:00:10.000000Z" && raw?["metadata"]?["replay_id"] != nil)
+                #expect(!auditText.contains("ops-token-value-123") && !auditText.contains(double.feedSecret))
             }
             #expect(!sluice.allLogText.contains(double.feedSecret) && !sluice.allLogText.contains(double.apiKey))
         }

@@ -88,6 +88,13 @@ import Testing
         _ = try await sluice.store.append(old + recent, receivedAt: now)
         let service = RetentionService(store: sluice.store, settings: .init(days: 365, batchSize: 5), logger: sluice.logger, now: { now })
         #expect(try await service.purgeOnce() == 12)
-        #expect(try await sluice.store.count() == 3)
+        let left = try await sluice.store.events(matching: EventFilter(), after: nil, limit: 100).events
+        #expect(left.filter { $0.source != AdminAuditEntry.source }.count == 3)
+        let audit = left.filter { $0.source == AdminAuditEntry.source }
+        #expect(audit.map(\.normalized.action) == ["retention.purge_completed"] && audit.first?.normalized.actor == AdminAuditEntry.system)
+        let raw = String(decoding: audit.first?.raw ?? [], as: UTF8.self)
+        #expect(raw.contains("\"deleted\":12"))
+        #expect(try await service.purgeOnce() == 0)
+        #expect(try await sluice.store.count() == 4, "a pass that deletes nothing records nothing")
     }
 }

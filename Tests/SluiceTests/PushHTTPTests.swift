@@ -66,8 +66,10 @@ import Testing
         try await client.execute(uri: "/v1/feeds/\(feed)/events\(query)", method: .post, headers: headers, body: ByteBuffer(bytes: body))
     }
 
+    /// Stored pushed events (Sluice's own audit entries, such as failed-authentication summaries, aside).
     static func count(_ sluice: TestSluice) async throws -> Int {
-        try await sluice.store.count()
+        let audit = try await sluice.store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 1_000).events.count
+        return try await sluice.store.count() - audit
     }
 
     static func errorMessage(_ response: TestResponse) -> String {
@@ -128,6 +130,11 @@ import Testing
             }
             #expect(bodies.count == 1, "every refusal must have the same body")
             #expect(try await Self.count(sluice) == 0)
+            // Seven refusals from one address: one summary, holding none of the values sent.
+            let audit = try await sluice.store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+            #expect(audit.map(\.normalized.action) == ["feed.auth_failed"])
+            let raw = String(decoding: audit.first?.raw ?? [], as: UTF8.self)
+            #expect(![Self.feedSecret, Self.otherSecret, Self.ingestionKey, "wrong"].contains { raw.contains($0) })
         }
     }
 

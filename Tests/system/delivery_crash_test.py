@@ -112,6 +112,13 @@ def destination_status(port):
         return {d["name"]: d for d in json.loads(r.read())["destinations"]}
 
 
+def audit_actions(port, action):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/events?feed=sluice&action={action}&limit=100",
+                                 headers={"Authorization": f"Bearer {ADMIN}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["events"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
@@ -167,6 +174,7 @@ def main():
             if status.get("lag_events") == 0:
                 break
             time.sleep(0.2)
+        starts = audit_actions(server.port, "sluice.config_loaded")
         code = server.signal(signal.SIGTERM)
         sink.stop()
 
@@ -182,6 +190,8 @@ def main():
         check("the sink's faults were retried", sum(sink.refused.values()) > 0, str(dict(sink.refused)))
         check("the destination reports no lag and no dead letters", status.get("lag_events") == 0 and status.get("dead_letters") == 0, json.dumps(status))
         check("SIGTERM exits 0", code == 0, f"exit code {code}")
+        check(f"each start is in the audit log ({len(starts)} sluice.config_loaded)", len(starts) == args.cycles + 1
+              and all(len(e["raw"]["metadata"]["config_sha256"]) == 64 for e in starts), json.dumps(starts[:1]))
         if check.failed:
             with open(os.path.join(tmp, "server.log"), errors="replace") as f:
                 print("server log (last lines):\n" + "".join(f.readlines()[-20:]))

@@ -22,16 +22,17 @@ public protocol DeliveryLedger: Sendable {
     /// A destination's dead letters, oldest first, after `seq`.
     func deadLetters(destination: String, afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [DeadLetter]
     func deadLetterCount(destination: String) async throws(StoreError) -> Int
-    /// Marks dead letters for sending again (all of them when `seqs` is nil); returns how many were marked.
-    func requestRedrive(destination: String, seqs: [Int64]?) async throws(StoreError) -> Int
+    /// Marks dead letters for sending again (all of them when `seqs` is nil); returns how many were
+    /// marked. `audit`, with the count added, is stored in the same transaction.
+    func requestRedrive(destination: String, seqs: [Int64]?, audit: AdminAuditEntry?) async throws(StoreError) -> Int
     /// Dead letters marked for re-drive, oldest first.
     func redriveRequests(destination: String, limit: Int) async throws(StoreError) -> [DeadLetter]
     /// Settles re-driven letters: `delivered` ones are removed, `refused` ones get their new
     /// reason, one more attempt and their re-drive mark cleared.
     func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError)
 
-    /// Stores a replay request and returns it with its id.
-    func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp) async throws(StoreError) -> ReplayJob
+    /// Stores a replay request and returns it with its id; `audit`, with the id added, in the same transaction.
+    func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp, audit: AdminAuditEntry?) async throws(StoreError) -> ReplayJob
     /// Replays not yet finished (all destinations when nil), oldest first.
     func openReplays(destination: String?) async throws(StoreError) -> [ReplayJob]
     /// Records a replay's progress; `finished` closes it.

@@ -43,8 +43,10 @@ public struct CollectorStatus: Sendable {
 /// What the admin API may see and do with the running collectors.
 public protocol CollectorControl: Sendable {
     func statuses() async throws(StoreError) -> [CollectorStatus]
-    /// Starts a run of every stream of `name` in the background; false when there is no such collector.
-    func requestRun(_ name: String) -> Bool
-    /// Moves a stream's checkpoint back (or forward) to `time`; refused while the stream runs.
-    func rewind(_ name: String, stream: String, to time: Timestamp) async throws(CollectorError)
+    /// Starts a run of every stream of `name` in the background, once `collector.run_triggered`
+    /// by `requester` is stored; false when there is no such collector.
+    func requestRun(_ name: String, by requester: AuditRequester) async throws(StoreError) -> Bool
+    /// Moves a stream's checkpoint back (or forward) to `time`, recorded as
+    /// `collector.checkpoint_rewound` in the same transaction; refused while the stream runs.
+    func rewind(_ name: String, stream: String, to time: Timestamp, by requester: AuditRequester) async throws(CollectorError)
 }

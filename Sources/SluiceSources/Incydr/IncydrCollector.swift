@@ -149,7 +149,8 @@ public final class IncydrCollector: Sendable {
 extension IncydrCollector {
     /// Sets a stream's checkpoint so that its next run reads from `time` (file events and audit
     /// log, less the overlap); for users and cases, forgets any half-finished listing.
-    public func rewind(_ stream: IncydrConfiguration.Stream, to time: Timestamp) async throws(CollectorError) {
+    /// Moves `stream`'s checkpoint to `time`; `audit` is stored in the same transaction.
+    public func rewind(_ stream: IncydrConfiguration.Stream, to time: Timestamp, audit: AdminAuditEntry? = nil) async throws(CollectorError) {
         let key = checkpointKey(stream)
         guard !isRunning(stream) else {
             throw CollectorError(.conflict, "\(key) is running; rewind it after the run ends")
@@ -163,10 +164,15 @@ extension IncydrCollector {
         do {
             let version = try await store.checkpoint(stream: key)?.version ?? 0
             let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value)
-            _ = try await store.append([], receivedAt: now(), checkpoint: update)
+            _ = try await store.append(audit.map { [$0.incomingEvent()] } ?? [], receivedAt: now(), checkpoint: update)
         } catch {
             throw CollectorError.from(error)
         }
+    }
+
+    /// Stores an audit entry about this collector (a requested run).
+    public func record(_ entry: AdminAuditEntry) async throws(StoreError) {
+        try await store.record(entry)
     }
 
     /// The streams' stored checkpoints and last runs.

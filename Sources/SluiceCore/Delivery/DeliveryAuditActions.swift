@@ -1,0 +1,17 @@
+/// The audit entries of the delivery actions (docs/audit-events.md), built the same way by the
+/// API and the CLI.
+extension AdminAuditEntry {
+    public static func redrive(destination: String, seqs: [Int64]?, by requester: AuditRequester, at time: Timestamp) -> AdminAuditEntry {
+        requester.entry(
+            "destination.dead_letters_redriven", targets: [AuditTarget(type: "destination", id: destination)],
+            metadata: [JSONMember("seqs", seqs.map { .array($0.map { .number(String($0)) }) } ?? .string("all"))], at: time
+        )
+    }
+
+    public static func replay(destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester, at time: Timestamp) -> AdminAuditEntry {
+        requester.entry(
+            "destination.replay_started", targets: [AuditTarget(type: "destination", id: destination)],
+            metadata: [JSONMember("since", .string(since.rfc3339)), JSONMember("until", .string(until.rfc3339))], at: time
+        )
+    }
+}

@@ -1,0 +1,57 @@
+import SluiceCore
+import Synchronization
+
+/// Turns failed push authentications into at most one `feed.auth_failed` audit entry per feed
+/// and source IP per window, so a flood of bad requests costs a counter, not storage. The first
+/// failure of a window is reported at once; the ones after it are counted into the next report.
+/// Past `maxTracked` pairs, new IPs share one tally (`"*"`), which keeps storage bounded even
+/// against a sender that rotates addresses.
+final class AuthFailureSummaries: Sendable {
+    struct Tally {
+        var windowStart: Timestamp
+        /// Failures since the last report, and their reasons.
+        var unreported = 0
+        var reasons: [String: Int] = [:]
+        var lastReport: Timestamp
+    }
+
+    let window: Duration
+    let maxTracked: Int
+    private let tallies = Mutex<[String: Tally]>([:])
+
+    init(window: Duration = .seconds(300), maxTracked: Int = 1_024) {
+        self.window = window
+        self.maxTracked = maxTracked
+    }
+
+    /// Counts one failure; returns the entry to store when this failure opens a new window.
+    func note(feed: String, ip: String?, reason: String, userAgent: String?, at time: Timestamp) -> AdminAuditEntry? {
+        let report: (count: Int, reasons: [String: Int], since: Timestamp, ip: String)? = tallies.withLock { tallies in
+            var address = ip ?? "unknown"
+            if tallies["\(feed) \(address)"] == nil && tallies.count >= maxTracked {
+                tallies = tallies.filter { time < $0.value.windowStart + window }
+                if tallies.count >= maxTracked { address = "*" }
+            }
+            let key = "\(feed) \(address)"
+            var tally = tallies[key] ?? Tally(windowStart: time - window, lastReport: time)
+            tally.unreported += 1
+            tally.reasons[reason, default: 0] += 1
+            defer { tallies[key] = tally }
+            guard time >= tally.windowStart + window else { return nil }
+            let out = (tally.unreported, tally.reasons, tally.lastReport, address)
+            tally = Tally(windowStart: time, lastReport: time)
+            return out
+        }
+        guard let report else { return nil }
+        let reasons = report.reasons.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number(String($0.value))) }
+        return AdminAuditEntry(
+            action: "feed.auth_failed", actor: AuditActor(type: "api_key", id: "unauthenticated", name: nil),
+            targets: [AuditTarget(type: "feed", id: feed)], context: AuditContext(location: report.ip, userAgent: userAgent),
+            metadata: [
+                JSONMember("failures", .number(String(report.count))), JSONMember("since", .string(report.since.rfc3339)),
+                JSONMember("reasons", .object(reasons)), JSONMember("window_seconds", .number(String(window.components.seconds))),
+            ],
+            occurredAt: time
+        )
+    }
+}
