@@ -81,7 +81,25 @@ struct CollectCommand: AsyncParsableCommand {
         let scheduled = SluiceRuntime.makeCollectors(config, store: eventStore, logger: logger, now: SluiceRuntime.systemNow)
             .filter { $0.collector.configuration.name == name }
         if once || backfill != nil {
-            let reports = await scheduled[0].collector.run(streams: streams, backfill: backfill)
+            let collector = scheduled[0].collector
+            let chosen = streams ?? collector.configuration.streams
+            let targets = [AuditTarget(type: "collector", id: name)] + chosen.map { AuditTarget(type: "stream", id: "\(name)/\($0.rawValue)") }
+            let entry: AdminAuditEntry
+            if let backfill {
+                entry = AuditRequester.commandLine.entry(
+                    "collector.backfill_started", targets: targets,
+                    metadata: [JSONMember("since", .string(backfill.lowerBound.rfc3339)), JSONMember("until", .string(backfill.upperBound.rfc3339))],
+                    at: SluiceRuntime.systemNow()
+                )
+            } else {
+                entry = AuditRequester.commandLine.entry("collector.run_triggered", targets: targets, metadata: [JSONMember("once", .bool(true))], at: SluiceRuntime.systemNow())
+            }
+            do {
+                try await eventStore.record(entry)
+            } catch {
+                throw error.exit()
+            }
+            let reports = await collector.run(streams: streams, backfill: backfill)
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             for report in reports {

@@ -66,19 +66,26 @@ import Testing
         #expect(try await store.integrityCheck() == "ok")
         var ids = Set<String>()
         var stored = 0
+        var runsRecorded = 0
         var seq: Int64 = 0
         while true {
             let batch = try await store.events(afterSeq: seq, limit: 1_000)
             guard let lastEvent = batch.last else { break }
             seq = lastEvent.seq
-            stored += batch.count
             for event in batch {
+                // Each start of `sluice collect --once` is in Sluice's own audit log too.
+                if event.source == AdminAuditEntry.source {
+                    runsRecorded += event.normalized.action == "collector.run_triggered" ? 1 : 0
+                    continue
+                }
+                stored += 1
                 let raw = try JSONParser.parse(event.raw)
                 ids.insert(raw.value(at: FieldPath("event.id"))?.stringValue ?? "")
             }
         }
         #expect(stored == total)
         #expect(ids.count == total)
+        #expect(runsRecorded == killedMidRun + 1, "one entry per start, killed or not")
     }
 
     /// Exit codes for external schedulers: 0 only when every stream succeeded, 1 when one
@@ -114,6 +121,7 @@ import Testing
                 try await run(["collect", "incydr", "--once"]),
                 try await run(["collect", "nope", "--once"]),
                 try await run(["collect", "incydr", "--since", "2026-01-01"]),
+                try await run(["collect", "incydr", "--since", "2026-01-01", "--until", "2026-01-02", "--stream", "file_events"]),
             ]
         }
         #expect(results[0].0 == 0)
@@ -123,5 +131,13 @@ import Testing
         #expect(!results[1].1.contains(double.clientSecret))
         #expect(results[2].0 == 2)
         #expect(results[3].0 == 2)
+        #expect(results[4].0 == 0)
+        // Runs the CLI started are in the audit log, by the operator's login; refused commands are not.
+        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
+        let audit = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+        #expect(audit.map(\.normalized.action).sorted() == ["collector.backfill_started", "collector.run_triggered", "collector.run_triggered"])
+        #expect(audit.allSatisfy { $0.normalized.actor?.id.hasPrefix("cli:") == true && $0.normalized.targets.first?.id == "incydr" })
+        let backfill = audit.first { $0.normalized.action == "collector.backfill_started" }
+        #expect(backfill?.normalized.targets.map(\.id) == ["incydr", "incydr/file_events"])
     }
 }

@@ -50,7 +50,7 @@ def push_loop(port, client, iteration, acked, stop, deadline):
 
 def stored_keys(port):
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/events/export?format=ndjson", headers={"Authorization": f"Bearer {ADMIN}"}
+        f"http://127.0.0.1:{port}/v1/events/export?format=ndjson&feed=default", headers={"Authorization": f"Bearer {ADMIN}"}
     )
     keys = []
     with urllib.request.urlopen(req, timeout=120) as r:
