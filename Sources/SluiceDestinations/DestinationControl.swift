@@ -70,4 +70,7 @@ public protocol DestinationControl: Sendable {
     /// Queues a re-send of the events that occurred in `[since, until)`. Recorded as
     /// `destination.replay_started` by `requester`.
     func replay(_ destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester) async throws(DeliveryControlError) -> ReplayJob
+    /// Pauses (`reason` given) or resumes (nil) delivery to `destination`; false when it already
+    /// was in that state. Recorded as `destination.paused` / `destination.resumed` by `requester`.
+    func setPaused(_ destination: String, reason: String?, by requester: AuditRequester) async throws(DeliveryControlError) -> Bool
 }

@@ -29,6 +29,7 @@ struct DeliveryLoop: Sendable {
         var lastSideWork = ContinuousClock.now - .seconds(60)
         while !Task.isCancelled {
             do {
+                guard try await waitWhileHeld() else { return }
                 if ContinuousClock.now - lastSideWork >= .seconds(1) {
                     lastSideWork = ContinuousClock.now
                     try await redrive()
@@ -122,6 +123,12 @@ struct DeliveryLoop: Sendable {
             var attempt = 0
             attempts: while true {
                 if Task.isCancelled { return nil }
+                do {
+                    guard try await waitWhileHeld() else { return nil }
+                } catch {
+                    // The hold could not be read: keep to the retry path, which waits and tries again.
+                    logger.error("could not read the destination's pause", metadata: ["destination.name": "\(destination.name)", "error": "\(error)"])
+                }
                 let outcome = await destination.send(Array(part))
                 let wait: Duration
                 switch outcome {
@@ -168,6 +175,17 @@ struct DeliveryLoop: Sendable {
             }
         }
         return letters
+    }
+
+    /// Waits while an operator holds the destination (checking every poll interval); false when
+    /// cancelled meanwhile. A batch in flight stops before its next attempt.
+    func waitWhileHeld() async throws -> Bool {
+        while let hold = try await ledger.hold(destination: destination.name) {
+            state.held(hold.description)
+            do { try await Task.sleep(for: settings.pollInterval) } catch { return false }
+        }
+        state.held(nil)
+        return !Task.isCancelled
     }
 
     func deadLetter(_ event: OutboundEvent, _ reason: String) -> DeadLetter {

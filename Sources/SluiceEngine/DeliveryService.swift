@@ -66,7 +66,7 @@ public final class DeliveryService: Service, DestinationControl {
             out.append(DestinationStatus(
                 name: name, type: loop.destination.type, cursor: cursor, lagEvents: backlog.count, lagEventsCapped: backlog.count >= cap,
                 lagSeconds: lag, lastSuccess: snapshot.lastSuccess, lastError: snapshot.lastError, lastErrorAt: snapshot.lastErrorAt,
-                pausedReason: snapshot.pausedReason, deadLetters: try await ledger.deadLetterCount(destination: name),
+                pausedReason: snapshot.heldReason ?? snapshot.pausedReason, deadLetters: try await ledger.deadLetterCount(destination: name),
                 delivered: snapshot.delivered, retried: snapshot.retried, deadLettered: snapshot.deadLettered,
                 openReplays: try await ledger.openReplays(destination: name)
             ))
@@ -107,6 +107,17 @@ public final class DeliveryService: Service, DestinationControl {
         do {
             let audit = AdminAuditEntry.replay(destination: destination, since: since, until: until, by: requester, at: now())
             return try await ledger.createReplay(destination: destination, since: since, until: until, at: now(), audit: audit)
+        } catch {
+            throw DeliveryControlError(.store, error.description)
+        }
+    }
+
+    public func setPaused(_ destination: String, reason: String?, by requester: AuditRequester) async throws(DeliveryControlError) -> Bool {
+        try known(destination)
+        let time = now()
+        let hold = reason.map { DestinationHold(reason: $0, heldBy: requester.actor.name ?? requester.actor.id, heldAt: time) }
+        do {
+            return try await ledger.setHold(destination: destination, hold: hold, audit: .hold(destination: destination, reason: reason, by: requester, at: time))
         } catch {
             throw DeliveryControlError(.store, error.description)
         }

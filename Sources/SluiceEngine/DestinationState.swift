@@ -10,6 +10,8 @@ final class DestinationState: Sendable {
         var lastError: String?
         var lastErrorAt: Timestamp?
         var pausedReason: String?
+        /// An operator's pause (``DestinationHold``), shown before any other reason.
+        var heldReason: String?
         var delivered = 0
         var retried = 0
         var deadLettered = 0
@@ -44,6 +46,14 @@ final class DestinationState: Sendable {
         }
         if wasPaused { pausedGauge.record(0) }
         deliveredCounter.increment(by: count)
+    }
+
+    func held(_ reason: String?) {
+        let changed = state.withLock { s in
+            defer { s.heldReason = reason }
+            return s.heldReason != reason
+        }
+        if changed { pausedGauge.record(reason == nil ? 0 : 1) }
     }
 
     func failed(_ reason: String, at time: Timestamp) {

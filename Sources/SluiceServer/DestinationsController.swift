@@ -13,6 +13,8 @@ struct DestinationsController: Sendable {
         group.get("destinations/{name}/dead-letters", use: deadLetters)
         group.post("destinations/{name}/dead-letters/redrive", use: redrive)
         group.post("destinations/{name}/replay", use: replay)
+        group.post("destinations/{name}/pause", use: pause)
+        group.post("destinations/{name}/resume", use: resume)
     }
 
     @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -106,6 +108,27 @@ struct DestinationsController: Sendable {
         let requester = context.requester(request)
         let job = try await call { (control) async throws(DeliveryControlError) in try await control.replay(name, since: since, until: until, by: requester) }
         return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("replay", Self.render(job))]), status: .accepted)
+    }
+
+    /// `{"reason": "…"}` (required: the audit log and status say why); 200 with `changed` false when already paused.
+    @Sendable func pause(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let json = try? JSONParser.parse(Array(body.readableBytesView)), let reason = json["reason"]?.stringValue,
+              !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.count <= 500
+        else {
+            throw APIError(.badRequest, "send {\"reason\": \"why delivery stops\"} (1 to 500 characters); status and the audit log show it")
+        }
+        let requester = context.requester(request)
+        let changed = try await call { (control) async throws(DeliveryControlError) in try await control.setPaused(name, reason: reason, by: requester) }
+        return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(true)), JSONMember("changed", .bool(changed))]))
+    }
+
+    @Sendable func resume(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        let requester = context.requester(request)
+        let changed = try await call { (control) async throws(DeliveryControlError) in try await control.setPaused(name, reason: nil, by: requester) }
+        return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(false)), JSONMember("changed", .bool(changed))]))
     }
 
     func call<T>(_ body: (any DestinationControl) async throws(DeliveryControlError) -> T) async throws -> T {

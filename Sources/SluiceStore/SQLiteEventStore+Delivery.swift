@@ -303,3 +303,37 @@ extension SQLiteEventStore: DeliveryLedger {
         }
     }
 }
+
+extension SQLiteEventStore {
+    public func setHold(destination: String, hold: DestinationHold?, audit: AdminAuditEntry?) async throws(StoreError) -> Bool {
+        do {
+            return try await pool.write { db in
+                if let hold {
+                    try db.execute(
+                        sql: "INSERT INTO destination_holds (destination, reason, held_by, held_at) VALUES (?, ?, ?, ?) ON CONFLICT (destination) DO NOTHING",
+                        arguments: [destination, hold.reason, hold.heldBy, hold.heldAt.microseconds]
+                    )
+                } else {
+                    try db.execute(sql: "DELETE FROM destination_holds WHERE destination = ?", arguments: [destination])
+                }
+                guard db.changesCount > 0 else { return false }
+                if let audit { try Self.insertAudit(audit, in: db) }
+                return true
+            }
+        } catch {
+            throw Self.storeError(error, doing: "pause or resume a destination")
+        }
+    }
+
+    public func hold(destination: String) async throws(StoreError) -> DestinationHold? {
+        do {
+            return try await pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT reason, held_by, held_at FROM destination_holds WHERE destination = ?", arguments: [destination]).map { row in
+                    DestinationHold(reason: row[0], heldBy: row[1], heldAt: Timestamp(microseconds: row[2]))
+                }
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read a destination's pause")
+        }
+    }
+}

@@ -112,6 +112,18 @@ extension SQLiteEventStore {
                 );
                 """)
         }
+        migrator.registerMigration("2026-11-22-destination-holds") { db in
+            // An operator's pause of a destination, kept across restarts and shared by every
+            // process on the store (serve, the CLI).
+            try db.execute(sql: """
+                CREATE TABLE destination_holds (
+                    destination TEXT PRIMARY KEY,
+                    reason TEXT NOT NULL,
+                    held_by TEXT NOT NULL,
+                    held_at INTEGER NOT NULL
+                ) WITHOUT ROWID
+                """)
+        }
         return migrator
     }
 }

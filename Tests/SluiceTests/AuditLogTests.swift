@@ -92,10 +92,17 @@ import Testing
         #expect(try await run(["replay", "disk", "--since", "2026-11-01", "--until", "2026-11-02"]) == 0)
         #expect(try await run(["dead-letters", "redrive", "disk"]) == 0)
         #expect(try await run(["replay", "nowhere", "--since", "2026-11-01"]) != 0)
+        #expect(try await run(["pause", "disk", "--reason", "disk almost full"]) == 0)
+        #expect(try await run(["pause", "disk", "--reason", "still full"]) == 0, "already paused: nothing changes, nothing is recorded")
+        #expect(try await run(["pause", "disk", "--reason", ""]) == 2)
+        #expect(try await run(["resume", "disk"]) == 0)
 
         let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: .init(label: "test"))
         let entries = try await Self.auditEntries(store)
-        #expect(entries.map(\.normalized.action).sorted() == ["destination.dead_letters_redriven", "destination.replay_started"])
+        #expect(entries.map(\.normalized.action).sorted() == [
+            "destination.dead_letters_redriven", "destination.paused", "destination.replay_started", "destination.resumed",
+        ])
+        #expect(try await store.hold(destination: "disk") == nil)
         #expect(entries.allSatisfy { $0.normalized.actor == AdminAuditEntry.console("alice") })
         #expect(entries.allSatisfy { $0.normalized.context == AuditContext(location: "local", userAgent: "sluice-cli") })
         #expect(entries.allSatisfy { $0.normalized.targets == [AuditTarget(type: "destination", id: "disk")] })

@@ -83,6 +83,38 @@ import Testing
         try #require(try await service.statuses().first { $0.name == name })
     }
 
+    @Test func anOperatorsPauseHoldsDeliveryUntilResumeAndIsAudited() async throws {
+        let double = SinkTestDouble()
+        try await Self.withStore { store, _ in
+            try await Self.push(store, count: 20)
+            try await double.withServer { base in
+                try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
+                    let first = try await eventually { double.received.events.count == 20 }
+                    #expect(first)
+                    #expect(try await service.setPaused("chronicle", reason: "SIEM maintenance", by: Self.admin))
+                    #expect(try await service.setPaused("chronicle", reason: "again", by: Self.admin) == false, "already paused")
+                    // Once the loop shows the pause it waits in it, so nothing new can be sent.
+                    let holding = try await eventually { try await Self.status(service, "chronicle").pausedReason?.contains("SIEM maintenance") == true }
+                    #expect(holding)
+                    try await Self.push(store, count: 30, from: 20)
+                    let status = try await Self.status(service, "chronicle")
+                    #expect(status.lagEvents == 30)
+                    #expect(status.pausedReason?.hasPrefix("paused by ops at ") == true && status.pausedReason?.hasSuffix(": SIEM maintenance") == true)
+                    #expect(double.received.events.count == 20)
+                    #expect(try await service.setPaused("chronicle", reason: nil, by: Self.admin))
+                    let resumed = try await eventually { double.received.events.count == 50 }
+                    #expect(resumed)
+                    #expect(try await Self.status(service, "chronicle").pausedReason == nil)
+                    await #expect(throws: DeliveryControlError.self) { _ = try await service.setPaused("nowhere", reason: "x", by: Self.admin) }
+                }
+            }
+            let audit = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events.sorted { $0.seq < $1.seq }
+            #expect(audit.map(\.normalized.action) == ["destination.paused", "destination.resumed"], "a pause that changed nothing is not recorded")
+            #expect(audit.allSatisfy { $0.normalized.actor == AdminAuditEntry.user("ops") && $0.normalized.targets.first?.id == "chronicle" })
+            #expect(String(decoding: audit[0].raw, as: UTF8.self).contains("SIEM maintenance"))
+        }
+    }
+
     @Test func backlogCountsWhatTheRoutesSelect() async throws {
         try await Self.withStore { store, _ in
             let events = (0..<10).map { EventStoreContract.event(source: "incident-io", occurredAt: Self.base, key: "a\($0)") }

@@ -103,6 +103,31 @@ import Testing
                 let raw = started?["raw"]
                 #expect(raw?["metadata"]?["since"]?.stringValue == "2026-11-20T10:00:10.000000Z" && raw?["metadata"]?["replay_id"] != nil)
                 #expect(!auditText.contains("ops-token-value-123") && !auditText.contains(double.feedSecret))
+
+                // Pause and resume: admins only, a reason required, shown in status.
+                let viewerPause = try await client.execute(
+                    uri: "/v1/destinations/chronicle/pause", method: .post, headers: Self.viewer, body: ByteBuffer(string: "{\"reason\":\"x\"}")
+                )
+                #expect(viewerPause.status == .forbidden)
+                let noReason = try await client.execute(uri: "/v1/destinations/chronicle/pause", method: .post, headers: Self.admin, body: ByteBuffer(string: "{}"))
+                #expect(noReason.status == .badRequest)
+                let pause = try await client.execute(
+                    uri: "/v1/destinations/chronicle/pause", method: .post, headers: Self.admin, body: ByteBuffer(string: "{\"reason\":\"SIEM upgrade\"}")
+                )
+                #expect(pause.status == .ok && String(buffer: pause.body).contains("\"changed\":true"))
+                let paused = try await eventually {
+                    let listing = try await client.execute(uri: "/v1/destinations", method: .get, headers: Self.viewer)
+                    let first = try JSONParser.parse(Array(listing.body.readableBytesView))["destinations"]?.arrayValue?.first
+                    return first?["paused"] == .bool(true) && first?["paused_reason"]?.stringValue?.hasSuffix(": SIEM upgrade") == true
+                }
+                #expect(paused)
+                let resume = try await client.execute(uri: "/v1/destinations/chronicle/resume", method: .post, headers: Self.admin)
+                #expect(resume.status == .ok && String(buffer: resume.body).contains("\"changed\":true"))
+                let again = try await client.execute(uri: "/v1/destinations/chronicle/resume", method: .post, headers: Self.admin)
+                #expect(String(buffer: again.body).contains("\"changed\":false"))
+                let holds = try await client.execute(uri: "/v1/events?feed=sluice&action=destination.*&limit=50", method: .get, headers: Self.viewer)
+                let actions = (try JSONParser.parse(Array(holds.body.readableBytesView))["events"]?.arrayValue ?? []).compactMap { $0["action"]?.stringValue }
+                #expect(actions.filter { $0 == "destination.paused" || $0 == "destination.resumed" }.sorted() == ["destination.paused", "destination.resumed"])
             }
             #expect(!sluice.allLogText.contains(double.feedSecret) && !sluice.allLogText.contains(double.apiKey))
         }

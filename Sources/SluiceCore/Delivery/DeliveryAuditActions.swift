@@ -14,4 +14,12 @@ extension AdminAuditEntry {
             metadata: [JSONMember("since", .string(since.rfc3339)), JSONMember("until", .string(until.rfc3339))], at: time
         )
     }
+
+    /// `destination.paused` with the operator's reason, or `destination.resumed` when `reason` is nil.
+    public static func hold(destination: String, reason: String?, by requester: AuditRequester, at time: Timestamp) -> AdminAuditEntry {
+        requester.entry(
+            reason == nil ? "destination.resumed" : "destination.paused", targets: [AuditTarget(type: "destination", id: destination)],
+            metadata: reason.map { [JSONMember("reason", .string($0))] } ?? [], at: time
+        )
+    }
 }

@@ -31,6 +31,13 @@ public protocol DeliveryLedger: Sendable {
     /// reason, one more attempt and their re-drive mark cleared.
     func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError)
 
+    /// Holds (pauses) or releases a destination for an operator; returns false when it was
+    /// already in that state (then nothing, not even `audit`, is written). `audit` is stored in
+    /// the same transaction as the change.
+    func setHold(destination: String, hold: DestinationHold?, audit: AdminAuditEntry?) async throws(StoreError) -> Bool
+    /// The operator's hold on `destination`, if any.
+    func hold(destination: String) async throws(StoreError) -> DestinationHold?
+
     /// Stores a replay request and returns it with its id; `audit`, with the id added, in the same transaction.
     func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp, audit: AdminAuditEntry?) async throws(StoreError) -> ReplayJob
     /// Replays not yet finished (all destinations when nil), oldest first.
