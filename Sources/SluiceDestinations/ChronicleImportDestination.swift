@@ -83,19 +83,21 @@ public struct ChronicleImportDestination: Destination {
     }
 
     func body(_ events: ArraySlice<OutboundEvent>) -> [UInt8] {
-        var out: [UInt8] = Array("{\"inline_source\":{\"logs\":[".utf8)
+        var out: [UInt8] = []
         out.reserveCapacity(events.reduce(64) { $0 + encodedSize(of: $1) })
+        out.append(contentsOf: "{\"inline_source\":{\"logs\":[".utf8)
         for (i, event) in events.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             // The API wants collection_time >= log_entry_time; an event dated in the future gets its own time.
             let collected = max(event.receivedAt, event.occurredAt)
-            out += Array("{\"data\":\"\(Data(event.raw).base64EncodedString())\",\"log_entry_time\":\"\(event.occurredAt.rfc3339)\",".utf8)
-            out += Array("\"collection_time\":\"\(collected.rfc3339)\"".utf8)
-            out += entrySuffix
+            out.append(contentsOf: "{\"data\":\"".utf8)
+            out.append(contentsOf: Data(event.raw).base64EncodedData())
+            out.append(contentsOf: "\",\"log_entry_time\":\"\(event.occurredAt.rfc3339)\",\"collection_time\":\"\(collected.rfc3339)\"".utf8)
+            out.append(contentsOf: entrySuffix)
         }
         out.append(UInt8(ascii: "]"))
-        if let forwarder = configuration.forwarder { out += Array(",\"forwarder\":\(JSONValue.quoted(forwarder))".utf8) }
-        out += Array("}}".utf8)
+        if let forwarder = configuration.forwarder { out.append(contentsOf: ",\"forwarder\":\(JSONValue.quoted(forwarder))".utf8) }
+        out.append(contentsOf: "}}".utf8)
         return out
     }
 

@@ -17,7 +17,14 @@ final class AuthFailureSummaries: Sendable {
 
     let window: Duration
     let maxTracked: Int
-    private let tallies = Mutex<[String: Tally]>([:])
+    private struct State {
+        var tallies: [String: Tally] = [:]
+        /// When expired tallies were last dropped: at most once a window, so a sender rotating
+        /// addresses past the cap does not make every refused request scan the table.
+        var prunedAt: Timestamp?
+    }
+
+    private let state = Mutex(State())
 
     init(window: Duration = .seconds(300), maxTracked: Int = 1_024) {
         self.window = window
@@ -26,17 +33,20 @@ final class AuthFailureSummaries: Sendable {
 
     /// Counts one failure; returns the entry to store when this failure opens a new window.
     func note(feed: String, ip: String?, reason: String, userAgent: String?, at time: Timestamp) -> AdminAuditEntry? {
-        let report: (count: Int, reasons: [String: Int], since: Timestamp, ip: String)? = tallies.withLock { tallies in
+        let report: (count: Int, reasons: [String: Int], since: Timestamp, ip: String)? = state.withLock { state in
             var address = ip ?? "unknown"
-            if tallies["\(feed) \(address)"] == nil && tallies.count >= maxTracked {
-                tallies = tallies.filter { time < $0.value.windowStart + window }
-                if tallies.count >= maxTracked { address = "*" }
+            if state.tallies["\(feed) \(address)"] == nil && state.tallies.count >= maxTracked {
+                if state.prunedAt.map({ time >= $0 + window }) ?? true {
+                    state.tallies = state.tallies.filter { time < $0.value.windowStart + window }
+                    state.prunedAt = time
+                }
+                if state.tallies.count >= maxTracked { address = "*" }
             }
             let key = "\(feed) \(address)"
-            var tally = tallies[key] ?? Tally(windowStart: time - window, lastReport: time)
+            var tally = state.tallies[key] ?? Tally(windowStart: time - window, lastReport: time)
             tally.unreported += 1
             tally.reasons[reason, default: 0] += 1
-            defer { tallies[key] = tally }
+            defer { state.tallies[key] = tally }
             guard time >= tally.windowStart + window else { return nil }
             let out = (tally.unreported, tally.reasons, tally.lastReport, address)
             tally = Tally(windowStart: time, lastReport: time)

@@ -205,17 +205,17 @@ extension SQLiteEventStore: DeliveryLedger {
     }
 
     static func markRedrive(destination: String, seqs: [Int64]?, in db: Database) throws -> Int {
-                if let seqs {
-                    guard !seqs.isEmpty else { return 0 }
-                    let marks = Array(repeating: "?", count: seqs.count).joined(separator: ",")
-                    try db.execute(
-                        sql: "UPDATE dead_letters SET redrive = 1 WHERE destination = ? AND seq IN (\(marks))",
-                        arguments: StatementArguments([destination as any DatabaseValueConvertible] + seqs.map { $0 as any DatabaseValueConvertible })
-                    )
-                } else {
-                    try db.execute(sql: "UPDATE dead_letters SET redrive = 1 WHERE destination = ?", arguments: [destination])
-                }
-                return db.changesCount
+        if let seqs {
+            guard !seqs.isEmpty else { return 0 }
+            let marks = Array(repeating: "?", count: seqs.count).joined(separator: ",")
+            try db.execute(
+                sql: "UPDATE dead_letters SET redrive = 1 WHERE destination = ? AND seq IN (\(marks))",
+                arguments: StatementArguments([destination as any DatabaseValueConvertible] + seqs.map { $0 as any DatabaseValueConvertible })
+            )
+        } else {
+            try db.execute(sql: "UPDATE dead_letters SET redrive = 1 WHERE destination = ?", arguments: [destination])
+        }
+        return db.changesCount
     }
 
     public func redriveRequests(destination: String, limit: Int) async throws(StoreError) -> [DeadLetter] {
