@@ -86,7 +86,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Long-running services: retention purge, collector scheduler, delivery loops.
+        // Alert-to-incident workflows: definitions, templates, the step runner and the CTIA client.
+        .target(
+            name: "SluiceWorkflows",
+            dependencies: [
+                "SluiceCore",
+                "SluiceHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Long-running services: retention purge, collector scheduler, delivery loops, workflows.
         .target(
             name: "SluiceEngine",
             dependencies: [
@@ -95,6 +107,7 @@ let package = Package(
                 "SluiceSources",
                 "SluiceHTTP",
                 "SluiceDestinations",
+                "SluiceWorkflows",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -109,6 +122,7 @@ let package = Package(
                 "SluiceStore",
                 "SluiceSources",
                 "SluiceDestinations",
+                "SluiceWorkflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -128,6 +142,7 @@ let package = Package(
                 "SluiceSources",
                 "SluiceEngine",
                 "SluiceServer",
+                "SluiceWorkflows",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,6 +161,8 @@ let package = Package(
                 "SluiceStore",
                 "SluiceEngine",
                 "SluiceSources",
+                "SluiceWorkflows",
+                "SluiceHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,6 +198,7 @@ let package = Package(
                 "SluiceServer",
                 "SluiceApp",
                 "SluiceTesting",
+                "SluiceWorkflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),

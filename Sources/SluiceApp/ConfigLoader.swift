@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceServer
 import SluiceSources
 import SluiceStore
+import SluiceWorkflows
 import Yams
 
 /// Reads a YAML config file into ``SluiceConfig``, resolving `${env:NAME}` and `${file:PATH}`
@@ -133,37 +134,37 @@ struct ConfigReader {
     /// A secret: `${env:NAME}`, `${file:/path}` or (discouraged) the literal value.
     mutating func secret(_ node: Node, _ path: String) -> String? {
         guard let text = string(node, path) else { return nil }
+        switch resolveSecret(text) {
+        case .success(let value):
+            return value
+        case .failure(let problem):
+            fail(path, problem.message, node)
+            return nil
+        }
+    }
+
+    /// A secret's value: the text itself, or what its `${env:NAME}` / `${file:/path}` reference holds.
+    func resolveSecret(_ text: String) -> Result<String, WorkflowDefinitionError> {
         guard text.hasPrefix("${"), text.hasSuffix("}") else {
-            if text.isEmpty {
-                fail(path, "the secret is empty", node)
-                return nil
-            }
-            return text
+            return text.isEmpty ? .failure(WorkflowDefinitionError("the secret is empty")) : .success(text)
         }
         let reference = String(text.dropFirst(2).dropLast())
         if reference.hasPrefix("env:") {
             let name = String(reference.dropFirst(4))
             guard let value = environment[name], !value.isEmpty else {
-                fail(path, "environment variable \(name) is not set (referenced as ${env:\(name)})", node)
-                return nil
+                return .failure(WorkflowDefinitionError("environment variable \(name) is not set (referenced as ${env:\(name)})"))
             }
-            return value
+            return .success(value)
         }
         if reference.hasPrefix("file:") {
             let file = String(reference.dropFirst(5))
             guard let data = FileManager.default.contents(atPath: file), let value = String(data: data, encoding: .utf8) else {
-                fail(path, "cannot read secret file \(file) (referenced as ${file:\(file)})", node)
-                return nil
+                return .failure(WorkflowDefinitionError("cannot read secret file \(file) (referenced as ${file:\(file)})"))
             }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            if trimmed.isEmpty {
-                fail(path, "secret file \(file) is empty", node)
-                return nil
-            }
-            return trimmed
+            return trimmed.isEmpty ? .failure(WorkflowDefinitionError("secret file \(file) is empty")) : .success(trimmed)
         }
-        fail(path, "unknown secret reference \"\(text)\"; use ${env:NAME} or ${file:/path}", node)
-        return nil
+        return .failure(WorkflowDefinitionError("unknown secret reference \"\(text)\"; use ${env:NAME} or ${file:/path}"))
     }
 
     mutating func secretList(_ node: Node, _ path: String) -> [String] {
@@ -202,13 +203,14 @@ struct ConfigReader {
                 routesNode = node
                 config.routes = readRoutes(node)
             default:
-                warnings.append(ConfigIssue(path: key, message: "not supported by this version of Sluice yet; ignored", line: node.mark?.line))
+                config.workflows = readWorkflows(node)
             }
         }
         if let dataDirectory {
             config.storage.sqlite.path = dataDirectory + "/sluice.db"
         }
         checkRoutes(config, routesNode: routesNode)
+        checkWorkflowTriggers(config)
         if !sawFeeds && config.collectors.isEmpty {
             warnings.append(ConfigIssue(path: "feeds", message: "no feeds are configured, so nothing can push events"))
         }

@@ -3,6 +3,7 @@ import SluiceDestinations
 import SluiceServer
 import SluiceSources
 import SluiceStore
+import SluiceWorkflows
 
 /// The typed configuration of one Sluice process, decoded from the YAML file (or the embedded
 /// default) with every secret reference already resolved.
@@ -14,6 +15,7 @@ public struct SluiceConfig: Sendable {
     public var collectors: [CollectorSettings] = []
     public var destinations: [DestinationSettings] = []
     public var routes: [DeliveryRoute] = []
+    public var workflows: [WorkflowDefinition] = []
     /// True when no config file was given: one generic feed `default`, generated credentials.
     public var isEmbeddedDefault: Bool
     /// Keys that were recognised but are not acted on by this version (reported, not fatal).

@@ -12,6 +12,7 @@ import SluiceHTTP
 import SluiceServer
 import SluiceSources
 import SluiceStore
+import SluiceWorkflows
 import UnixSignals
 
 /// The composition root: from a typed config to a running set of services.
@@ -37,6 +38,8 @@ public enum SluiceRuntime {
         public var scheduler: CollectorScheduler?
         /// The delivery loops of the configured destinations; nil when there are none.
         public var delivery: DeliveryService?
+        /// The configured workflows; nil when there are none.
+        public var workflows: WorkflowService?
     }
 
     /// The destinations of `config`, each with the shared outbound transport and its own SSRF guard.
@@ -106,6 +109,8 @@ public enum SluiceRuntime {
         let destinations = makeDestinations(config, now: now)
         let delivery = destinations.isEmpty
             ? nil : DeliveryService(destinations: destinations, routes: config.routes, ledger: store, logger: logger, now: now)
+        let workflows = config.workflows.isEmpty
+            ? nil : WorkflowService(definitions: config.workflows, journal: store, transport: .shared, logger: logger, now: now)
         let dependencies = ServerDependencies(
             store: store,
             storeSize: { store.sizeInBytes() },
@@ -116,10 +121,12 @@ public enum SluiceRuntime {
             now: now,
             readinessProblem: { (try? await store.capacityProblem()) ?? nil },
             collectors: scheduler,
-            destinations: delivery
+            destinations: delivery,
+            workflows: workflows?.control
         )
         return Prepared(
-            store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery
+            store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery,
+            workflows: workflows
         )
     }
 
@@ -146,7 +153,8 @@ public enum SluiceRuntime {
             router: buildRouter(prepared.dependencies),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(prepared.config.server.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
-            services: [retention] + (prepared.scheduler.map { [$0] } ?? []) + (prepared.delivery.map { [$0] } ?? []),
+            services: [retention] + (prepared.scheduler.map { [$0] } ?? []) + (prepared.delivery.map { [$0] } ?? [])
+                + (prepared.workflows.map { [$0] } ?? []),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )

@@ -3,23 +3,39 @@ import SluiceCore
 
 /// The client-credentials grant (RFC 6749 §4.4).
 public struct ClientCredentialsGrant: Sendable {
+    /// Where the client's credentials go.
+    public enum Authentication: String, Sendable {
+        /// HTTP Basic (RFC 6749 §2.3.1's recommended form; Code42 and Cisco IROH use it).
+        case basic
+        /// `client_id` and `client_secret` in the form body.
+        case form
+    }
+
     public var tokenURL: String
     public var clientID: String
     public var clientSecret: String
+    public var authentication: Authentication
+    public var scope: String?
 
-    public init(tokenURL: String, clientID: String, clientSecret: String) {
+    public init(tokenURL: String, clientID: String, clientSecret: String, authentication: Authentication = .basic, scope: String? = nil) {
         self.tokenURL = tokenURL
         self.clientID = clientID
         self.clientSecret = clientSecret
+        self.authentication = authentication
+        self.scope = scope
     }
 
     public func request(using transport: HTTPTransport) async throws(TokenError) -> AccessToken {
-        // HTTP Basic with the grant type in the body: the form RFC 6749 recommends, and Code42's.
-        let credentials = Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
-        let headers = [
-            ("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json"), ("Authorization", "Basic \(credentials)"),
-        ]
-        let form = "grant_type=client_credentials"
+        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
+        var form = "grant_type=client_credentials"
+        switch authentication {
+        case .basic:
+            let credentials = Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
+            headers.append(("Authorization", "Basic \(credentials)"))
+        case .form:
+            form += "&client_id=\(HTTPTransport.percentEncoded(clientID))&client_secret=\(HTTPTransport.percentEncoded(clientSecret))"
+        }
+        if let scope { form += "&scope=\(HTTPTransport.percentEncoded(scope))" }
         let target = HTTPTransport.redacted(tokenURL)
         let response: OutboundResponse
         do {

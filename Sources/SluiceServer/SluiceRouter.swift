@@ -4,6 +4,7 @@ import Prometheus
 import SluiceCore
 import SluiceDestinations
 import SluiceSources
+import SluiceWorkflows
 
 /// Everything the HTTP layer needs, built by the composition root.
 public struct ServerDependencies: Sendable {
@@ -20,6 +21,8 @@ public struct ServerDependencies: Sendable {
     public var collectors: (any CollectorControl)?
     /// The running destinations (nil when none are configured).
     public var destinations: (any DestinationControl)?
+    /// The configured workflows (nil when none are configured).
+    public var workflows: (any WorkflowControl)?
 
     public init(
         store: any EventStore,
@@ -31,8 +34,10 @@ public struct ServerDependencies: Sendable {
         now: @escaping @Sendable () -> Timestamp,
         readinessProblem: @escaping @Sendable () async -> String? = { nil },
         collectors: (any CollectorControl)? = nil,
-        destinations: (any DestinationControl)? = nil
+        destinations: (any DestinationControl)? = nil,
+        workflows: (any WorkflowControl)? = nil
     ) {
+        self.workflows = workflows
         self.collectors = collectors
         self.destinations = destinations
         self.store = store
@@ -72,6 +77,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     operations.addAdminRoutes(to: admin)
     CollectorsController(control: dependencies.collectors).addRoutes(to: admin)
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
+    WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     return router
 }
 

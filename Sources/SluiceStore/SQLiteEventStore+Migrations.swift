@@ -124,6 +124,55 @@ extension SQLiteEventStore {
                 ) WITHOUT ROWID
                 """)
         }
+        migrator.registerMigration("2026-11-22-workflows") { db in
+            // One run per (workflow, alert key): the same alert never runs twice. Step entries are
+            // keyed by the step's path so a resumed run skips what is done; an incident's
+            // external id is unique per workflow.
+            try db.execute(sql: """
+                CREATE TABLE workflow_runs (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    workflow TEXT NOT NULL,
+                    alert_key TEXT NOT NULL,
+                    event_seq INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at INTEGER,
+                    step TEXT,
+                    detail TEXT,
+                    duplicates INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    UNIQUE (workflow, alert_key)
+                );
+                CREATE INDEX workflow_runs_due ON workflow_runs (workflow, status, next_attempt_at);
+                CREATE TABLE workflow_steps (
+                    run_id INTEGER NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE,
+                    step_key TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    input TEXT NOT NULL,
+                    output TEXT NOT NULL,
+                    error TEXT,
+                    attempts INTEGER NOT NULL,
+                    started_at INTEGER NOT NULL,
+                    finished_at INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, step_key)
+                ) WITHOUT ROWID;
+                CREATE TABLE workflow_incidents (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    workflow TEXT NOT NULL,
+                    alert_key TEXT NOT NULL,
+                    external_id TEXT NOT NULL,
+                    remote_id TEXT NOT NULL,
+                    title TEXT,
+                    run_id INTEGER NOT NULL,
+                    event_seq INTEGER NOT NULL,
+                    created INTEGER NOT NULL,
+                    recorded_at INTEGER NOT NULL,
+                    UNIQUE (workflow, external_id)
+                );
+                """)
+        }
         return migrator
     }
 }

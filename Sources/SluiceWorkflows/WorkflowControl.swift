@@ -1,0 +1,139 @@
+import SluiceCore
+
+/// One workflow as the admin API shows it.
+public struct WorkflowStatus: Sendable {
+    public var name: String
+    public var feeds: [String]
+    public var logTypes: [String]
+    /// The last `seq` the trigger has looked at.
+    public var cursor: Int64
+    /// Events after the cursor from the trigger's feeds (all events when it names none), up to a cap.
+    public var lagEvents: Int
+    public var runs: [WorkflowRunStatus: Int]
+    /// Runs that failed or wait to retry, newest first (at most 20).
+    public var failures: [WorkflowRun]
+    public var incidentsCreated: Int
+
+    public init(
+        name: String, feeds: [String], logTypes: [String], cursor: Int64, lagEvents: Int, runs: [WorkflowRunStatus: Int], failures: [WorkflowRun],
+        incidentsCreated: Int
+    ) {
+        self.name = name
+        self.feeds = feeds
+        self.logTypes = logTypes
+        self.cursor = cursor
+        self.lagEvents = lagEvents
+        self.runs = runs
+        self.failures = failures
+        self.incidentsCreated = incidentsCreated
+    }
+}
+
+/// What the admin API and the CLI can see and do with workflows.
+public protocol WorkflowControl: Sendable {
+    func statuses() async throws(WorkflowControlError) -> [WorkflowStatus]
+    func runs(_ workflow: String, status: WorkflowRunStatus?, beforeID: Int64?, limit: Int) async throws(WorkflowControlError) -> [WorkflowRun]
+    func run(_ workflow: String, id: Int64) async throws(WorkflowControlError) -> (run: WorkflowRun, steps: [WorkflowStepRecord])
+    /// Queues a failed run again from the step that failed; `changed` is false when the run was
+    /// not failed (nothing is written then).
+    func retry(_ workflow: String, runID: Int64, by requester: AuditRequester) async throws(WorkflowControlError) -> (run: WorkflowRun, changed: Bool)
+    func incidents(workflow: String?, beforeID: Int64?, limit: Int) async throws(WorkflowControlError) -> [(id: Int64, incident: WorkflowIncident)]
+}
+
+/// Why a workflow request could not be done.
+public struct WorkflowControlError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable, Hashable { case unknownWorkflow, unknownRun, store }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// ``WorkflowControl`` over the store's journal: what `sluice serve` answers and the CLI does.
+public struct JournalWorkflowControl: WorkflowControl {
+    public let definitions: [WorkflowDefinition]
+    public let journal: any WorkflowJournal & DeliveryLedger
+    public let now: @Sendable () -> Timestamp
+
+    public init(definitions: [WorkflowDefinition], journal: any WorkflowJournal & DeliveryLedger, now: @escaping @Sendable () -> Timestamp) {
+        self.definitions = definitions
+        self.journal = journal
+        self.now = now
+    }
+
+    func known(_ workflow: String) throws(WorkflowControlError) {
+        guard definitions.contains(where: { $0.name == workflow }) else {
+            throw WorkflowControlError(.unknownWorkflow, "no workflow named \"\(workflow)\"; GET /v1/workflows lists them")
+        }
+    }
+
+    func store<T>(_ body: () async throws(StoreError) -> T) async throws(WorkflowControlError) -> T {
+        do {
+            return try await body()
+        } catch {
+            throw WorkflowControlError(.store, error.message)
+        }
+    }
+
+    public func statuses() async throws(WorkflowControlError) -> [WorkflowStatus] {
+        let counts = try await store { () async throws(StoreError) in try await journal.runCounts() }
+        var out: [WorkflowStatus] = []
+        for definition in definitions.sorted(by: { $0.name < $1.name }) {
+            let name = definition.name
+            let trigger = definition.trigger
+            let status = try await store { () async throws(StoreError) -> WorkflowStatus in
+                let cursor = try await journal.consumerCursor(definition.consumer)
+                let routes = trigger.feeds.isEmpty
+                    ? nil : [DeliveryRoute(from: Set(trigger.feeds), to: [], logTypes: trigger.logTypes.isEmpty ? nil : Set(trigger.logTypes))]
+                let lag = try await journal.backlog(afterSeq: cursor, routes: routes, cap: 1_000_000).count
+                let failed = try await journal.runs(workflow: name, status: .failed, beforeID: nil, limit: 20)
+                let retrying = try await journal.runs(workflow: name, status: .retrying, beforeID: nil, limit: 20)
+                let created = try await journal.incidents(workflow: name, beforeID: nil, limit: 1_000_000).filter(\.incident.created).count
+                return WorkflowStatus(
+                    name: name, feeds: trigger.feeds, logTypes: trigger.logTypes, cursor: cursor, lagEvents: lag, runs: counts[name] ?? [:],
+                    failures: Array((failed + retrying).sorted { $0.id > $1.id }.prefix(20)), incidentsCreated: created
+                )
+            }
+            out.append(status)
+        }
+        return out
+    }
+
+    public func runs(_ workflow: String, status: WorkflowRunStatus?, beforeID: Int64?, limit: Int) async throws(WorkflowControlError) -> [WorkflowRun] {
+        try known(workflow)
+        return try await store { () async throws(StoreError) in try await journal.runs(workflow: workflow, status: status, beforeID: beforeID, limit: limit) }
+    }
+
+    public func run(_ workflow: String, id: Int64) async throws(WorkflowControlError) -> (run: WorkflowRun, steps: [WorkflowStepRecord]) {
+        try known(workflow)
+        let found = try await store { () async throws(StoreError) -> (WorkflowRun, [WorkflowStepRecord])? in
+            guard let run = try await journal.run(id: id), run.workflow == workflow else { return nil }
+            return (run, try await journal.steps(runID: id))
+        }
+        guard let found else { throw WorkflowControlError(.unknownRun, "workflow \(workflow) has no run \(id)") }
+        return found
+    }
+
+    public func retry(_ workflow: String, runID: Int64, by requester: AuditRequester) async throws(WorkflowControlError) -> (run: WorkflowRun, changed: Bool) {
+        try known(workflow)
+        let time = now()
+        let result = try await store { () async throws(StoreError) -> (run: WorkflowRun, changed: Bool)? in
+            let step = try await journal.run(id: runID)?.step
+            let audit = AdminAuditEntry.workflowRetry(workflow: workflow, runID: runID, step: step, by: requester, at: time)
+            return try await journal.requestRetry(runID: runID, workflow: workflow, audit: audit, at: time)
+        }
+        guard let result else { throw WorkflowControlError(.unknownRun, "workflow \(workflow) has no run \(runID)") }
+        return result
+    }
+
+    public func incidents(workflow: String?, beforeID: Int64?, limit: Int) async throws(WorkflowControlError) -> [(id: Int64, incident: WorkflowIncident)] {
+        if let workflow { try known(workflow) }
+        return try await store { () async throws(StoreError) in try await journal.incidents(workflow: workflow, beforeID: beforeID, limit: limit) }
+    }
+}
