@@ -228,6 +228,20 @@ extension SQLiteEventStore: WorkflowJournal {
         }
     }
 
+    public func createdIncidentCounts() async throws(StoreError) -> [String: Int] {
+        do {
+            return try await pool.read { db in
+                var counts: [String: Int] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT workflow, count(*) FROM workflow_incidents WHERE created GROUP BY workflow") {
+                    counts[row[0]] = row[1]
+                }
+                return counts
+            }
+        } catch {
+            throw Self.storeError(error, doing: "count workflow incidents")
+        }
+    }
+
     public func incidents(workflow: String?, beforeID: Int64?, limit: Int) async throws(StoreError) -> [(id: Int64, incident: WorkflowIncident)] {
         do {
             return try await pool.read { db in

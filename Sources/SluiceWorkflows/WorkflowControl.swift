@@ -83,6 +83,7 @@ public struct JournalWorkflowControl: WorkflowControl {
 
     public func statuses() async throws(WorkflowControlError) -> [WorkflowStatus] {
         let counts = try await store { () async throws(StoreError) in try await journal.runCounts() }
+        let created = try await store { () async throws(StoreError) in try await journal.createdIncidentCounts() }
         var out: [WorkflowStatus] = []
         for definition in definitions.sorted(by: { $0.name < $1.name }) {
             let name = definition.name
@@ -94,10 +95,9 @@ public struct JournalWorkflowControl: WorkflowControl {
                 let lag = try await journal.backlog(afterSeq: cursor, routes: routes, cap: 1_000_000).count
                 let failed = try await journal.runs(workflow: name, status: .failed, beforeID: nil, limit: 20)
                 let retrying = try await journal.runs(workflow: name, status: .retrying, beforeID: nil, limit: 20)
-                let created = try await journal.incidents(workflow: name, beforeID: nil, limit: 1_000_000).filter(\.incident.created).count
                 return WorkflowStatus(
                     name: name, feeds: trigger.feeds, logTypes: trigger.logTypes, cursor: cursor, lagEvents: lag, runs: counts[name] ?? [:],
-                    failures: Array((failed + retrying).sorted { $0.id > $1.id }.prefix(20)), incidentsCreated: created
+                    failures: Array((failed + retrying).sorted { $0.id > $1.id }.prefix(20)), incidentsCreated: created[name] ?? 0
                 )
             }
             out.append(status)

@@ -226,8 +226,9 @@ public struct WorkflowDefinitionReader {
             }
             action = .format(values)
         case "oauth_token":
-            guard let oauth = readOAuth(arguments, path: argPath) else { return nil }
+            // Known even when its own fields are wrong, so later steps do not report it missing too.
             tokenSteps.insert(id)
+            guard let oauth = readOAuth(arguments, path: argPath) else { return nil }
             action = .oauthToken(oauth)
         case "http_request":
             guard let request = readRequest(arguments, path: argPath) else { return nil }

@@ -23,7 +23,15 @@ struct ConfigCommand: ParsableCommand {
                 for warning in config.warnings {
                     print("warning: \(file): \(warning)")
                 }
-                print("\(file): ok (\(config.feeds.count) feed\(config.feeds.count == 1 ? "" : "s"), storage \(config.storage.sqlite.path))")
+                let counts: [(count: Int, noun: String)] = [
+                    (config.feeds.count, "feed"), (config.collectors.count, "collector"), (config.destinations.count, "destination"),
+                    (config.workflows.count, "workflow"),
+                ]
+                let parts: [String] = counts.filter { $0.count > 0 || $0.noun == "feed" }.map { item in
+                    let plural = item.count == 1 ? "" : "s"
+                    return "\(item.count) \(item.noun)\(plural)"
+                }
+                print("\(file): ok (\(parts.joined(separator: ", ")), storage \(config.storage.sqlite.path))")
             } catch {
                 for issue in error.issues { printError("\(file): \(issue)") }
                 throw ExitCode(1)

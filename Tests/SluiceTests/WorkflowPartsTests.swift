@@ -91,6 +91,14 @@ import Testing
         #expect(paths.contains("workflows.w.steps[3].frobnicate"))
         #expect(paths.contains("workflows.w.steps[4].http_request.headers.Authorization"))
         #expect(!r.issues.map(\.message).joined().contains("abc"))
+
+        // A token step with a wrong field is still known to the steps after it: one error, not two.
+        var second = reader()
+        _ = second.readSteps(Self.json("""
+            [{"id":"t","oauth_token":{"url":"https://h/token","client_id":"${env:UNSET}","client_secret":"s"}},
+             {"http_request":{"url":"https://h/x","token":"t"}}]
+            """), path: "s")
+        #expect(second.issues.map(\.path) == ["s[0].oauth_token.client_id"])
     }
 }
 

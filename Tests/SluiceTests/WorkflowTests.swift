@@ -95,6 +95,8 @@ import Testing
                 let everything = String(decoding: journal.serialized(), as: UTF8.self)
                 #expect(!everything.contains("iroh-") && !everything.contains(double.clientSecret))
                 #expect(double.stats.tokenRequests == 1)
+                let status = try await Self.workflowStatus(client)
+                #expect(status?["incidents_created"]?.textValue == "1" && status?["lag_events"]?.textValue == "0")
 
                 // JupiterOne's templated bodies send the results as a JSON string.
                 let templated = #"{"name":"j1-templated","level":"MEDIUM","query0Data":"[{\"id\":\"r1\"},{\"id\":\"r2\"}]"}"#

@@ -26,6 +26,8 @@ public protocol WorkflowJournal: Sendable {
     /// `audit` in the same transaction. Nil when no such run exists; the run unchanged when it
     /// is not one that can be retried.
     func requestRetry(runID: Int64, workflow: String, audit: AdminAuditEntry?, at time: Timestamp) async throws(StoreError) -> (run: WorkflowRun, changed: Bool)?
+    /// How many incidents each workflow created (not counting ones its lookups found).
+    func createdIncidentCounts() async throws(StoreError) -> [String: Int]
     /// Incidents (of one workflow when given), newest first, recorded before `beforeID`.
     func incidents(workflow: String?, beforeID: Int64?, limit: Int) async throws(StoreError) -> [(id: Int64, incident: WorkflowIncident)]
 }
