@@ -79,3 +79,13 @@ public struct AuditRequester: Sendable, Hashable {
         AdminAuditEntry(action: action, actor: actor, targets: targets, context: context, metadata: metadata, occurredAt: time)
     }
 }
+
+extension AdminAuditEntry {
+    /// `collector.checkpoint_rewound`, built the same way by the API and the CLI.
+    public static func checkpointRewind(collector: String, stream: String, to time: Timestamp, by requester: AuditRequester, at now: Timestamp) -> AdminAuditEntry {
+        requester.entry(
+            "collector.checkpoint_rewound", targets: [AuditTarget(type: "collector", id: collector), AuditTarget(type: "stream", id: "\(collector)/\(stream)")],
+            metadata: [JSONMember("to", .string(time.rfc3339))], at: now
+        )
+    }
+}

@@ -101,10 +101,6 @@ public final class CollectorScheduler: Service, CollectorControl {
         guard let chosen = IncydrConfiguration.Stream(rawValue: stream), scheduled.collector.configuration.streams.contains(chosen) else {
             throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(scheduled.collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
         }
-        let audit = requester.entry(
-            "collector.checkpoint_rewound", targets: [AuditTarget(type: "collector", id: name), AuditTarget(type: "stream", id: "\(name)/\(stream)")],
-            metadata: [JSONMember("to", .string(time.rfc3339))], at: now()
-        )
-        try await scheduled.collector.rewind(chosen, to: time, audit: audit)
+        try await scheduled.collector.rewind(chosen, to: time, audit: .checkpointRewind(collector: name, stream: stream, to: time, by: requester, at: now()))
     }
 }

@@ -7,7 +7,7 @@ import SluiceEngine
 import SluiceSources
 import SluiceStore
 
-/// `sluice collect NAME [--once] [--since T --until T]`.
+/// `sluice collect NAME [--once] [--since T --until T] [--stream S --rewind-to T]`.
 struct CollectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collect",
@@ -16,7 +16,9 @@ struct CollectCommand: AsyncParsableCommand {
             With --once every stream runs once and the exit code says whether all succeeded (0) or \
             not (1). With --since and --until, file events and the audit log of that window are read \
             under a checkpoint of their own, beside the live one. Without either, the collector runs \
-            on its schedule until interrupted. Each finished stream prints one JSON line.
+            on its schedule until interrupted. Each finished stream prints one JSON line. \
+            With --stream S --rewind-to T, the stream's checkpoint is set back to T (its next run reads \
+            again from there; a run in progress in sluice serve stops at its next page) and nothing runs.
             """
     )
 
@@ -34,6 +36,9 @@ struct CollectCommand: AsyncParsableCommand {
 
     @Option(name: .long, parsing: .upToNextOption, help: "Only these streams (users, audit, cases, file_events).")
     var stream: [String] = []
+
+    @Option(name: .customLong("rewind-to"), help: "Set the one --stream's checkpoint back to this time (RFC 3339 or YYYY-MM-DD, UTC) and exit.")
+    var rewindTo: String?
 
     @OptionGroup var store: StoreOptions
 
@@ -72,6 +77,18 @@ struct CollectCommand: AsyncParsableCommand {
             }
             backfill = start...end
         }
+        var rewind: (IncydrConfiguration.Stream, Timestamp)?
+        if let rewindTo {
+            guard let chosen = streams, chosen.count == 1, !once, backfill == nil else {
+                printError("--rewind-to needs exactly one --stream and neither --once nor a backfill")
+                throw ExitCode(2)
+            }
+            guard let time = Timestamp(rfc3339: rewindTo) else {
+                printError("--rewind-to takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got \"\(rewindTo)\"")
+                throw ExitCode(2)
+            }
+            rewind = (chosen[0], time)
+        }
         let eventStore: SQLiteEventStore
         do {
             eventStore = try SluiceRuntime.openStore(config, logger: logger)
@@ -80,6 +97,23 @@ struct CollectCommand: AsyncParsableCommand {
         }
         let scheduled = SluiceRuntime.makeCollectors(config, store: eventStore, logger: logger, now: SluiceRuntime.systemNow)
             .filter { $0.collector.configuration.name == name }
+        if let rewind {
+            let (chosen, time) = rewind
+            let collector = scheduled[0].collector
+            guard collector.configuration.streams.contains(chosen) else {
+                printError("collector \(name) does not collect \(chosen.rawValue); its streams are \(collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
+                throw ExitCode(2)
+            }
+            let now = SluiceRuntime.systemNow()
+            do {
+                try await collector.rewind(chosen, to: time, audit: .checkpointRewind(collector: name, stream: chosen.rawValue, to: time, by: .commandLine, at: now))
+            } catch {
+                printError(error.message)
+                throw ExitCode(1)
+            }
+            print("{\"collector\":\(JSONValue.quoted(name)),\"stream\":\"\(chosen.rawValue)\",\"rewound_to\":\"\(time.rfc3339)\"}")
+            return
+        }
         if once || backfill != nil {
             let collector = scheduled[0].collector
             let chosen = streams ?? collector.configuration.streams

@@ -188,10 +188,12 @@ private func setHold(_ options: StoreOptions, destination: String, reason: Strin
 }
 
 extension AuditRequester {
-    /// An operator at this host's command line, by login name (the one sudo was called by, if any).
+    /// An operator at this host's command line, by login name (the one sudo was called by, if any;
+    /// the account's name when the environment has none, as under cron or systemd).
     static var commandLine: AuditRequester {
         let environment = ProcessInfo.processInfo.environment
-        let login = environment["SUDO_USER"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+        let account = getpwuid(getuid()).flatMap { $0.pointee.pw_name.map { String(cString: $0) } }
+        let login = environment["SUDO_USER"] ?? environment["USER"] ?? environment["LOGNAME"] ?? account ?? "unknown"
         return AuditRequester(actor: AdminAuditEntry.console(login), context: AuditContext(location: "local", userAgent: "sluice-cli"))
     }
 }

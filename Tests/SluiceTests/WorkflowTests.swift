@@ -26,7 +26,7 @@ import Testing
     }
 
     /// The repository's example (SecureX workflow 0059) pointed at the doubles.
-    static func exampleConfig(base: String, extra: String = "") throws -> String {
+    static func exampleConfig(base: String) throws -> String {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("docs/examples/sci-alerts-to-ctia.yaml")
         var text = try String(contentsOf: url, encoding: .utf8)
@@ -36,8 +36,20 @@ import Testing
                     - { name: ops, role: admin, token: "${env:OPS_TOKEN}" }
                     - { name: soc, role: viewer, token: "${env:SOC_TOKEN}" }
                 """)
-            .replacingOccurrences(of: "    trigger:\n", with: "    allow_private_networks: true\n    retry: { request_backoff: 10ms, request_max_backoff: 50ms, run_backoff: 50ms }\n\(extra)    trigger:\n")
+            .replacingOccurrences(of: "    trigger:\n", with: "    allow_private_networks: true\n    retry: { request_backoff: 10ms, request_max_backoff: 50ms, run_backoff: 50ms }\n    trigger:\n")
         return text
+    }
+
+    /// Runs `body` against a Sluice prepared from the example config (changed by `edit`) and a fresh CTIA double.
+    static func withExample(
+        _ double: CTIATestDouble = CTIATestDouble(), edit: @escaping @Sendable (String) -> String = { $0 },
+        _ body: @escaping @Sendable (CTIATestDouble, TestSluice) async throws -> Void
+    ) async throws {
+        try await double.withServer { base in
+            let sluice = try await TestSluice(yaml: edit(try exampleConfig(base: base)), environment: environment(double))
+            defer { sluice.cleanUp() }
+            try await body(double, sluice)
+        }
     }
 
     static let alert = """
@@ -61,10 +73,7 @@ import Testing
     }
 
     @Test func theSeedWorkflowTurnsAnAlertIntoOneIncidentHoweverOftenItArrives() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let sluice = try await TestSluice(yaml: try Self.exampleConfig(base: base), environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        try await Self.withExample { double, sluice in
             try await sluice.withLiveServer { client in
                 for _ in 0..<20 { #expect(try await Self.push(client, Self.alert) == .ok) }
                 let done = try await eventually { try await Self.workflowStatus(client)?["runs"]?["succeeded"]?.textValue == "1" }
@@ -160,10 +169,7 @@ import Testing
     }
 
     @Test func serverErrorsAreRetriedAndAnExpiredTokenIsReplacedOnce() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let sluice = try await TestSluice(yaml: try Self.exampleConfig(base: base), environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        try await Self.withExample { double, sluice in
             try await sluice.withLiveServer { client in
                 double.injectCreateFaults([.serverError, .serverError, .serverError])
                 #expect(try await Self.push(client, Self.alert) == .ok)
@@ -192,10 +198,7 @@ import Testing
     }
 
     @Test func anAlertWithoutItsRequiredFieldsIsSkippedWithTheReason() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let sluice = try await TestSluice(yaml: try Self.exampleConfig(base: base), environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        try await Self.withExample { double, sluice in
             try await sluice.withLiveServer { client in
                 #expect(try await Self.push(client, #"{"level":"HIGH","query0Data":[{"id":"x"}]}"#) == .ok)
                 let skipped = try await eventually { try await Self.workflowStatus(client)?["runs"]?["skipped"]?.textValue == "1" }
@@ -209,12 +212,8 @@ import Testing
     }
 
     @Test func aFailedRunIsRetriedFromItsFailedStepByAnAdminOnly() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let yaml = try Self.exampleConfig(base: base, extra: "    retry: { request_attempts: 2, request_backoff: 10ms, run_attempts: 1 }\n")
-                .replacingOccurrences(of: "    retry: { request_backoff: 10ms, request_max_backoff: 50ms, run_backoff: 50ms }\n", with: "")
-            let sluice = try await TestSluice(yaml: yaml, environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        let retry = "    retry: { request_attempts: 2, request_backoff: 10ms, run_attempts: 1 }\n"
+        try await Self.withExample(edit: { $0.replacingOccurrences(of: "    retry: { request_backoff: 10ms, request_max_backoff: 50ms, run_backoff: 50ms }\n", with: retry) }) { double, sluice in
             try await sluice.withLiveServer { client in
                 double.injectCreateFaults([.serverError, .serverError])
                 #expect(try await Self.push(client, Self.alert) == .ok)
@@ -250,10 +249,7 @@ import Testing
     }
 
     @Test func anIncidentCreatedBeforeACrashIsFoundNotCreatedAgain() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let sluice = try await TestSluice(yaml: try Self.exampleConfig(base: base), environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        try await Self.withExample { double, sluice in
             let definition = try #require(sluice.prepared.config.workflows.first)
             let runner = WorkflowRunner(definition: definition, transport: .shared, logger: sluice.logger, now: SluiceRuntime.systemNow)
             let alertKey = runner.alertKey(of: OutboundEvent(seq: 0, source: "", logType: "", action: "", occurredAt: .init(seconds: 0), receivedAt: .init(seconds: 0), raw: Array(Self.alert.utf8)), alert: .null)
@@ -271,10 +267,7 @@ import Testing
     }
 
     @Test func aDryRunShowsTheIncidentAndCallsNothing() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let sluice = try await TestSluice(yaml: try Self.exampleConfig(base: base), environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        try await Self.withExample { double, sluice in
             let definition = try #require(sluice.prepared.config.workflows.first)
             let runner = WorkflowRunner(definition: definition, transport: .shared, logger: sluice.logger, now: SluiceRuntime.systemNow)
             let event = OutboundEvent(
@@ -338,11 +331,7 @@ import Testing
     }
 
     @Test func refusedCredentialsFailTheRunWithoutRetrying() async throws {
-        let double = CTIATestDouble()
-        try await double.withServer { base in
-            let yaml = try Self.exampleConfig(base: base).replacingOccurrences(of: "auth: basic", with: "auth: form")
-            let sluice = try await TestSluice(yaml: yaml, environment: Self.environment(double))
-            defer { sluice.cleanUp() }
+        try await Self.withExample(edit: { $0.replacingOccurrences(of: "auth: basic", with: "auth: form") }) { double, sluice in
             try await sluice.withLiveServer { client in
                 #expect(try await Self.push(client, Self.alert) == .ok)
                 let failed = try await eventually { try await Self.workflowStatus(client)?["runs"]?["failed"]?.textValue == "1" }
