@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure values: event model, audit schema, JSON, filters, errors. No I/O.
@@ -114,7 +115,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Hummingbird application: push routes, admin API, health, metrics.
+        // The Hummingbird application: push routes, admin API, health, metrics, the web UI.
         .target(
             name: "SluiceServer",
             dependencies: [
@@ -124,6 +125,7 @@ let package = Package(
                 "SluiceDestinations",
                 "SluiceWorkflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -92,3 +92,43 @@ extension JSONValue {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension JSONValue {
+    /// Indented JSON for people (two spaces a level), members in their original order, numbers as written.
+    public func prettyPrinted() -> String {
+        var out: [UInt8] = []
+        writePretty(into: &out, depth: 0)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func writePretty(into out: inout [UInt8], depth: Int) {
+        func newline(_ level: Int) {
+            out.append(0x0A)
+            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: level * 2))
+        }
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(depth + 1)
+                item.writePretty(into: &out, depth: depth + 1)
+            }
+            newline(depth)
+            out.append(UInt8(ascii: "]"))
+        case .object(let members) where !members.isEmpty:
+            out.append(UInt8(ascii: "{"))
+            for (i, member) in members.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                newline(depth + 1)
+                JSONValue.writeString(member.key, into: &out)
+                out.append(contentsOf: ": ".utf8)
+                member.value.writePretty(into: &out, depth: depth + 1)
+            }
+            newline(depth)
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(into: &out, sortedKeys: false)
+        }
+    }
+}

@@ -78,6 +78,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     CollectorsController(control: dependencies.collectors).addRoutes(to: admin)
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
+    WebUIController(store: dependencies.store, tokens: dependencies.adminTokens, sessions: WebSessions(), now: dependencies.now).addRoutes(to: router)
     return router
 }
 
