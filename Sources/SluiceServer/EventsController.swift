@@ -54,7 +54,15 @@ struct EventsController: Sendable {
     @Sendable func export(request: Request, context: SluiceRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let filter = try EventFilterParser.parse(query)
-        let formatText = query["format"].map(String.init) ?? "ndjson"
+        return try await Self.exportResponse(
+            store: store, filter: filter, format: query["format"].map(String.init) ?? "ndjson", filename: "sluice-events", logger: context.logger
+        )
+    }
+}
+
+extension EventsController {
+    /// A streamed export of `filter` in the format named by `formatText` (csv or ndjson), as an attachment.
+    static func exportResponse(store: any EventStore, filter: EventFilter, format formatText: String, filename: String, logger: Logger) async throws -> Response {
         guard let format = ExportFormat(rawValue: formatText) else {
             throw APIError(.badRequest, "format \"\(formatText)\" is not supported; use format=csv or format=ndjson")
         }
@@ -64,19 +72,16 @@ struct EventsController: Sendable {
         } catch {
             throw APIError.from(error)
         }
-        let body = Self.exportBody(EventExporter(store: store, filter: filter, format: format), logger: context.logger)
         return Response(
             status: .ok,
             headers: [
-                .contentType: format.contentType,
-                .contentDisposition: "attachment; filename=\"sluice-events.\(format.fileExtension)\"",
+                .contentType: format.contentType, .contentDisposition: "attachment; filename=\"\(filename).\(format.fileExtension)\"",
+                .cacheControl: "no-store",
             ],
-            body: body
+            body: exportBody(EventExporter(store: store, filter: filter, format: format), logger: logger)
         )
     }
-}
 
-extension EventsController {
     static func exportBody(_ exporter: EventExporter, logger: Logger) -> ResponseBody {
         ResponseBody { writer in
             var exporter = exporter

@@ -18,21 +18,26 @@ import Testing
     @Test func healthReadinessAndMetrics() async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let sluice = try await TestSluice(prometheus: registry)
+        // Metrics are process-wide and other suites push to "default" at the same time: this test's feed has its own name.
+        let yaml = """
+            feeds:
+              metrics-probe: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}" }
+            """
+        let sluice = try await TestSluice(yaml: yaml, prometheus: registry)
         defer { sluice.cleanUp() }
         try await sluice.withLiveServer { client in
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
             let headers: HTTPFields = [HTTPField.Name("X-Webhook-Access-Key")!: TestSluice.defaultFeedSecret]
-            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":1}\n{\"a\":2}"))
-            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":1}"))
-            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":"))
-            _ = try await client.execute(uri: "/v1/feeds/default/events", method: .post, body: ByteBuffer(string: "{}"))
+            _ = try await client.execute(uri: "/v1/feeds/metrics-probe/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":1}\n{\"a\":2}"))
+            _ = try await client.execute(uri: "/v1/feeds/metrics-probe/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":1}"))
+            _ = try await client.execute(uri: "/v1/feeds/metrics-probe/events", method: .post, headers: headers, body: ByteBuffer(string: "{\"a\":"))
+            _ = try await client.execute(uri: "/v1/feeds/metrics-probe/events", method: .post, body: ByteBuffer(string: "{}"))
             let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
-            #expect(metrics.contains("sluice_events_total{feed=\"default\",outcome=\"accepted\"} 2"))
-            #expect(metrics.contains("sluice_events_total{feed=\"default\",outcome=\"duplicate\"} 1"))
-            #expect(metrics.contains("sluice_push_requests_total{feed=\"default\",outcome=\"rejected\",reason=\"invalid_json\"} 1"))
-            #expect(metrics.contains("sluice_push_auth_failures_total{feed=\"default\",reason=\"missing_secret\"} 1"))
+            #expect(metrics.contains("sluice_events_total{feed=\"metrics-probe\",outcome=\"accepted\"} 2"))
+            #expect(metrics.contains("sluice_events_total{feed=\"metrics-probe\",outcome=\"duplicate\"} 1"))
+            #expect(metrics.contains("sluice_push_requests_total{feed=\"metrics-probe\",outcome=\"rejected\",reason=\"invalid_json\"} 1"))
+            #expect(metrics.contains("sluice_push_auth_failures_total{feed=\"metrics-probe\",reason=\"missing_secret\"} 1"))
             #expect(metrics.contains("sluice_store_commit_duration_seconds_bucket"))
             #expect(metrics.contains("sluice_store_size_bytes"))
             #expect(!metrics.contains(TestSluice.defaultFeedSecret))

@@ -170,19 +170,8 @@ struct WebUIController: Sendable {
         let query = request.uri.queryParameters
         let chosen = Self.filterFields.compactMap { field in query[Substring(field.name)].map { (field.name, String($0)) } }.filter { !$0.1.isEmpty }
         let filter = try EventFilterParser.parse(Self.parameters(chosen))
-        let formatText = query["format"].map(String.init) ?? "csv"
-        guard let format = ExportFormat(rawValue: formatText) else {
-            throw APIError(.badRequest, "format \"\(formatText)\" is not supported; use format=csv or format=ndjson")
-        }
-        do {
-            try await store.checkHealth()
-        } catch {
-            throw APIError.from(error)
-        }
-        return Response(
-            status: .ok,
-            headers: [.contentType: format.contentType, .contentDisposition: "attachment; filename=\"sluice-audit-log.\(format.fileExtension)\"", .cacheControl: "no-store"],
-            body: EventsController.exportBody(EventExporter(store: store, filter: filter, format: format), logger: context.logger)
+        return try await EventsController.exportResponse(
+            store: store, filter: filter, format: query["format"].map(String.init) ?? "csv", filename: "sluice-audit-log", logger: context.logger
         )
     }
 
