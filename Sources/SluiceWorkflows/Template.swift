@@ -165,34 +165,11 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
 
 /// A JSON structure (an incident, a request body) whose strings may be templates. A string that
 /// is exactly one tag keeps the value's JSON type (`"{{ query0Data }}"` stays a list).
-public indirect enum TemplateValue: Sendable, Hashable {
+public indirect enum TemplateValue: Sendable {
     case literal(JSONValue)
     case text(Template)
     case array([TemplateValue])
     case object([(key: String, value: TemplateValue)])
-
-    public static func == (lhs: TemplateValue, rhs: TemplateValue) -> Bool {
-        switch (lhs, rhs) {
-        case (.literal(let a), .literal(let b)): a == b
-        case (.text(let a), .text(let b)): a == b
-        case (.array(let a), .array(let b)): a == b
-        case (.object(let a), .object(let b)): a.map(\.key) == b.map(\.key) && a.map(\.value) == b.map(\.value)
-        default: false
-        }
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        switch self {
-        case .literal(let v): hasher.combine(v)
-        case .text(let t): hasher.combine(t)
-        case .array(let items): hasher.combine(items)
-        case .object(let members):
-            for member in members {
-                hasher.combine(member.key)
-                hasher.combine(member.value)
-            }
-        }
-    }
 
     /// Compiles the strings of `value` that hold `{{` tags.
     public init(compiling value: JSONValue) throws(WorkflowDefinitionError) {

@@ -69,6 +69,8 @@ public struct WorkflowRunner: Sendable {
     public func trigger(_ event: OutboundEvent) -> String? {
         let trigger = definition.trigger
         guard trigger.admits(source: event.source, logType: event.logType) else { return nil }
+        // Most triggers need only the source and log type, and the default key only the raw bytes.
+        guard trigger.condition != nil || definition.alertKey != nil else { return alertKey(of: event, alert: .null) }
         let alert = (try? JSONParser.parse(event.raw)) ?? .null
         if let condition = trigger.condition, !condition.holds(alert: alert, scope: Self.scope(for: event, alert: alert)) { return nil }
         return alertKey(of: event, alert: alert)

@@ -45,11 +45,7 @@ struct CollectCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try store.loadConfig()
         let logger = try store.makeLogger(label: "sluice.collect")
-        guard config.collectors.contains(where: { $0.name == name }) else {
-            let known = config.collectors.map(\.name)
-            printError("no collector named \"\(name)\"" + (known.isEmpty ? "; the config has no collectors:" : "; configured: \(known.joined(separator: ", "))"))
-            throw ExitCode(2)
-        }
+        try requireConfigured(name, kind: "collector", known: config.collectors.map(\.name))
         var streams: [IncydrConfiguration.Stream]?
         if !stream.isEmpty {
             streams = []
@@ -89,12 +85,7 @@ struct CollectCommand: AsyncParsableCommand {
             }
             rewind = (chosen[0], time)
         }
-        let eventStore: SQLiteEventStore
-        do {
-            eventStore = try SluiceRuntime.openStore(config, logger: logger)
-        } catch {
-            throw error.exit()
-        }
+        let eventStore = try store.openStore(config, logger: logger)
         let scheduled = SluiceRuntime.makeCollectors(config, store: eventStore, logger: logger, now: SluiceRuntime.systemNow)
             .filter { $0.collector.configuration.name == name }
         if let rewind {

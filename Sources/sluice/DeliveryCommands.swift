@@ -8,16 +8,8 @@ import SluiceStore
 private func openLedger(_ options: StoreOptions, destination: String, label: String) throws -> SQLiteEventStore {
     let config = try options.loadConfig()
     let logger = try options.makeLogger(label: label)
-    guard config.destinations.contains(where: { $0.name == destination }) else {
-        let known = config.destinations.map(\.name)
-        printError("no destination named \"\(destination)\"" + (known.isEmpty ? "; the config has no destinations:" : "; configured: \(known.joined(separator: ", "))"))
-        throw ExitCode(2)
-    }
-    do {
-        return try SluiceRuntime.openStore(config, logger: logger)
-    } catch {
-        throw error.exit()
-    }
+    try requireConfigured(destination, kind: "destination", known: config.destinations.map(\.name))
+    return try options.openStore(config, logger: logger)
 }
 
 /// `sluice replay DESTINATION --since T [--until T]`.

@@ -57,12 +57,7 @@ struct EventsCommand: AsyncParsableCommand {
                 printError("no Sluice database at \(config.storage.sqlite.path); pass --data-dir or --config of the instance to export from")
                 throw ExitCode(1)
             }
-            let store: SQLiteEventStore
-            do {
-                store = try SluiceRuntime.openStore(config, logger: logger)
-            } catch {
-                throw error.exit()
-            }
+            let store = try options.openStore(config, logger: logger)
             let handle: FileHandle
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: nil), let h = FileHandle(forWritingAtPath: out) else {

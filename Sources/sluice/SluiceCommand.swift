@@ -38,6 +38,15 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
+    /// Opens the store `config` names; a store that cannot be opened exits 1 with the reason.
+    func openStore(_ config: SluiceConfig, logger: Logger) throws -> SQLiteEventStore {
+        do {
+            return try SluiceRuntime.openStore(config, logger: logger)
+        } catch {
+            throw error.exit()
+        }
+    }
+
     func makeLogger(label: String) throws -> Logger {
         guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
             printError("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical")
@@ -46,6 +55,13 @@ struct StoreOptions: ParsableArguments {
         LoggingBootstrap.bootstrap(level: level)
         return Logger(label: label)
     }
+}
+
+/// Exits 2, naming what is configured, when no `kind` is named `name`.
+func requireConfigured(_ name: String, kind: String, known: [String]) throws {
+    guard !known.contains(name) else { return }
+    printError("no \(kind) named \"\(name)\"" + (known.isEmpty ? "; the config has no \(kind)s" : "; configured: \(known.joined(separator: ", "))"))
+    throw ExitCode(2)
 }
 
 func printError(_ message: String) {

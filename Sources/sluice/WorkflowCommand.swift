@@ -15,24 +15,15 @@ struct WorkflowCommand: AsyncParsableCommand {
     )
 
     static func definition(_ name: String, in config: SluiceConfig) throws -> WorkflowDefinition {
-        guard let definition = config.workflows.first(where: { $0.name == name }) else {
-            let known = config.workflows.map(\.name)
-            printError("no workflow named \"\(name)\"" + (known.isEmpty ? "; the config has no workflows:" : "; configured: \(known.joined(separator: ", "))"))
-            throw ExitCode(2)
-        }
-        return definition
+        try requireConfigured(name, kind: "workflow", known: config.workflows.map(\.name))
+        return config.workflows.first { $0.name == name }!
     }
 
     static func control(_ options: StoreOptions, workflow: String, label: String) throws -> JournalWorkflowControl {
         let config = try options.loadConfig()
         let definition = try definition(workflow, in: config)
-        let logger = try options.makeLogger(label: label)
-        do {
-            let store = try SluiceRuntime.openStore(config, logger: logger)
-            return JournalWorkflowControl(definitions: [definition], journal: store, now: SluiceRuntime.systemNow)
-        } catch {
-            throw error.exit()
-        }
+        let store = try options.openStore(config, logger: try options.makeLogger(label: label))
+        return JournalWorkflowControl(definitions: [definition], journal: store, now: SluiceRuntime.systemNow)
     }
 
     /// `sluice workflow test NAME --event FILE`: a dry run.
