@@ -122,11 +122,7 @@ struct ConfigReader {
 
     mutating func durationSeconds(_ node: Node, _ path: String) -> Int? {
         guard let text = string(node, path) else { return nil }
-        let units: [(String, Int)] = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            if let n = Int(text.dropLast()), n > 0 { return n * factor }
-        }
-        if let n = Int(text), n > 0 { return n }
+        if let seconds = DurationText.seconds(text), seconds > 0 { return seconds }
         fail(path, "expected a duration such as 300s, 5m, 1h or 7d, got \"\(text)\"", node)
         return nil
     }

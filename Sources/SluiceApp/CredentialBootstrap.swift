@@ -1,3 +1,4 @@
+import Logging
 import SluiceCore
 import SluiceServer
 import SluiceSources
@@ -13,12 +14,11 @@ public struct GeneratedCredentials: Sendable {
 }
 
 /// Resolves the admin tokens and feed authentication for a config: configured secrets become
-/// digests, and where the config has none (the embedded default), a value comes from the
-/// environment (`SLUICE_ADMIN_TOKEN`, `SLUICE_DEFAULT_FEED_SECRET`), from an earlier start (its
-/// digest in the store), or is generated now.
+/// digests; where the config has none (the embedded default), a value comes from the environment
+/// (`SLUICE_ADMIN_TOKEN`, `SLUICE_DEFAULT_FEED_SECRET`), from the store (issued at an earlier
+/// start, or through the API or CLI), or is generated now. Each issued secret is stored with its
+/// audit entry in one transaction.
 public struct CredentialBootstrap: Sendable {
-    public static let adminTokenKind = "admin_token"
-    public static let feedSecretKind = "feed_secret"
     public static let generatedAdminName = "admin"
 
     let store: SQLiteEventStore
@@ -32,21 +32,20 @@ public struct CredentialBootstrap: Sendable {
     }
 
     public struct Resolved: Sendable {
-        public var adminTokens: [AdminToken]
+        public var credentials: CredentialRegistry
         public var feeds: [String: PushFeed]
         public var ingestionKey: SecretDigest?
         public var generated: GeneratedCredentials
     }
 
-    public func resolve(_ config: SluiceConfig) async throws(StoreError) -> Resolved {
+    public func resolve(_ config: SluiceConfig, logger: Logger) async throws(StoreError) -> Resolved {
         var generated = GeneratedCredentials()
-        var adminTokens = config.server.adminTokens.map { AdminToken(name: $0.name, role: $0.role, digest: SecretDigest(of: $0.token)) }
-        if adminTokens.isEmpty {
-            let (digest, fresh) = try await storedSecret(
-                kind: Self.adminTokenKind, name: Self.generatedAdminName, environmentName: "SLUICE_ADMIN_TOKEN", prefix: "sluice_admin_", role: "admin"
+        let configuredAdmin = config.server.adminTokens.map { AdminToken(name: $0.name, role: $0.role, digest: SecretDigest(of: $0.token)) }
+        if configuredAdmin.isEmpty {
+            generated.adminToken = try await ensureSecret(
+                kind: .adminToken, name: Self.generatedAdminName, role: AdminRole.admin.rawValue, environmentName: "SLUICE_ADMIN_TOKEN", prefix: "sluice_admin_",
+                auditAction: "admin_token.created", target: AuditTarget(type: "admin_token", id: Self.generatedAdminName)
             )
-            adminTokens = [AdminToken(name: Self.generatedAdminName, role: .admin, digest: digest)]
-            generated.adminToken = fresh
         }
         var feeds: [String: PushFeed] = [:]
         for feed in config.feeds {
@@ -55,12 +54,14 @@ public struct CredentialBootstrap: Sendable {
             case .sharedSecrets(let secrets):
                 authentication = .sharedSecret(secrets.map(SecretDigest.init(of:)))
             case .generatedSecret:
-                let environmentName = feed.name == "default" ? "SLUICE_DEFAULT_FEED_SECRET" : nil
-                let (digest, fresh) = try await storedSecret(
-                    kind: Self.feedSecretKind, name: feed.name, environmentName: environmentName, prefix: "sluice_feed_", role: nil
-                )
-                if let fresh { generated.feedSecrets.append((feed.name, fresh)) }
-                authentication = .sharedSecret([digest])
+                if let fresh = try await ensureSecret(
+                    kind: .feedSecret, name: feed.name, role: nil, environmentName: feed.name == "default" ? "SLUICE_DEFAULT_FEED_SECRET" : nil,
+                    prefix: "sluice_feed_", auditAction: "feed.secret_created", target: AuditTarget(type: "feed", id: feed.name)
+                ) {
+                    generated.feedSecrets.append((feed.name, fresh))
+                }
+                // All of this feed's secrets are issued ones, which the registry supplies.
+                authentication = .sharedSecret([])
             case .standardWebhooks(let secrets, let tolerance):
                 let keys = secrets.compactMap(StandardWebhooksVerifier.keyBytes(fromSecret:))
                 authentication = .standardWebhooks(StandardWebhooksVerifier(keys: keys, tolerance: .seconds(tolerance)))
@@ -72,30 +73,70 @@ public struct CredentialBootstrap: Sendable {
                 normalizer: feed.normalizer, limits: feed.limits
             )
         }
+        let issued = try await store.managedCredentials(kind: nil, name: nil)
         return Resolved(
-            adminTokens: adminTokens,
+            credentials: CredentialRegistry(configuredAdminTokens: configuredAdmin, managed: issued, store: store, logger: logger),
             feeds: feeds,
             ingestionKey: config.server.ingestionKey.map(SecretDigest.init(of:)),
             generated: generated
         )
     }
 
-    /// The digest to check against, and the plaintext when it was generated just now.
-    private func storedSecret(kind: String, name: String, environmentName: String?, prefix: String, role: String?) async throws(StoreError) -> (SecretDigest, String?) {
+    /// Makes sure `name` has an active secret; returns the plaintext when one was generated now.
+    ///
+    /// A value from the environment is issued once (replacing the name's other secrets at once);
+    /// once revoked or rotated out it is not brought back by a restart, so choose a new value.
+    private func ensureSecret(
+        kind: ManagedCredential.Kind, name: String, role: String?, environmentName: String?, prefix: String, auditAction: String, target: AuditTarget
+    ) async throws(StoreError) -> String? {
+        let existing = try await store.managedCredentials(kind: kind, name: name)
+        let time = now()
+        func issue(_ value: String, origin: String, retireOthers: Bool) async throws(StoreError) {
+            _ = try await store.issueCredential(
+                NewManagedCredential(kind: kind, name: name, digest: SecretDigest(of: value), role: role, createdBy: AdminAuditEntry.system.id),
+                at: time, retireOthersAt: retireOthers ? time : nil, refuseIfActive: false,
+                audit: { credential, _ in
+                    AdminAuditEntry(
+                        action: auditAction, actor: AdminAuditEntry.system, targets: [target],
+                        metadata: [JSONMember(origin, .bool(true)), JSONMember(kind == .adminToken ? "token_id" : "secret_id", .number(String(credential.id)))],
+                        occurredAt: time
+                    )
+                }
+            )
+        }
         if let environmentName, let value = environment[environmentName], !value.isEmpty {
             let digest = SecretDigest(of: value)
-            let existing = try await store.credential(kind: kind, name: name)
-            if existing?.digest != digest {
-                try await store.setCredential(StoredCredential(kind: kind, name: name, digest: digest, role: role), at: now())
+            if !existing.contains(where: { $0.digest == digest }) {
+                try await issue(value, origin: "from_environment", retireOthers: true)
             }
-            return (digest, nil)
+            return nil
         }
-        if let existing = try await store.credential(kind: kind, name: name) {
-            return (existing.digest, nil)
-        }
+        let activeWithRole = kind == .adminToken
+            ? try await store.managedCredentials(kind: kind, name: nil).contains { $0.role == role && $0.isActive(at: time) }
+            : existing.contains { $0.isActive(at: time) }
+        guard !activeWithRole else { return nil }
         let value = SecretGenerator.make(prefix: prefix)
-        let digest = SecretDigest(of: value)
-        try await store.setCredential(StoredCredential(kind: kind, name: name, digest: digest, role: role), at: now())
-        return (digest, value)
+        try await issue(value, origin: "generated", retireOthers: false)
+        return value
+    }
+}
+
+extension SluiceConfig {
+    /// Token and feed-secret administration for this config's feeds and admin tokens (API and CLI alike).
+    public func credentialAdministration(store: any CredentialStore, now: @escaping @Sendable () -> Timestamp) -> CredentialAdministration {
+        CredentialAdministration(
+            store: store,
+            feeds: Dictionary(feeds.map { feed in
+                let settings: CredentialAdministration.Feed = switch feed.auth {
+                case .sharedSecrets(let secrets): .init(authMode: "shared_secret", configuredSecrets: secrets.count)
+                case .generatedSecret: .init(authMode: "shared_secret", configuredSecrets: 0)
+                case .bearer(let tokens): .init(authMode: "bearer", configuredSecrets: tokens.count)
+                case .standardWebhooks(let secrets, _): .init(authMode: "standard_webhooks", configuredSecrets: secrets.count)
+                }
+                return (feed.name, settings)
+            }, uniquingKeysWith: { first, _ in first }),
+            configuredAdminTokens: Dictionary(server.adminTokens.map { ($0.name, $0.role) }, uniquingKeysWith: { first, _ in first }),
+            now: now
+        )
     }
 }

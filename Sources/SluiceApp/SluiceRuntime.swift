@@ -103,7 +103,7 @@ public enum SluiceRuntime {
         now: @escaping @Sendable () -> Timestamp = systemNow
     ) async throws(StoreError) -> Prepared {
         let store = try openStore(config, logger: logger)
-        let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config)
+        let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config, logger: logger)
         let collectors = makeCollectors(config, store: store, logger: logger, now: now)
         let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, logger: logger, now: now)
         let destinations = makeDestinations(config, now: now)
@@ -116,7 +116,8 @@ public enum SluiceRuntime {
             storeSize: { store.sizeInBytes() },
             feeds: resolved.feeds,
             ingestionKey: resolved.ingestionKey,
-            adminTokens: resolved.adminTokens,
+            credentials: resolved.credentials,
+            credentialAdministration: config.credentialAdministration(store: store, now: now),
             prometheus: prometheus,
             now: now,
             readinessProblem: { (try? await store.capacityProblem()) ?? nil },
@@ -153,7 +154,7 @@ public enum SluiceRuntime {
             router: buildRouter(prepared.dependencies),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(prepared.config.server.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
-            services: [retention] + (prepared.scheduler.map { [$0] } ?? []) + (prepared.delivery.map { [$0] } ?? [])
+            services: [retention, prepared.dependencies.credentials] + (prepared.scheduler.map { [$0] } ?? []) + (prepared.delivery.map { [$0] } ?? [])
                 + (prepared.workflows.map { [$0] } ?? []),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger

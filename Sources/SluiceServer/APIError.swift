@@ -70,4 +70,12 @@ extension Response {
             body: .init(byteBuffer: ByteBuffer(bytes: bytes))
         )
     }
+
+    /// `value` as one line of JSON.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        var out: [UInt8] = []
+        value.write(into: &out, sortedKeys: false)
+        out.append(0x0A)
+        return .json(out, status: status)
+    }
 }

@@ -2,14 +2,6 @@ import HTTPTypes
 import Hummingbird
 import SluiceCore
 
-/// What an admin token may do.
-public enum AdminRole: String, Sendable, Hashable, CaseIterable {
-    /// Read and change everything.
-    case admin
-    /// Read only.
-    case viewer
-}
-
 /// A named admin API token, held as a digest only.
 public struct AdminToken: Sendable, Hashable {
     public var name: String
@@ -23,20 +15,35 @@ public struct AdminToken: Sendable, Hashable {
     }
 }
 
+extension [AdminToken] {
+    /// The token whose digest matches `presented`. Every token is checked, so timing does not
+    /// depend on which one matched.
+    func matching(_ presented: some StringProtocol) -> AdminToken? {
+        guard !presented.isEmpty else { return nil }
+        var match: AdminToken?
+        for token in self where token.digest.matches(presented) {
+            match = token
+        }
+        return match
+    }
+}
+
 /// The caller of an admin route: the token's name, never its value.
 public struct AdminIdentity: Sendable, Hashable {
     public var name: String
     public var role: AdminRole
 }
 
-/// Requires `Authorization: Bearer <token>` matching a configured admin token; viewers may only
-/// use safe methods.
+/// Requires `Authorization: Bearer <token>` matching an admin token accepted now (configured or
+/// issued, not revoked); viewers may only use safe methods.
 public struct AdminAuthMiddleware: RouterMiddleware {
     public typealias Context = SluiceRequestContext
-    let tokens: [AdminToken]
+    let credentials: CredentialRegistry
+    let now: @Sendable () -> Timestamp
 
-    public init(tokens: [AdminToken]) {
-        self.tokens = tokens
+    public init(credentials: CredentialRegistry, now: @escaping @Sendable () -> Timestamp) {
+        self.credentials = credentials
+        self.now = now
     }
 
     public func handle(
@@ -46,13 +53,7 @@ public struct AdminAuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw APIError(.unauthorized, "this route needs an admin API token: send Authorization: Bearer <token>", headers: [.wwwAuthenticate: "Bearer"])
         }
-        let presented = header.dropFirst(7)
-        // Check every token so timing does not depend on which one matched.
-        var match: AdminToken?
-        for token in tokens where token.digest.matches(presented) {
-            match = token
-        }
-        guard let match else {
+        guard let match = credentials.adminTokens(at: now()).matching(header.dropFirst(7)) else {
             throw APIError(.unauthorized, "the admin API token is not valid", headers: [.wwwAuthenticate: "Bearer"])
         }
         if match.role == .viewer, ![.get, .head].contains(request.method) {

@@ -1,8 +1,9 @@
 import SluiceCore
 import Synchronization
 
-/// Turns failed push authentications into at most one `feed.auth_failed` audit entry per feed
-/// and source IP per window, so a flood of bad requests costs a counter, not storage. The first
+/// Turns failed authentications (pushes to a feed, UI sign-ins) into at most one audit entry
+/// (`feed.auth_failed`, `ui.sign_in_failed`) per scope and source IP per window, so a flood of
+/// bad requests costs a counter, not storage. The first
 /// failure of a window is reported at once; the ones after it are counted into the next report.
 /// Past `maxTracked` pairs, new IPs share one tally (`"*"`), which keeps storage bounded even
 /// against a sender that rotates addresses.
@@ -15,6 +16,9 @@ final class AuthFailureSummaries: Sendable {
         var lastReport: Timestamp
     }
 
+    let action: String
+    /// The entry's target: this type, with the scope as id (none when nil).
+    let targetType: String?
     let window: Duration
     let maxTracked: Int
     private struct State {
@@ -26,23 +30,25 @@ final class AuthFailureSummaries: Sendable {
 
     private let state = Mutex(State())
 
-    init(window: Duration = .seconds(300), maxTracked: Int = 1_024) {
+    init(action: String, targetType: String?, window: Duration = .seconds(300), maxTracked: Int = 1_024) {
+        self.action = action
+        self.targetType = targetType
         self.window = window
         self.maxTracked = maxTracked
     }
 
     /// Counts one failure; returns the entry to store when this failure opens a new window.
-    func note(feed: String, ip: String?, reason: String, userAgent: String?, at time: Timestamp) -> AdminAuditEntry? {
+    func note(scope: String, ip: String?, reason: String, userAgent: String?, at time: Timestamp) -> AdminAuditEntry? {
         let report: (count: Int, reasons: [String: Int], since: Timestamp, ip: String)? = state.withLock { state in
             var address = ip ?? "unknown"
-            if state.tallies["\(feed) \(address)"] == nil && state.tallies.count >= maxTracked {
+            if state.tallies["\(scope) \(address)"] == nil && state.tallies.count >= maxTracked {
                 if state.prunedAt.map({ time >= $0 + window }) ?? true {
                     state.tallies = state.tallies.filter { time < $0.value.windowStart + window }
                     state.prunedAt = time
                 }
                 if state.tallies.count >= maxTracked { address = "*" }
             }
-            let key = "\(feed) \(address)"
+            let key = "\(scope) \(address)"
             var tally = state.tallies[key] ?? Tally(windowStart: time - window, lastReport: time)
             tally.unreported += 1
             tally.reasons[reason, default: 0] += 1
@@ -55,8 +61,8 @@ final class AuthFailureSummaries: Sendable {
         guard let report else { return nil }
         let reasons = report.reasons.sorted { $0.key < $1.key }.map { JSONMember($0.key, .number(String($0.value))) }
         return AdminAuditEntry(
-            action: "feed.auth_failed", actor: AuditActor(type: "api_key", id: "unauthenticated", name: nil),
-            targets: [AuditTarget(type: "feed", id: feed)], context: AuditContext(location: report.ip, userAgent: userAgent),
+            action: action, actor: AuditActor(type: "api_key", id: "unauthenticated", name: nil),
+            targets: targetType.map { [AuditTarget(type: $0, id: scope)] } ?? [], context: AuditContext(location: report.ip, userAgent: userAgent),
             metadata: [
                 JSONMember("failures", .number(String(report.count))), JSONMember("since", .string(report.since.rfc3339)),
                 JSONMember("reasons", .object(reasons)), JSONMember("window_seconds", .number(String(window.components.seconds))),

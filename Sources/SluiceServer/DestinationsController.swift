@@ -44,7 +44,7 @@ struct DestinationsController: Sendable {
                 JSONMember("replays", .array(s.openReplays.map(Self.render))),
             ])
         }
-        return Self.json(.object([JSONMember("destinations", .array(destinations))]))
+        return Response.json(.object([JSONMember("destinations", .array(destinations))]))
     }
 
     @Sendable func deadLetters(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -66,7 +66,7 @@ struct DestinationsController: Sendable {
         }
         var members = [JSONMember("destination", .string(name)), JSONMember("dead_letters", .array(items))]
         if letters.count == limit, let last = letters.last { members.append(JSONMember("next_after", .number(String(last.seq)))) }
-        return Self.json(.object(members))
+        return Response.json(.object(members))
     }
 
     @Sendable func redrive(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -87,7 +87,7 @@ struct DestinationsController: Sendable {
         }
         let requester = context.requester(request)
         let marked = try await call { (control) async throws(DeliveryControlError) in try await control.redrive(name, seqs: seqs, by: requester) }
-        return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("redrive_requested", .number(String(marked)))]), status: .accepted)
+        return Response.json(.object([JSONMember("destination", .string(name)), JSONMember("redrive_requested", .number(String(marked)))]), status: .accepted)
     }
 
     @Sendable func replay(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -107,7 +107,7 @@ struct DestinationsController: Sendable {
         }
         let requester = context.requester(request)
         let job = try await call { (control) async throws(DeliveryControlError) in try await control.replay(name, since: since, until: until, by: requester) }
-        return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("replay", Self.render(job))]), status: .accepted)
+        return Response.json(.object([JSONMember("destination", .string(name)), JSONMember("replay", Self.render(job))]), status: .accepted)
     }
 
     /// `{"reason": "…"}` (required: the audit log and status say why); 200 with `changed` false when already paused.
@@ -121,14 +121,14 @@ struct DestinationsController: Sendable {
         }
         let requester = context.requester(request)
         let changed = try await call { (control) async throws(DeliveryControlError) in try await control.setPaused(name, reason: reason, by: requester) }
-        return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(true)), JSONMember("changed", .bool(changed))]))
+        return Response.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(true)), JSONMember("changed", .bool(changed))]))
     }
 
     @Sendable func resume(request: Request, context: SluiceRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         let requester = context.requester(request)
         let changed = try await call { (control) async throws(DeliveryControlError) in try await control.setPaused(name, reason: nil, by: requester) }
-        return Self.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(false)), JSONMember("changed", .bool(changed))]))
+        return Response.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(false)), JSONMember("changed", .bool(changed))]))
     }
 
     func call<T>(_ body: (any DestinationControl) async throws(DeliveryControlError) -> T) async throws -> T {
@@ -153,12 +153,5 @@ struct DestinationsController: Sendable {
             JSONMember("created_at", .string(job.createdAt.rfc3339)),
             JSONMember("finished_at", job.finishedAt.map { .string($0.rfc3339) } ?? .null),
         ])
-    }
-
-    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        var out: [UInt8] = []
-        value.write(into: &out, sortedKeys: false)
-        out.append(0x0A)
-        return .json(out, status: status)
     }
 }

@@ -10,12 +10,14 @@ import SluiceSources
 /// `POST /v1alpha/projects/{p}/locations/{l}/instances/{i}/feeds/{feed}:importPushLogs`.
 struct PushController: Sendable {
     let feeds: [String: PushFeed]
+    /// Secrets issued through the API or CLI, accepted beside the config file's.
+    let credentials: CredentialRegistry
     let authenticator: FeedAuthenticator
     let ingestor: PushIngestor
     let now: @Sendable () -> Timestamp
     /// Where `feed.auth_failed` summaries go.
     let auditLog: any EventStore
-    let failures = AuthFailureSummaries()
+    let failures = AuthFailureSummaries(action: "feed.auth_failed", targetType: "feed")
 
     func addRoutes(to router: Router<SluiceRequestContext>) {
         router.post("v1/feeds/:feed/events", use: push)
@@ -82,7 +84,13 @@ struct PushController: Sendable {
     private func authenticate(
         _ credentials: PushCredentials, feed: PushFeed, body: [UInt8], at time: Timestamp, request: Request, context: SluiceRequestContext
     ) async throws -> String? {
-        switch authenticator.authenticate(credentials, with: feed.authentication, body: body, now: time) {
+        var authentication = feed.authentication
+        switch authentication {
+        case .sharedSecret(let configured): authentication = .sharedSecret(configured + self.credentials.feedSecrets(feed.name, at: time))
+        case .bearer(let configured): authentication = .bearer(configured + self.credentials.feedSecrets(feed.name, at: time))
+        case .standardWebhooks: break
+        }
+        switch authenticator.authenticate(credentials, with: authentication, body: body, now: time) {
         case .accepted(let webhookID):
             return webhookID
         case .refused(let reason):
@@ -90,7 +98,7 @@ struct PushController: Sendable {
             PushMetrics.authFailure(feed: feed.name, reason: reason)
             context.logger.debug("push authentication failed", metadata: ["feed.name": "\(feed.name)", "auth.reason": "\(reason)"])
             let ip = context.remoteAddress?.ipAddress
-            if let summary = failures.note(feed: feed.name, ip: ip, reason: reason, userAgent: request.headers[.userAgent], at: time) {
+            if let summary = failures.note(scope: feed.name, ip: ip, reason: reason, userAgent: request.headers[.userAgent], at: time) {
                 // Best effort: a store that cannot take it still has the metric, and the sender gets its 401 either way.
                 do {
                     try await auditLog.record(summary)

@@ -12,7 +12,10 @@ public struct ServerDependencies: Sendable {
     public var storeSize: @Sendable () -> Int64
     public var feeds: [String: PushFeed]
     public var ingestionKey: SecretDigest?
-    public var adminTokens: [AdminToken]
+    /// The admin tokens and issued feed secrets accepted now.
+    public var credentials: CredentialRegistry
+    /// Issues, rotates and revokes them, with their audit entries.
+    public var credentialAdministration: CredentialAdministration
     public var prometheus: PrometheusCollectorRegistry?
     public var now: @Sendable () -> Timestamp
     /// Why the instance should not receive traffic (for `/readyz`), beyond the store not answering.
@@ -29,7 +32,8 @@ public struct ServerDependencies: Sendable {
         storeSize: @escaping @Sendable () -> Int64 = { 0 },
         feeds: [String: PushFeed],
         ingestionKey: SecretDigest?,
-        adminTokens: [AdminToken],
+        credentials: CredentialRegistry,
+        credentialAdministration: CredentialAdministration,
         prometheus: PrometheusCollectorRegistry?,
         now: @escaping @Sendable () -> Timestamp,
         readinessProblem: @escaping @Sendable () async -> String? = { nil },
@@ -44,7 +48,8 @@ public struct ServerDependencies: Sendable {
         self.storeSize = storeSize
         self.feeds = feeds
         self.ingestionKey = ingestionKey
-        self.adminTokens = adminTokens
+        self.credentials = credentials
+        self.credentialAdministration = credentialAdministration
         self.prometheus = prometheus
         self.now = now
         self.readinessProblem = readinessProblem
@@ -57,6 +62,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     router.add(middleware: ErrorEnvelopeMiddleware())
     PushController(
         feeds: dependencies.feeds,
+        credentials: dependencies.credentials,
         authenticator: FeedAuthenticator(ingestionKey: dependencies.ingestionKey),
         ingestor: PushIngestor(store: dependencies.store),
         now: dependencies.now,
@@ -72,13 +78,14 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     // and events per feed, and the generic middleware cost about a fifth of the request ceiling.
     let admin = router.group("v1")
         .add(middleware: MetricsMiddleware())
-        .add(middleware: AdminAuthMiddleware(tokens: dependencies.adminTokens))
+        .add(middleware: AdminAuthMiddleware(credentials: dependencies.credentials, now: dependencies.now))
     EventsController(store: dependencies.store).addRoutes(to: admin)
     operations.addAdminRoutes(to: admin)
     CollectorsController(control: dependencies.collectors).addRoutes(to: admin)
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
-    WebUIController(store: dependencies.store, tokens: dependencies.adminTokens, sessions: WebSessions(), now: dependencies.now).addRoutes(to: router)
+    CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
+    WebUIController(store: dependencies.store, credentials: dependencies.credentials, sessions: WebSessions(), now: dependencies.now).addRoutes(to: router)
     return router
 }
 

@@ -29,7 +29,7 @@ struct WorkflowsController: Sendable {
                 JSONMember("failures", .array(s.failures.map(Self.render))),
             ])
         }
-        return DestinationsController.json(.object([JSONMember("workflows", .array(workflows))]))
+        return Response.json(.object([JSONMember("workflows", .array(workflows))]))
     }
 
     @Sendable func runs(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -46,7 +46,7 @@ struct WorkflowsController: Sendable {
         let found = try await call { (control) async throws(WorkflowControlError) in try await control.runs(name, status: status, beforeID: before, limit: limit) }
         var members = [JSONMember("workflow", .string(name)), JSONMember("runs", .array(found.map(Self.render)))]
         if found.count == limit, let last = found.last { members.append(JSONMember("next_before", .number(String(last.id)))) }
-        return DestinationsController.json(.object(members))
+        return Response.json(.object(members))
     }
 
     @Sendable func run(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -66,7 +66,7 @@ struct WorkflowsController: Sendable {
                 JSONMember("finished_at", .string(step.finishedAt.rfc3339)),
             ])
         }
-        return DestinationsController.json(.object([JSONMember("run", Self.render(run)), JSONMember("steps", .array(journal))]))
+        return Response.json(.object([JSONMember("run", Self.render(run)), JSONMember("steps", .array(journal))]))
     }
 
     @Sendable func retry(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -77,7 +77,7 @@ struct WorkflowsController: Sendable {
         guard changed else {
             throw APIError(.conflict, "run \(id) is \(run.status.rawValue); only failed or retrying runs can be retried")
         }
-        return DestinationsController.json(.object([JSONMember("run", Self.render(run))]), status: .accepted)
+        return Response.json(.object([JSONMember("run", Self.render(run))]), status: .accepted)
     }
 
     @Sendable func incidents(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -101,7 +101,7 @@ struct WorkflowsController: Sendable {
         }
         var members = [JSONMember("incidents", .array(items))]
         if found.count == limit, let last = found.last { members.append(JSONMember("next_before", .number(String(last.id)))) }
-        return DestinationsController.json(.object(members))
+        return Response.json(.object(members))
     }
 
     static func runID(_ context: SluiceRequestContext) throws -> Int64 {

@@ -1,65 +1,127 @@
 import GRDB
 import SluiceCore
 
-/// A secret kept by the store as a digest only.
-public struct StoredCredential: Sendable, Hashable {
-    public var kind: String
-    public var name: String
-    public var digest: SecretDigest
-    public var role: String?
-
-    public init(kind: String, name: String, digest: SecretDigest, role: String?) {
-        self.kind = kind
-        self.name = name
-        self.digest = digest
-        self.role = role
-    }
-}
-
-extension SQLiteEventStore {
-    public func credential(kind: String, name: String) async throws(StoreError) -> StoredCredential? {
+extension SQLiteEventStore: CredentialStore {
+    /// Every credential of `kind` (and `name`), active or not, oldest first.
+    public func managedCredentials(kind: ManagedCredential.Kind? = nil, name: String? = nil) async throws(StoreError) -> [ManagedCredential] {
         do {
             return try await pool.read { db in
-                guard let row = try Row.fetchOne(
-                    db, sql: "SELECT digest, role FROM credentials WHERE kind = ? AND name = ?", arguments: [kind, name]
-                ) else { return nil }
-                guard let digest = SecretDigest(hex: row["digest"]) else {
-                    throw StoreError(.corrupt, "credential \(kind)/\(name) has an invalid digest")
+                var sql = "SELECT * FROM credential_secrets WHERE 1 = 1"
+                var arguments: StatementArguments = []
+                if let kind {
+                    sql += " AND kind = ?"
+                    arguments += [kind.rawValue]
                 }
-                return StoredCredential(kind: kind, name: name, digest: digest, role: row["role"])
+                if let name {
+                    sql += " AND name = ?"
+                    arguments += [name]
+                }
+                return try Row.fetchAll(db, sql: sql + " ORDER BY id", arguments: arguments).map(Self.credential(from:))
             }
         } catch {
-            throw Self.storeError(error, doing: "read credential")
+            throw Self.storeError(error, doing: "read credentials")
         }
     }
 
-    /// Inserts or replaces a credential's digest.
-    public func setCredential(_ credential: StoredCredential, at time: Timestamp) async throws(StoreError) {
+    /// Adds a credential, with its audit entry in the same transaction.
+    ///
+    /// - Parameters:
+    ///   - retireOthersAt: when set, the name's other active secrets are accepted until then and
+    ///     no longer (a rotation's grace period); an earlier expiry is kept.
+    ///   - refuseIfActive: throws `.conflict` when the name already has an active credential.
+    /// - Returns: the new credential and the ones whose expiry the rotation set.
+    public func issueCredential(
+        _ new: NewManagedCredential, at time: Timestamp, retireOthersAt: Timestamp? = nil, refuseIfActive: Bool = false,
+        audit: (@Sendable (ManagedCredential, [ManagedCredential]) -> AdminAuditEntry)?
+    ) async throws(StoreError) -> (credential: ManagedCredential, retired: [ManagedCredential]) {
         do {
-            try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO credentials (kind, name, digest, role, created_at) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (kind, name) DO UPDATE SET digest = excluded.digest, role = excluded.role, created_at = excluded.created_at
-                        """,
-                    arguments: [credential.kind, credential.name, credential.digest.hex, credential.role, time.microseconds]
-                )
-            }
-        } catch {
-            throw Self.storeError(error, doing: "store credential")
-        }
-    }
-
-    public func credentials(kind: String) async throws(StoreError) -> [StoredCredential] {
-        do {
-            return try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT name, digest, role FROM credentials WHERE kind = ? ORDER BY name", arguments: [kind])
-                    .compactMap { row in
-                        SecretDigest(hex: row["digest"]).map { StoredCredential(kind: kind, name: row["name"], digest: $0, role: row["role"]) }
+            return try await pool.write { db in
+                let active = try Self.active(kind: new.kind, name: new.name, at: time, in: db)
+                if refuseIfActive, !active.isEmpty {
+                    throw StoreError(.conflict, "\(new.kind.displayName) \"\(new.name)\" already exists; revoke it first or choose another name")
+                }
+                var retired: [ManagedCredential] = []
+                if let retireOthersAt {
+                    for var credential in active where credential.expiresAt.map({ $0 > retireOthersAt }) ?? true {
+                        try db.execute(sql: "UPDATE credential_secrets SET expires_at = ? WHERE id = ?", arguments: [retireOthersAt.microseconds, credential.id])
+                        credential.expiresAt = retireOthersAt
+                        retired.append(credential)
                     }
+                }
+                try db.execute(
+                    sql: "INSERT INTO credential_secrets (kind, name, digest, role, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [new.kind.rawValue, new.name, new.digest.hex, new.role, time.microseconds, new.createdBy]
+                )
+                let credential = ManagedCredential(
+                    id: db.lastInsertedRowID, kind: new.kind, name: new.name, digest: new.digest, role: new.role, createdAt: time, createdBy: new.createdBy
+                )
+                if let audit { try Self.insertAudit(audit(credential, retired), in: db) }
+                return (credential, retired)
             }
         } catch {
-            throw Self.storeError(error, doing: "list credentials")
+            throw Self.storeError(error, doing: "store a credential")
         }
+    }
+
+    /// Revokes the active credentials of `name` (only `id` when given), with the audit entry in
+    /// the same transaction; returns what was revoked (nothing, and no entry, when none was active).
+    ///
+    /// - Parameter keepOneWithRole: throws `.conflict` instead of leaving no active credential of
+    ///   this kind with that role (the last admin token would lock everyone out).
+    public func revokeCredentials(
+        kind: ManagedCredential.Kind, name: String, id: Int64? = nil, at time: Timestamp, by actor: String, keepOneWithRole: String? = nil,
+        audit: (@Sendable ([ManagedCredential]) -> AdminAuditEntry)?
+    ) async throws(StoreError) -> [ManagedCredential] {
+        do {
+            return try await pool.write { db in
+                let targets = try Self.active(kind: kind, name: name, at: time, in: db).filter { id == nil || $0.id == id }
+                guard !targets.isEmpty else { return [] }
+                if let role = keepOneWithRole {
+                    let remaining = try Row.fetchAll(db, sql: "SELECT * FROM credential_secrets WHERE kind = ? AND role = ?", arguments: [kind.rawValue, role])
+                        .map(Self.credential(from:))
+                        .filter { $0.isActive(at: time) && !targets.map(\.id).contains($0.id) }
+                    if remaining.isEmpty {
+                        throw StoreError(.conflict, "\"\(name)\" is the last active token with the \(role) role; create another \(role) token before revoking it")
+                    }
+                }
+                var revoked: [ManagedCredential] = []
+                for var credential in targets {
+                    try db.execute(
+                        sql: "UPDATE credential_secrets SET revoked_at = ?, revoked_by = ? WHERE id = ?", arguments: [time.microseconds, actor, credential.id]
+                    )
+                    credential.revokedAt = time
+                    credential.revokedBy = actor
+                    revoked.append(credential)
+                }
+                if let audit { try Self.insertAudit(audit(revoked), in: db) }
+                return revoked
+            }
+        } catch {
+            throw Self.storeError(error, doing: "revoke a credential")
+        }
+    }
+
+    private static func active(kind: ManagedCredential.Kind, name: String, at time: Timestamp, in db: Database) throws -> [ManagedCredential] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM credential_secrets WHERE kind = ? AND name = ? AND revoked_at IS NULL ORDER BY id", arguments: [kind.rawValue, name]
+        )
+        .map(credential(from:))
+        .filter { $0.isActive(at: time) }
+    }
+
+    private static func credential(from row: Row) throws -> ManagedCredential {
+        let id: Int64 = row["id"]
+        guard let digest = SecretDigest(hex: row["digest"]) else {
+            throw StoreError(.corrupt, "credential \(id) has an invalid digest")
+        }
+        guard let kind = ManagedCredential.Kind(rawValue: row["kind"]) else {
+            throw StoreError(.corrupt, "credential \(id) has an unknown kind")
+        }
+        return ManagedCredential(
+            id: id, kind: kind, name: row["name"], digest: digest, role: row["role"],
+            createdAt: Timestamp(microseconds: row["created_at"]), createdBy: row["created_by"],
+            expiresAt: (row["expires_at"] as Int64?).map(Timestamp.init(microseconds:)),
+            revokedAt: (row["revoked_at"] as Int64?).map(Timestamp.init(microseconds:)), revokedBy: row["revoked_by"]
+        )
     }
 }

@@ -173,6 +173,28 @@ extension SQLiteEventStore {
                 );
                 """)
         }
+        migrator.registerMigration("2026-11-23-credential-rotation") { db in
+            // Several secrets per name (rotation with a grace period) and a history that is never
+            // deleted: rotated-out secrets get expires_at, revoked ones revoked_at.
+            try db.execute(sql: """
+                CREATE TABLE credential_secrets (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    role TEXT,
+                    created_at INTEGER NOT NULL,
+                    created_by TEXT NOT NULL,
+                    expires_at INTEGER,
+                    revoked_at INTEGER,
+                    revoked_by TEXT
+                );
+                CREATE INDEX credential_secrets_by_name ON credential_secrets (kind, name);
+                INSERT INTO credential_secrets (kind, name, digest, role, created_at, created_by)
+                    SELECT kind, name, digest, role, created_at, 'sluice' FROM credentials;
+                DROP TABLE credentials;
+                """)
+        }
         return migrator
     }
 }

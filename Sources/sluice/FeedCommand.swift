@@ -6,9 +6,83 @@ import SluiceCore
 struct FeedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feed",
-        abstract: "Work with push feeds.",
-        subcommands: [URLCommand.self]
+        abstract: "Work with push feeds: their URL, and the secrets Sluice issues for them.",
+        subcommands: [URLCommand.self, RotateSecret.self, Secrets.self, RevokeSecret.self]
     )
+
+    struct RotateSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-secret",
+            abstract: "Issue a new secret for a feed and print it once; the feed's other issued secrets stay valid for the grace period.",
+            discussion: """
+                Secrets written in the config file stay valid until removed there. A running `sluice serve`                 accepts the new secret within 5 seconds. Recorded in Sluice's audit log with your login.
+                """
+        )
+
+        @Argument(help: "The feed name.")
+        var feed: String
+
+        @Option(name: .long, help: "How long the feed's current issued secrets stay valid: 0s to 30d.")
+        var grace: String = "24h"
+
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            guard let seconds = DurationText.seconds(grace) else {
+                printError("--grace \(grace) is not a duration such as 0s, 30m, 24h or 7d")
+                throw ExitCode(2)
+            }
+            let administration = try options.credentialAdministration(label: "sluice.feed")
+            let result = try await exitOnRefusal { () async throws(CredentialAdministrationError) in
+                try await administration.rotateFeedSecret(feed: feed, grace: .seconds(seconds), by: .commandLine)
+            }
+            print(String(decoding: JSONValue.object([
+                JSONMember("feed", .string(feed)),
+                JSONMember("secret", .object([JSONMember("id", .number(String(result.credential.id))), JSONMember("value", .string(result.secret))])),
+                JSONMember("retiring", .array(result.retired.map { old in
+                    .object([JSONMember("id", .number(String(old.id))), JSONMember("expires_at", old.expiresAt.map { .string($0.rfc3339) } ?? .null)])
+                })),
+            ]).serialized(), as: UTF8.self))
+        }
+    }
+
+    struct Secrets: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a feed's issued secrets (ids and states, never values).")
+
+        @Argument(help: "The feed name.")
+        var feed: String
+
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            let administration = try options.credentialAdministration(label: "sluice.feed")
+            let secrets = try await exitOnRefusal { () async throws(CredentialAdministrationError) in try await administration.feedSecrets(feed: feed) }
+            let now = SluiceRuntime.systemNow()
+            for secret in secrets { print(String(decoding: secret.summary(at: now).serialized(), as: UTF8.self)) }
+        }
+    }
+
+    struct RevokeSecret: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-secret", abstract: "Stop accepting one of a feed's issued secrets at once."
+        )
+
+        @Argument(help: "The feed name.")
+        var feed: String
+
+        @Argument(help: "The secret's id (sluice feed secrets FEED lists them).")
+        var id: Int64
+
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            let administration = try options.credentialAdministration(label: "sluice.feed")
+            let revoked = try await exitOnRefusal { () async throws(CredentialAdministrationError) in
+                try await administration.revokeFeedSecret(feed: feed, id: id, by: .commandLine)
+            }
+            print("{\"feed\":\(JSONValue.quoted(feed)),\"revoked_id\":\(revoked.id)}")
+        }
+    }
 
     struct URLCommand: ParsableCommand {
         static let configuration = CommandConfiguration(

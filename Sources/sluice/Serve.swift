@@ -73,8 +73,8 @@ struct Serve: AsyncParsableCommand {
         logger.info("sluice stopped")
     }
 
-    /// `sluice.config_loaded` (the file's hash and what it configures, never a secret) and the
-    /// credentials generated at a first start, by Sluice itself.
+    /// `sluice.config_loaded`: the file's hash and what it configures, never a secret. (Credentials
+    /// generated at a first start were recorded when they were stored.)
     static func recordStart(_ prepared: SluiceRuntime.Prepared, config: SluiceConfig, feeds: [String]) async throws(StoreError) {
         let now = SluiceRuntime.systemNow()
         func names(_ list: [String]) -> JSONValue { .array(list.map { .string($0) }) }
@@ -88,22 +88,5 @@ struct Serve: AsyncParsableCommand {
                 occurredAt: now
             )
         )
-        if prepared.generated.adminToken != nil {
-            try await prepared.store.record(
-                AdminAuditEntry(
-                    action: "admin_token.created", actor: AdminAuditEntry.system,
-                    targets: [AuditTarget(type: "admin_token", id: CredentialBootstrap.generatedAdminName)], metadata: [JSONMember("generated", .bool(true))],
-                    occurredAt: now
-                )
-            )
-        }
-        for (feed, _) in prepared.generated.feedSecrets {
-            try await prepared.store.record(
-                AdminAuditEntry(
-                    action: "feed.secret_created", actor: AdminAuditEntry.system, targets: [AuditTarget(type: "feed", id: feed)],
-                    metadata: [JSONMember("generated", .bool(true))], occurredAt: now
-                )
-            )
-        }
     }
 }

@@ -11,7 +11,7 @@ struct SluiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Sluice: a self-hosted security telemetry hub.",
-        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self]
+        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self, TokenCommand.self]
     )
 }
 

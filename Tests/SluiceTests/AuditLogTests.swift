@@ -29,7 +29,7 @@ import Testing
                 #expect(response.status == .unauthorized)
             }
         }
-        let entries = try await Self.auditEntries(sluice.store)
+        let entries = try await Self.auditEntries(sluice.store).filter { $0.normalized.action == "feed.auth_failed" }
         #expect(entries.count == 1, "1,000 refused pushes from one address in one window: one summary")
         let summary = try #require(entries.first)
         #expect(summary.normalized.action == "feed.auth_failed" && summary.logType == AdminAuditEntry.logType)
@@ -37,16 +37,16 @@ import Testing
         #expect(summary.normalized.context == AuditContext(location: "127.0.0.1", userAgent: "scanner/1.0"))
         #expect(summary.normalized.actor?.type == "api_key")
         #expect(!String(decoding: summary.raw, as: UTF8.self).contains(wrongSecret))
-        #expect(try await sluice.store.count() == 1, "no pushed event was stored")
+        #expect(try await sluice.store.count() == (try await Self.auditEntries(sluice.store).count), "no pushed event was stored")
     }
 
     @Test func summariesCountEveryFailureAndStayBoundedAgainstRotatingAddresses() {
         let start = Timestamp(seconds: 1_795_000_000)
-        let steady = AuthFailureSummaries(window: .seconds(60), maxTracked: 100)
+        let steady = AuthFailureSummaries(action: "feed.auth_failed", targetType: "feed", window: .seconds(60), maxTracked: 100)
         var reports: [AdminAuditEntry] = []
         // 10,000 failures from one address over 10,000 s: one report per 60 s window.
         for i in 0..<10_000 {
-            if let entry = steady.note(feed: "default", ip: "203.0.113.9", reason: "wrong_secret", userAgent: nil, at: start + .seconds(Int64(i))) {
+            if let entry = steady.note(scope: "default", ip: "203.0.113.9", reason: "wrong_secret", userAgent: nil, at: start + .seconds(Int64(i))) {
                 reports.append(entry)
             }
         }
@@ -56,17 +56,16 @@ import Testing
         #expect(counted.first == 1 && counted.dropFirst().allSatisfy { $0 == 60 })
 
         // 10,000 failures from 10,000 addresses in one window: at most maxTracked + 1 reports.
-        let rotating = AuthFailureSummaries(window: .seconds(60), maxTracked: 100)
+        let rotating = AuthFailureSummaries(action: "feed.auth_failed", targetType: "feed", window: .seconds(60), maxTracked: 100)
         var rotated = 0
         for i in 0..<10_000 {
-            if rotating.note(feed: "default", ip: "198.51.\(i / 256).\(i % 256)", reason: "wrong_secret", userAgent: nil, at: start) != nil { rotated += 1 }
+            if rotating.note(scope: "default", ip: "198.51.\(i / 256).\(i % 256)", reason: "wrong_secret", userAgent: nil, at: start) != nil { rotated += 1 }
         }
         #expect(rotated == 101)
     }
 
     @Test func commandLineReplayAndRedriveAreRecordedWithTheOperatorsLogin() async throws {
-        let binary = CollectorCrashTests.sluiceBinary
-        try #require(FileManager.default.isExecutableFile(atPath: binary), "build the sluice executable first (swift build --build-tests)")
+        try #require(FileManager.default.isExecutableFile(atPath: SluiceCommandLine.binary), "build the sluice executable first (swift build --build-tests)")
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let config = directory.path + "/sluice.yaml"
@@ -78,17 +77,11 @@ import Testing
             routes:
               - { from: [incident-io, sluice], to: [disk] }
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        func run(_ arguments: [String]) async throws -> Int32 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments + ["--config", config, "--data-dir", directory.path, "--log-level", "critical"]
-            process.environment = ["FEED_SECRET": "cli-feed-secret-value", "USER": "alice", "PATH": "/usr/bin:/bin"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            try await CollectorCrashTests.exit(of: process)
-            return process.terminationStatus
-        }
+        let cli = SluiceCommandLine(
+            trailingArguments: ["--config", config, "--data-dir", directory.path, "--log-level", "critical"],
+            environment: ["FEED_SECRET": "cli-feed-secret-value", "USER": "alice"], outputDirectory: directory.path
+        )
+        func run(_ arguments: [String]) async throws -> Int32 { try await cli.run(arguments).status }
         #expect(try await run(["replay", "disk", "--since", "2026-11-01", "--until", "2026-11-02"]) == 0)
         #expect(try await run(["dead-letters", "redrive", "disk"]) == 0)
         #expect(try await run(["replay", "nowhere", "--since", "2026-11-01"]) != 0)

@@ -9,10 +9,6 @@ import Testing
 /// final store holds every file event exactly once.
 @Suite struct CollectorCrashTests {
     /// The `sluice` executable built beside the test bundle.
-    static var sluiceBinary: String {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("sluice").path
-    }
-
     /// Waits without blocking a thread of the cooperative pool: the loopback double answering
     /// the child process runs on that pool too.
     static func exit(of process: Process) async throws {
@@ -20,7 +16,7 @@ import Testing
     }
 
     @Test func killedRunsResumeWithoutLossOrDuplicates() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.sluiceBinary), "build the sluice executable first (swift build --build-tests)")
+        try #require(FileManager.default.isExecutableFile(atPath: SluiceCommandLine.binary), "build the sluice executable first (swift build --build-tests)")
         let total = 3_000
         let double = IncydrTestDouble(latency: .milliseconds(15))
         double.addFileEvents(count: total, insertedFrom: SluiceRuntimeClock.now() - .seconds(900))
@@ -32,7 +28,7 @@ import Testing
                 .write(toFile: config, atomically: true, encoding: .utf8)
             func start() throws -> Process {
                 let process = Process()
-                process.executableURL = URL(fileURLWithPath: Self.sluiceBinary)
+                process.executableURL = URL(fileURLWithPath: SluiceCommandLine.binary)
                 process.arguments = ["collect", "incydr", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"]
                 process.environment = ["INCYDR_SECRET": double.clientSecret, "PATH": "/usr/bin:/bin"]
                 process.standardOutput = FileHandle.nullDevice
@@ -91,7 +87,7 @@ import Testing
     /// Exit codes for external schedulers: 0 only when every stream succeeded, 1 when one
     /// failed (with its summary on stdout), 2 for a bad command line.
     @Test func exitCodesOfCollectOnce() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.sluiceBinary), "build the sluice executable first (swift build --build-tests)")
+        try #require(FileManager.default.isExecutableFile(atPath: SluiceCommandLine.binary), "build the sluice executable first (swift build --build-tests)")
         let double = IncydrTestDouble()
         double.addFileEvents(count: 5, insertedFrom: SluiceRuntimeClock.now() - .seconds(60))
         double.setFailing("/v1/audit/search-audit-log", true)
@@ -101,20 +97,13 @@ import Testing
             let config = directory.path + "/sluice.yaml"
             try double.collectorsYAML(baseURL: baseURL, streams: "file_events, audit", extra: ["retry: { attempts: 2, base_delay: 1s, max_delay: 1s }"])
                 .write(toFile: config, atomically: true, encoding: .utf8)
+            let cli = SluiceCommandLine(
+                trailingArguments: ["--config", config, "--data-dir", directory.path, "--log-level", "critical"],
+                environment: ["INCYDR_SECRET": double.clientSecret], outputDirectory: directory.path
+            )
             func run(_ arguments: [String]) async throws -> (Int32, String) {
-                let process = Process()
-                let outputPath = directory.path + "/stdout-\(arguments.count)-\(arguments[1])"
-                FileManager.default.createFile(atPath: outputPath, contents: nil)
-                let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-                process.executableURL = URL(fileURLWithPath: Self.sluiceBinary)
-                process.arguments = arguments + ["--config", config, "--data-dir", directory.path, "--log-level", "critical"]
-                process.environment = ["INCYDR_SECRET": double.clientSecret, "PATH": "/usr/bin:/bin"]
-                process.standardOutput = output
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                try await Self.exit(of: process)
-                try output.close()
-                return (process.terminationStatus, try String(contentsOfFile: outputPath, encoding: .utf8))
+                let result = try await cli.run(arguments)
+                return (result.status, result.output)
             }
             return [
                 try await run(["collect", "incydr", "--once", "--stream", "file_events"]),

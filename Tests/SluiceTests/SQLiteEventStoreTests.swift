@@ -141,13 +141,62 @@ import Testing
         }
     }
 
-    @Test func credentialsAreStoredAsDigests() async throws {
+    @Test func credentialsAreStoredAsDigestsAndRotateWithTheirAuditEntries() async throws {
         try await withStore { store, path in
-            try await store.setCredential(StoredCredential(kind: "admin_token", name: "ops", digest: SecretDigest(of: "s3cr3t-value"), role: "admin"), at: Timestamp(seconds: 1))
-            let got = try await store.credential(kind: "admin_token", name: "ops")
-            #expect(got?.digest.matches("s3cr3t-value") == true)
+            let t0 = Timestamp(seconds: 1_000)
+            let first = try await store.issueCredential(
+                NewManagedCredential(kind: .feedSecret, name: "okta", digest: SecretDigest(of: "s3cr3t-value"), createdBy: "token:ops"),
+                at: t0, retireOthersAt: nil, refuseIfActive: false, audit: nil
+            )
+            // Rotation: the old secret is accepted for the grace period only; the entry commits with it.
+            let rotated = try await store.issueCredential(
+                NewManagedCredential(kind: .feedSecret, name: "okta", digest: SecretDigest(of: "second-value"), createdBy: "token:ops"),
+                at: t0 + .seconds(10), retireOthersAt: t0 + .seconds(70), refuseIfActive: false,
+                audit: { new, retired in
+                    AdminAuditEntry(
+                        action: "feed.secret_rotated", actor: AdminAuditEntry.user("ops"), targets: [AuditTarget(type: "feed", id: "okta")],
+                        metadata: [JSONMember("retiring", .number(String(retired.count))), JSONMember("secret_id", .number(String(new.id)))],
+                        occurredAt: t0 + .seconds(10)
+                    )
+                }
+            )
+            #expect(rotated.retired.map(\.id) == [first.credential.id])
+            let all = try await store.managedCredentials(kind: .feedSecret, name: "okta")
+            #expect(all.map { $0.isActive(at: t0 + .seconds(69)) } == [true, true])
+            #expect(all.map { $0.isActive(at: t0 + .seconds(70)) } == [false, true])
+            #expect(all.first?.digest.matches("s3cr3t-value") == true)
+            let entries = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+            #expect(entries.map(\.normalized.action) == ["feed.secret_rotated"])
+
+            // A name that must be unique refuses a second active credential and records nothing.
+            _ = try await store.issueCredential(
+                NewManagedCredential(kind: .adminToken, name: "alice", digest: SecretDigest(of: "token-a"), role: "admin", createdBy: "sluice"),
+                at: t0, retireOthersAt: nil, refuseIfActive: true, audit: nil
+            )
+            await #expect(throws: StoreError.self) {
+                try await store.issueCredential(
+                    NewManagedCredential(kind: .adminToken, name: "alice", digest: SecretDigest(of: "token-b"), role: "admin", createdBy: "sluice"),
+                    at: t0, retireOthersAt: nil, refuseIfActive: true,
+                    audit: { _, _ in AdminAuditEntry(action: "admin_token.created", actor: AdminAuditEntry.system, occurredAt: t0) }
+                )
+            }
+            // The last admin-role token cannot be revoked; with another one it can, once.
+            await #expect(throws: StoreError.self) {
+                try await store.revokeCredentials(kind: .adminToken, name: "alice", id: nil, at: t0, by: "token:alice", keepOneWithRole: "admin", audit: nil)
+            }
+            _ = try await store.issueCredential(
+                NewManagedCredential(kind: .adminToken, name: "bob", digest: SecretDigest(of: "token-c"), role: "admin", createdBy: "sluice"),
+                at: t0, retireOthersAt: nil, refuseIfActive: true, audit: nil
+            )
+            let revoked = try await store.revokeCredentials(kind: .adminToken, name: "alice", id: nil, at: t0, by: "token:bob", keepOneWithRole: "admin", audit: nil)
+            #expect(revoked.map(\.revokedBy) == ["token:bob"])
+            #expect(try await store.revokeCredentials(kind: .adminToken, name: "alice", id: nil, at: t0, by: "token:bob", keepOneWithRole: "admin", audit: nil).isEmpty)
+            #expect(try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events.count == 1)
+
             let fileBytes = try Data(contentsOf: URL(fileURLWithPath: path + "/db/sluice.db")) + ((try? Data(contentsOf: URL(fileURLWithPath: path + "/db/sluice.db-wal"))) ?? Data())
-            #expect(fileBytes.range(of: Data("s3cr3t-value".utf8)) == nil)
+            for value in ["s3cr3t-value", "second-value", "token-a", "token-c"] {
+                #expect(fileBytes.range(of: Data(value.utf8)) == nil)
+            }
         }
     }
 }

@@ -8,6 +8,8 @@ actor WebSessions {
     struct Session: Sendable {
         var name: String
         var role: AdminRole
+        /// The digest of the token used to sign in: revoking the token ends the session.
+        var digest: SecretDigest
         /// The token every form of this session carries.
         var csrf: String
         var created: ContinuousClock.Instant
@@ -29,7 +31,7 @@ actor WebSessions {
     static func key(_ id: String) -> [UInt8] { Array(SHA256.hash(data: Array(id.utf8))) }
 
     /// Starts a session; returns its id (the cookie's value) and its CSRF token.
-    func start(name: String, role: AdminRole) -> (id: String, csrf: String) {
+    func start(name: String, role: AdminRole, digest: SecretDigest) -> (id: String, csrf: String) {
         let now = clock.now
         if sessions.count >= capacity {
             sessions = sessions.filter { alive($0.value, at: now) }
@@ -40,7 +42,7 @@ actor WebSessions {
         }
         let id = SecretGenerator.make(prefix: "")
         let csrf = SecretGenerator.make(prefix: "")
-        sessions[Self.key(id)] = Session(name: name, role: role, csrf: csrf, created: now, lastSeen: now)
+        sessions[Self.key(id)] = Session(name: name, role: role, digest: digest, csrf: csrf, created: now, lastSeen: now)
         return (id, csrf)
     }
 

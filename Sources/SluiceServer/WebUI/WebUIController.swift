@@ -10,9 +10,10 @@ import SluiceCore
 /// filter, and each entry with its raw JSON.
 struct WebUIController: Sendable {
     let store: any EventStore
-    let tokens: [AdminToken]
+    let credentials: CredentialRegistry
     let sessions: WebSessions
     let now: @Sendable () -> Timestamp
+    let failures = AuthFailureSummaries(action: "ui.sign_in_failed", targetType: nil)
 
     static let sessionCookie = "sluice_session"
     static let signInCookie = "sluice_signin"
@@ -75,18 +76,18 @@ struct WebUIController: Sendable {
                 status: .forbidden
             )
         }
-        let presented = form.token ?? ""
-        var match: AdminToken?
-        for token in tokens where token.digest.matches(presented) {
-            match = token
-        }
-        guard let match, !presented.isEmpty else {
+        guard let match = credentials.adminTokens(at: now()).matching(form.token ?? "") else {
             Counter(label: "sluice_ui_sign_in_failures_total", dimensions: [("reason", "token")]).increment()
+            let time = now()
+            if let summary = failures.note(scope: "ui", ip: context.remoteAddress?.ipAddress, reason: "token", userAgent: request.headers[.userAgent], at: time) {
+                // Best effort, like a push's: the person gets the same answer either way.
+                try? await store.record(summary)
+            }
             return signInForm(request: request, error: "That token is not valid.", status: .unauthorized)
         }
         let requester = Self.requester(name: match.name, request: request, context: context)
         try await storeCall { try await store.record(requester.entry("ui.signed_in", targets: [], metadata: [JSONMember("role", .string(match.role.rawValue))], at: now())) }
-        let (id, _) = await sessions.start(name: match.name, role: match.role)
+        let (id, _) = await sessions.start(name: match.name, role: match.role, digest: match.digest)
         var response = Self.redirect("/ui/events")
         response.setCookie(Cookie(name: Self.sessionCookie, value: id, path: "/", secure: Self.isTLS(request), httpOnly: true, sameSite: .strict))
         response.setCookie(Cookie(name: Self.signInCookie, value: "", maxAge: 0, path: "/ui", secure: Self.isTLS(request), httpOnly: true, sameSite: .strict))
@@ -110,8 +111,14 @@ struct WebUIController: Sendable {
         return response
     }
 
+    /// The live session of this request; a session whose token was revoked since is ended.
     func signedIn(_ request: Request) async -> (String, WebSessions.Session)? {
-        guard let id = request.cookies[Self.sessionCookie]?.value, !id.isEmpty, let session = await sessions.session(id) else { return nil }
+        guard let id = request.cookies[Self.sessionCookie]?.value, !id.isEmpty, var session = await sessions.session(id) else { return nil }
+        guard let token = credentials.adminTokens(at: now()).first(where: { $0.digest == session.digest }) else {
+            await sessions.end(id)
+            return nil
+        }
+        session.role = token.role
         return (id, session)
     }
 
