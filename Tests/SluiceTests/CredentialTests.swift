@@ -164,6 +164,7 @@ import Testing
         let rotations = try await Self.entries(sluice.store, "feed.secret_rotated")
         #expect(rotations.count == 2)
         #expect(rotations.allSatisfy { $0.normalized.targets == [AuditTarget(type: "feed", id: "default")] && $0.normalized.actor == AdminAuditEntry.user("admin") })
+        #expect(rotations.allSatisfy { $0.normalized.context == AuditContext(location: "127.0.0.1", userAgent: "ops-console/2.0") })
         #expect(try await Self.entries(sluice.store, "feed.secret_revoked").count == 1)
         let recorded = try await Self.everythingRecorded(sluice)
         for value in [old, second, third] { #expect(!recorded.contains(value)) }

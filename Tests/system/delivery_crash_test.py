@@ -13,6 +13,7 @@ Everything listens on 127.0.0.1 on ports chosen at runtime; every loop is bounde
 """
 import argparse
 import collections
+import hashlib
 import http.server
 import json
 import os
@@ -190,8 +191,13 @@ def main():
         check("the sink's faults were retried", sum(sink.refused.values()) > 0, str(dict(sink.refused)))
         check("the destination reports no lag and no dead letters", status.get("lag_events") == 0 and status.get("dead_letters") == 0, json.dumps(status))
         check("SIGTERM exits 0", code == 0, f"exit code {code}")
-        check(f"each start is in the audit log ({len(starts)} sluice.config_loaded)", len(starts) == args.cycles + 1
-              and all(len(e["raw"]["metadata"]["config_sha256"]) == 64 for e in starts), json.dumps(starts[:1]))
+        with open(config, "rb") as f:
+            config_digest = hashlib.sha256(f.read()).hexdigest()
+        check(f"each start is in the audit log ({len(starts)} sluice.config_loaded) with the file's SHA-256",
+              len(starts) == args.cycles + 1 and all(e["raw"]["metadata"]["config_sha256"] == config_digest for e in starts),
+              json.dumps(starts[:1]))
+        check("no secret of the config file is in those entries",
+              not any(secret in json.dumps(starts) for secret in (ADMIN, API_KEY, FEED_SECRET, SECRET)))
         if check.failed:
             with open(os.path.join(tmp, "server.log"), errors="replace") as f:
                 print("server log (last lines):\n" + "".join(f.readlines()[-20:]))
