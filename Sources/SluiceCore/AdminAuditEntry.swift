@@ -81,6 +81,15 @@ public struct AuditRequester: Sendable, Hashable {
 }
 
 extension AdminAuditEntry {
+    /// `collector.backfill_started`, built the same way by the API, the UI and the CLI.
+    public static func backfillStarted(collector: String, streams: [String], window: ClosedRange<Timestamp>, by requester: AuditRequester, at now: Timestamp) -> AdminAuditEntry {
+        requester.entry(
+            "collector.backfill_started",
+            targets: [AuditTarget(type: "collector", id: collector)] + streams.map { AuditTarget(type: "stream", id: "\(collector)/\($0)") },
+            metadata: [JSONMember("since", .string(window.lowerBound.rfc3339)), JSONMember("until", .string(window.upperBound.rfc3339))], at: now
+        )
+    }
+
     /// `collector.checkpoint_rewound`, built the same way by the API and the CLI.
     public static func checkpointRewind(collector: String, stream: String, to time: Timestamp, by requester: AuditRequester, at now: Timestamp) -> AdminAuditEntry {
         requester.entry(

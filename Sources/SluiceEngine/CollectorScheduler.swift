@@ -22,14 +22,14 @@ public final class CollectorScheduler: Service, CollectorControl {
     let logger: Logger
     let now: @Sendable () -> Timestamp
     private let nextRuns = Mutex<[String: Timestamp]>([:])
-    private let requests: AsyncStream<String>
-    private let requestSink: AsyncStream<String>.Continuation
+    private let requests: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>
+    private let requestSink: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>.Continuation
 
     public init(collectors: [ScheduledCollector], logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.collectors = Dictionary(collectors.map { ($0.collector.configuration.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger
         self.now = now
-        (requests, requestSink) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(64))
+        (requests, requestSink) = AsyncStream.makeStream(of: (name: String, backfill: ClosedRange<Timestamp>?).self, bufferingPolicy: .bufferingNewest(64))
     }
 
     public func run() async throws {
@@ -41,10 +41,10 @@ public final class CollectorScheduler: Service, CollectorControl {
                 try? await gracefulShutdown()
                 self.requestSink.finish()
             }
-            for await name in requests {
-                guard let scheduled = collectors[name] else { continue }
+            for await request in requests {
+                guard let scheduled = collectors[request.name] else { continue }
                 // Each requested run is its own task, so a long run never delays the next request.
-                group.addTask { _ = await scheduled.collector.run() }
+                group.addTask { _ = await scheduled.collector.run(backfill: request.backfill) }
             }
             // Shutting down: runs stop at their next request; what they committed stays committed.
             group.cancelAll()
@@ -92,8 +92,32 @@ public final class CollectorScheduler: Service, CollectorControl {
         try await scheduled.collector.record(
             requester.entry("collector.run_triggered", targets: [AuditTarget(type: "collector", id: name)], at: now())
         )
-        requestSink.yield(name)
+        requestSink.yield((name, nil))
         return true
+    }
+
+    /// Longest window one backfill may cover.
+    public static let maximumBackfill = Duration.seconds(366 * 86_400)
+
+    public func requestBackfill(_ name: String, window: ClosedRange<Timestamp>, by requester: AuditRequester) async throws(CollectorError) {
+        guard let scheduled = collectors[name] else { throw CollectorError(.rejected, "no collector named \(name)") }
+        let current = now()
+        guard window.upperBound <= current else {
+            throw CollectorError(.invalid, "a backfill ends at or before now (\(current.rfc3339)); the live checkpoint collects what comes after")
+        }
+        guard window.upperBound.microseconds - window.lowerBound.microseconds <= Int64(Self.maximumBackfill.components.seconds) * 1_000_000 else {
+            throw CollectorError(.invalid, "a backfill covers at most 366 days; split longer ones")
+        }
+        let streams = scheduled.collector.configuration.streams.filter { $0 == .fileEvents || $0 == .audit }
+        guard !streams.isEmpty else {
+            throw CollectorError(.invalid, "collector \(name) has no time-windowed stream (file_events, audit) to backfill")
+        }
+        do {
+            try await scheduled.collector.record(.backfillStarted(collector: name, streams: streams.map(\.rawValue), window: window, by: requester, at: current))
+        } catch {
+            throw CollectorError(.store, error.message)
+        }
+        requestSink.yield((name, window))
     }
 
     public func rewind(_ name: String, stream: String, to time: Timestamp, by requester: AuditRequester) async throws(CollectorError) {

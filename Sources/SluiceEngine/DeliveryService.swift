@@ -66,7 +66,7 @@ public final class DeliveryService: Service, DestinationControl {
             out.append(DestinationStatus(
                 name: name, type: loop.destination.type, cursor: cursor, lagEvents: backlog.count, lagEventsCapped: backlog.count >= cap,
                 lagSeconds: lag, lastSuccess: snapshot.lastSuccess, lastError: snapshot.lastError, lastErrorAt: snapshot.lastErrorAt,
-                pausedReason: snapshot.heldReason ?? snapshot.pausedReason, deadLetters: try await ledger.deadLetterCount(destination: name),
+                pausedReason: try await ledger.hold(destination: name)?.description ?? snapshot.pausedReason, deadLetters: try await ledger.deadLetterCount(destination: name),
                 delivered: snapshot.delivered, retried: snapshot.retried, deadLettered: snapshot.deadLettered,
                 openReplays: try await ledger.openReplays(destination: name)
             ))

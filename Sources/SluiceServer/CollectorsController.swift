@@ -3,8 +3,8 @@ import NIOCore
 import SluiceCore
 import SluiceSources
 
-/// `GET /v1/collectors`, `POST /v1/collectors/{name}/run` and
-/// `POST /v1/collectors/{name}/streams/{stream}/rewind`.
+/// `GET /v1/collectors`, `POST /v1/collectors/{name}/run`,
+/// `POST /v1/collectors/{name}/streams/{stream}/rewind` and `POST /v1/collectors/{name}/backfill`.
 struct CollectorsController: Sendable {
     let control: (any CollectorControl)?
 
@@ -12,6 +12,7 @@ struct CollectorsController: Sendable {
         group.get("collectors", use: list)
         group.post("collectors/{name}/run", use: run)
         group.post("collectors/{name}/streams/{stream}/rewind", use: rewind)
+        group.post("collectors/{name}/backfill", use: backfill)
     }
 
     @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -75,17 +76,47 @@ struct CollectorsController: Sendable {
         do {
             try await control.rewind(name, stream: stream, to: time, by: context.requester(request))
         } catch {
-            switch error.code {
-            case .conflict: throw APIError(.conflict, error.message)
-            case .rejected: throw APIError(.notFound, error.message)
-            default: throw APIError(.serviceUnavailable, error.message)
-            }
+            throw Self.apiError(error)
         }
         var out: [UInt8] = []
         JSONValue.object([
             JSONMember("collector", .string(name)), JSONMember("stream", .string(stream)), JSONMember("rewound_to", .string(time.rfc3339)),
         ]).write(into: &out, sortedKeys: false)
         return .json(out)
+    }
+
+    /// `{"since": T, "until": T}`: the file events and audit log of that window are read again,
+    /// beside the live checkpoints (duplicates are recognized and not stored twice).
+    @Sendable func backfill(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let name = try context.parameters.require("name")
+        guard let control else { throw APIError(.notFound, "no collector named \"\(name)\"") }
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let json = try? JSONParser.parse(Array(body.readableBytesView)),
+              let since = json["since"]?.stringValue.flatMap(Timestamp.init(rfc3339:)),
+              let until = json["until"]?.stringValue.flatMap(Timestamp.init(rfc3339:)), since < until
+        else {
+            throw APIError(.badRequest, "send {\"since\": \"<RFC 3339 time>\", \"until\": \"<later RFC 3339 time>\"}")
+        }
+        do {
+            try await control.requestBackfill(name, window: since...until, by: context.requester(request))
+        } catch {
+            throw Self.apiError(error)
+        }
+        return Response.json(
+            .object([JSONMember("collector", .string(name)), JSONMember("backfill", .object([
+                JSONMember("since", .string(since.rfc3339)), JSONMember("until", .string(until.rfc3339)),
+            ]))]),
+            status: .accepted
+        )
+    }
+
+    static func apiError(_ error: CollectorError) -> APIError {
+        switch error.code {
+        case .conflict: APIError(.conflict, error.message)
+        case .rejected: APIError(.notFound, error.message)
+        case .invalid: APIError(.badRequest, error.message)
+        default: APIError(.serviceUnavailable, error.message)
+        }
     }
 
     /// Stored JSON shown as JSON, not as a string holding JSON.

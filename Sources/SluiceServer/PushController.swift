@@ -18,6 +18,7 @@ struct PushController: Sendable {
     /// Where `feed.auth_failed` summaries go.
     let auditLog: any EventStore
     let failures = AuthFailureSummaries(action: "feed.auth_failed", targetType: "feed")
+    let metrics: PushMetrics
 
     func addRoutes(to router: Router<SluiceRequestContext>) {
         router.post("v1/feeds/:feed/events", use: push)
@@ -29,7 +30,7 @@ struct PushController: Sendable {
     @Sendable func push(request: Request, context: SluiceRequestContext) async throws -> Response {
         let feedName = context.parameters.get("feed") ?? ""
         guard let feed = feeds[feedName] else {
-            PushMetrics.rejected(feed: "unknown", reason: "unknown_feed")
+            metrics.rejected(feed: "unknown", reason: "unknown_feed")
             throw APIError(.notFound, "no feed named \"\(feedName)\" is configured on this Sluice instance")
         }
         let credentials = PushCredentials(
@@ -53,7 +54,7 @@ struct PushController: Sendable {
         do {
             body = try await readBody(request, limit: feed.limits.maxBodyBytes)
         } catch let rejection as PushRejection {
-            PushMetrics.rejected(feed: feed.name, reason: rejection.reason)
+            metrics.rejected(feed: feed.name, reason: rejection.reason)
             throw APIError(.contentTooLarge, rejection.message, headers: [.connection: "close"])
         }
         if case .standardWebhooks = feed.authentication {
@@ -64,7 +65,7 @@ struct PushController: Sendable {
         do {
             events = try PushBodyDecoder(limits: feed.limits).decode(body: body, contentEncoding: request.headers[.contentEncoding])
         } catch {
-            PushMetrics.rejected(feed: feed.name, reason: error.reason)
+            metrics.rejected(feed: feed.name, reason: error.reason)
             context.logger.debug("push refused", metadata: ["feed.name": "\(feed.name)", "push.reason": "\(error.reason)"])
             throw APIError(HTTPResponse.Status(code: error.status), error.message)
         }
@@ -73,11 +74,11 @@ struct PushController: Sendable {
         do {
             result = try await ingestor.ingest(events, feed: feed, webhookID: webhookID, receivedAt: receivedAt)
         } catch {
-            PushMetrics.rejected(feed: feed.name, reason: "store_\(error.shortDescription)")
+            metrics.rejected(feed: feed.name, reason: "store_\(error.shortDescription)")
             context.logger.error("push not stored", metadata: ["feed.name": "\(feed.name)", "error": "\(error)"])
             throw APIError.from(error)
         }
-        PushMetrics.accepted(feed: feed.name, result: result)
+        metrics.accepted(feed: feed.name, result: result)
         return .json(Array("{\"accepted\":\(result.accepted),\"duplicates\":\(result.duplicates)}\n".utf8))
     }
 
@@ -94,8 +95,8 @@ struct PushController: Sendable {
         case .accepted(let webhookID):
             return webhookID
         case .refused(let reason):
-            PushMetrics.rejected(feed: feed.name, reason: "unauthorized")
-            PushMetrics.authFailure(feed: feed.name, reason: reason)
+            metrics.rejected(feed: feed.name, reason: "unauthorized")
+            metrics.authFailure(feed: feed.name, reason: reason)
             context.logger.debug("push authentication failed", metadata: ["feed.name": "\(feed.name)", "auth.reason": "\(reason)"])
             let ip = context.remoteAddress?.ipAddress
             if let summary = failures.note(scope: feed.name, ip: ip, reason: reason, userAgent: request.headers[.userAgent], at: time) {
@@ -135,8 +136,11 @@ enum PushHeaders {
     static let webhookSignature = HTTPField.Name("webhook-signature")!
 }
 
-enum PushMetrics {
-    static func accepted(feed: String, result: AppendResult) {
+/// Push counters: process-wide metrics, and the per-feed 24-hour activity the web UI shows.
+struct PushMetrics: Sendable {
+    let activity: FeedActivity
+
+    func accepted(feed: String, result: AppendResult) {
         Counter(label: "sluice_push_requests_total", dimensions: [("feed", feed), ("outcome", "accepted")]).increment()
         if result.accepted > 0 {
             Counter(label: "sluice_events_total", dimensions: [("feed", feed), ("outcome", "accepted")]).increment(by: result.accepted)
@@ -144,13 +148,15 @@ enum PushMetrics {
         if result.duplicates > 0 {
             Counter(label: "sluice_events_total", dimensions: [("feed", feed), ("outcome", "duplicate")]).increment(by: result.duplicates)
         }
+        activity.accepted(feed: feed, events: result.accepted, duplicates: result.duplicates)
     }
 
-    static func rejected(feed: String, reason: String) {
+    func rejected(feed: String, reason: String) {
         Counter(label: "sluice_push_requests_total", dimensions: [("feed", feed), ("outcome", "rejected"), ("reason", reason)]).increment()
+        activity.rejected(feed: feed, reason: reason)
     }
 
-    static func authFailure(feed: String, reason: String) {
+    func authFailure(feed: String, reason: String) {
         Counter(label: "sluice_push_auth_failures_total", dimensions: [("feed", feed), ("reason", reason)]).increment()
     }
 }

@@ -60,13 +60,15 @@ public struct ServerDependencies: Sendable {
 public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequestContext> {
     let router = Router(context: SluiceRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware())
+    let activity = FeedActivity(now: dependencies.now)
     PushController(
         feeds: dependencies.feeds,
         credentials: dependencies.credentials,
         authenticator: FeedAuthenticator(ingestionKey: dependencies.ingestionKey),
         ingestor: PushIngestor(store: dependencies.store),
         now: dependencies.now,
-        auditLog: dependencies.store
+        auditLog: dependencies.store,
+        metrics: PushMetrics(activity: activity)
     ).addRoutes(to: router)
     let operations = OperationsController(
         store: dependencies.store, storeSize: dependencies.storeSize, readinessProblem: dependencies.readinessProblem,
@@ -85,7 +87,14 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
-    WebUIController(store: dependencies.store, credentials: dependencies.credentials, sessions: WebSessions(), now: dependencies.now).addRoutes(to: router)
+    let sessions = WebSessions()
+    WebOperationsController(
+        gate: WebGate(sessions: sessions, credentials: dependencies.credentials, now: dependencies.now),
+        store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,
+        administration: dependencies.credentialAdministration, collectors: dependencies.collectors, destinations: dependencies.destinations,
+        workflows: dependencies.workflows
+    ).addRoutes(to: router)
+    WebUIController(store: dependencies.store, credentials: dependencies.credentials, sessions: sessions, now: dependencies.now).addRoutes(to: router)
     return router
 }
 

@@ -111,11 +111,7 @@ struct CollectCommand: AsyncParsableCommand {
             let targets = [AuditTarget(type: "collector", id: name)] + chosen.map { AuditTarget(type: "stream", id: "\(name)/\($0.rawValue)") }
             let entry: AdminAuditEntry
             if let backfill {
-                entry = AuditRequester.commandLine.entry(
-                    "collector.backfill_started", targets: targets,
-                    metadata: [JSONMember("since", .string(backfill.lowerBound.rfc3339)), JSONMember("until", .string(backfill.upperBound.rfc3339))],
-                    at: SluiceRuntime.systemNow()
-                )
+                entry = .backfillStarted(collector: name, streams: chosen.map(\.rawValue), window: backfill, by: .commandLine, at: SluiceRuntime.systemNow())
             } else {
                 entry = AuditRequester.commandLine.entry("collector.run_triggered", targets: targets, metadata: [JSONMember("once", .bool(true))], at: SluiceRuntime.systemNow())
             }

@@ -49,4 +49,7 @@ public protocol CollectorControl: Sendable {
     /// Moves a stream's checkpoint back (or forward) to `time`, recorded as
     /// `collector.checkpoint_rewound` in the same transaction; refused while the stream runs.
     func rewind(_ name: String, stream: String, to time: Timestamp, by requester: AuditRequester) async throws(CollectorError)
+    /// Starts a bounded backfill of `name`'s time-windowed streams in the background, beside the
+    /// live checkpoints, once `collector.backfill_started` by `requester` is stored.
+    func requestBackfill(_ name: String, window: ClosedRange<Timestamp>, by requester: AuditRequester) async throws(CollectorError)
 }

@@ -15,6 +15,8 @@ public struct CollectorError: Error, Sendable, CustomStringConvertible {
         /// Another run or an admin's rewind moved the checkpoint meanwhile.
         case conflict
         case cancelled
+        /// The request to the collector itself was not valid (a backfill window, say).
+        case invalid
     }
 
     public var code: Code
@@ -34,6 +36,7 @@ public struct CollectorError: Error, Sendable, CustomStringConvertible {
         case .store: "store"
         case .conflict: "conflict"
         case .cancelled: "cancelled"
+        case .invalid: "invalid"
         }
     }
 

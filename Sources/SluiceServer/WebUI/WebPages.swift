@@ -1,0 +1,90 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import SluiceCore
+
+/// What every page of the web UI shares: the response with its security headers, redirects,
+/// links with query strings, and who made a change for the audit log.
+enum WebPages {
+
+    static func page(_ template: String, _ values: [String: Any], status: HTTPResponse.Status) -> Response {
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .contentSecurityPolicy: "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: WebTemplates.render(template, values)))
+        )
+    }
+
+    static func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+
+    static func user(_ session: WebSessions.Session) -> [String: Any] {
+        ["name": session.name, "role": session.role.rawValue]
+    }
+
+    /// Whether the browser reached Sluice over TLS (directly or through a proxy that says so), for `Secure` cookies.
+    static func isTLS(_ request: Request) -> Bool {
+        request.uri.scheme == .https || request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
+    }
+
+    static func requester(name: String, request: Request, context: SluiceRequestContext) -> AuditRequester {
+        AuditRequester(
+            actor: AdminAuditEntry.user(name), context: AuditContext(location: context.remoteAddress?.ipAddress, userAgent: request.headers[.userAgent])
+        )
+    }
+
+    static func link(_ path: String, _ parameters: [(String, String)]) -> String {
+        guard !parameters.isEmpty else { return path }
+        return path + "?" + parameters.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+
+    static func parameters(_ pairs: [(String, String)]) -> Parameters {
+        var parameters = Parameters()
+        for (name, value) in pairs { parameters[Substring(name)] = Substring(value) }
+        return parameters
+    }
+
+    static func problem(_ title: String, _ message: String, session: WebSessions.Session, status: HTTPResponse.Status) -> Response {
+        page("problem", ["title": title, "message": message, "user": user(session), "csrf": session.csrf], status: status)
+    }
+
+    /// Times as the browser asked: UTC, or shifted by the offset (minutes east of UTC) that the
+    /// page's script puts in `tz`.
+    static func time(_ time: Timestamp, offsetMinutes: Int) -> String {
+        guard offsetMinutes != 0 else { return time.rfc3339 }
+        let shifted = Timestamp(microseconds: time.microseconds + Int64(offsetMinutes) * 60_000_000).rfc3339
+        let sign = offsetMinutes < 0 ? "-" : "+"
+        let zone = String(format: "%@%02d:%02d", sign, abs(offsetMinutes) / 60, abs(offsetMinutes) % 60)
+        return String(shifted.dropLast()) + zone
+    }
+
+    /// Minutes east of UTC the browser's script put in `tz` when `zone=local` was chosen; 0 otherwise.
+    static func offset(_ request: Request) -> Int {
+        let query = request.uri.queryParameters
+        guard query["zone"] == "local", let minutes = query["tz"].flatMap({ Int($0) }), abs(minutes) <= 14 * 60 else { return 0 }
+        return minutes
+    }
+
+    /// A time typed in a form: RFC 3339 with its zone as written; a date, or a date and time
+    /// without a zone (what `datetime-local` inputs send), in the page's zone.
+    static func parseTime(_ text: String, offsetMinutes: Int) -> Timestamp? {
+        let value = text.trimmingCharacters(in: .whitespaces)
+        guard !value.isEmpty else { return nil }
+        let afterDate = value.dropFirst(10)
+        let hasZone = value.hasSuffix("Z") || value.hasSuffix("z") || afterDate.contains("+") || afterDate.contains("-")
+        if hasZone { return Timestamp(rfc3339: value) }
+        let candidates = value.count == 10 ? [value] : [value + "Z", value + ":00Z"]
+        guard let utc = candidates.lazy.compactMap({ Timestamp(rfc3339: $0) }).first else { return nil }
+        return Timestamp(microseconds: utc.microseconds - Int64(offsetMinutes) * 60_000_000)
+    }
+}
