@@ -15,7 +15,7 @@ struct EventsController: Sendable {
     }
 
     @Sendable func list(request: Request, context: SluiceRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
+        let query = request.uri.formQueryParameters
         let filter = try EventFilterParser.parse(query)
         let limit = try EventFilterParser.limit(query, default: 100, max: 1000)
         var cursor: EventCursor?
@@ -52,7 +52,7 @@ struct EventsController: Sendable {
     }
 
     @Sendable func export(request: Request, context: SluiceRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
+        let query = request.uri.formQueryParameters
         let filter = try EventFilterParser.parse(query)
         return try await Self.exportResponse(
             store: store, filter: filter, format: query["format"].map(String.init) ?? "ndjson", filename: "sluice-events", logger: context.logger

@@ -168,6 +168,12 @@ import Testing
             #expect(try await Self.html(client, "/ui/workflows", cookie: session.cookie).contains("No workflows are configured."))
             #expect(try await Self.html(client, "/ui/collectors", cookie: session.cookie).contains("No collectors are configured."))
             #expect(try await client.execute(uri: "/ui/assets/sluice.js", method: .get).headers[.contentType]?.hasPrefix("text/javascript") == true)
+            // A missing value is left out, never rendered as "nil" (the sign-in page had a red "nil").
+            #expect(!String(buffer: try await client.execute(uri: "/ui/sign-in", method: .get).body).contains("nil"))
+            for page in ["/ui/events", "/ui/feeds", "/ui/collectors", "/ui/destinations", "/ui/workflows"] {
+                let html = try await Self.html(client, page, cookie: session.cookie)
+                #expect(!html.contains(">nil<") && !html.contains("(nil)") && !html.contains("class=\"notice\""), "\(page)")
+            }
 
             // An event at 23:30 UTC is on the next day at UTC+02:00: a local-date filter finds it there.
             let entry = #"{"id":"late","occurred_at":"2026-03-01T23:30:00Z","action":"user.updated","actor":{"type":"user","id":"u1","name":"Night Owl"}}"#
@@ -176,6 +182,44 @@ import Testing
             #expect(local.contains("Night Owl") && local.contains("2026-03-02T01:30:00"))
             let utc = try await Self.html(client, "/ui/events?since=2026-03-02&until=2026-03-03", cookie: session.cookie)
             #expect(!utc.contains("Night Owl"))
+        }
+    }
+}
+
+/// The workflows page with a real workflow: incidents with their remote links, and Retry.
+@Suite struct WebWorkflowsPageTests {
+    @Test func incidentsAreListedWithTheirRemoteIDs() async throws {
+        try await WorkflowTests.withExample { double, sluice in
+            try await sluice.withLiveServer { client in
+                #expect(try await WorkflowTests.push(client, WorkflowTests.alert) == .ok)
+                #expect(try await eventually { try await WorkflowTests.workflowStatus(client)?["incidents_created"]?.textValue == "1" })
+                let session = try await WebUITests.signIn(client, token: "soc-token-value-456")
+                let page = try await WebOperationsTests.html(client, "/ui/workflows", cookie: session.cookie)
+                let remote = try #require(double.incidents.first?["id"]?.stringValue)
+                #expect(page.contains("<a href=\"\(remote)\" rel=\"noreferrer\">"), "the remote id links to the incident")
+                #expect(page.contains("Secure Cloud Insights Alert - aws-s3-bucket-public") && page.contains("succeeded 1"))
+                #expect(!page.contains("/retry\""), "a viewer gets no Retry button")
+            }
+        }
+    }
+
+    @Test func aFailedRunIsRetriedFromTheWorkflowsPage() async throws {
+        try await WorkflowTests.withExample(edit: { $0.replacingOccurrences(of: "auth: basic", with: "auth: form") }) { _, sluice in
+            try await sluice.withLiveServer { client in
+                #expect(try await WorkflowTests.push(client, WorkflowTests.alert) == .ok)
+                #expect(try await eventually { try await WorkflowTests.workflowStatus(client)?["runs"]?["failed"]?.textValue == "1" })
+                let session = try await WebUITests.signIn(client, token: "ops-token-value-123")
+                let page = try await WebOperationsTests.html(client, "/ui/workflows", cookie: session.cookie)
+                let range = try #require(page.range(of: "/runs/"))
+                let id = String(page[range.upperBound...].prefix { $0.isNumber })
+                #expect(page.contains("Retry run \(id) from token") && page.contains("refused the client credentials"))
+                let retried = try await WebOperationsTests.post(client, "/ui/workflows/sci-alert-to-incident/runs/\(id)/retry", cookie: session.cookie, [("csrf", session.csrf)])
+                #expect(retried.status == .seeOther && retried.headers[.location]?.contains("queued%20again") == true)
+                let unknown = try await WebOperationsTests.post(client, "/ui/workflows/sci-alert-to-incident/runs/999999/retry", cookie: session.cookie, [("csrf", session.csrf)])
+                #expect(unknown.status == .notFound)
+            }
+            let retries = try await sluice.store.events(matching: EventFilter(source: AdminAuditEntry.source, action: .exact("workflow.run_retried")), after: nil, limit: 10).events
+            #expect(retries.count == 1 && retries.first?.normalized.actor?.type == "user")
         }
     }
 }

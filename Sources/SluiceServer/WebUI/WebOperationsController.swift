@@ -38,10 +38,11 @@ struct WebOperationsController: Sendable {
 
     /// Values every operations page shares.
     func base(_ title: String, _ session: WebSessions.Session, _ request: Request, nav: String) -> [String: Any] {
-        [
-            "title": title, "user": WebPages.user(session), "csrf": session.csrf, "admin": session.role == .admin ? true : false,
-            "on\(nav)": true, "notice": request.uri.queryParameters["done"].map(String.init) ?? "",
+        var values: [String: Any] = [
+            "title": title, "user": WebPages.user(session), "csrf": session.csrf, "admin": session.role == .admin, "on\(nav)": true,
         ]
+        if let done = request.uri.formQueryParameters["done"], !done.isEmpty { values["notice"] = String(done) }
+        return values
     }
 
     /// Runs a form's change; answers with the refusal page, or returns to `back` saying what was done.
@@ -308,7 +309,7 @@ struct WebOperationsController: Sendable {
             let incident = entry.incident
             let link = incident.remoteID.hasPrefix("https://") ? incident.remoteID : nil
             return [
-                "workflow": incident.workflow, "remoteID": incident.remoteID, "link": link as Any, "externalID": incident.externalID,
+                "workflow": incident.workflow, "remoteID": incident.remoteID, "link": WebPages.present(link), "externalID": incident.externalID,
                 "title": incident.title ?? "", "run": String(incident.runID), "created": incident.created ? "created" : "found existing",
                 "at": WebPages.time(incident.recordedAt, offsetMinutes: offset),
             ]

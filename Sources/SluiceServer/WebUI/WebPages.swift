@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import NIOCore
 import SluiceCore
 
@@ -54,6 +55,12 @@ enum WebPages {
         return parameters
     }
 
+    /// A template value that may be missing: Mustache sections treat `false` as absent, while an
+    /// optional's `nil` would be rendered as the text "nil".
+    static func present(_ value: String?) -> Any {
+        value.map { $0 as Any } ?? false
+    }
+
     static func problem(_ title: String, _ message: String, session: WebSessions.Session, status: HTTPResponse.Status) -> Response {
         page("problem", ["title": title, "message": message, "user": user(session), "csrf": session.csrf], status: status)
     }
@@ -70,7 +77,7 @@ enum WebPages {
 
     /// Minutes east of UTC the browser's script put in `tz` when `zone=local` was chosen; 0 otherwise.
     static func offset(_ request: Request) -> Int {
-        let query = request.uri.queryParameters
+        let query = request.uri.formQueryParameters
         guard query["zone"] == "local", let minutes = query["tz"].flatMap({ Int($0) }), abs(minutes) <= 14 * 60 else { return 0 }
         return minutes
     }
@@ -86,5 +93,23 @@ enum WebPages {
         let candidates = value.count == 10 ? [value] : [value + "Z", value + ":00Z"]
         guard let utc = candidates.lazy.compactMap({ Timestamp(rfc3339: $0) }).first else { return nil }
         return Timestamp(microseconds: utc.microseconds - Int64(offsetMinutes) * 60_000_000)
+    }
+}
+
+extension URI {
+    /// The query decoded the way HTML forms and most clients (Python's `urlencode`) encode it:
+    /// `+` is a space, and a literal plus arrives as `%2B`.
+    var formQueryParameters: Parameters {
+        var parameters = Parameters()
+        guard let raw = query, !raw.isEmpty else { return parameters }
+        for pair in raw.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> Substring {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return Substring(spaced.removingPercentEncoding ?? spaced)
+            }
+            parameters[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return parameters
     }
 }

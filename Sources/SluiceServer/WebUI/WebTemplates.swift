@@ -362,7 +362,7 @@ enum WebTemplates {
         main { padding: 16px 24px; max-width: 1400px; }
         a { color: var(--accent); } a:focus, button:focus, input:focus { outline: 3px solid #f2b600; outline-offset: 1px; }
         table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; }
-        th, td { text-align: left; border-bottom: 1px solid var(--line); padding: 6px 8px; vertical-align: top; overflow-wrap: anywhere; }
+        th, td { text-align: left; border-bottom: 1px solid var(--line); padding: 6px 8px; vertical-align: top; overflow-wrap: break-word; }
         caption { text-align: left; color: var(--muted); padding: 4px 0; }
         .filters { display: grid; grid-template-columns: repeat(5, minmax(150px, 1fr)); gap: 8px 12px; margin-bottom: 8px; }
         .field label { display: block; font-size: 13px; color: var(--muted); } .field input { width: 100%; box-sizing: border-box; padding: 4px; }

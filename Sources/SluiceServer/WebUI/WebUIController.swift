@@ -61,7 +61,7 @@ struct WebUIController: Sendable {
     /// session yet to hold it).
     func signInForm(request: Request, error: String?, status: HTTPResponse.Status) -> Response {
         let csrf = SecretGenerator.make(prefix: "")
-        var response = WebPages.page("sign-in", ["title": "Sign in", "csrf": csrf, "error": error as Any], status: status)
+        var response = WebPages.page("sign-in", ["title": "Sign in", "csrf": csrf, "error": WebPages.present(error)], status: status)
         response.setCookie(Cookie(name: Self.signInCookie, value: csrf, maxAge: 3600, path: "/ui", secure: WebPages.isTLS(request), httpOnly: true, sameSite: .strict))
         return response
     }
@@ -131,7 +131,7 @@ struct WebUIController: Sendable {
 
     @Sendable func events(request: Request, context: SluiceRequestContext) async throws -> Response {
         guard let (_, session) = await signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
-        let query = request.uri.queryParameters
+        let query = request.uri.formQueryParameters
         let offset = WebPages.offset(request)
         let zone = offset == 0 ? [(String, String)]() : [("zone", "local"), ("tz", String(offset))]
         let chosen = Self.filterFields.compactMap { field in query[Substring(field.name)].map { (field.name, String($0)) } }.filter { !$0.1.isEmpty }
@@ -165,7 +165,7 @@ struct WebUIController: Sendable {
             let n = event.normalized
             return [
                 "id": event.id.description, "time": WebPages.time(n.occurredAt, offsetMinutes: offset), "action": n.action,
-                "actor": n.actor.map { $0.name ?? $0.id } ?? "", "actorType": n.actor?.type as Any,
+                "actor": n.actor.map { $0.name ?? $0.id } ?? "", "actorType": WebPages.present(n.actor?.type),
                 "targets": n.targets.map { "\($0.type): \($0.name ?? $0.id)" }.joined(separator: ", "),
                 "feed": event.source, "logType": event.logType,
             ]
@@ -185,7 +185,7 @@ struct WebUIController: Sendable {
 
     @Sendable func export(request: Request, context: SluiceRequestContext) async throws -> Response {
         guard await signedIn(request) != nil else { return WebPages.redirect("/ui/sign-in") }
-        let query = request.uri.queryParameters
+        let query = request.uri.formQueryParameters
         let chosen = Self.filterFields.compactMap { field in query[Substring(field.name)].map { (field.name, String($0)) } }.filter { !$0.1.isEmpty }
         let filter = try EventFilterParser.parse(WebPages.parameters(Self.inUTC(chosen, offsetMinutes: WebPages.offset(request))))
         return try await EventsController.exportResponse(
