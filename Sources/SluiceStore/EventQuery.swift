@@ -108,58 +108,80 @@ struct EventQuery: Sendable {
         parts.isEmpty ? "1" : parts.joined(separator: " AND ")
     }
 
+    /// Most distinct actions an action prefix is walked term by term; past it, the time index is walked.
+    static let maximumPrefixTerms = 64
+
     /// Runs both parts and merges them, newest first, at most `limit` rows.
     func run(in db: Database, indexedThrough: Int64) throws -> [Row] {
-        let order = "ORDER BY e.occurred_at DESC, e.seq DESC"
         switch driver {
         case .time:
-            let (time, timeArgs) = timeConditions(occurred: "e.occurred_at", seq: "e.seq")
-            let sql = "SELECT \(Self.columns) FROM events e WHERE \(Self.whereClause(time + conditions)) \(order) LIMIT ?"
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(timeArgs + values + [limit.databaseValue]))
-        case .term, .termRange:
-            var termSQL: String
-            var termArgs: [DatabaseValue]
-            if case .term(let term) = driver {
-                termSQL = "t.term = ?"
-                termArgs = [term.databaseValue]
-            } else if case .termRange(let start, let end) = driver {
-                termSQL = "t.term >= ? AND t.term < ?"
-                termArgs = [start.databaseValue, end.databaseValue]
-            } else {
-                termSQL = "0"
-                termArgs = []
+            return try timeWalk(in: db)
+        case .term(let term):
+            return merged([try indexedRows(term: term, in: db, indexedThrough: indexedThrough), try tailRows(in: db, indexedThrough: indexedThrough)])
+        case .termRange(let start, let end):
+            // A prefix names a few actions: walk each one's index newest first and merge, instead of
+            // sorting every match of the range (a million rows for a common prefix).
+            guard let terms = try Self.terms(from: start, to: end, in: db, atMost: Self.maximumPrefixTerms) else {
+                return try timeWalk(in: db)
             }
-            let (time, timeArgs) = timeConditions(occurred: "t.occurred_at", seq: "t.seq")
-            let indexed = """
-                SELECT \(Self.columns) FROM event_terms t JOIN events e ON e.seq = t.seq \
-                WHERE \(Self.whereClause([termSQL, "t.seq <= ?"] + time + conditions)) \
-                ORDER BY t.occurred_at DESC, t.seq DESC LIMIT ?
-                """
-            var rows = try Row.fetchAll(
-                db, sql: indexed,
-                arguments: StatementArguments(termArgs + [indexedThrough.databaseValue] + timeArgs + values + [limit.databaseValue])
-            )
-            // The unindexed tail: a rowid range (NOT INDEXED keeps SQLite from walking the time
-            // index over the whole table to find it).
-            let (tailTime, tailTimeArgs) = timeConditions(occurred: "e.occurred_at", seq: "e.seq")
-            let tail = """
-                SELECT \(Self.columns) FROM events e NOT INDEXED \
-                WHERE \(Self.whereClause(["e.seq > ?"] + tailTime + conditions)) \(order) LIMIT ?
-                """
-            let tailRows = try Row.fetchAll(
-                db, sql: tail,
-                arguments: StatementArguments([indexedThrough.databaseValue] + tailTimeArgs + values + [limit.databaseValue])
-            )
-            if !tailRows.isEmpty {
-                rows += tailRows
-                rows.sort { a, b in
-                    let (ta, tb): (Int64, Int64) = (a["occurred_at"], b["occurred_at"])
-                    if ta != tb { return ta > tb }
-                    return (a["seq"] as Int64) > (b["seq"] as Int64)
-                }
-                rows = Array(rows.prefix(limit))
-            }
-            return rows
+            var parts = try terms.map { try indexedRows(term: $0, in: db, indexedThrough: indexedThrough) }
+            parts.append(try tailRows(in: db, indexedThrough: indexedThrough))
+            return merged(parts)
         }
+    }
+
+    /// The distinct terms in [start, end), one index seek each; nil when there are more than `atMost`.
+    static func terms(from start: String, to end: String, in db: Database, atMost: Int) throws -> [String]? {
+        var terms: [String] = []
+        var next = try String.fetchOne(db, sql: "SELECT term FROM event_terms WHERE term >= ? AND term < ? ORDER BY term LIMIT 1", arguments: [start, end])
+        while let term = next {
+            guard terms.count < atMost else { return nil }
+            terms.append(term)
+            next = try String.fetchOne(db, sql: "SELECT term FROM event_terms WHERE term > ? AND term < ? ORDER BY term LIMIT 1", arguments: [term, end])
+        }
+        return terms
+    }
+
+    private func timeWalk(in db: Database) throws -> [Row] {
+        let (time, timeArgs) = timeConditions(occurred: "e.occurred_at", seq: "e.seq")
+        let sql = "SELECT \(Self.columns) FROM events e WHERE \(Self.whereClause(time + conditions)) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT ?"
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(timeArgs + values + [limit.databaseValue]))
+    }
+
+    /// The indexed part for one term: its index entries up to the watermark, newest first.
+    private func indexedRows(term: String, in db: Database, indexedThrough: Int64) throws -> [Row] {
+        let (time, timeArgs) = timeConditions(occurred: "t.occurred_at", seq: "t.seq")
+        let sql = """
+            SELECT \(Self.columns) FROM event_terms t JOIN events e ON e.seq = t.seq \
+            WHERE \(Self.whereClause(["t.term = ?", "t.seq <= ?"] + time + conditions)) \
+            ORDER BY t.occurred_at DESC, t.seq DESC LIMIT ?
+            """
+        return try Row.fetchAll(
+            db, sql: sql, arguments: StatementArguments([term.databaseValue, indexedThrough.databaseValue] + timeArgs + values + [limit.databaseValue])
+        )
+    }
+
+    /// The unindexed tail: a rowid range (NOT INDEXED keeps SQLite from walking the time index
+    /// over the whole table to find it).
+    private func tailRows(in db: Database, indexedThrough: Int64) throws -> [Row] {
+        let (time, timeArgs) = timeConditions(occurred: "e.occurred_at", seq: "e.seq")
+        let sql = """
+            SELECT \(Self.columns) FROM events e NOT INDEXED \
+            WHERE \(Self.whereClause(["e.seq > ?"] + time + conditions)) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT ?
+            """
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments([indexedThrough.databaseValue] + timeArgs + values + [limit.databaseValue]))
+    }
+
+    /// Newest first across parts that are each newest first; at most `limit` rows.
+    private func merged(_ parts: [[Row]]) -> [Row] {
+        let nonEmpty = parts.filter { !$0.isEmpty }
+        guard nonEmpty.count > 1 else { return nonEmpty.first ?? [] }
+        var rows = nonEmpty.flatMap { $0 }
+        rows.sort { a, b in
+            let (ta, tb): (Int64, Int64) = (a["occurred_at"], b["occurred_at"])
+            if ta != tb { return ta > tb }
+            return (a["seq"] as Int64) > (b["seq"] as Int64)
+        }
+        return Array(rows.prefix(limit))
     }
 }

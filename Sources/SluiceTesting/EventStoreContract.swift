@@ -82,7 +82,8 @@ public enum EventStoreContract {
         for i in 0..<60 {
             events.append(event(
                 source: i % 3 == 0 ? "feed-b" : "feed-a",
-                action: i % 2 == 0 ? "api_key.created" : "user.logged_in",
+                // Two actions share the prefix api_key., so a prefix filter merges two terms.
+                action: i % 2 == 0 ? (i % 4 == 0 ? "api_key.created" : "api_key.rotated") : "user.logged_in",
                 actorID: "u\(i % 4)", actorName: "Name \(i % 4)",
                 actorType: i % 5 == 0 ? "system" : "user",
                 targets: [AuditTarget(type: i % 2 == 0 ? "api_key" : "incident", id: "t\(i % 6)", name: "Target \(i % 6)")],

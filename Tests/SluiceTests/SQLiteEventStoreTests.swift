@@ -128,6 +128,31 @@ import Testing
         }
     }
 
+    /// A prefix naming more actions than are walked one by one falls back to the time index,
+    /// with the same answer.
+    @Test func anActionPrefixOverManyActionsListsEveryMatchOnce() async throws {
+        try await withStore({ $0.automaticIndexing = false }) { store, _ in
+            let count = EventQuery.maximumPrefixTerms + 6
+            let events = (0..<count * 2).map { i in
+                EventStoreContract.event(action: i < count ? "bulk.a\(i)" : "other.b\(i)", occurredAt: Timestamp(seconds: Int64(i % 17)), key: "m\(i)")
+            }
+            _ = try await store.append(events, receivedAt: Timestamp(seconds: 100))
+            try await store.indexPendingTerms(maxEvents: count * 2)
+            for prefix in ["bulk.", "bulk.a1", "other."] {
+                var seen: [Int64] = []
+                var cursor: EventCursor?
+                repeat {
+                    let page = try await store.events(matching: EventFilter(action: .prefix(prefix)), after: cursor, limit: 9)
+                    seen += page.events.map(\.seq)
+                    #expect(page.events.allSatisfy { $0.normalized.action.hasPrefix(prefix) })
+                    cursor = page.nextCursor
+                } while cursor != nil
+                let expected = events.filter { $0.normalized.action.hasPrefix(prefix) }.count
+                #expect(seen.count == expected && Set(seen).count == expected, "\(prefix)")
+            }
+        }
+    }
+
     @Test func eventsAfterSeqReadInStoreOrder() async throws {
         try await withStore { store, _ in
             for i in 0..<5 {
