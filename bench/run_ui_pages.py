@@ -117,6 +117,7 @@ def main():
                 "/ui/events?since=2026-03-01&until=2026-03-02",
                 "/ui/events?since=2026-03-01&until=2026-03-02&zone=local&tz=330",
                 "/ui/events?q=Key+976",
+                "/ui/events?q=no-such-text",
                 "/ui/events?actor=nobody-at-all",
                 f"/ui/events/{newest}",
                 "/ui/feeds",

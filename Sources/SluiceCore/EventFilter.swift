@@ -77,11 +77,15 @@ public struct EventCursor: Sendable, Hashable {
 /// One page of a newest-first listing.
 public struct EventPage: Sendable {
     public var events: [StoredEvent]
-    /// Present when more events match.
+    /// Present when more events may match.
     public var nextCursor: EventCursor?
+    /// True when a free-text search stopped after reading its bound of events before filling the
+    /// page: fewer events than asked for matched so far, and `nextCursor` continues the search.
+    public var partial: Bool
 
-    public init(events: [StoredEvent], nextCursor: EventCursor?) {
+    public init(events: [StoredEvent], nextCursor: EventCursor?, partial: Bool = false) {
         self.events = events
         self.nextCursor = nextCursor
+        self.partial = partial
     }
 }

@@ -33,6 +33,7 @@ struct EventsController: Sendable {
         }
         out.append(contentsOf: "],\"next_cursor\":".utf8)
         if let next = page.nextCursor { JSONValue.writeString(next.token, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        if page.partial { out.append(contentsOf: ",\"partial\":true".utf8) }
         out.append(contentsOf: "}\n".utf8)
         return .json(out)
     }

@@ -31,6 +31,8 @@ struct EventQuery: Sendable {
     let since: Timestamp?
     let until: Timestamp?
     let limit: Int
+    /// The filter has free text, which only the raw event can answer.
+    let searchesText: Bool
 
     init(filter: EventFilter, cursor: EventCursor?, limit: Int) {
         var conditions: [String] = []
@@ -64,6 +66,7 @@ struct EventQuery: Sendable {
         self.since = filter.since
         self.until = filter.until
         self.limit = limit
+        self.searchesText = !(filter.text ?? "").isEmpty
 
         // The most selective term the filter names drives the index walk.
         if let v = filter.actor {
@@ -111,13 +114,23 @@ struct EventQuery: Sendable {
     /// Most distinct actions an action prefix is walked term by term; past it, the time index is walked.
     static let maximumPrefixTerms = 64
 
+    /// Most events one page of a free-text search reads when no indexed term narrows it (about
+    /// 100 ms on a 2-core machine); the next page continues where it stopped.
+    static let textScanLimit = 50_000
+
+    /// Rows of the page, and where a bounded free-text scan stopped without filling it.
+    struct Result {
+        var rows: [Row]
+        var scanStoppedAt: EventCursor?
+    }
+
     /// Runs both parts and merges them, newest first, at most `limit` rows.
-    func run(in db: Database, indexedThrough: Int64) throws -> [Row] {
+    func run(in db: Database, indexedThrough: Int64) throws -> Result {
         switch driver {
         case .time:
             return try timeWalk(in: db)
         case .term(let term):
-            return merged([try indexedRows(term: term, in: db, indexedThrough: indexedThrough), try tailRows(in: db, indexedThrough: indexedThrough)])
+            return Result(rows: merged([try indexedRows(term: term, in: db, indexedThrough: indexedThrough), try tailRows(in: db, indexedThrough: indexedThrough)]))
         case .termRange(let start, let end):
             // A prefix names a few actions: walk each one's index newest first and merge, instead of
             // sorting every match of the range (a million rows for a common prefix).
@@ -126,7 +139,7 @@ struct EventQuery: Sendable {
             }
             var parts = try terms.map { try indexedRows(term: $0, in: db, indexedThrough: indexedThrough) }
             parts.append(try tailRows(in: db, indexedThrough: indexedThrough))
-            return merged(parts)
+            return Result(rows: merged(parts))
         }
     }
 
@@ -142,11 +155,25 @@ struct EventQuery: Sendable {
         return terms
     }
 
-    private func timeWalk(in db: Database) throws -> [Row] {
+    private func timeWalk(in db: Database) throws -> Result {
         let (time, timeArgs) = timeConditions(occurred: "e.occurred_at", seq: "e.seq")
-        let sql = "SELECT \(Self.columns) FROM events e WHERE \(Self.whereClause(time + conditions)) ORDER BY e.occurred_at DESC, e.seq DESC LIMIT ?"
-        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(timeArgs + values + [limit.databaseValue]))
+        let order = "ORDER BY e.occurred_at DESC, e.seq DESC"
+        guard searchesText else {
+            let sql = "SELECT \(Self.columns) FROM events e WHERE \(Self.whereClause(time + conditions)) \(order) LIMIT ?"
+            return Result(rows: try Row.fetchAll(db, sql: sql, arguments: StatementArguments(timeArgs + values + [limit.databaseValue])))
+        }
+        // Nothing indexed narrows a text search, so it reads raw events newest first; a bound on
+        // how many keeps a rare needle from reading the whole store in one request.
+        let window = "SELECT seq FROM events e WHERE \(Self.whereClause(time)) \(order) LIMIT \(Self.textScanLimit)"
+        let sql = "SELECT \(Self.columns) FROM events e WHERE e.seq IN (\(window)) AND \(Self.whereClause(conditions)) \(order) LIMIT ?"
+        let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(timeArgs + values + [limit.databaseValue]))
+        guard rows.count < limit else { return Result(rows: rows) }
+        let lastSQL = "SELECT e.occurred_at, e.seq FROM events e WHERE \(Self.whereClause(time)) \(order) LIMIT 1 OFFSET \(Self.textScanLimit - 1)"
+        guard let last = try Row.fetchOne(db, sql: lastSQL, arguments: StatementArguments(timeArgs)) else { return Result(rows: rows) }
+        return Result(rows: rows, scanStoppedAt: EventCursor(occurredAt: Timestamp(microseconds: last[0]), seq: last[1]))
     }
+
+
 
     /// The indexed part for one term: its index entries up to the watermark, newest first.
     private func indexedRows(term: String, in db: Database, indexedThrough: Int64) throws -> [Row] {

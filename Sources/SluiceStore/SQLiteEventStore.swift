@@ -303,15 +303,19 @@ public final class SQLiteEventStore: EventStore {
         let limit = max(1, min(limit, 1000))
         let query = EventQuery(filter: filter, cursor: cursor, limit: limit + 1)
         do {
-            let events = try await pool.read { db in
+            let (events, scanStoppedAt) = try await pool.read { db in
                 // One read transaction: the watermark and both parts see the same snapshot.
                 let indexedThrough = try Self.termsIndexedThrough(db)
-                return try query.run(in: db, indexedThrough: indexedThrough).map(Self.storedEvent(from:))
+                let result = try query.run(in: db, indexedThrough: indexedThrough)
+                return (try result.rows.map(Self.storedEvent(from:)), result.scanStoppedAt)
             }
             if events.count > limit {
                 let page = Array(events.prefix(limit))
                 let last = page[page.count - 1]
                 return EventPage(events: page, nextCursor: EventCursor(occurredAt: last.normalized.occurredAt, seq: last.seq))
+            }
+            if let scanStoppedAt {
+                return EventPage(events: events, nextCursor: scanStoppedAt, partial: true)
             }
             return EventPage(events: events, nextCursor: nil)
         } catch {

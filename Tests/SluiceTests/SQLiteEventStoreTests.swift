@@ -3,6 +3,7 @@ import Logging
 import SluiceCore
 import GRDB
 @testable import SluiceStore
+import SluiceServer
 import SluiceTesting
 import Testing
 
@@ -150,6 +151,29 @@ import Testing
                 let expected = events.filter { $0.normalized.action.hasPrefix(prefix) }.count
                 #expect(seen.count == expected && Set(seen).count == expected, "\(prefix)")
             }
+        }
+    }
+
+    /// A rare needle does not make one page read the whole store: the page stops after the scan
+    /// bound, says so, and the next page goes on; an export follows every page to the end.
+    @Test func aTextSearchReadsABoundedSliceAPageAndContinues() async throws {
+        try await withStore { store, _ in
+            let total = EventQuery.textScanLimit + 20
+            let events = (0..<total).map { i in
+                EventStoreContract.event(occurredAt: Timestamp(seconds: Int64(1_000 + i)), key: "s\(i)", raw: i == 3 ? "{\"note\":\"rare-needle\"}" : "{\"n\":\(i)}")
+            }
+            for chunk in stride(from: 0, to: total, by: 10_000) {
+                _ = try await store.append(Array(events[chunk..<min(total, chunk + 10_000)]), receivedAt: Timestamp(seconds: 5))
+            }
+            let first = try await store.events(matching: EventFilter(text: "rare-needle"), after: nil, limit: 50)
+            #expect(first.events.isEmpty && first.partial)
+            let cursor = try #require(first.nextCursor)
+            let second = try await store.events(matching: EventFilter(text: "rare-needle"), after: cursor, limit: 50)
+            #expect(second.events.map(\.normalized.occurredAt) == [Timestamp(seconds: 1_003)] && !second.partial && second.nextCursor == nil)
+            var exporter = EventExporter(store: store, filter: EventFilter(text: "rare-needle"), format: .ndjson)
+            var lines = 0
+            while let chunk = try await exporter.next() { lines += chunk.filter { $0 == 0x0A }.count }
+            #expect(lines == 1)
         }
     }
 

@@ -102,6 +102,7 @@ enum WebTemplates {
           {{^events}}<tr><td colspan="6">No event matches this filter.</td></tr>{{/events}}
           </tbody>
         </table>
+        {{#partial}}<p class="hint" role="status">The text search read a bounded slice of older events without filling this page; "Older" searches on from where it stopped. A date range or another filter makes it faster.</p>{{/partial}}
         <nav class="pages" aria-label="Pages">{{#first}}<a href="{{first}}">Newest</a>{{/first}} {{#older}}<a href="{{older}}" rel="next">Older →</a>{{/older}}</nav>
         {{> footer}}
         """

@@ -171,6 +171,7 @@ struct WebUIController: Sendable {
             ]
         }
         if let next = page.nextCursor { values["older"] = WebPages.link("/ui/events", chosen + zone + [("cursor", next.token)]) }
+        if page.partial { values["partial"] = true }
         return WebPages.page("events", values, status: .ok)
     }
 
