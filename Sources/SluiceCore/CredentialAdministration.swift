@@ -6,6 +6,16 @@ public enum AdminRole: String, Sendable, Hashable, CaseIterable {
     case viewer
 }
 
+/// Names of feeds, collectors, destinations and tokens: they appear in URL paths, so letters,
+/// digits, `-`, `_` and `.`, 1 to 64 characters.
+public enum ResourceName {
+    public static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { b in
+            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || b == 0x2D || b == 0x5F || b == 0x2E
+        }
+    }
+}
+
 /// Why an administrative credential change was refused.
 public struct CredentialAdministrationError: Error, Sendable {
     public enum Kind: Sendable { case notFound, conflict, invalid, store }
@@ -51,18 +61,11 @@ public struct CredentialAdministration: Sendable {
         self.now = now
     }
 
-    /// Names of tokens and feeds share the rules of URL path segments.
-    public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { b in
-            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || b == 0x2D || b == 0x5F || b == 0x2E
-        }
-    }
-
     // MARK: Admin tokens
 
     /// A new token; its value exists only in the result.
     public func createAdminToken(name: String, role: AdminRole, by requester: AuditRequester) async throws(CredentialAdministrationError) -> (token: String, credential: ManagedCredential) {
-        guard Self.isValidName(name) else {
+        guard ResourceName.isValid(name) else {
             throw CredentialAdministrationError(.invalid, "token name \"\(name)\" is not valid: use 1 to 64 letters, digits, '-', '_' or '.'")
         }
         guard configuredAdminTokens[name] == nil else {

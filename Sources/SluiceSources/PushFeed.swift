@@ -18,11 +18,7 @@ public struct PushFeed: Sendable {
     }
 
     /// Feed names are URL path segments: letters, digits, `-`, `_` and `.`, 1 to 64 characters.
-    public static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { b in
-            (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || b == 0x2D || b == 0x5F || b == 0x2E
-        }
-    }
+    public static func isValidName(_ name: String) -> Bool { ResourceName.isValid(name) }
 }
 
 /// Turns decoded push events into store appends: normalize, key for dedupe, commit.

@@ -45,6 +45,7 @@ import Testing
             let page = try await Self.html(client, "/ui/feeds", cookie: session.cookie)
             #expect(page.contains("<th scope=\"row\">default</th><td>shared_secret</td>"))
             #expect(page.contains("<td>2</td><td>1</td>"), "2 accepted, 1 duplicate")
+            #expect(!page.contains("none stored"), "the newest stored event is shown")
             #expect(page.contains("invalid_json: 1") && page.contains("unauthorized: 1"))
             #expect(page.contains("id=\"url-maker\"") && page.contains("action=\"/ui/feeds/default/rotate\""))
 

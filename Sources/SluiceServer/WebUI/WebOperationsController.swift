@@ -45,18 +45,23 @@ struct WebOperationsController: Sendable {
         return values
     }
 
+    /// Answers a form that changes something: sign-in or refusal pages for requests that may not,
+    /// `body` for an admin's form with the session's CSRF token.
+    func adminForm(_ request: Request, _ body: (WebSessions.Session, [String: String]) async -> Response) async -> Response {
+        switch await gate.adminForm(request) {
+        case .signIn: WebPages.redirect("/ui/sign-in")
+        case .refused(let page): page
+        case .allowed(let session, let fields): await body(session, fields)
+        }
+    }
+
     /// Runs a form's change; answers with the refusal page, or returns to `back` saying what was done.
     func change(
         _ request: Request, context: SluiceRequestContext, back: String,
         _ body: @Sendable (AuditRequester, [String: String]) async throws(WebChangeError) -> String
     ) async -> Response {
-        switch await gate.adminForm(request) {
-        case .signIn:
-            return WebPages.redirect("/ui/sign-in")
-        case .refused(let page):
-            return page
-        case .allowed(let session, let fields):
-            do {
+        await adminForm(request) { session, fields in
+            do throws(WebChangeError) {
                 let done = try await body(WebPages.requester(name: session.name, request: request, context: context), fields)
                 return WebPages.redirect(WebPages.link(back, [("done", done)]))
             } catch {
@@ -71,36 +76,36 @@ struct WebOperationsController: Sendable {
         guard let (_, session) = await gate.signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
         var values = base("Feeds", session, request, nav: "Feeds")
         let offset = WebPages.offset(request)
-        values["feeds"] = feeds.keys.sorted().map { name -> [String: Any] in
+        var rows: [[String: Any]] = []
+        for name in feeds.keys.sorted() {
             let feed = feeds[name]!
             let summary = activity.summary(name)
             let rotatable = feed.authentication.modeName != "standard_webhooks"
-            return [
+            // The newest stored event of the feed (by occurrence), whichever instance took it.
+            let newest = try await storeCall { try await store.events(matching: EventFilter(source: name), after: nil, limit: 1) }.events.first
+            rows.append([
                 "name": name, "auth": feed.authentication.modeName, "logType": feed.logType, "path": "/v1/feeds/\(name)/events",
-                "lastEvent": summary.lastAccepted.map { WebPages.time($0, offsetMinutes: offset) } ?? "none in 24 h",
+                "lastEvent": newest.map { WebPages.time($0.normalized.occurredAt, offsetMinutes: offset) } ?? "none stored",
+                "lastPush": summary.lastAccepted.map { WebPages.time($0, offsetMinutes: offset) } ?? "none in 24 h",
                 "accepted": summary.accepted, "duplicates": summary.duplicates,
                 "rejected": summary.rejected.sorted { $0.key < $1.key }.map { ["reason": $0.key, "count": $0.value] },
                 "rotatable": rotatable, "urlAuth": feed.authentication.modeName == "shared_secret",
                 "needsKey": ingestionKeyConfigured && feed.authentication.modeName == "shared_secret",
-            ]
+            ])
         }
+        values["feeds"] = rows
         return WebPages.page("feeds", values, status: .ok)
     }
 
     /// Issues a new secret and shows it once, with the push URL filled in.
     @Sendable func rotate(request: Request, context: SluiceRequestContext) async throws -> Response {
         let feed = context.parameters.get("feed") ?? ""
-        switch await gate.adminForm(request) {
-        case .signIn:
-            return WebPages.redirect("/ui/sign-in")
-        case .refused(let page):
-            return page
-        case .allowed(let session, let fields):
+        return await adminForm(request) { session, fields in
             guard let seconds = fields["grace"].flatMap(DurationText.seconds) else {
                 return WebPages.problem("Not rotated", "Choose how long the current secrets stay valid.", session: session, status: .badRequest)
             }
             let requester = WebPages.requester(name: session.name, request: request, context: context)
-            do {
+            do throws(CredentialAdministrationError) {
                 let result = try await administration.rotateFeedSecret(feed: feed, grace: .seconds(seconds), by: requester)
                 await gate.credentials.refresh()
                 var values = base("New secret for \(feed)", session, request, nav: "Feeds")

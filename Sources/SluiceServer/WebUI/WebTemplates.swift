@@ -142,11 +142,11 @@ enum WebTemplates {
         <h1>Feeds</h1>
         <table>
           <caption>Counts are this instance's over the last 24 hours (since it started, if that is sooner).</caption>
-          <thead><tr><th scope="col">Feed</th><th scope="col">Authentication</th><th scope="col">Log type</th><th scope="col">Last accepted push</th>
+          <thead><tr><th scope="col">Feed</th><th scope="col">Authentication</th><th scope="col">Log type</th><th scope="col">Newest event (occurred)</th><th scope="col">Last accepted push</th>
             <th scope="col">Events accepted</th><th scope="col">Duplicates</th><th scope="col">Requests refused</th><th scope="col">Push path</th></tr></thead>
           <tbody>
           {{#feeds}}
-          <tr><th scope="row">{{name}}</th><td>{{auth}}</td><td>{{logType}}</td><td>{{lastEvent}}</td><td>{{accepted}}</td><td>{{duplicates}}</td>
+          <tr><th scope="row">{{name}}</th><td>{{auth}}</td><td>{{logType}}</td><td>{{lastEvent}}</td><td>{{lastPush}}</td><td>{{accepted}}</td><td>{{duplicates}}</td>
             <td>{{#rejected}}{{reason}}: {{count}}<br>{{/rejected}}{{^rejected}}0{{/rejected}}</td><td><code>{{path}}</code></td></tr>
           {{/feeds}}
           </tbody>
