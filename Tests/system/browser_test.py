@@ -24,6 +24,7 @@ from sluice_harness import Checks, SluiceProcess, write_config  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 ADMIN = "browser-test-admin-token"
@@ -106,13 +107,20 @@ def main():
             def shot(name):
                 driver.save_screenshot(os.path.join(shots, f"{name}.png"))
 
+            def navigate(element):
+                """Clicks something that loads a page and waits until the new page replaced the old one."""
+                old = driver.find_element(By.TAG_NAME, "html")
+                element.click()
+                WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+                WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
             def rows():
                 return driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
 
             def sign_in(token):
                 driver.get(base + "/ui/events")
                 driver.find_element(By.ID, "token").send_keys(token)
-                driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
+                navigate(driver.find_element(By.CSS_SELECTOR, "form.signin button"))
 
             # Sign-in.
             driver.get(base + "/ui/events")
@@ -124,7 +132,7 @@ def main():
 
             # Filter by actor.
             driver.find_element(By.ID, "f-actor").send_keys("Alice Admin")
-            driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+            navigate(driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
             actor_rows = rows()
             check("filtering by actor shows only that actor's 10 entries",
                   len(actor_rows) == 10 and all("Alice Admin" in r.text for r in actor_rows), f"{len(actor_rows)} rows")
@@ -134,13 +142,13 @@ def main():
             driver.get(base + "/ui/events")
             driver.find_element(By.ID, "f-since").send_keys("2026-03-02")
             driver.find_element(By.ID, "f-until").send_keys("2026-03-03")
-            driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+            navigate(driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
             utc_rows = rows()
             check("a UTC date range shows that day's 10 entries", len(utc_rows) == 10 and not any("Night Owl" in r.text for r in utc_rows),
                   f"{len(utc_rows)} rows")
             # The same dates in the browser's zone (UTC+05:30) take in the entry of 20:00 UTC on 1 March.
             Select(driver.find_element(By.ID, "f-zone")).select_by_value("local")
-            driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+            navigate(driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]"))
             local_rows = rows()
             owl = [r for r in local_rows if "Night Owl" in r.text]
             check("the same dates in the browser's time zone include the late entry, shown in local time",
@@ -148,7 +156,7 @@ def main():
             shot("04-filtered-by-local-dates")
 
             # An entry.
-            owl[0].find_element(By.TAG_NAME, "a").click()
+            navigate(owl[0].find_element(By.TAG_NAME, "a"))
             raw = driver.find_element(By.CSS_SELECTOR, "pre.raw").text
             check("an entry shows its fields and the raw JSON pretty-printed", '"name": "Night Owl"' in raw and "\n" in raw)
             shot("05-entry")
@@ -180,7 +188,7 @@ def main():
             check("the URL maker fills in the secret", made.startswith(base + "/v1/feeds/default/events?secret="), made.replace(FEED_SECRET, "…"))
             shot("06-feeds")
             Select(driver.find_element(By.ID, "grace-default")).select_by_value("1h")
-            driver.find_element(By.XPATH, "//button[text()='Rotate secret of default']").click()
+            navigate(driver.find_element(By.XPATH, "//button[text()='Rotate secret of default']"))
             secret = driver.find_element(By.ID, "ns-secret").get_attribute("value")
             url = driver.find_element(By.ID, "ns-url").get_attribute("value")
             check("the new secret is shown with its push URL", secret.startswith("sluice_feed_") and secret in url)
@@ -199,14 +207,14 @@ def main():
             # A form posted without its CSRF token is refused, and nothing changes.
             driver.execute_script("document.querySelector('form[action$=\"/pause\"] input[name=csrf]').remove()")
             driver.find_element(By.ID, "pause-archive").send_keys("forged")
-            driver.find_element(By.XPATH, "//button[text()='Pause archive']").click()
+            navigate(driver.find_element(By.XPATH, "//button[text()='Pause archive']"))
             check("a form without its CSRF token is refused", "CSRF" in driver.find_element(By.CSS_SELECTOR, "p.error").text)
             shot("09-csrf-refused")
             driver.get(base + "/ui/destinations")
             check("the destination was not paused", "sending" in driver.find_element(By.TAG_NAME, "main").text)
 
             # A viewer sees no rotate form, and a crafted post with the session's CSRF token is refused.
-            driver.find_element(By.CSS_SELECTOR, "form.signout button").click()
+            navigate(driver.find_element(By.CSS_SELECTOR, "form.signout button"))
             # Let the sign-out and its redirect finish: the sign-in page it loads sets the form's CSRF cookie.
             WebDriverWait(driver, 10).until(lambda d: d.current_url.endswith("/ui/sign-in") and d.find_elements(By.ID, "token"))
             check("the sign-in page shows no error", not driver.find_elements(By.CSS_SELECTOR, "p.error"))
