@@ -140,13 +140,16 @@ import Testing
     }
 
     @Test func realTokenExpiryDuringAPaginationIsHandled() async throws {
-        // Tokens live one second; the collector renews them before expiry or after a 401.
-        let double = IncydrTestDouble(tokenTTL: 1)
+        // Tokens live three seconds and the walk takes longer (40 pages, 100 ms each), so tokens
+        // expire during it; the collector renews them before expiry or after a 401. (A one-second
+        // life failed on a loaded machine: the fresh token expired before its request arrived.)
+        let double = IncydrTestDouble(tokenTTL: 3, latency: .milliseconds(100))
         double.addFileEvents(count: 400, insertedFrom: Self.now() - .seconds(600))
         try await withCollector(double, configure: { $0.fileEventsPageSize = 10 }) { collector, store, _ in
             let report = try #require(await collector.run().first)
             #expect(report.outcome == .succeeded, "\(report.error ?? "")")
             #expect(try await Self.count(store) == 400)
+            #expect(double.stats.tokenRequests >= 2, "the walk outlived its first token")
         }
     }
 
