@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from sluice_harness import Checks, SluiceProcess, write_config  # noqa: E402
+from sluice_harness import Checks, SluiceProcess, free_port, write_config  # noqa: E402
 
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -84,6 +84,31 @@ def main():
             destinations=f"  archive:\n    type: file\n    path: {tmp}/archive\n",
             routes="  - { from: [default], to: [archive] }\n",
         )
+        # A collector and a workflow whose remote ends are a closed loopback port: their runs fail
+        # at once, so the pages show a stream with its error and a failed run with Retry.
+        closed = free_port()
+        with open(config, "a") as f:
+            f.write(f"""collectors:
+  incydr:
+    type: code42_incydr
+    base_url: http://127.0.0.1:{closed}
+    client_id: key-browser-test
+    client_secret: "${{env:INCYDR_SECRET}}"
+    streams: [file_events, audit]
+    schedule: {{ every: 1h }}
+    retry: {{ attempts: 1, base_delay: 1s, max_delay: 1s }}
+workflows:
+  alert-to-ticket:
+    allow_private_networks: true
+    retry: {{ request_attempts: 1, run_attempts: 1 }}
+    trigger:
+      feeds: [default]
+      condition: {{ path: $.action, equals: alert.raised }}
+    steps:
+      - id: ticket
+        http_request: {{ method: POST, url: "http://127.0.0.1:{closed}/tickets", json: {{ title: "{{{{ alert.title }}}}" }} }}
+""")
+        os.environ["INCYDR_SECRET"] = "browser-test-incydr-secret"
         server = SluiceProcess(args.binary, os.path.join(tmp, "data"), ADMIN, FEED_SECRET, os.path.join(tmp, "server.log"), config=config).start()
         downloads = os.path.join(tmp, "downloads")
         os.makedirs(downloads)
@@ -198,7 +223,31 @@ def main():
             driver.get(base + "/ui/feeds")
             check("the secret is not shown again", secret not in driver.page_source)
 
-            for name in ("collectors", "workflows", "destinations"):
+            # The collector's first run and the alert's workflow run fail against the closed port.
+            check("an alert for the workflow is pushed", push(server.port, FEED_SECRET, [{"id": "alert-1", "action": "alert.raised", "title": "Disk <b>full</b>"}]) == 200)
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                driver.get(base + "/ui/workflows")
+                if driver.find_elements(By.XPATH, "//button[starts-with(text(), 'Retry run')]"):
+                    break
+                time.sleep(0.5)
+            shot("08-workflows")
+            retry = driver.find_elements(By.XPATH, "//button[starts-with(text(), 'Retry run')]")
+            check("the failed workflow run is listed with a Retry button", len(retry) == 1)
+            if retry:
+                navigate(retry[0])
+                check("Retry queues the run again", "queued again" in driver.find_element(By.CSS_SELECTOR, "p.notice").text)
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                driver.get(base + "/ui/collectors")
+                if "127.0.0.1" in driver.find_element(By.CSS_SELECTOR, "table tbody").text:
+                    break
+                time.sleep(0.5)
+            shot("08-collectors")
+            collectors_text = driver.find_element(By.TAG_NAME, "main").text
+            check("the collectors page shows each stream's last error", "file_events" in collectors_text and "127.0.0.1" in collectors_text
+                  and "browser-test-incydr-secret" not in driver.page_source)
+            for name in ("destinations",):
                 driver.get(base + f"/ui/{name}")
                 shot(f"08-{name}")
             check("the destinations page shows the archive, sending", "archive" in driver.find_element(By.TAG_NAME, "main").text
