@@ -24,7 +24,7 @@ from sluice_harness import Checks, SluiceProcess, free_port, write_config  # noq
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 ADMIN = "browser-test-admin-token"
@@ -133,11 +133,19 @@ workflows:
                 driver.save_screenshot(os.path.join(shots, f"{name}.png"))
 
             def navigate(element):
-                """Clicks something that loads a page and waits until the new page replaced the old one."""
-                old = driver.find_element(By.TAG_NAME, "html")
+                """Clicks something that loads a page and waits until the new page replaced the old one.
+
+                The old page is marked with a window variable, which a new document does not have;
+                while chromium swaps documents a script may fail, which counts as not loaded yet."""
+                driver.execute_script("window.sluiceOldPage = true")
                 element.click()
-                WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
-                WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+                def loaded(d):
+                    try:
+                        return d.execute_script("return !window.sluiceOldPage && document.readyState === 'complete'")
+                    except WebDriverException:
+                        return False
+                WebDriverWait(driver, 20).until(loaded)
 
             def rows():
                 return driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
