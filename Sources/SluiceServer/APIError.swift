@@ -3,6 +3,9 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SluiceCore
+import SluiceWorkflows
+import SluiceSources
+import SluiceDestinations
 
 /// An error answered to a client as JSON in Google's error envelope
 /// (`{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"..."}}`), so that senders built
@@ -58,6 +61,42 @@ public struct APIError: HTTPResponseError, Sendable {
             APIError(.badRequest, error.message)
         case .conflict:
             APIError(.conflict, error.message)
+        }
+    }
+}
+
+extension APIError {
+    /// The one HTTP answer for each refusal of the running parts, used by the API and the web UI alike.
+    static func from(_ error: DeliveryControlError) -> APIError {
+        switch error.code {
+        case .unknownDestination: APIError(.notFound, error.message)
+        case .invalidRequest: APIError(.badRequest, error.message)
+        case .store: APIError(.serviceUnavailable, error.message)
+        }
+    }
+
+    static func from(_ error: WorkflowControlError) -> APIError {
+        switch error.code {
+        case .unknownWorkflow, .unknownRun: APIError(.notFound, error.message)
+        case .store: APIError(.serviceUnavailable, error.message)
+        }
+    }
+
+    static func from(_ error: CollectorError) -> APIError {
+        switch error.code {
+        case .conflict: APIError(.conflict, error.message)
+        case .rejected: APIError(.notFound, error.message)
+        case .invalid: APIError(.badRequest, error.message)
+        default: APIError(.serviceUnavailable, error.message)
+        }
+    }
+
+    static func from(_ error: CredentialAdministrationError) -> APIError {
+        switch error.kind {
+        case .notFound: APIError(.notFound, error.message)
+        case .conflict: APIError(.conflict, error.message)
+        case .invalid: APIError(.badRequest, error.message)
+        case .store: APIError(.serviceUnavailable, "the change was not made: \(error.message)")
         }
     }
 }

@@ -76,7 +76,7 @@ struct CollectorsController: Sendable {
         do {
             try await control.rewind(name, stream: stream, to: time, by: context.requester(request))
         } catch {
-            throw Self.apiError(error)
+            throw APIError.from(error)
         }
         var out: [UInt8] = []
         JSONValue.object([
@@ -100,7 +100,7 @@ struct CollectorsController: Sendable {
         do {
             try await control.requestBackfill(name, window: since...until, by: context.requester(request))
         } catch {
-            throw Self.apiError(error)
+            throw APIError.from(error)
         }
         return Response.json(
             .object([JSONMember("collector", .string(name)), JSONMember("backfill", .object([
@@ -108,15 +108,6 @@ struct CollectorsController: Sendable {
             ]))]),
             status: .accepted
         )
-    }
-
-    static func apiError(_ error: CollectorError) -> APIError {
-        switch error.code {
-        case .conflict: APIError(.conflict, error.message)
-        case .rejected: APIError(.notFound, error.message)
-        case .invalid: APIError(.badRequest, error.message)
-        default: APIError(.serviceUnavailable, error.message)
-        }
     }
 
     /// Stored JSON shown as JSON, not as a string holding JSON.

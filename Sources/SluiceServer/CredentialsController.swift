@@ -148,12 +148,7 @@ struct CredentialsController: Sendable {
         do {
             return try await body()
         } catch {
-            switch error.kind {
-            case .notFound: throw APIError(.notFound, error.message)
-            case .conflict: throw APIError(.conflict, error.message)
-            case .invalid: throw APIError(.badRequest, error.message)
-            case .store: throw APIError(.serviceUnavailable, "the change was not made: \(error.message)")
-            }
+            throw APIError.from(error)
         }
     }
 }

@@ -136,11 +136,7 @@ struct DestinationsController: Sendable {
         do {
             return try await body(control)
         } catch {
-            switch error.code {
-            case .unknownDestination: throw APIError(.notFound, error.message)
-            case .invalidRequest: throw APIError(.badRequest, error.message)
-            case .store: throw APIError(.serviceUnavailable, error.message)
-            }
+            throw APIError.from(error)
         }
     }
 

@@ -32,12 +32,10 @@ final class FeedActivity: Sendable {
     }
 
     func accepted(feed: String, events: Int, duplicates: Int) {
-        let time = now()
-        update(feed, at: time) { bucket in
+        update(feed, at: now(), acceptedEvents: events > 0) { bucket in
             bucket.accepted += events
             bucket.duplicates += duplicates
         }
-        if events > 0 { state.withLock { $0[feed]?.lastAccepted = time } }
     }
 
     func rejected(feed: String, reason: String) {
@@ -58,10 +56,12 @@ final class FeedActivity: Sendable {
         }
     }
 
-    private func update(_ feed: String, at time: Timestamp, _ change: (inout Bucket) -> Void) {
+    /// One lock per push: the hour's bucket, and the last accepted time when events were accepted.
+    private func update(_ feed: String, at time: Timestamp, acceptedEvents: Bool = false, _ change: (inout Bucket) -> Void) {
         let hour = Self.hour(of: time)
         state.withLock { all in
             var feedState = all[feed] ?? FeedState()
+            if acceptedEvents { feedState.lastAccepted = time }
             if feedState.buckets.last?.hour != hour {
                 feedState.buckets.removeAll { $0.hour < hour - 23 }
                 feedState.buckets.append(Bucket(hour: hour))

@@ -87,14 +87,13 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
-    let sessions = WebSessions()
+    let gate = WebGate(sessions: WebSessions(), credentials: dependencies.credentials, now: dependencies.now)
     WebOperationsController(
-        gate: WebGate(sessions: sessions, credentials: dependencies.credentials, now: dependencies.now),
-        store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,
+        gate: gate, store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,
         administration: dependencies.credentialAdministration, collectors: dependencies.collectors, destinations: dependencies.destinations,
         workflows: dependencies.workflows
     ).addRoutes(to: router)
-    WebUIController(store: dependencies.store, credentials: dependencies.credentials, sessions: sessions, now: dependencies.now).addRoutes(to: router)
+    WebUIController(store: dependencies.store, gate: gate).addRoutes(to: router)
     return router
 }
 

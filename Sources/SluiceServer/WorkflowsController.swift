@@ -140,10 +140,7 @@ struct WorkflowsController: Sendable {
         do {
             return try await body(control)
         } catch {
-            switch error.code {
-            case .unknownWorkflow, .unknownRun: throw APIError(.notFound, error.message)
-            case .store: throw APIError(.serviceUnavailable, error.message)
-            }
+            throw APIError.from(error)
         }
     }
 }

@@ -119,13 +119,8 @@ struct WebOperationsController: Sendable {
                 values["retiring"] = result.retired.map { ["id": String($0.id), "until": ($0.expiresAt ?? $0.createdAt).rfc3339] }
                 return WebPages.page("feed-secret", values, status: .ok)
             } catch {
-                let status: HTTPResponse.Status = switch error.kind {
-                case .notFound: .notFound
-                case .conflict: .conflict
-                case .invalid: .badRequest
-                case .store: .serviceUnavailable
-                }
-                return WebPages.problem("Not rotated", error.message, session: session, status: status)
+                let refusal = APIError.from(error)
+                return WebPages.problem("Not rotated", refusal.message, session: session, status: refusal.status)
             }
         }
     }
@@ -185,7 +180,7 @@ struct WebOperationsController: Sendable {
             do throws(CollectorError) {
                 try await collectors.requestBackfill(name, window: since...until, by: requester)
             } catch {
-                throw WebChangeError(collector: error)
+                throw WebChangeError(APIError.from(error))
             }
             return "A backfill of \(name) from \(since.rfc3339) to \(until.rfc3339) was started."
         }
@@ -205,7 +200,7 @@ struct WebOperationsController: Sendable {
             do throws(CollectorError) {
                 try await collectors.rewind(name, stream: stream, to: to, by: requester)
             } catch {
-                throw WebChangeError(collector: error)
+                throw WebChangeError(APIError.from(error))
             }
             return "\(name)/\(stream) was rewound to \(to.rfc3339)."
         }
@@ -252,7 +247,7 @@ struct WebOperationsController: Sendable {
             do throws(DeliveryControlError) {
                 return try await body(name, requester, fields, destinations)
             } catch {
-                throw WebChangeError(error.code == .unknownDestination ? .notFound : error.code == .invalidRequest ? .badRequest : .serviceUnavailable, error.message)
+                throw WebChangeError(APIError.from(error))
             }
         }
     }
@@ -331,7 +326,7 @@ struct WebOperationsController: Sendable {
             do throws(WorkflowControlError) {
                 result = try await workflows.retry(name, runID: id, by: requester)
             } catch {
-                throw WebChangeError(error.code == .store ? .serviceUnavailable : .notFound, error.message)
+                throw WebChangeError(APIError.from(error))
             }
             guard result.changed else {
                 throw WebChangeError(.conflict, "Run \(id) is \(result.run.status.rawValue); only failed or retrying runs can be retried.")
@@ -351,12 +346,8 @@ struct WebChangeError: Error {
         self.message = message
     }
 
-    init(collector error: CollectorError) {
-        switch error.code {
-        case .rejected: self.init(.notFound, error.message)
-        case .invalid: self.init(.badRequest, error.message)
-        case .conflict: self.init(.conflict, error.message)
-        default: self.init(.serviceUnavailable, error.message)
-        }
+    /// The refusal the API would answer, shown as a page.
+    init(_ error: APIError) {
+        self.init(error.status, error.message)
     }
 }

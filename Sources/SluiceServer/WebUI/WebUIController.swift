@@ -10,9 +10,11 @@ import SluiceCore
 /// filter, and each entry with its raw JSON.
 struct WebUIController: Sendable {
     let store: any EventStore
-    let credentials: CredentialRegistry
-    let sessions: WebSessions
-    let now: @Sendable () -> Timestamp
+    /// Sessions and the tokens they were signed in with, shared with the operations pages.
+    let gate: WebGate
+    var credentials: CredentialRegistry { gate.credentials }
+    var sessions: WebSessions { gate.sessions }
+    var now: @Sendable () -> Timestamp { gate.now }
     let failures = AuthFailureSummaries(action: "ui.sign_in_failed", targetType: nil)
 
     static let sessionCookie = WebGate.sessionCookie
@@ -118,7 +120,7 @@ struct WebUIController: Sendable {
     }
 
     func signedIn(_ request: Request) async -> (String, WebSessions.Session)? {
-        await WebGate(sessions: sessions, credentials: credentials, now: now).signedIn(request)
+        await gate.signedIn(request)
     }
 
     // MARK: Audit log
