@@ -48,7 +48,8 @@ public final class EmulatorProcess: @unchecked Sendable {
 
     deinit { stop() }
 
-    static func freePort() throws -> Int {
+    /// A loopback port nothing listens on (bound, read, released).
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw EmulatorError("cannot open a socket") }
         defer { close(fd) }

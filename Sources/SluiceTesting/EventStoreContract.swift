@@ -213,3 +213,29 @@ public enum EventStoreContract {
         #expect(try await store.checkpoints(prefix: "d/").isEmpty)
     }
 }
+
+extension EventStoreContract {
+    /// NUL and other unusual characters in any text field come back exactly as they went in,
+    /// and a filter value holding NUL matches nothing without failing.
+    public static func unusualTextRoundTrips(_ store: any EventStore) async throws {
+        let odd = IncomingEvent(
+            source: "feed-a", logType: "INCIDENT_IO", dedupeKey: Array("odd".utf8), raw: Array("{\"a\":\"x\\u0000y\"}".utf8),
+            normalized: NormalizedEvent(
+                occurredAt: t(1), action: "user.\u{0}created",
+                actor: AuditActor(type: "user", id: "id\u{0}1", name: "N\u{FFFF}0\u{0}", metadata: ["k": "v\u{0}"]),
+                targets: [AuditTarget(type: "t\u{0}", id: "\u{FFFF}\u{FFFF}", name: "é\u{0}")],
+                context: AuditContext(location: "\u{0}", userAgent: "UA \u{FFFF}"), schemaVersion: 3
+            ),
+            origin: "o\u{0}"
+        )
+        let plain = event(occurredAt: t(2), key: "plain")
+        #expect(try await store.append([odd, plain], receivedAt: t(10)) == AppendResult(accepted: 2, duplicates: 0))
+        let listed = try await store.events(matching: EventFilter(), after: nil, limit: 10).events
+        let stored = try #require(listed.first { $0.raw == odd.raw })
+        #expect(stored.normalized == odd.normalized)
+        #expect(stored.origin == odd.origin)
+        #expect(try await store.event(id: stored.id) == stored)
+        #expect(try await store.events(matching: EventFilter(actor: "id\u{0}1"), after: nil, limit: 10).events.isEmpty)
+        #expect(try await store.events(matching: EventFilter(actor: "u1"), after: nil, limit: 10).events.map(\.raw) == [plain.raw])
+    }
+}

@@ -17,18 +17,6 @@ import Testing
         try await body(store, directory.path)
     }
 
-    @Test func contractAppendAndDedupe() async throws {
-        try await withStore { store, _ in try await EventStoreContract.appendAndDedupe(store) }
-    }
-
-    @Test func contractCheckpointsCommitWithEvents() async throws {
-        try await withStore { store, _ in try await EventStoreContract.checkpointsCommitWithEvents(store) }
-    }
-
-    @Test func contractConcurrentAppends() async throws {
-        try await withStore { store, _ in try await EventStoreContract.concurrentAppends(store) }
-    }
-
     /// The filter index is built after commit, so every filter must give the same answer over
     /// unindexed, partly indexed and fully indexed events.
     @Test(arguments: [0, 29, Int.max])

@@ -1,0 +1,134 @@
+import Logging
+import PostgresNIO
+
+extension PostgresEventStore {
+    /// Named, append-only migrations: never edit one that has shipped; add a new one. Each runs
+    /// in its own transaction under an advisory lock, so instances starting together apply it once.
+    static let migrations: [(name: String, sql: [String])] = [
+        ("2026-11-22-postgres-initial", [
+            // seq comes from a sequence, taken only under the append lock (see append), so seq
+            // order is commit order. The filter terms of SQLite's event_terms table live in one
+            // array column with a GIN index. `escaped` marks a row whose text columns had NUL
+            // characters, which PostgreSQL text cannot hold (see PostgresText).
+            "CREATE SEQUENCE events_seq",
+            """
+            CREATE TABLE events (
+                seq BIGINT PRIMARY KEY,
+                id TEXT NOT NULL,
+                source TEXT NOT NULL,
+                dedupe_key BYTEA NOT NULL,
+                log_type TEXT NOT NULL,
+                occurred_at BIGINT NOT NULL,
+                received_at BIGINT NOT NULL,
+                action TEXT NOT NULL,
+                actor_type TEXT,
+                actor_id TEXT,
+                actor_name TEXT,
+                actor_metadata TEXT,
+                targets TEXT NOT NULL,
+                location TEXT,
+                user_agent TEXT,
+                schema_version INTEGER,
+                raw BYTEA NOT NULL,
+                origin TEXT,
+                escaped BOOLEAN NOT NULL DEFAULT false,
+                terms TEXT[] NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX events_dedupe ON events (source, dedupe_key)",
+            "CREATE UNIQUE INDEX events_id ON events (id)",
+            "CREATE INDEX events_occurred ON events (occurred_at, seq)",
+            "CREATE INDEX events_terms ON events USING gin (terms)",
+            "CREATE TABLE consumer_cursors (consumer TEXT PRIMARY KEY, seq BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE collector_streams (
+                stream TEXT PRIMARY KEY, value TEXT NOT NULL, version BIGINT NOT NULL, updated_at BIGINT NOT NULL, last_run TEXT
+            )
+            """,
+            "CREATE TABLE collector_entities (stream TEXT NOT NULL, entity TEXT NOT NULL, digest BYTEA NOT NULL, PRIMARY KEY (stream, entity))",
+            """
+            CREATE TABLE dead_letters (
+                destination TEXT NOT NULL, seq BIGINT NOT NULL, reason TEXT NOT NULL, created_at BIGINT NOT NULL,
+                attempts INTEGER NOT NULL, redrive BOOLEAN NOT NULL DEFAULT false, PRIMARY KEY (destination, seq)
+            )
+            """,
+            """
+            CREATE TABLE replays (
+                id BIGSERIAL PRIMARY KEY, destination TEXT NOT NULL, since BIGINT NOT NULL, until BIGINT NOT NULL,
+                position_occurred BIGINT, position_seq BIGINT, sent BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL, finished_at BIGINT
+            )
+            """,
+            "CREATE TABLE destination_holds (destination TEXT PRIMARY KEY, reason TEXT NOT NULL, held_by TEXT NOT NULL, held_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE workflow_runs (
+                id BIGSERIAL PRIMARY KEY, workflow TEXT NOT NULL, alert_key TEXT NOT NULL, event_seq BIGINT NOT NULL,
+                status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT, step TEXT, detail TEXT,
+                duplicates INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+                UNIQUE (workflow, alert_key)
+            )
+            """,
+            "CREATE INDEX workflow_runs_due ON workflow_runs (workflow, status, next_attempt_at)",
+            """
+            CREATE TABLE workflow_steps (
+                run_id BIGINT NOT NULL REFERENCES workflow_runs (id) ON DELETE CASCADE, step_key TEXT NOT NULL,
+                kind TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT NOT NULL, error TEXT,
+                attempts INTEGER NOT NULL, started_at BIGINT NOT NULL, finished_at BIGINT NOT NULL,
+                PRIMARY KEY (run_id, step_key)
+            )
+            """,
+            """
+            CREATE TABLE workflow_incidents (
+                id BIGSERIAL PRIMARY KEY, workflow TEXT NOT NULL, alert_key TEXT NOT NULL, external_id TEXT NOT NULL,
+                remote_id TEXT NOT NULL, title TEXT, run_id BIGINT NOT NULL, event_seq BIGINT NOT NULL,
+                created BOOLEAN NOT NULL, recorded_at BIGINT NOT NULL, UNIQUE (workflow, external_id)
+            )
+            """,
+            """
+            CREATE TABLE credential_secrets (
+                id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, role TEXT,
+                created_at BIGINT NOT NULL, created_by TEXT NOT NULL, expires_at BIGINT, revoked_at BIGINT, revoked_by TEXT
+            )
+            """,
+            "CREATE INDEX credential_secrets_by_name ON credential_secrets (kind, name)",
+        ]),
+    ]
+
+    /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.
+    static func migrate(_ database: PostgresDatabase, schema: String) async throws {
+        let logger = database.logger
+        // The lock is keyed by the configured name: current_schema() is null until the schema exists.
+        let lock: PostgresQuery = "SELECT pg_advisory_xact_lock(1397511491, hashtext(\(schema) || '.migrations'))"
+        // Without a deadline: a migration on a large table may take minutes.
+        try await database.transaction(timeout: .seconds(86_400)) { connection in
+            try await connection.query(lock, logger: logger)
+            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: schema)", logger: logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS \(unescaped: schema).schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+                logger: logger
+            )
+        }
+        for migration in migrations {
+            try await database.transaction(timeout: .seconds(86_400)) { connection in
+                try await connection.query(lock, logger: logger)
+                let done = try await connection.query(
+                    "SELECT 1 FROM \(unescaped: schema).schema_migrations WHERE name = \(migration.name)", logger: logger
+                ).collect()
+                guard done.isEmpty else { return }
+                for statement in migration.sql {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO \(unescaped: schema).schema_migrations (name) VALUES (\(migration.name))", logger: logger)
+                logger.info("applied PostgreSQL migration", metadata: ["migration": "\(migration.name)", "schema": "\(schema)"])
+            }
+        }
+    }
+}
+
+/// Advisory locks held to the end of a transaction. The first key ("SLUC") keeps Sluice's apart
+/// from any other application's; the second is per schema, so deployments sharing a database
+/// (or tests, each on its own schema) never wait for each other.
+enum AdvisoryLock {
+    /// Taken by every transaction that inserts events, just before it takes its first seq.
+    static let append: PostgresQuery = "SELECT pg_advisory_xact_lock(1397511491, hashtext(current_schema() || '.append'))"
+}

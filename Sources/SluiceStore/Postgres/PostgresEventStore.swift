@@ -1,0 +1,353 @@
+import CoreMetrics
+import Logging
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+import SluiceCore
+import Synchronization
+
+/// The event store for several Sluice instances: one PostgreSQL database they all share.
+///
+/// Each instance group-commits its concurrent appends in one transaction, like the SQLite store.
+/// Every transaction that inserts events first takes one advisory lock and only then takes
+/// sequence numbers, and holds the lock until it commits: so `seq` order is commit order across
+/// all instances, and a consumer that has read `seq` N never later finds a committed event below
+/// N (docs/storage.md, "Ordering on PostgreSQL").
+///
+/// ``run()`` must be running (it runs the connection pool and the group-commit writer) for any
+/// call to complete; ``withStore(configuration:logger:_:)`` does both for the length of a closure.
+public final class PostgresEventStore: EventStore, Service {
+    public let configuration: PostgresStoreConfiguration
+    let client: PostgresClient
+    let database: PostgresDatabase
+    let logger: Logger
+    private let pending = Mutex<[PendingAppend]>([])
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    /// Runs inside the commit transaction after the events are inserted, before COMMIT (tests use
+    /// it to hold a transaction open while another instance writes).
+    package let beforeCommit: (@Sendable () async -> Void)?
+
+    struct PendingAppend {
+        var rows: [PostgresEventRow]
+        var checkpoint: CheckpointUpdate?
+        var committedAt: Timestamp
+        var continuation: CheckedContinuation<AppendResult, any Error>
+    }
+
+    public init(configuration: PostgresStoreConfiguration, logger: Logger, beforeCommit: (@Sendable () async -> Void)? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        self.beforeCommit = beforeCommit
+        let tls: PostgresClient.Configuration.TLS = switch configuration.tls {
+        case .disable: .disable
+        case .prefer: .prefer(.makeClientConfiguration())
+        case .require: .require(.makeClientConfiguration())
+        }
+        var clientConfiguration = PostgresClient.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: tls
+        )
+        clientConfiguration.options.maximumConnections = configuration.poolSize
+        clientConfiguration.options.connectTimeout = .seconds(5)
+        // An acknowledgement must mean the commit is on disk, whatever the server's default.
+        clientConfiguration.options.additionalStartupParameters = [
+            ("search_path", configuration.schema), ("synchronous_commit", "on"), ("application_name", "sluice"),
+        ]
+        client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        database = PostgresDatabase(client: client, logger: logger, timeout: configuration.timeout)
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Opens a store, applies pending migrations, runs `body`, then stops the store after
+    /// committing what was queued.
+    public static func withStore<Result: Sendable>(
+        configuration: PostgresStoreConfiguration, logger: Logger, beforeCommit: (@Sendable () async -> Void)? = nil,
+        _ body: (PostgresEventStore) async throws -> Result
+    ) async throws -> Result {
+        let store = PostgresEventStore(configuration: configuration, logger: logger, beforeCommit: beforeCommit)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            return try await body(store)
+        }
+    }
+
+    /// Applies pending migrations (``run()`` must be running).
+    public func migrate() async throws(StoreError) {
+        do {
+            try await Self.migrate(database, schema: configuration.schema)
+        } catch {
+            throw Self.storeError(error, doing: "migrate the PostgreSQL schema")
+        }
+    }
+
+    /// Runs the connection pool and the group-commit writer until cancelled (or a graceful
+    /// shutdown); appends still queued then fail as unavailable, never acknowledged.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            for await _ in wakeups.cancelOnGracefulShutdown() {
+                await drain()
+            }
+            await drain()
+            group.cancelAll()
+        }
+        let stranded = pending.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
+        for item in stranded {
+            item.continuation.resume(throwing: StoreError(.unavailable, "the store stopped before this append was committed"))
+        }
+    }
+
+    // MARK: Append (group commit)
+
+    public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
+        if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
+        let rows = PostgresEventRow.rows(events, receivedAt: receivedAt)
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                pending.withLock {
+                    $0.append(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
+                }
+                wake.yield()
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw Self.storeError(error, doing: "append")
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch: [PendingAppend] = pending.withLock { queue in
+                var taken = 0
+                var count = 0
+                while taken < queue.count, count == 0 || count + queue[taken].rows.count <= configuration.maxEventsPerCommit {
+                    count += queue[taken].rows.count
+                    taken += 1
+                }
+                let batch = Array(queue.prefix(taken))
+                queue.removeFirst(taken)
+                return batch
+            }
+            if batch.isEmpty { return }
+            await commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [PendingAppend]) async {
+        let started = ContinuousClock.now
+        let outcome: [Result<AppendResult, StoreError>]
+        do {
+            outcome = try await commitTogether(batch)
+        } catch where batch.count > 1 {
+            // One request may be what failed the group: commit each alone so the rest still land.
+            for item in batch { await commit([item]) }
+            return
+        } catch {
+            let failure = Self.storeError(error, doing: "commit")
+            logger.error("event store commit failed", metadata: ["error": "\(failure)"])
+            for item in batch { item.continuation.resume(throwing: failure) }
+            return
+        }
+        StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+        for (item, result) in zip(batch, outcome) {
+            item.continuation.resume(with: result.mapError { $0 as any Error })
+        }
+    }
+
+    /// One transaction for the whole group. A checkpoint that moved under its writer fails only
+    /// that request (its compare-and-set updates nothing, so the transaction carries on).
+    private func commitTogether(_ batch: [PendingAppend]) async throws -> [Result<AppendResult, StoreError>] {
+        let beforeCommit = self.beforeCommit
+        let logger = self.logger
+        return try await database.transaction { connection in
+            var outcome: [Result<AppendResult, StoreError>] = []
+            var admitted: [Int] = []
+            for (i, item) in batch.enumerated() {
+                if let checkpoint = item.checkpoint, let conflict = try await Self.moveCheckpoint(checkpoint, at: item.committedAt, on: connection, logger: logger) {
+                    outcome.append(.failure(conflict))
+                } else {
+                    outcome.append(.success(AppendResult(accepted: 0, duplicates: 0)))
+                    admitted.append(i)
+                }
+            }
+            let rows = admitted.flatMap { batch[$0].rows }
+            let inserted = try await Self.insert(rows, on: connection, logger: logger)
+            for i in admitted {
+                let accepted = batch[i].rows.reduce(0) { $0 + (inserted.contains($1.id) ? 1 : 0) }
+                outcome[i] = .success(AppendResult(accepted: accepted, duplicates: batch[i].rows.count - accepted))
+            }
+            await beforeCommit?()
+            return outcome
+        }
+    }
+
+    /// Rows per INSERT statement: 19 parameters each, under PostgreSQL's 65,535.
+    static let rowsPerStatement = 1_000
+
+    /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction,
+    /// after taking the append lock; returns the ids of the rows stored.
+    static func insert(_ rows: [PostgresEventRow], on connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        guard !rows.isEmpty else { return [] }
+        try await connection.query(AdvisoryLock.append, logger: logger)
+        var inserted: Set<String> = []
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
+            var binds = PostgresBindings(capacity: chunk.count * PostgresEventRow.columnCount)
+            var values: [String] = []
+            values.reserveCapacity(chunk.count)
+            for row in chunk {
+                let first = binds.count + 1
+                row.bind(into: &binds)
+                let placeholders = (first..<(first + PostgresEventRow.columnCount)).map { "$\($0)" }.joined(separator: ", ")
+                values.append("(nextval('events_seq'), \(placeholders))")
+            }
+            let sql = """
+                INSERT INTO events (seq, \(PostgresEventRow.insertColumns)) VALUES \(values.joined(separator: ", "))
+                ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id
+                """
+            for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(String.self) {
+                inserted.insert(id)
+            }
+            start += chunk.count
+        }
+        return inserted
+    }
+
+    /// Stores an audit entry inside the caller's transaction, beside the change it records.
+    static func insertAudit(_ entry: AdminAuditEntry, on connection: PostgresConnection, logger: Logger) async throws {
+        _ = try await insert(PostgresEventRow.rows([entry.incomingEvent()], receivedAt: entry.occurredAt), on: connection, logger: logger)
+    }
+
+    // MARK: Reads
+
+    public func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage {
+        let limit = max(1, min(limit, 1000))
+        guard let query = PostgresEventQuery(filter: filter, cursor: cursor, limit: limit + 1) else {
+            // A filter value holding NUL matches nothing (such values are not indexed).
+            return EventPage(events: [], nextCursor: nil)
+        }
+        do {
+            let logger = self.logger
+            let (events, scanStoppedAt) = try await database.connection { connection in
+                try await query.run(on: connection, logger: logger)
+            }
+            if events.count > limit {
+                let page = Array(events.prefix(limit))
+                let last = page[page.count - 1]
+                return EventPage(events: page, nextCursor: EventCursor(occurredAt: last.normalized.occurredAt, seq: last.seq))
+            }
+            if let scanStoppedAt {
+                return EventPage(events: events, nextCursor: scanStoppedAt, partial: true)
+            }
+            return EventPage(events: events, nextCursor: nil)
+        } catch {
+            throw Self.storeError(error, doing: "query events")
+        }
+    }
+
+    public func event(id: EventID) async throws(StoreError) -> StoredEvent? {
+        do {
+            let rows = try await database.rows("SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e WHERE e.id = \(id.rawValue)")
+            return try rows.first.map(PostgresEventRow.storedEvent(from:))
+        } catch {
+            throw Self.storeError(error, doing: "read event")
+        }
+    }
+
+    /// Events after `seq` in store order: what a consumer (destination, workflow) reads next.
+    public func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent] {
+        do {
+            let rows = try await database.rows(
+                "SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e WHERE e.seq > \(seq) ORDER BY e.seq LIMIT \(limit)"
+            )
+            return try rows.map(PostgresEventRow.storedEvent(from:))
+        } catch {
+            throw Self.storeError(error, doing: "read events by seq")
+        }
+    }
+
+    /// Total stored events (for status pages; a full count, so not for hot paths).
+    public func count() async throws(StoreError) -> Int {
+        do {
+            let rows = try await database.rows("SELECT count(*) FROM events")
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
+        } catch {
+            throw Self.storeError(error, doing: "count")
+        }
+    }
+
+    // MARK: Retention
+
+    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+        do {
+            let rows = try await database.rows(
+                """
+                WITH doomed AS (SELECT seq FROM events WHERE occurred_at < \(cutoff.microseconds) ORDER BY occurred_at LIMIT \(limit))
+                DELETE FROM events WHERE seq IN (SELECT seq FROM doomed) RETURNING seq
+                """
+            )
+            return rows.count
+        } catch {
+            throw Self.storeError(error, doing: "purge")
+        }
+    }
+
+    // MARK: Health and size
+
+    public func checkHealth() async throws(StoreError) {
+        do {
+            try await database.execute("SELECT 1")
+        } catch {
+            throw Self.storeError(error, doing: "health check")
+        }
+    }
+
+    /// Bytes used by this schema's tables and indexes.
+    public func sizeInBytes() async throws(StoreError) -> Int64 {
+        do {
+            let rows = try await database.rows(
+                """
+                SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = \(configuration.schema) AND c.relkind = 'r'
+                """
+            )
+            return try rows.first?.decode(Int64.self) ?? 0
+        } catch {
+            throw Self.storeError(error, doing: "measure the store")
+        }
+    }
+
+    // MARK: Errors
+
+    /// SQLSTATE classes and codes that say the server, not the request, is the problem.
+    static func storeError(_ error: any Error, doing operation: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        guard let error = error as? PSQLError else {
+            if error is CancellationError { return StoreError(.unavailable, "\(operation) was cancelled: the store is stopping") }
+            return StoreError(.unavailable, "\(operation) failed: \(error)")
+        }
+        guard let info = error.serverInfo, let state = info[.sqlState] else {
+            // No answer from the server: refused, reset, timed out or closed.
+            return StoreError(.unavailable, "\(operation) failed: PostgreSQL is unreachable (\(error.code)); check storage.postgres.url and the server")
+        }
+        let message = info[.message] ?? "SQLSTATE \(state)"
+        switch state {
+        case "53100":
+            return StoreError(.full, "\(operation) failed: PostgreSQL's disk is full (\(message)); free space on the database volume")
+        case "XX001", "XX002":
+            return StoreError(.corrupt, "\(operation) failed: PostgreSQL reports damaged data (\(message))")
+        case _ where state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("42"):
+            return StoreError(.invalidRequest, "\(operation) failed: \(message) (SQLSTATE \(state))")
+        default:
+            return StoreError(.unavailable, "\(operation) failed: \(message) (SQLSTATE \(state))")
+        }
+    }
+}

@@ -1,0 +1,197 @@
+import Logging
+import SluiceCore
+@testable import SluiceStore
+import SluiceTesting
+import Synchronization
+import Testing
+
+/// Holds one commit open (between its inserts and COMMIT) until the test opens the gate.
+final class CommitGate: Sendable {
+    private let held: AsyncStream<Void>
+    private let heldSignal: AsyncStream<Void>.Continuation
+    private let released: AsyncStream<Void>
+    private let releaseSignal: AsyncStream<Void>.Continuation
+
+    init() {
+        (held, heldSignal) = AsyncStream.makeStream()
+        (released, releaseSignal) = AsyncStream.makeStream()
+    }
+
+    /// Called by the store inside its transaction.
+    func pass() async {
+        heldSignal.yield()
+        for await _ in released { break }
+    }
+
+    func waitUntilHeld() async {
+        for await _ in held { break }
+    }
+
+    func open() {
+        releaseSignal.yield()
+        releaseSignal.finish()
+    }
+}
+
+@Suite(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
+struct PostgresEventStoreTests {
+    static let logger = Logger(label: "test.postgres")
+
+    /// Two instances: the first takes its seq and holds its transaction open; the second appends
+    /// meanwhile. A consumer reading in between must not see the second event (it would then
+    /// move past the first one's seq and never see it).
+    @Test func seqOrderIsCommitOrderAcrossInstances() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            let gate = CommitGate()
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger, beforeCommit: { await gate.pass() }) { first in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { second in
+                    let early = Task { try await first.append([EventStoreContract.event(occurredAt: .init(seconds: 1), key: "early")], receivedAt: .init(seconds: 10)) }
+                    await gate.waitUntilHeld()
+                    let late = Task { try await second.append([EventStoreContract.event(occurredAt: .init(seconds: 2), key: "late")], receivedAt: .init(seconds: 11)) }
+                    // Wait until the late writer has either committed or is waiting for the append lock.
+                    let settled = try await eventually {
+                        let waiting = try await PostgresTestDatabase.scalar(
+                            "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", on: configuration
+                        )
+                        let visible = try await second.events(afterSeq: 0, limit: 10)
+                        return waiting != "0" || !visible.isEmpty
+                    }
+                    #expect(settled, "the late writer neither committed nor waited for the append lock")
+                    let seenEarly = try await second.events(afterSeq: 0, limit: 10)
+                    #expect(seenEarly.isEmpty, "nothing is visible while the first writer's seq is uncommitted")
+                    gate.open()
+                    _ = try await early.value
+                    _ = try await late.value
+                    let cursor = seenEarly.last?.seq ?? 0
+                    let rest = try await second.events(afterSeq: cursor, limit: 10)
+                    #expect((seenEarly + rest).map { String(decoding: $0.raw, as: UTF8.self) } == ["{\"k\":\"early\"}", "{\"k\":\"late\"}"])
+                }
+            }
+        }
+    }
+
+    /// Three instances append concurrently while a consumer follows seq: it sees every event
+    /// exactly once, in the order it was committed.
+    @Test func consumerFollowingSeqMissesNothingUnderThreeWriters() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { a in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { b in
+                    try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { c in
+                        let stores = [a, b, c]
+                        let writersDone = Atomic<Bool>(false)
+                        async let consumed: [String] = {
+                            var seen: [String] = []
+                            var cursor: Int64 = 0
+                            while true {
+                                let finished = writersDone.load(ordering: .acquiring)
+                                let page = try await a.events(afterSeq: cursor, limit: 64)
+                                seen += page.map { String(decoding: $0.raw, as: UTF8.self) }
+                                cursor = page.last?.seq ?? cursor
+                                if page.isEmpty && finished { return seen }
+                            }
+                        }()
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for writer in 0..<9 {
+                                group.addTask {
+                                    for request in 0..<20 {
+                                        let events = (0..<3).map { EventStoreContract.event(occurredAt: .init(seconds: 1), key: "w\(writer)-r\(request)-e\($0)") }
+                                        _ = try await stores[writer % 3].append(events, receivedAt: .init(seconds: 5))
+                                    }
+                                }
+                            }
+                            try await group.waitForAll()
+                        }
+                        writersDone.store(true, ordering: .releasing)
+                        let seen = try await consumed
+                        #expect(seen.count == 9 * 20 * 3)
+                        #expect(Set(seen).count == seen.count)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Instances starting together on an empty schema apply each migration exactly once.
+    @Test func migrationsRunOnceWhenInstancesStartTogether() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { store in
+                            _ = try await store.append([EventStoreContract.event(occurredAt: .init(seconds: 1), key: "m")], receivedAt: .init(seconds: 1))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let applied = try await PostgresTestDatabase.scalar("SELECT count(*)::text FROM \(configuration.schema).schema_migrations", on: configuration)
+            #expect(applied == String(PostgresEventStore.migrations.count))
+            let events = try await PostgresTestDatabase.scalar("SELECT count(*)::text FROM \(configuration.schema).events", on: configuration)
+            #expect(events == "1")
+        }
+    }
+
+    /// A server that cannot be reached is `unavailable` (pushes answer 503), never an acknowledgement.
+    @Test func unreachableServerIsUnavailable() async throws {
+        let configuration = PostgresStoreConfiguration(
+            host: "127.0.0.1", port: try EmulatorProcess.freePort(), username: "sluice", database: "sluice", tls: .disable, timeout: .seconds(2)
+        )
+        let store = PostgresEventStore(configuration: configuration, logger: Self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            do throws(StoreError) {
+                try await store.checkHealth()
+                Issue.record("a health check against a closed port succeeded")
+            } catch {
+                #expect(error.code == .unavailable)
+            }
+            do throws(StoreError) {
+                _ = try await store.append([EventStoreContract.event(occurredAt: .init(seconds: 1), key: "x")], receivedAt: .init(seconds: 1))
+                Issue.record("an append against a closed port succeeded")
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect(error.message.contains("storage.postgres.url"))
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+@Suite struct PostgresStoreConfigurationTests {
+    @Test func parsesURLs() throws {
+        let c = try PostgresStoreConfiguration(url: "postgres://app:s%40cret@db.internal:6543/sluice?sslmode=require", schema: "sluice", poolSize: 20)
+        #expect(c.host == "db.internal")
+        #expect(c.port == 6543)
+        #expect(c.username == "app")
+        #expect(c.password == "s@cret")
+        #expect(c.database == "sluice")
+        #expect(c.tls == .require)
+        #expect(c.schema == "sluice")
+        #expect(c.poolSize == 20)
+        let d = try PostgresStoreConfiguration(url: "postgresql://app@localhost/db")
+        #expect(d.port == 5432 && d.password == nil && d.tls == .prefer && d.schema == "public")
+    }
+
+    @Test(arguments: [
+        ("mysql://app:pw@h/db", "postgres://"),
+        ("postgres://app:pw@/db", "no host"),
+        ("postgres://h/db", "no user"),
+        ("postgres://app:pw@h", "no database"),
+        ("postgres://app:pw@h/db?sslmode=verify", "sslmode"),
+        ("postgres://app:pw@h/db?timeout=3", "unknown URL parameter"),
+    ])
+    func refusesBadURLs(url: String, problem: String) {
+        do {
+            _ = try PostgresStoreConfiguration(url: url)
+            Issue.record("accepted \(url)")
+        } catch {
+            #expect(error.message.contains(problem))
+            #expect(!error.message.contains("pw"), "the password never appears in an error")
+        }
+    }
+
+    @Test func refusesBadSchemaAndPoolSize() {
+        #expect(throws: PostgresConfigurationError.self) { try PostgresStoreConfiguration(url: "postgres://a@h/d", schema: "Robert'); DROP") }
+        #expect(throws: PostgresConfigurationError.self) { try PostgresStoreConfiguration(url: "postgres://a@h/d", poolSize: 1) }
+    }
+}
