@@ -217,7 +217,7 @@ struct ConfigReader {
         guard let entries = mapping(node, "storage", allowed: ["sqlite", "postgres"]) else { return }
         for (key, value) in entries {
             if key == "postgres" {
-                fail("storage.postgres", "PostgreSQL storage is not available in this version; use storage.sqlite", value)
+                readPostgres(value, into: &storage)
                 continue
             }
             guard let sqlite = mapping(value, "storage.sqlite", allowed: ["path", "synchronous", "max_size"]) else { continue }
@@ -236,6 +236,29 @@ struct ConfigReader {
                     storage.sqlite.durability = mode
                 }
             }
+        }
+    }
+
+    /// `storage.postgres`: `url` (a secret reference, as it holds the password), `schema`,
+    /// `pool_size`, `timeout`.
+    mutating func readPostgres(_ node: Node, into storage: inout StorageSettings) {
+        guard let entries = mapping(node, "storage.postgres", allowed: ["url", "schema", "pool_size", "timeout"]) else { return }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        guard let urlNode = fields["url"] else {
+            fail("storage.postgres.url", "is required: postgres://USER:PASSWORD@HOST:PORT/DATABASE, best as ${env:NAME}", node)
+            return
+        }
+        guard let url = secret(urlNode, "storage.postgres.url") else { return }
+        let schema = fields["schema"].flatMap { string($0, "storage.postgres.schema") } ?? "public"
+        let poolSize = fields["pool_size"].flatMap { int($0, "storage.postgres.pool_size", range: 2...200) } ?? 10
+        do {
+            var configuration = try PostgresStoreConfiguration(url: url, schema: schema, poolSize: poolSize)
+            if let timeoutNode = fields["timeout"], let timeout = duration(timeoutNode, "storage.postgres.timeout") {
+                configuration.timeout = timeout
+            }
+            storage.postgres = configuration
+        } catch {
+            fail(schema == "public" || PostgresStoreConfiguration.isValidSchema(schema) ? "storage.postgres.url" : "storage.postgres.schema", error.message, urlNode)
         }
     }
 

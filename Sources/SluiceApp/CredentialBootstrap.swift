@@ -21,11 +21,11 @@ public struct GeneratedCredentials: Sendable {
 public struct CredentialBootstrap: Sendable {
     public static let generatedAdminName = "admin"
 
-    let store: SQLiteEventStore
+    let store: any SluiceStorage
     let environment: [String: String]
     let now: @Sendable () -> Timestamp
 
-    public init(store: SQLiteEventStore, environment: [String: String], now: @escaping @Sendable () -> Timestamp) {
+    public init(store: any SluiceStorage, environment: [String: String], now: @escaping @Sendable () -> Timestamp) {
         self.store = store
         self.environment = environment
         self.now = now

@@ -41,6 +41,13 @@ public struct SluiceConfig: Sendable {
 
 public struct StorageSettings: Sendable {
     public var sqlite: SQLiteStoreConfiguration
+    /// Set by `storage.postgres`: then every instance on the same database shares one store.
+    public var postgres: PostgresStoreConfiguration?
+
+    public init(sqlite: SQLiteStoreConfiguration, postgres: PostgresStoreConfiguration? = nil) {
+        self.sqlite = sqlite
+        self.postgres = postgres
+    }
 }
 
 public struct ServerSettings: Sendable {

@@ -24,13 +24,26 @@ public enum SluiceRuntime {
         return Timestamp(microseconds: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000)
     }
 
+    /// Opens the SQLite store of `config` (which must not name PostgreSQL: that store runs only
+    /// inside ``withStore(_:logger:_:)``).
     public static func openStore(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> SQLiteEventStore {
         try SQLiteEventStore(configuration: config.storage.sqlite, logger: logger)
     }
 
+    /// Runs `body` with the store `config` names: PostgreSQL (its connection pool and group-commit
+    /// writer running, migrations applied) when `storage.postgres` is set, else SQLite.
+    public static func withStore<Result: Sendable>(
+        _ config: SluiceConfig, logger: Logger, _ body: (any SluiceStorage) async throws -> Result
+    ) async throws -> Result {
+        if let postgres = config.storage.postgres {
+            return try await PostgresEventStore.withStore(configuration: postgres, logger: logger) { try await body($0) }
+        }
+        return try await body(try openStore(config, logger: logger))
+    }
+
     /// Everything needed to serve: the store, resolved credentials, the router's dependencies.
     public struct Prepared: Sendable {
-        public var store: SQLiteEventStore
+        public var store: any SluiceStorage
         public var dependencies: ServerDependencies
         public var generated: GeneratedCredentials
         public var config: SluiceConfig
@@ -102,7 +115,18 @@ public enum SluiceRuntime {
         logger: Logger,
         now: @escaping @Sendable () -> Timestamp = systemNow
     ) async throws(StoreError) -> Prepared {
-        let store = try openStore(config, logger: logger)
+        try await prepare(config, store: try openStore(config, logger: logger), environment: environment, prometheus: prometheus, logger: logger, now: now)
+    }
+
+    /// Prepares to serve on an open store (from ``withStore(_:logger:_:)``).
+    public static func prepare(
+        _ config: SluiceConfig,
+        store: any SluiceStorage,
+        environment: [String: String],
+        prometheus: PrometheusCollectorRegistry?,
+        logger: Logger,
+        now: @escaping @Sendable () -> Timestamp = systemNow
+    ) async throws(StoreError) -> Prepared {
         let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config, logger: logger)
         let collectors = makeCollectors(config, store: store, logger: logger, now: now)
         let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, logger: logger, now: now)
@@ -113,7 +137,7 @@ public enum SluiceRuntime {
             ? nil : WorkflowService(definitions: config.workflows, journal: store, transport: .shared, logger: logger, now: now)
         let dependencies = ServerDependencies(
             store: store,
-            storeSize: { store.sizeInBytes() },
+            storeSize: { await store.storedBytes() },
             feeds: resolved.feeds,
             ingestionKey: resolved.ingestionKey,
             credentials: resolved.credentials,

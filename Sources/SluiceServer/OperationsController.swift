@@ -9,7 +9,7 @@ import SluiceSources
 /// `/healthz`, `/readyz`, `/metrics` and `GET /v1/feeds`.
 struct OperationsController: Sendable {
     let store: any EventStore
-    let storeSize: @Sendable () -> Int64
+    let storeSize: @Sendable () async -> Int64
     let readinessProblem: @Sendable () async -> String?
     let prometheus: PrometheusCollectorRegistry?
     let feeds: [String: PushFeed]
@@ -43,7 +43,7 @@ struct OperationsController: Sendable {
         guard let prometheus else {
             throw APIError(.notFound, "metrics are not enabled in this process")
         }
-        Gauge(label: "sluice_store_size_bytes").record(storeSize())
+        Gauge(label: "sluice_store_size_bytes").record(await storeSize())
         var buffer: [UInt8] = []
         prometheus.emit(into: &buffer)
         return Response(

@@ -9,7 +9,7 @@ import SluiceWorkflows
 /// Everything the HTTP layer needs, built by the composition root.
 public struct ServerDependencies: Sendable {
     public var store: any EventStore
-    public var storeSize: @Sendable () -> Int64
+    public var storeSize: @Sendable () async -> Int64
     public var feeds: [String: PushFeed]
     public var ingestionKey: SecretDigest?
     /// The admin tokens and issued feed secrets accepted now.
@@ -29,7 +29,7 @@ public struct ServerDependencies: Sendable {
 
     public init(
         store: any EventStore,
-        storeSize: @escaping @Sendable () -> Int64 = { 0 },
+        storeSize: @escaping @Sendable () async -> Int64 = { 0 },
         feeds: [String: PushFeed],
         ingestionKey: SecretDigest?,
         credentials: CredentialRegistry,

@@ -85,7 +85,7 @@ public enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConver
     public var testDescription: String { rawValue }
 
     /// A fresh, empty store of this backend for the length of `body`.
-    public func withStore<Result: Sendable>(_ body: (any EventStore) async throws -> Result) async throws -> Result {
+    public func withStore<Result: Sendable>(_ body: (any SluiceStorage) async throws -> Result) async throws -> Result {
         switch self {
         case .sqlite:
             let directory = try TemporaryDirectory()

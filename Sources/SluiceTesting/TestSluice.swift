@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Hummingbird
 import HummingbirdTesting
 import InMemoryLogging
@@ -23,8 +24,8 @@ public struct TemporaryDirectory: Sendable {
     }
 }
 
-/// A Sluice instance on a real SQLite file in a temporary directory, served over a real socket
-/// on a loopback port chosen at runtime.
+/// A Sluice instance on a real SQLite file in a temporary directory (or on a store the test
+/// opened, such as PostgreSQL), served over a real socket on a loopback port chosen at runtime.
 public struct TestSluice: Sendable {
     public let prepared: SluiceRuntime.Prepared
     public let directory: TemporaryDirectory
@@ -41,7 +42,8 @@ public struct TestSluice: Sendable {
         environment: [String: String] = [:],
         now: @escaping @Sendable () -> Timestamp = SluiceRuntime.systemNow,
         prometheus: PrometheusCollectorRegistry? = nil,
-        adjust: (inout SluiceConfig) -> Void = { _ in }
+        adjust: (inout SluiceConfig) -> Void = { _ in },
+        store: (any SluiceStorage)? = nil
     ) async throws {
         directory = try TemporaryDirectory()
         var env = ["SLUICE_ADMIN_TOKEN": Self.adminToken, "SLUICE_DEFAULT_FEED_SECRET": Self.defaultFeedSecret]
@@ -59,10 +61,20 @@ public struct TestSluice: Sendable {
         logger.logLevel = .trace
         self.logs = logs
         self.logger = logger
-        prepared = try await SluiceRuntime.prepare(config, environment: env, prometheus: prometheus, logger: logger, now: now)
+        if let store {
+            prepared = try await SluiceRuntime.prepare(config, store: store, environment: env, prometheus: prometheus, logger: logger, now: now)
+        } else {
+            prepared = try await SluiceRuntime.prepare(config, environment: env, prometheus: prometheus, logger: logger, now: now)
+        }
     }
 
-    public var store: SQLiteEventStore { prepared.store }
+    public var store: any SluiceStorage { prepared.store }
+
+    /// The store as SQLite, for tests of SQLite's own behaviour (an instance made with a store
+    /// of another kind stops the test).
+    public var sqliteStore: SQLiteEventStore {
+        get throws { try #require(prepared.store as? SQLiteEventStore) }
+    }
 
     /// Serves the instance on 127.0.0.1 (a runtime-chosen port) for the duration of `body`.
     public func withLiveServer<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {

@@ -53,7 +53,7 @@ struct EventsCommand: AsyncParsableCommand {
             )
             let logger = try options.makeLogger(label: "sluice.export")
             let config = try options.loadConfig()
-            guard FileManager.default.fileExists(atPath: config.storage.sqlite.path) else {
+            guard config.storage.postgres != nil || FileManager.default.fileExists(atPath: config.storage.sqlite.path) else {
                 printError("no Sluice database at \(config.storage.sqlite.path); pass --data-dir or --config of the instance to export from")
                 throw ExitCode(1)
             }

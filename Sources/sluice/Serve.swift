@@ -31,27 +31,33 @@ struct Serve: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let prepared: SluiceRuntime.Prepared
         do {
-            prepared = try await SluiceRuntime.prepare(
-                config, environment: ProcessInfo.processInfo.environment, prometheus: registry, logger: logger
-            )
-        } catch {
+            try await SluiceRuntime.withStore(config, logger: logger) { store in
+                try await Self.serve(config, store: store, prometheus: registry, logger: logger)
+            }
+        } catch let error as StoreError {
             throw error.exit()
         }
+        logger.info("sluice stopped")
+    }
+
+    /// Prepares and serves on an open store until a graceful shutdown.
+    static func serve(_ config: SluiceConfig, store: any SluiceStorage, prometheus registry: PrometheusCollectorRegistry, logger: Logger) async throws {
+        let prepared = try await SluiceRuntime.prepare(
+            config, store: store, environment: ProcessInfo.processInfo.environment, prometheus: registry, logger: logger
+        )
         let generated = prepared.generated
         let feedNames = prepared.dependencies.feeds.keys.sorted()
-        do {
-            try await Self.recordStart(prepared, config: config, feeds: feedNames)
-        } catch {
-            throw error.exit()
+        try await Self.recordStart(prepared, config: config, feeds: feedNames)
+        let storeMetadata: Logger.Metadata = if let postgres = config.storage.postgres {
+            ["store": "postgres", "store.host": "\(postgres.host):\(postgres.port)", "store.database": "\(postgres.database)", "store.schema": "\(postgres.schema)"]
+        } else {
+            ["store": "sqlite", "store.path": "\(config.storage.sqlite.path)", "store.synchronous": "\(config.storage.sqlite.durability.rawValue)"]
         }
-        logger.info("sluice starting", metadata: [
-            "store.path": "\(config.storage.sqlite.path)",
-            "store.synchronous": "\(config.storage.sqlite.durability.rawValue)",
+        logger.info("sluice starting", metadata: storeMetadata.merging([
             "feeds": "\(feedNames.joined(separator: ","))",
             "config.sha256": "\(config.fileDigest ?? "embedded-default")",
-        ])
+        ]) { $1 })
         let host = config.server.listen.host
         try await SluiceRuntime.serve(prepared, logger: logger) { port in
             let base = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
@@ -70,7 +76,6 @@ struct Serve: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
         }
-        logger.info("sluice stopped")
     }
 
     /// `sluice.config_loaded`: the file's hash and what it configures, never a secret. (Credentials

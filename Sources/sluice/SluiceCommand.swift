@@ -39,7 +39,12 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens the store `config` names; a store that cannot be opened exits 1 with the reason.
+    /// Commands other than `serve` work on SQLite only for now: with `storage.postgres` they exit 2.
     func openStore(_ config: SluiceConfig, logger: Logger) throws -> SQLiteEventStore {
+        if config.storage.postgres != nil {
+            printError("this command works on the SQLite store only; with storage.postgres, use the API of a running instance (sluice serve)")
+            throw ExitCode(2)
+        }
         do {
             return try SluiceRuntime.openStore(config, logger: logger)
         } catch {

@@ -12,7 +12,7 @@ import Testing
 /// Sluice's own audit log (log type SLUICE_AUDIT): failed push authentication summarized within
 /// bounds, CLI actions recorded with the operator's login, and the audit source routable.
 @Suite struct AuditLogTests {
-    static func auditEntries(_ store: SQLiteEventStore) async throws -> [StoredEvent] {
+    static func auditEntries(_ store: any SluiceStorage) async throws -> [StoredEvent] {
         try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 1_000).events
     }
 

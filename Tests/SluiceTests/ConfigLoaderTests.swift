@@ -124,6 +124,33 @@ import Testing
         }
     }
 
+    @Test func postgresStorageLoadsFromASecretReference() throws {
+        let yaml = """
+            storage:
+              postgres: { url: "${env:PG_URL}", schema: sluice_prod, pool_size: 24, timeout: 3s }
+            feeds:
+              default: { secret: "${env:INCIDENT_IO_FEED_SECRET}" }
+            """
+        let config = try ConfigLoader(environment: environment.merging(["PG_URL": "postgres://app:pg-pass@db:5433/telemetry?sslmode=require"]) { $1 }).load(yaml: yaml)
+        let postgres = try #require(config.storage.postgres)
+        #expect(postgres.host == "db" && postgres.port == 5433 && postgres.database == "telemetry" && postgres.password == "pg-pass")
+        #expect(postgres.schema == "sluice_prod" && postgres.poolSize == 24 && postgres.timeout == .seconds(3) && postgres.tls == .require)
+        let bad = """
+            storage:
+              postgres: { url: "${env:PG_URL}", pool_size: 1 }
+            feeds:
+              default: { secret: "${env:INCIDENT_IO_FEED_SECRET}" }
+            """
+        #expect {
+            _ = try ConfigLoader(environment: environment.merging(["PG_URL": "postgres://app:pg-pass@db/"]) { $1 }).load(yaml: bad)
+        } throws: { error in
+            guard let errors = error as? ConfigErrors else { return false }
+            #expect(Set(errors.issues.map(\.path)) == ["storage.postgres.pool_size", "storage.postgres.url"], "\(errors)")
+            #expect(!errors.description.contains("pg-pass"), "the password never appears in an error")
+            return true
+        }
+    }
+
     @Test func fileReferencesAndDataDirectoryOverride() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -30,7 +30,7 @@ import Testing
     }
 
     /// Audit entries of `action`, oldest first.
-    static func entries(_ store: SQLiteEventStore, _ action: String) async throws -> [StoredEvent] {
+    static func entries(_ store: any SluiceStorage, _ action: String) async throws -> [StoredEvent] {
         try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 1_000).events
             .filter { $0.normalized.action == action }.sorted { $0.seq < $1.seq }
     }
@@ -41,57 +41,66 @@ import Testing
         return all.map { String(decoding: $0.raw, as: UTF8.self) }.joined(separator: "\n") + sluice.allLogText
     }
 
-    @Test func anIssuedViewerTokenReadsCannotChangeAndStopsWorkingWhenRevoked() async throws {
-        let sluice = try await TestSluice()
-        defer { sluice.cleanUp() }
-        let token = try await sluice.withLiveServer { client in
-            let created = try await client.execute(
-                uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "alice", "role": "viewer"}"#)
-            )
-            #expect(created.status == .created && created.headers[.cacheControl] == "no-store")
-            let body = try Self.json(created)
-            let token = try #require(body["token"]?.stringValue)
-            #expect(token.hasPrefix("sluice_admin_") && body["role"]?.stringValue == "viewer")
-
-            #expect(try await client.execute(uri: "/v1/events", method: .get, headers: Self.bearer(token)).status == .ok)
-            let refused = try await client.execute(
-                uri: "/v1/feeds/default/secrets", method: .post, headers: Self.bearer(token), body: ByteBuffer(string: "{}")
-            )
-            #expect(refused.status == .forbidden && String(buffer: refused.body).contains("viewer role"))
-
-            // Same name again, bad names and roles: refused, nothing issued.
-            let again = try await client.execute(uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "alice"}"#))
-            #expect(again.status == .conflict && String(buffer: again.body).contains("already exists"))
-            let badName = try await client.execute(uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "a b"}"#))
-            #expect(badName.status == .badRequest && String(buffer: badName.body).contains("not valid"))
-            let badRole = try await client.execute(
-                uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "carol", "role": "root"}"#)
-            )
-            #expect(badRole.status == .badRequest && String(buffer: badRole.body).contains("admin or viewer"))
-
-            let list = try await client.execute(uri: "/v1/admin-tokens", method: .get, headers: Self.bearer(token))
-            let listed = try #require(try Self.json(list)["admin_tokens"]?.arrayValue)
-            #expect(listed.compactMap { $0["name"]?.stringValue } == ["admin", "alice"])
-            #expect(!String(buffer: list.body).contains(token) && !String(buffer: list.body).contains(TestSluice.adminToken))
-
-            let revoked = try await client.execute(uri: "/v1/admin-tokens/alice", method: .delete, headers: Self.admin)
-            #expect(revoked.status == .ok)
-            #expect(try await client.execute(uri: "/v1/events", method: .get, headers: Self.bearer(token)).status == .unauthorized)
-            #expect(try await client.execute(uri: "/v1/admin-tokens/alice", method: .delete, headers: Self.admin).status == .notFound)
-            let state = try Self.json(try await client.execute(uri: "/v1/admin-tokens", method: .get, headers: Self.admin))
-            let alice = try #require(state["admin_tokens"]?.arrayValue?.first { $0["name"]?.stringValue == "alice" })
-            #expect(alice["state"]?.stringValue == "revoked" && alice["revoked_by"]?.stringValue == "token:admin")
-            return token
+    /// A Sluice on the embedded default, on a fresh store of `backend`.
+    static func withSluice(_ backend: StoreBackend, _ body: (TestSluice) async throws -> Void) async throws {
+        try await backend.withStore { store in
+            let sluice = try await TestSluice(store: backend == .sqlite ? nil : store)
+            defer { sluice.cleanUp() }
+            try await body(sluice)
         }
-        let created = try await Self.entries(sluice.store, "admin_token.created").filter { $0.normalized.actor?.type == "user" }
-        #expect(created.count == 1)
-        #expect(created.first?.normalized.actor == AdminAuditEntry.user("admin"))
-        #expect(created.first?.normalized.targets == [AuditTarget(type: "admin_token", id: "alice")])
-        #expect(created.first?.normalized.context == AuditContext(location: "127.0.0.1", userAgent: "ops-console/2.0"))
-        let revokedEntries = try await Self.entries(sluice.store, "admin_token.revoked")
-        #expect(revokedEntries.count == 1 && revokedEntries.first?.normalized.targets == [AuditTarget(type: "admin_token", id: "alice")])
-        let recorded = try await Self.everythingRecorded(sluice)
-        #expect(!recorded.contains(token) && !recorded.contains(TestSluice.adminToken))
+    }
+
+    @Test(arguments: StoreBackend.available) func anIssuedViewerTokenReadsCannotChangeAndStopsWorkingWhenRevoked(_ backend: StoreBackend) async throws {
+        try await Self.withSluice(backend) { sluice in
+            let token = try await sluice.withLiveServer { client in
+                let created = try await client.execute(
+                    uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "alice", "role": "viewer"}"#)
+                )
+                #expect(created.status == .created && created.headers[.cacheControl] == "no-store")
+                let body = try Self.json(created)
+                let token = try #require(body["token"]?.stringValue)
+                #expect(token.hasPrefix("sluice_admin_") && body["role"]?.stringValue == "viewer")
+
+                #expect(try await client.execute(uri: "/v1/events", method: .get, headers: Self.bearer(token)).status == .ok)
+                let refused = try await client.execute(
+                    uri: "/v1/feeds/default/secrets", method: .post, headers: Self.bearer(token), body: ByteBuffer(string: "{}")
+                )
+                #expect(refused.status == .forbidden && String(buffer: refused.body).contains("viewer role"))
+
+                // Same name again, bad names and roles: refused, nothing issued.
+                let again = try await client.execute(uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "alice"}"#))
+                #expect(again.status == .conflict && String(buffer: again.body).contains("already exists"))
+                let badName = try await client.execute(uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "a b"}"#))
+                #expect(badName.status == .badRequest && String(buffer: badName.body).contains("not valid"))
+                let badRole = try await client.execute(
+                    uri: "/v1/admin-tokens", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"name": "carol", "role": "root"}"#)
+                )
+                #expect(badRole.status == .badRequest && String(buffer: badRole.body).contains("admin or viewer"))
+
+                let list = try await client.execute(uri: "/v1/admin-tokens", method: .get, headers: Self.bearer(token))
+                let listed = try #require(try Self.json(list)["admin_tokens"]?.arrayValue)
+                #expect(listed.compactMap { $0["name"]?.stringValue } == ["admin", "alice"])
+                #expect(!String(buffer: list.body).contains(token) && !String(buffer: list.body).contains(TestSluice.adminToken))
+
+                let revoked = try await client.execute(uri: "/v1/admin-tokens/alice", method: .delete, headers: Self.admin)
+                #expect(revoked.status == .ok)
+                #expect(try await client.execute(uri: "/v1/events", method: .get, headers: Self.bearer(token)).status == .unauthorized)
+                #expect(try await client.execute(uri: "/v1/admin-tokens/alice", method: .delete, headers: Self.admin).status == .notFound)
+                let state = try Self.json(try await client.execute(uri: "/v1/admin-tokens", method: .get, headers: Self.admin))
+                let alice = try #require(state["admin_tokens"]?.arrayValue?.first { $0["name"]?.stringValue == "alice" })
+                #expect(alice["state"]?.stringValue == "revoked" && alice["revoked_by"]?.stringValue == "token:admin")
+                return token
+            }
+            let created = try await Self.entries(sluice.store, "admin_token.created").filter { $0.normalized.actor?.type == "user" }
+            #expect(created.count == 1)
+            #expect(created.first?.normalized.actor == AdminAuditEntry.user("admin"))
+            #expect(created.first?.normalized.targets == [AuditTarget(type: "admin_token", id: "alice")])
+            #expect(created.first?.normalized.context == AuditContext(location: "127.0.0.1", userAgent: "ops-console/2.0"))
+            let revokedEntries = try await Self.entries(sluice.store, "admin_token.revoked")
+            #expect(revokedEntries.count == 1 && revokedEntries.first?.normalized.targets == [AuditTarget(type: "admin_token", id: "alice")])
+            let recorded = try await Self.everythingRecorded(sluice)
+            #expect(!recorded.contains(token) && !recorded.contains(TestSluice.adminToken))
+        }
     }
 
     @Test func theLastAdminTokenCannotBeRevokedButCanBeReplaced() async throws {
@@ -118,63 +127,64 @@ import Testing
         #expect(restarted.dependencies.credentials.adminTokens(at: SluiceRuntime.systemNow()).map(\.name) == ["bob"])
     }
 
-    @Test func aRotatedFeedSecretKeepsTheOldOneForTheGracePeriodAndARevocationEndsItAtOnce() async throws {
-        let sluice = try await TestSluice()
-        defer { sluice.cleanUp() }
-        let old = TestSluice.defaultFeedSecret
-        let (second, third) = try await sluice.withLiveServer { client in
-            let rotated = try await client.execute(
-                uri: "/v1/feeds/default/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"grace": "1h"}"#)
+    @Test(arguments: StoreBackend.available) func aRotatedFeedSecretKeepsTheOldOneForTheGracePeriodAndARevocationEndsItAtOnce(_ backend: StoreBackend) async throws {
+        try await Self.withSluice(backend) { sluice in
+            let old = TestSluice.defaultFeedSecret
+            let (second, third) = try await sluice.withLiveServer { client in
+                let rotated = try await client.execute(
+                    uri: "/v1/feeds/default/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"grace": "1h"}"#)
+                )
+                #expect(rotated.status == .created && rotated.headers[.cacheControl] == "no-store")
+                let body = try Self.json(rotated)
+                let second = try #require(body["secret"]?["value"]?.stringValue)
+                let retiring = try #require(body["retiring"]?.arrayValue)
+                #expect(retiring.count == 1)
+                let oldID = try #require(retiring.first?["id"]?.textValue)
+                #expect(try await Self.push(client, secret: old) == .ok, "the old secret works during the grace period")
+                #expect(try await Self.push(client, secret: second) == .ok)
+
+                let list = try await client.execute(uri: "/v1/feeds/default/secrets", method: .get, headers: Self.admin)
+                let states = try #require(try Self.json(list)["secrets"]?.arrayValue).compactMap { $0["state"]?.stringValue }
+                #expect(states == ["expiring", "active"])
+                #expect(!String(buffer: list.body).contains(second) && !String(buffer: list.body).contains(old))
+
+                #expect(try await client.execute(uri: "/v1/feeds/default/secrets/\(oldID)", method: .delete, headers: Self.admin).status == .ok)
+                #expect(try await Self.push(client, secret: old) == .unauthorized)
+                #expect(try await Self.push(client, secret: second) == .ok)
+                #expect(try await client.execute(uri: "/v1/feeds/default/secrets/\(oldID)", method: .delete, headers: Self.admin).status == .notFound)
+
+                // No grace: the second secret stops at once.
+                let immediate = try Self.json(try await client.execute(
+                    uri: "/v1/feeds/default/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"grace": "0s"}"#)
+                ))
+                let third = try #require(immediate["secret"]?["value"]?.stringValue)
+                #expect(try await Self.push(client, secret: second) == .unauthorized)
+                #expect(try await Self.push(client, secret: third) == .ok)
+
+                let badGrace = try await client.execute(
+                    uri: "/v1/feeds/default/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"grace": "forever"}"#)
+                )
+                #expect(badGrace.status == .badRequest && String(buffer: badGrace.body).contains("0s to 30d"))
+                let unknown = try await client.execute(uri: "/v1/feeds/nope/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: "{}"))
+                #expect(unknown.status == .notFound && String(buffer: unknown.body).contains("no feed named \\\"nope\\\""))
+                return (second, third)
+            }
+            let rotations = try await Self.entries(sluice.store, "feed.secret_rotated")
+            #expect(rotations.count == 2)
+            #expect(rotations.allSatisfy { $0.normalized.targets == [AuditTarget(type: "feed", id: "default")] && $0.normalized.actor == AdminAuditEntry.user("admin") })
+            #expect(rotations.allSatisfy { $0.normalized.context == AuditContext(location: "127.0.0.1", userAgent: "ops-console/2.0") })
+            #expect(try await Self.entries(sluice.store, "feed.secret_revoked").count == 1)
+            let recorded = try await Self.everythingRecorded(sluice)
+            for value in [old, second, third] { #expect(!recorded.contains(value)) }
+            // The rotation survives a restart.
+            let restarted = try await SluiceRuntime.prepare(
+                sluice.prepared.config, store: sluice.store,
+                environment: ["SLUICE_ADMIN_TOKEN": TestSluice.adminToken, "SLUICE_DEFAULT_FEED_SECRET": TestSluice.defaultFeedSecret],
+                prometheus: nil, logger: sluice.logger
             )
-            #expect(rotated.status == .created && rotated.headers[.cacheControl] == "no-store")
-            let body = try Self.json(rotated)
-            let second = try #require(body["secret"]?["value"]?.stringValue)
-            let retiring = try #require(body["retiring"]?.arrayValue)
-            #expect(retiring.count == 1)
-            let oldID = try #require(retiring.first?["id"]?.textValue)
-            #expect(try await Self.push(client, secret: old) == .ok, "the old secret works during the grace period")
-            #expect(try await Self.push(client, secret: second) == .ok)
-
-            let list = try await client.execute(uri: "/v1/feeds/default/secrets", method: .get, headers: Self.admin)
-            let states = try #require(try Self.json(list)["secrets"]?.arrayValue).compactMap { $0["state"]?.stringValue }
-            #expect(states == ["expiring", "active"])
-            #expect(!String(buffer: list.body).contains(second) && !String(buffer: list.body).contains(old))
-
-            #expect(try await client.execute(uri: "/v1/feeds/default/secrets/\(oldID)", method: .delete, headers: Self.admin).status == .ok)
-            #expect(try await Self.push(client, secret: old) == .unauthorized)
-            #expect(try await Self.push(client, secret: second) == .ok)
-            #expect(try await client.execute(uri: "/v1/feeds/default/secrets/\(oldID)", method: .delete, headers: Self.admin).status == .notFound)
-
-            // No grace: the second secret stops at once.
-            let immediate = try Self.json(try await client.execute(
-                uri: "/v1/feeds/default/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"grace": "0s"}"#)
-            ))
-            let third = try #require(immediate["secret"]?["value"]?.stringValue)
-            #expect(try await Self.push(client, secret: second) == .unauthorized)
-            #expect(try await Self.push(client, secret: third) == .ok)
-
-            let badGrace = try await client.execute(
-                uri: "/v1/feeds/default/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: #"{"grace": "forever"}"#)
-            )
-            #expect(badGrace.status == .badRequest && String(buffer: badGrace.body).contains("0s to 30d"))
-            let unknown = try await client.execute(uri: "/v1/feeds/nope/secrets", method: .post, headers: Self.admin, body: ByteBuffer(string: "{}"))
-            #expect(unknown.status == .notFound && String(buffer: unknown.body).contains("no feed named \\\"nope\\\""))
-            return (second, third)
+            let accepted = restarted.dependencies.credentials.feedSecrets("default", at: SluiceRuntime.systemNow())
+            #expect(accepted.count == 1 && accepted.first?.matches(third) == true)
         }
-        let rotations = try await Self.entries(sluice.store, "feed.secret_rotated")
-        #expect(rotations.count == 2)
-        #expect(rotations.allSatisfy { $0.normalized.targets == [AuditTarget(type: "feed", id: "default")] && $0.normalized.actor == AdminAuditEntry.user("admin") })
-        #expect(rotations.allSatisfy { $0.normalized.context == AuditContext(location: "127.0.0.1", userAgent: "ops-console/2.0") })
-        #expect(try await Self.entries(sluice.store, "feed.secret_revoked").count == 1)
-        let recorded = try await Self.everythingRecorded(sluice)
-        for value in [old, second, third] { #expect(!recorded.contains(value)) }
-        // The rotation survives a restart.
-        let restarted = try await SluiceRuntime.prepare(
-            sluice.prepared.config, environment: ["SLUICE_ADMIN_TOKEN": TestSluice.adminToken, "SLUICE_DEFAULT_FEED_SECRET": TestSluice.defaultFeedSecret],
-            prometheus: nil, logger: sluice.logger
-        )
-        let accepted = restarted.dependencies.credentials.feedSecrets("default", at: SluiceRuntime.systemNow())
-        #expect(accepted.count == 1 && accepted.first?.matches(third) == true)
     }
 
     @Test func signedWebhookFeedsAreRotatedInTheConfigAndConfiguredSecretsStayValid() async throws {

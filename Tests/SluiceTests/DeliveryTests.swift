@@ -18,16 +18,16 @@ import Testing
         pausedRetryInterval: .milliseconds(100)
     )
 
-    static func withStore(_ body: (SQLiteEventStore, TemporaryDirectory) async throws -> Void) async throws {
+    /// A fresh store of `backend`, and a temporary directory (for file destinations).
+    static func withStore(_ backend: StoreBackend, _ body: (any SluiceStorage, TemporaryDirectory) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
-        try await body(store, directory)
+        try await backend.withStore { store in try await body(store, directory) }
     }
 
     /// Appends events `e<from>`…, one second apart in occurrence time; those in `poison` carry the double's marker.
     @discardableResult
-    static func push(_ store: SQLiteEventStore, count: Int, from: Int = 0, source: String = "incident-io", pad: Int = 200, poison: Set<Int> = []) async throws -> [String] {
+    static func push(_ store: any SluiceStorage, count: Int, from: Int = 0, source: String = "incident-io", pad: Int = 200, poison: Set<Int> = []) async throws -> [String] {
         var ids: [String] = []
         let events = (from..<(from + count)).map { i in
             let id = "e\(i)"
@@ -64,7 +64,7 @@ import Testing
 
     /// Runs delivery for `destinations` while `body` runs.
     static func delivering(
-        _ destinations: [any Destination], store: SQLiteEventStore, settings: DeliverySettings = fast, sources: Set<String> = ["incident-io"],
+        _ destinations: [any Destination], store: any SluiceStorage, settings: DeliverySettings = fast, sources: Set<String> = ["incident-io"],
         _ body: @Sendable (DeliveryService) async throws -> Void
     ) async throws {
         let routes = [DeliveryRoute(from: sources, to: destinations.map(\.name))]
@@ -83,9 +83,9 @@ import Testing
         try #require(try await service.statuses().first { $0.name == name })
     }
 
-    @Test func anOperatorsPauseHoldsDeliveryUntilResumeAndIsAudited() async throws {
+    @Test(arguments: StoreBackend.available) func anOperatorsPauseHoldsDeliveryUntilResumeAndIsAudited(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 20)
             try await double.withServer { base in
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
@@ -115,8 +115,8 @@ import Testing
         }
     }
 
-    @Test func backlogCountsWhatTheRoutesSelect() async throws {
-        try await Self.withStore { store, _ in
+    @Test(arguments: StoreBackend.available) func backlogCountsWhatTheRoutesSelect(_ backend: StoreBackend) async throws {
+        try await Self.withStore(backend) { store, _ in
             let events = (0..<10).map { EventStoreContract.event(source: "incident-io", occurredAt: Self.base, key: "a\($0)") }
                 + (0..<5).map { EventStoreContract.event(source: "incident-io", action: "user.created", occurredAt: Self.base, key: "u\($0)") }
                 + (0..<3).map { EventStoreContract.event(source: "incydr", occurredAt: Self.base, key: "c\($0)", logType: "CODE42_INCYDR") }
@@ -133,9 +133,9 @@ import Testing
         }
     }
 
-    @Test func chronicleGetsEveryEventOnceInBodiesUnderOneMegabyteWithCredentialsInHeaders() async throws {
+    @Test(arguments: StoreBackend.available) func chronicleGetsEveryEventOnceInBodiesUnderOneMegabyteWithCredentialsInHeaders(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             let ids = try await Self.push(store, count: 3_000, pad: 1_000)
             // Events of other sources are not routed here.
             try await Self.push(store, count: 50, from: 10_000, source: "other-feed")
@@ -161,10 +161,10 @@ import Testing
         #expect(received.credentialsInQuery == 0)
     }
 
-    @Test func serverErrorsRateLimitsAndHangsAreRetriedUntilDelivered() async throws {
+    @Test(arguments: StoreBackend.available) func serverErrorsRateLimitsAndHangsAreRetriedUntilDelivered(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
         double.inject([.status(500), .status(503), .status(429, retryAfter: "1"), .hang(.seconds(3)), .status(500)])
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             let ids = try await Self.push(store, count: 300)
             try await double.withServer { base in
                 try await Self.delivering([Self.chronicle(double, base: base, timeout: .milliseconds(500))], store: store) { service in
@@ -182,9 +182,9 @@ import Testing
         #expect(Set(Self.ids(received.events)).count == 300)
     }
 
-    @Test func aPoisonEventIsDeadLetteredAloneAndCanBeReDriven() async throws {
+    @Test(arguments: StoreBackend.available) func aPoisonEventIsDeadLetteredAloneAndCanBeReDriven(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 200, poison: [77])
             try await double.withServer { base in
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
@@ -210,9 +210,9 @@ import Testing
         #expect(Self.ids(double.received.events).filter { $0 == "e77" }.count == 1)
     }
 
-    @Test func payloadTooLargeSplitsTheBatchAndLosesNothing() async throws {
+    @Test(arguments: StoreBackend.available) func payloadTooLargeSplitsTheBatchAndLosesNothing(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble(maxBodyBytes: 20_000)
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 300)
             try await double.withServer { base in
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { _ in
@@ -227,10 +227,10 @@ import Testing
         #expect(ids.count == 300 && Set(ids) == Set((0..<300).map { "e\($0)" }))
     }
 
-    @Test func refusedCredentialsPauseTheDestinationAndDropNothing() async throws {
+    @Test(arguments: StoreBackend.available) func refusedCredentialsPauseTheDestinationAndDropNothing(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
         double.rejectAll(with: 401)
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 100)
             try await double.withServer { base in
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
@@ -250,9 +250,9 @@ import Testing
         }
     }
 
-    @Test func hecKeepsTheAcceptedPrefixAndDeadLettersOnlyTheInvalidEvent() async throws {
+    @Test(arguments: StoreBackend.available) func hecKeepsTheAcceptedPrefixAndDeadLettersOnlyTheInvalidEvent(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 40, poison: [5])
             try await double.withServer { base in
                 try await Self.delivering([Self.hec(double, base: base)], store: store) { _ in
@@ -270,9 +270,9 @@ import Testing
         #expect(double.received.envelopes.allSatisfy { $0["index"]?.stringValue == "security" && $0["sourcetype"]?.stringValue == "INCIDENT_IO" })
     }
 
-    @Test func hecWithAcknowledgementCountsABatchOnlyOnceIndexed() async throws {
+    @Test(arguments: StoreBackend.available) func hecWithAcknowledgementCountsABatchOnlyOnceIndexed(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble(hecAcknowledgement: true, acknowledgeAfterPolls: 3)
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 120)
             try await double.withServer { base in
                 try await Self.delivering([Self.hec(double, base: base, acknowledgement: true)], store: store) { service in
@@ -286,11 +286,11 @@ import Testing
         #expect(Set(Self.ids(double.received.events)).count == 120)
     }
 
-    @Test func aDownDestinationNeverHoldsBackAHealthyOne() async throws {
+    @Test(arguments: StoreBackend.available) func aDownDestinationNeverHoldsBackAHealthyOne(_ backend: StoreBackend) async throws {
         let down = SinkTestDouble()
         let healthy = SinkTestDouble()
         down.rejectAll(with: 503)
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 500)
             try await down.withServer { downBase in
                 try await healthy.withServer { healthyBase in
@@ -313,9 +313,9 @@ import Testing
         }
     }
 
-    @Test func aReplaySendsTheRangeAgainAndFinishes() async throws {
+    @Test(arguments: StoreBackend.available) func aReplaySendsTheRangeAgainAndFinishes(_ backend: StoreBackend) async throws {
         let double = SinkTestDouble()
-        try await Self.withStore { store, _ in
+        try await Self.withStore(backend) { store, _ in
             try await Self.push(store, count: 100)
             try await double.withServer { base in
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
@@ -334,8 +334,8 @@ import Testing
         #expect(Set(ids.suffix(20)) == Set((20..<40).map { "e\($0)" }))
     }
 
-    @Test func fileDestinationWritesEveryEventAcrossRotatedFiles() async throws {
-        try await Self.withStore { store, directory in
+    @Test(arguments: StoreBackend.available) func fileDestinationWritesEveryEventAcrossRotatedFiles(_ backend: StoreBackend) async throws {
+        try await Self.withStore(backend) { store, directory in
             try await Self.push(store, count: 400)
             let out = directory.path + "/out"
             let file = FileDestination(configuration: .init(name: "archive", directory: out, maxBytes: 16_000), now: SluiceRuntimeClock.now)

@@ -103,7 +103,7 @@ import Testing
         let account = try GoogleTestAccount()
         let double = SinkTestDouble(google: account)
         try await double.withServer { base in
-            try await DeliveryTests.withStore { store, _ in
+            try await DeliveryTests.withStore(.sqlite) { store, _ in
                 try await DeliveryTests.push(store, count: 150)
                 // A second log type in between: batches never mix log types.
                 let other = (0..<30).map { i in
@@ -140,7 +140,7 @@ import Testing
         let account = try GoogleTestAccount()
         let double = SinkTestDouble(google: account)
         try await double.withServer { base in
-            try await DeliveryTests.withStore { store, _ in
+            try await DeliveryTests.withStore(.sqlite) { store, _ in
                 let grant = try Self.grant(account, base: base)
                 let destination = Self.chronicleImport(grant, base: base)
                 try await DeliveryTests.push(store, count: 40)
@@ -178,7 +178,7 @@ import Testing
         let account = try GoogleTestAccount()
         let double = SinkTestDouble(google: account)
         try await double.withServer { base in
-            try await DeliveryTests.withStore { store, _ in
+            try await DeliveryTests.withStore(.sqlite) { store, _ in
                 try await DeliveryTests.push(store, count: 250)
                 let gcs = Self.gcs(try Self.grant(account, base: base, scope: GoogleJWTGrant.storageReadWriteScope), endpoint: base)
                 try await DeliveryTests.delivering([gcs], store: store) { _ in
@@ -207,7 +207,7 @@ import Testing
         let account = try GoogleTestAccount()
         let tokens = SinkTestDouble(google: account)
         try await tokens.withServer { base in
-            try await DeliveryTests.withStore { store, _ in
+            try await DeliveryTests.withStore(.sqlite) { store, _ in
                 try await DeliveryTests.push(store, count: 120)
                 let grant = try Self.grant(account, base: base, scope: GoogleJWTGrant.storageReadWriteScope)
                 try await DeliveryTests.delivering([Self.gcs(grant, endpoint: emulator.baseURL)], store: store) { _ in
@@ -253,7 +253,7 @@ import Testing
     @Test func bothFormatsAndBothKindsOfTokenAreDelivered() async throws {
         let double = SinkTestDouble()
         try await double.withServer { base in
-            try await DeliveryTests.withStore { store, _ in
+            try await DeliveryTests.withStore(.sqlite) { store, _ in
                 try await DeliveryTests.push(store, count: 30)
                 let first = try await store.outboundEvents(afterSeq: 0, limit: 10)
                 let array = Self.destination(base: base, format: .jsonArray, authorization: .bearer(SinkTestDouble.staticBearer))

@@ -49,14 +49,16 @@ import Testing
         HTTPField.Name("X-goog-api-key")!: ingestionKey,
     ]
 
-    func withServer(_ body: @Sendable @escaping (any TestClientProtocol, TestSluice) async throws -> Void) async throws {
-        let sluice = try await TestSluice(yaml: Self.yaml, environment: Self.environment)
-        defer { sluice.cleanUp() }
-        try await sluice.withLiveServer { client in try await body(client, sluice) }
-        // Whatever happened, no secret reached the logs.
-        let logs = sluice.allLogText
-        for secret in [Self.feedSecret, Self.otherSecret, Self.ingestionKey, Self.webhookSecret, Self.bearer, TestSluice.adminToken] {
-            #expect(!logs.contains(secret), "a secret appeared in the logs")
+    func withServer(_ backend: StoreBackend = .sqlite, _ body: @Sendable @escaping (any TestClientProtocol, TestSluice) async throws -> Void) async throws {
+        try await backend.withStore { store in
+            let sluice = try await TestSluice(yaml: Self.yaml, environment: Self.environment, store: backend == .sqlite ? nil : store)
+            defer { sluice.cleanUp() }
+            try await sluice.withLiveServer { client in try await body(client, sluice) }
+            // Whatever happened, no secret reached the logs.
+            let logs = sluice.allLogText
+            for secret in [Self.feedSecret, Self.otherSecret, Self.ingestionKey, Self.webhookSecret, Self.bearer, TestSluice.adminToken] {
+                #expect(!logs.contains(secret), "a secret appeared in the logs")
+            }
         }
     }
 
@@ -77,8 +79,8 @@ import Testing
         return value?["error"]?["message"]?.stringValue ?? ""
     }
 
-    @Test func acceptsObjectArrayAndNDJSONAndDeduplicates() async throws {
-        try await withServer { client, sluice in
+    @Test(arguments: StoreBackend.available) func acceptsObjectArrayAndNDJSONAndDeduplicates(_ backend: StoreBackend) async throws {
+        try await withServer(backend) { client, sluice in
             let array = try Fixtures.bytes("incidentio_audit_log_entries_array.json")
             let r1 = try await Self.push(client, array)
             #expect(r1.status == .ok)
@@ -146,8 +148,8 @@ import Testing
         }
     }
 
-    @Test func badBodiesAreRefusedPreciselyAndStoreNothing() async throws {
-        try await withServer { client, sluice in
+    @Test(arguments: StoreBackend.available) func badBodiesAreRefusedPreciselyAndStoreNothing(_ backend: StoreBackend) async throws {
+        try await withServer(backend) { client, sluice in
             _ = try await Self.push(client, Array("{\"before\":true}".utf8))
             var invalidUTF8 = Array("{\"a\":\"ok\"}\n{\"b\":\"".utf8)
             invalidUTF8.append(0xFE)
@@ -214,8 +216,8 @@ import Testing
         }
     }
 
-    @Test func eventsWithNULAreStoredFaithfullyWithoutFailingTheBatch() async throws {
-        try await withServer { client, sluice in
+    @Test(arguments: StoreBackend.available) func eventsWithNULAreStoredFaithfullyWithoutFailingTheBatch(_ backend: StoreBackend) async throws {
+        try await withServer(backend) { client, sluice in
             let body = Array("{\"action\":\"a\\u0000b\",\"actor\":{\"id\":\"x\\u0000\",\"type\":\"user\"}}\n{\"action\":\"plain\"}\n".utf8)
             let response = try await Self.push(client, body)
             #expect(String(buffer: response.body) == "{\"accepted\":2,\"duplicates\":0}\n")
@@ -227,8 +229,8 @@ import Testing
         }
     }
 
-    @Test func standardWebhooksFeedAcceptsSignedAndAcknowledgesReplays() async throws {
-        try await withServer { client, sluice in
+    @Test(arguments: StoreBackend.available) func standardWebhooksFeedAcceptsSignedAndAcknowledgesReplays(_ backend: StoreBackend) async throws {
+        try await withServer(backend) { client, sluice in
             let key = StandardWebhooksVerifier.keyBytes(fromSecret: Self.webhookSecret)!
             let body = Array("{\"name\":\"Public S3 bucket\",\"query0Data\":[{\"id\":\"b1\"}]}".utf8)
             let now = Int64(Date().timeIntervalSince1970)

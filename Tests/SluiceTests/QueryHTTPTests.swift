@@ -42,15 +42,17 @@ import Testing
         #expect(String(buffer: response.body) == "{\"accepted\":30,\"duplicates\":0}\n")
     }
 
-    func withSeededServer(_ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
-        let sluice = try await TestSluice(yaml: Self.yaml, environment: Self.environment)
-        defer { sluice.cleanUp() }
-        try await sluice.withLiveServer { client in
-            try await Self.seed(client)
-            try await body(client)
-        }
-        for secret in Self.environment.values {
-            #expect(!sluice.allLogText.contains(secret))
+    func withSeededServer(_ backend: StoreBackend = .sqlite, _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
+        try await backend.withStore { store in
+            let sluice = try await TestSluice(yaml: Self.yaml, environment: Self.environment, store: backend == .sqlite ? nil : store)
+            defer { sluice.cleanUp() }
+            try await sluice.withLiveServer { client in
+                try await Self.seed(client)
+                try await body(client)
+            }
+            for secret in Self.environment.values {
+                #expect(!sluice.allLogText.contains(secret))
+            }
         }
     }
 
@@ -78,8 +80,8 @@ import Testing
         }
     }
 
-    @Test func filtersNarrowAndPagingIsStable() async throws {
-        try await withSeededServer { client in
+    @Test(arguments: StoreBackend.available) func filtersNarrowAndPagingIsStable(_ backend: StoreBackend) async throws {
+        try await withSeededServer(backend) { client in
             let all = try await Self.list(client, "limit=1000")
             #expect(all.events.count == 30)
             let times = all.events.compactMap { $0["occurred_at"]?.stringValue }
@@ -133,8 +135,8 @@ import Testing
         }
     }
 
-    @Test func singleEventHasRawJSON() async throws {
-        try await withSeededServer { client in
+    @Test(arguments: StoreBackend.available) func singleEventHasRawJSON(_ backend: StoreBackend) async throws {
+        try await withSeededServer(backend) { client in
             let first = try #require(try await Self.list(client, "actor=u1&limit=1").events.first)
             let id = try #require(first["id"]?.stringValue)
             let response = try await client.execute(uri: "/v1/events/\(id)", method: .get, headers: Self.viewer)
@@ -147,8 +149,8 @@ import Testing
         }
     }
 
-    @Test func csvExportMatchesTheFilterAndNeutralizesFormulas() async throws {
-        try await withSeededServer { client in
+    @Test(arguments: StoreBackend.available) func csvExportMatchesTheFilterAndNeutralizesFormulas(_ backend: StoreBackend) async throws {
+        try await withSeededServer(backend) { client in
             let response = try await client.execute(uri: "/v1/events/export?format=csv&actor_type=system", method: .get, headers: Self.viewer)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "text/csv; charset=utf-8")
@@ -161,8 +163,8 @@ import Testing
         }
     }
 
-    @Test func ndjsonExportHasOneLinePerEventWithRaw() async throws {
-        try await withSeededServer { client in
+    @Test(arguments: StoreBackend.available) func ndjsonExportHasOneLinePerEventWithRaw(_ backend: StoreBackend) async throws {
+        try await withSeededServer(backend) { client in
             let response = try await client.execute(uri: "/v1/events/export?format=ndjson&action=user.logged_in", method: .get, headers: Self.viewer)
             let lines = String(buffer: response.body).split(separator: "\n")
             #expect(lines.count == 15)

@@ -43,7 +43,7 @@ import Testing
         let created = try await HTTPTransport.shared.send(Self.signedRequest("PUT", moto, path: "/sluice-archive"))
         #expect(created.status == 200)
 
-        try await DeliveryTests.withStore { store, _ in
+        try await DeliveryTests.withStore(.sqlite) { store, _ in
             try await DeliveryTests.push(store, count: 250)
             let s3 = Self.destination(moto)
             try await DeliveryTests.delivering([s3], store: store) { _ in
@@ -73,7 +73,7 @@ import Testing
         let moto = try await EmulatorProcess(executable: "moto_server", arguments: ["-H", "127.0.0.1", "-p", "{port}"])
         defer { moto.stop() }
         _ = try await HTTPTransport.shared.send(Self.signedRequest("PUT", moto, path: "/sluice-archive"))
-        try await DeliveryTests.withStore { store, _ in
+        try await DeliveryTests.withStore(.sqlite) { store, _ in
             try await DeliveryTests.push(store, count: 10)
             let events = try await store.outboundEvents(afterSeq: 0, limit: 10)
             let gzipped = Self.destination(moto, gzip: true)

@@ -42,13 +42,15 @@ import Testing
 
     /// Runs `body` against a Sluice prepared from the example config (changed by `edit`) and a fresh CTIA double.
     static func withExample(
-        _ double: CTIATestDouble = CTIATestDouble(), edit: @escaping @Sendable (String) -> String = { $0 },
+        _ double: CTIATestDouble = CTIATestDouble(), backend: StoreBackend = .sqlite, edit: @escaping @Sendable (String) -> String = { $0 },
         _ body: @escaping @Sendable (CTIATestDouble, TestSluice) async throws -> Void
     ) async throws {
         try await double.withServer { base in
-            let sluice = try await TestSluice(yaml: edit(try exampleConfig(base: base)), environment: environment(double))
-            defer { sluice.cleanUp() }
-            try await body(double, sluice)
+            try await backend.withStore { store in
+                let sluice = try await TestSluice(yaml: edit(try exampleConfig(base: base)), environment: environment(double), store: backend == .sqlite ? nil : store)
+                defer { sluice.cleanUp() }
+                try await body(double, sluice)
+            }
         }
     }
 
@@ -72,8 +74,8 @@ import Testing
         try await get(client, "/v1/workflows")["workflows"]?.arrayValue?.first
     }
 
-    @Test func theSeedWorkflowTurnsAnAlertIntoOneIncidentHoweverOftenItArrives() async throws {
-        try await Self.withExample { double, sluice in
+    @Test(arguments: StoreBackend.available) func theSeedWorkflowTurnsAnAlertIntoOneIncidentHoweverOftenItArrives(_ backend: StoreBackend) async throws {
+        try await Self.withExample(backend: backend) { double, sluice in
             try await sluice.withLiveServer { client in
                 for _ in 0..<20 { #expect(try await Self.push(client, Self.alert) == .ok) }
                 let done = try await eventually { try await Self.workflowStatus(client)?["runs"]?["succeeded"]?.textValue == "1" }
@@ -172,8 +174,8 @@ import Testing
         }
     }
 
-    @Test func serverErrorsAreRetriedAndAnExpiredTokenIsReplacedOnce() async throws {
-        try await Self.withExample { double, sluice in
+    @Test(arguments: StoreBackend.available) func serverErrorsAreRetriedAndAnExpiredTokenIsReplacedOnce(_ backend: StoreBackend) async throws {
+        try await Self.withExample(backend: backend) { double, sluice in
             try await sluice.withLiveServer { client in
                 double.injectCreateFaults([.serverError, .serverError, .serverError])
                 #expect(try await Self.push(client, Self.alert) == .ok)
@@ -201,8 +203,8 @@ import Testing
         }
     }
 
-    @Test func anAlertWithoutItsRequiredFieldsIsSkippedWithTheReason() async throws {
-        try await Self.withExample { double, sluice in
+    @Test(arguments: StoreBackend.available) func anAlertWithoutItsRequiredFieldsIsSkippedWithTheReason(_ backend: StoreBackend) async throws {
+        try await Self.withExample(backend: backend) { double, sluice in
             try await sluice.withLiveServer { client in
                 #expect(try await Self.push(client, #"{"level":"HIGH","query0Data":[{"id":"x"}]}"#) == .ok)
                 let skipped = try await eventually { try await Self.workflowStatus(client)?["runs"]?["skipped"]?.textValue == "1" }
@@ -215,9 +217,9 @@ import Testing
         }
     }
 
-    @Test func aFailedRunIsRetriedFromItsFailedStepByAnAdminOnly() async throws {
+    @Test(arguments: StoreBackend.available) func aFailedRunIsRetriedFromItsFailedStepByAnAdminOnly(_ backend: StoreBackend) async throws {
         let retry = "    retry: { request_attempts: 2, request_backoff: 10ms, run_attempts: 1 }\n"
-        try await Self.withExample(edit: { $0.replacingOccurrences(of: "    retry: { request_backoff: 10ms, request_max_backoff: 50ms, run_backoff: 50ms }\n", with: retry) }) { double, sluice in
+        try await Self.withExample(backend: backend, edit: { $0.replacingOccurrences(of: "    retry: { request_backoff: 10ms, request_max_backoff: 50ms, run_backoff: 50ms }\n", with: retry) }) { double, sluice in
             try await sluice.withLiveServer { client in
                 double.injectCreateFaults([.serverError, .serverError])
                 #expect(try await Self.push(client, Self.alert) == .ok)
@@ -252,8 +254,8 @@ import Testing
         }
     }
 
-    @Test func anIncidentCreatedBeforeACrashIsFoundNotCreatedAgain() async throws {
-        try await Self.withExample { double, sluice in
+    @Test(arguments: StoreBackend.available) func anIncidentCreatedBeforeACrashIsFoundNotCreatedAgain(_ backend: StoreBackend) async throws {
+        try await Self.withExample(backend: backend) { double, sluice in
             let definition = try #require(sluice.prepared.config.workflows.first)
             let runner = WorkflowRunner(definition: definition, transport: .shared, logger: sluice.logger, now: SluiceRuntime.systemNow)
             let alertKey = runner.alertKey(of: OutboundEvent(seq: 0, source: "", logType: "", action: "", occurredAt: .init(seconds: 0), receivedAt: .init(seconds: 0), raw: Array(Self.alert.utf8)), alert: .null)

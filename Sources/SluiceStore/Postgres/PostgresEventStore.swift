@@ -69,6 +69,8 @@ public final class PostgresEventStore: EventStore, Service {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
+            // Fails within `timeout` when the server is unreachable (migrations have no deadline).
+            try await store.checkHealth()
             try await store.migrate()
             return try await body(store)
         }
@@ -330,6 +332,13 @@ public final class PostgresEventStore: EventStore, Service {
     /// SQLSTATE classes and codes that say the server, not the request, is the problem.
     static func storeError(_ error: any Error, doing operation: String) -> StoreError {
         if let error = error as? StoreError { return error }
+        if let error = error as? PostgresTransactionError {
+            // What failed first says why: BEGIN, the work inside, or COMMIT.
+            guard let cause = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError else {
+                return StoreError(.unavailable, "\(operation) failed: the transaction did not complete")
+            }
+            return storeError(cause, doing: operation)
+        }
         guard let error = error as? PSQLError else {
             if error is CancellationError { return StoreError(.unavailable, "\(operation) was cancelled: the store is stopping") }
             return StoreError(.unavailable, "\(operation) failed: \(error)")
