@@ -240,9 +240,9 @@ struct ConfigReader {
     }
 
     /// `storage.postgres`: `url` (a secret reference, as it holds the password), `schema`,
-    /// `pool_size`, `timeout`.
+    /// `pool_size`, `timeout`, `lease_ttl`.
     mutating func readPostgres(_ node: Node, into storage: inout StorageSettings) {
-        guard let entries = mapping(node, "storage.postgres", allowed: ["url", "schema", "pool_size", "timeout"]) else { return }
+        guard let entries = mapping(node, "storage.postgres", allowed: ["url", "schema", "pool_size", "timeout", "lease_ttl"]) else { return }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
         guard let urlNode = fields["url"] else {
             fail("storage.postgres.url", "is required: postgres://USER:PASSWORD@HOST:PORT/DATABASE, best as ${env:NAME}", node)
@@ -255,6 +255,13 @@ struct ConfigReader {
             var configuration = try PostgresStoreConfiguration(url: url, schema: schema, poolSize: poolSize)
             if let timeoutNode = fields["timeout"], let timeout = duration(timeoutNode, "storage.postgres.timeout") {
                 configuration.timeout = timeout
+            }
+            if let leaseNode = fields["lease_ttl"], let lease = duration(leaseNode, "storage.postgres.lease_ttl") {
+                if lease < .seconds(1) {
+                    fail("storage.postgres.lease_ttl", "must be at least 1s (it is renewed every third of it)", leaseNode)
+                } else {
+                    configuration.leaseDuration = lease
+                }
             }
             storage.postgres = configuration
         } catch {

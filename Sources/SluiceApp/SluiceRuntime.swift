@@ -128,13 +128,21 @@ public enum SluiceRuntime {
         now: @escaping @Sendable () -> Timestamp = systemNow
     ) async throws(StoreError) -> Prepared {
         let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config, logger: logger)
+        // Several instances share a PostgreSQL store: each collector, destination and workflow
+        // then runs on whichever holds its lease. One process owns a SQLite file: no leases.
+        let leases = config.storage.postgres.map { postgres in
+            LeaseSettings(
+                store: store, holder: InstanceIdentity.make(host: ProcessInfo.processInfo.hostName, processID: ProcessInfo.processInfo.processIdentifier),
+                duration: postgres.leaseDuration
+            )
+        }
         let collectors = makeCollectors(config, store: store, logger: logger, now: now)
-        let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, logger: logger, now: now)
+        let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, leases: leases, logger: logger, now: now)
         let destinations = makeDestinations(config, now: now)
         let delivery = destinations.isEmpty
-            ? nil : DeliveryService(destinations: destinations, routes: config.routes, ledger: store, logger: logger, now: now)
+            ? nil : DeliveryService(destinations: destinations, routes: config.routes, ledger: store, leases: leases, logger: logger, now: now)
         let workflows = config.workflows.isEmpty
-            ? nil : WorkflowService(definitions: config.workflows, journal: store, transport: .shared, logger: logger, now: now)
+            ? nil : WorkflowService(definitions: config.workflows, journal: store, transport: .shared, leases: leases, logger: logger, now: now)
         let dependencies = ServerDependencies(
             store: store,
             storeSize: { await store.storedBytes() },

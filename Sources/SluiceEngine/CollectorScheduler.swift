@@ -17,16 +17,20 @@ public struct ScheduledCollector: Sendable {
 
 /// Runs every collector on its schedule inside `sluice serve`, and the runs the admin API asks
 /// for. A run missed while Sluice was down runs once at start; a stream never runs twice at once.
+/// With `leases`, each collector's schedule runs on whichever instance holds its lease
+/// (`collector/NAME`); a run asked of another instance runs only if it can take the lease then.
 public final class CollectorScheduler: Service, CollectorControl {
     let collectors: [String: ScheduledCollector]
+    let leases: LeaseSettings?
     let logger: Logger
     let now: @Sendable () -> Timestamp
     private let nextRuns = Mutex<[String: Timestamp]>([:])
     private let requests: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>
     private let requestSink: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>.Continuation
 
-    public init(collectors: [ScheduledCollector], logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+    public init(collectors: [ScheduledCollector], leases: LeaseSettings? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.collectors = Dictionary(collectors.map { ($0.collector.configuration.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.leases = leases
         self.logger = logger
         self.now = now
         (requests, requestSink) = AsyncStream.makeStream(of: (name: String, backfill: ClosedRange<Timestamp>?).self, bufferingPolicy: .bufferingNewest(64))
@@ -35,7 +39,10 @@ public final class CollectorScheduler: Service, CollectorControl {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             for scheduled in collectors.values {
-                group.addTask { await self.loop(scheduled) }
+                group.addTask {
+                    guard let leases = self.leases else { return await self.loop(scheduled) }
+                    await self.leased(scheduled, leases).run { await self.loop(scheduled) }
+                }
             }
             group.addTask {
                 try? await gracefulShutdown()
@@ -44,11 +51,24 @@ public final class CollectorScheduler: Service, CollectorControl {
             for await request in requests {
                 guard let scheduled = collectors[request.name] else { continue }
                 // Each requested run is its own task, so a long run never delays the next request.
-                group.addTask { _ = await scheduled.collector.run(backfill: request.backfill) }
+                group.addTask {
+                    guard let leases = self.leases else { return _ = await scheduled.collector.run(backfill: request.backfill) }
+                    let ran = await self.leased(scheduled, leases).once { _ = await scheduled.collector.run(backfill: request.backfill) }
+                    if !ran {
+                        self.logger.warning(
+                            "another instance holds this collector; the requested run was not started here (ask that instance, or retry later)",
+                            metadata: ["collector.name": "\(request.name)"]
+                        )
+                    }
+                }
             }
             // Shutting down: runs stop at their next request; what they committed stays committed.
             group.cancelAll()
         }
+    }
+
+    private func leased(_ scheduled: ScheduledCollector, _ leases: LeaseSettings) -> LeasedWork {
+        LeasedWork(name: "collector/\(scheduled.collector.configuration.name)", settings: leases, logger: logger)
     }
 
     private func loop(_ scheduled: ScheduledCollector) async {

@@ -15,15 +15,17 @@ public struct ConfiguredDestination: Sendable {
 }
 
 /// Runs one delivery loop per destination inside `sluice serve`. The loops share nothing but
-/// the store, so one slow or failing destination never delays another.
+/// the store, so one slow or failing destination never delays another. With `leases`, each
+/// destination is delivered by whichever instance holds its lease (`destination/NAME`).
 public final class DeliveryService: Service, DestinationControl {
     let loops: [String: DeliveryLoop]
     let ledger: any DeliveryLedger
+    let leases: LeaseSettings?
     let now: @Sendable () -> Timestamp
     let logger: Logger
 
     public init(
-        destinations: [ConfiguredDestination], routes: [DeliveryRoute], ledger: any DeliveryLedger, logger: Logger,
+        destinations: [ConfiguredDestination], routes: [DeliveryRoute], ledger: any DeliveryLedger, leases: LeaseSettings? = nil, logger: Logger,
         now: @escaping @Sendable () -> Timestamp
     ) {
         var loops: [String: DeliveryLoop] = [:]
@@ -38,6 +40,7 @@ public final class DeliveryService: Service, DestinationControl {
         }
         self.loops = loops
         self.ledger = ledger
+        self.leases = leases
         self.now = now
         self.logger = logger
     }
@@ -47,8 +50,11 @@ public final class DeliveryService: Service, DestinationControl {
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for loop in self.loops.values {
-                    group.addTask { await loop.run() }
+                for (name, loop) in self.loops {
+                    group.addTask {
+                        guard let leases = self.leases else { return await loop.run() }
+                        await LeasedWork(name: "destination/\(name)", settings: leases, logger: loop.logger).run { await loop.run() }
+                    }
                 }
             }
         }

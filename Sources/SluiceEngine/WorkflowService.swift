@@ -13,12 +13,14 @@ public final class WorkflowService: Service {
     let journal: any WorkflowJournal & DeliveryLedger
     public let control: JournalWorkflowControl
     let pollInterval: Duration
+    let leases: LeaseSettings?
     let now: @Sendable () -> Timestamp
     let logger: Logger
 
+    /// With `leases`, each workflow runs on whichever instance holds its lease (`workflow/NAME`).
     public init(
-        definitions: [WorkflowDefinition], journal: any WorkflowJournal & DeliveryLedger, transport: HTTPTransport, logger: Logger,
-        pollInterval: Duration = .milliseconds(500), now: @escaping @Sendable () -> Timestamp
+        definitions: [WorkflowDefinition], journal: any WorkflowJournal & DeliveryLedger, transport: HTTPTransport, leases: LeaseSettings? = nil,
+        logger: Logger, pollInterval: Duration = .milliseconds(500), now: @escaping @Sendable () -> Timestamp
     ) {
         self.runners = definitions.map { definition in
             var workflowLogger = logger
@@ -28,6 +30,7 @@ public final class WorkflowService: Service {
         self.journal = journal
         self.control = JournalWorkflowControl(definitions: definitions, journal: journal, now: now)
         self.pollInterval = pollInterval
+        self.leases = leases
         self.now = now
         self.logger = logger
     }
@@ -36,7 +39,10 @@ public final class WorkflowService: Service {
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for runner in self.runners {
-                    group.addTask { await self.follow(runner) }
+                    group.addTask {
+                        guard let leases = self.leases else { return await self.follow(runner) }
+                        await LeasedWork(name: "workflow/\(runner.definition.name)", settings: leases, logger: runner.logger).run { await self.follow(runner) }
+                    }
                 }
             }
         }

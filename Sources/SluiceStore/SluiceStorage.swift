@@ -1,9 +1,10 @@
+import Foundation
 import SluiceCore
 
 /// Everything Sluice keeps, whichever database holds it: events, delivery progress, workflow
 /// journals and issued credentials. ``SQLiteEventStore`` (one instance) and
 /// ``PostgresEventStore`` (several instances) both pass the same contract suites.
-public protocol SluiceStorage: EventStore, DeliveryLedger, WorkflowJournal, CredentialStore {
+public protocol SluiceStorage: EventStore, DeliveryLedger, WorkflowJournal, CredentialStore, LeaseStore {
     /// Bytes the store occupies, for `/metrics` (0 when it cannot be measured just now).
     func storedBytes() async -> Int64
     /// Why the store should not take more writes, or nil.
@@ -16,6 +17,20 @@ public protocol SluiceStorage: EventStore, DeliveryLedger, WorkflowJournal, Cred
 
 extension SQLiteEventStore: SluiceStorage {
     public func storedBytes() async -> Int64 { sizeInBytes() }
+}
+
+/// A SQLite file has one writing process (`sluice serve`), so every lease is granted at once
+/// (token 1) and nothing needs fencing; a collector's checkpoint compare-and-set still keeps a
+/// concurrent `sluice collect` from storing a page twice.
+extension SQLiteEventStore: LeaseStore {
+    public func acquireLease(_ name: String, holder: String, for duration: Duration) async throws(StoreError) -> Lease? {
+        let now = Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+        return Lease(name: name, holder: holder, token: 1, expiresAt: now + duration)
+    }
+
+    public func releaseLease(_ lease: Lease) async throws(StoreError) {}
+
+    public func leases() async throws(StoreError) -> [Lease] { [] }
 }
 
 extension PostgresEventStore: SluiceStorage {

@@ -92,8 +92,10 @@ extension PostgresEventStore: DeliveryLedger {
     }
 
     public func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp) async throws(StoreError) {
+        let fence = LeaseFence.current
         do {
             try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
                 try await Self.insertDeadLetters(deadLetters, on: connection, logger: logger)
                 try await Self.moveCursor(consumer, to: seq, at: time, allowRewind: false, on: connection, logger: logger)
             }
@@ -211,8 +213,10 @@ extension PostgresEventStore: DeliveryLedger {
     }
 
     public func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError) {
+        let fence = LeaseFence.current
         do {
             try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
                 if !delivered.isEmpty {
                     try await connection.query("DELETE FROM dead_letters WHERE destination = \(destination) AND seq = ANY(\(delivered))", logger: logger)
                 }
@@ -273,13 +277,18 @@ extension PostgresEventStore: DeliveryLedger {
     }
 
     public func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?) async throws(StoreError) {
+        let fence = LeaseFence.current
         do {
-            try await database.execute(
-                """
-                UPDATE replays SET position_occurred = \(position?.occurredAt.microseconds), position_seq = \(position?.seq),
-                    sent = \(Int64(sent)), finished_at = \(finishedAt?.microseconds) WHERE id = \(id)
-                """
-            )
+            try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
+                try await connection.query(
+                    """
+                    UPDATE replays SET position_occurred = \(position?.occurredAt.microseconds), position_seq = \(position?.seq),
+                        sent = \(Int64(sent)), finished_at = \(finishedAt?.microseconds) WHERE id = \(id)
+                    """,
+                    logger: logger
+                )
+            }
         } catch {
             throw Self.storeError(error, doing: "record replay progress")
         }

@@ -92,6 +92,10 @@ extension PostgresEventStore {
             """,
             "CREATE INDEX credential_secrets_by_name ON credential_secrets (kind, name)",
         ]),
+        ("2026-11-22-leases", [
+            // Rows are never deleted: a released lease keeps its token, so tokens only grow.
+            "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+        ]),
     ]
 
     /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.

@@ -31,8 +31,10 @@ extension PostgresEventStore: WorkflowJournal {
     }
 
     public func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp) async throws(StoreError) -> (created: Int, duplicates: Int) {
+        let fence = LeaseFence.current
         do {
             return try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
                 var created = 0
                 var duplicates = 0
                 for run in runs {
@@ -130,8 +132,10 @@ extension PostgresEventStore: WorkflowJournal {
     public func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?) async throws(StoreError) {
         let input = String(decoding: record.input.serialized(), as: UTF8.self)
         let output = String(decoding: record.output.serialized(), as: UTF8.self)
+        let fence = LeaseFence.current
         do {
             try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
                 try await connection.query(
                     """
                     INSERT INTO workflow_steps (run_id, step_key, kind, status, input, output, error, attempts, started_at, finished_at)
@@ -163,13 +167,18 @@ extension PostgresEventStore: WorkflowJournal {
     }
 
     public func beginAttempt(runID: Int64, at time: Timestamp) async throws(StoreError) -> WorkflowRun? {
+        let fence = LeaseFence.current
         do {
-            return try await database.rows(
-                """
-                UPDATE workflow_runs SET attempts = attempts + 1, updated_at = \(time.microseconds)
-                WHERE id = \(runID) AND status IN ('queued', 'retrying') RETURNING \(unescaped: Self.runColumns)
-                """
-            ).first.map(Self.workflowRun(from:))
+            return try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
+                return try await connection.query(
+                    """
+                    UPDATE workflow_runs SET attempts = attempts + 1, updated_at = \(time.microseconds)
+                    WHERE id = \(runID) AND status IN ('queued', 'retrying') RETURNING \(unescaped: Self.runColumns)
+                    """,
+                    logger: logger
+                ).collect().first.map(Self.workflowRun(from:))
+            }
         } catch {
             throw Self.storeError(error, doing: "start a workflow run")
         }
@@ -178,13 +187,18 @@ extension PostgresEventStore: WorkflowJournal {
     public func finishAttempt(
         runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp
     ) async throws(StoreError) {
+        let fence = LeaseFence.current
         do {
-            try await database.execute(
-                """
-                UPDATE workflow_runs SET status = \(status.rawValue), step = \(step), detail = \(detail),
-                    next_attempt_at = \(nextAttemptAt?.microseconds), updated_at = \(time.microseconds) WHERE id = \(runID)
-                """
-            )
+            try await database.transaction { [logger] connection in
+                try await Self.requireFence(fence, on: connection, logger: logger)
+                try await connection.query(
+                    """
+                    UPDATE workflow_runs SET status = \(status.rawValue), step = \(step), detail = \(detail),
+                        next_attempt_at = \(nextAttemptAt?.microseconds), updated_at = \(time.microseconds) WHERE id = \(runID)
+                    """,
+                    logger: logger
+                )
+            }
         } catch {
             throw Self.storeError(error, doing: "record a workflow run's outcome")
         }

@@ -31,6 +31,8 @@ public final class PostgresEventStore: EventStore, Service {
     struct PendingAppend {
         var rows: [PostgresEventRow]
         var checkpoint: CheckpointUpdate?
+        /// The lease the appending task worked under (``LeaseFence``), checked in the commit.
+        var fence: Lease?
         var committedAt: Timestamp
         var continuation: CheckedContinuation<AppendResult, any Error>
     }
@@ -110,10 +112,11 @@ public final class PostgresEventStore: EventStore, Service {
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
         if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
         let rows = PostgresEventRow.rows(events, receivedAt: receivedAt)
+        let fence = LeaseFence.current
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 pending.withLock {
-                    $0.append(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
+                    $0.append(PendingAppend(rows: rows, checkpoint: checkpoint, fence: fence, committedAt: receivedAt, continuation: continuation))
                 }
                 wake.yield()
             }
@@ -163,7 +166,7 @@ public final class PostgresEventStore: EventStore, Service {
         }
     }
 
-    /// One transaction for the whole group. A checkpoint that moved under its writer fails only
+    /// One transaction for the whole group. A lost lease or a checkpoint that moved under its writer fails only
     /// that request (its compare-and-set updates nothing, so the transaction carries on).
     private func commitTogether(_ batch: [PendingAppend]) async throws -> [Result<AppendResult, StoreError>] {
         let beforeCommit = self.beforeCommit
@@ -172,7 +175,9 @@ public final class PostgresEventStore: EventStore, Service {
             var outcome: [Result<AppendResult, StoreError>] = []
             var admitted: [Int] = []
             for (i, item) in batch.enumerated() {
-                if let checkpoint = item.checkpoint, let conflict = try await Self.moveCheckpoint(checkpoint, at: item.committedAt, on: connection, logger: logger) {
+                if let lost = try await Self.checkFence(item.fence, on: connection, logger: logger) {
+                    outcome.append(.failure(lost))
+                } else if let checkpoint = item.checkpoint, let conflict = try await Self.moveCheckpoint(checkpoint, at: item.committedAt, on: connection, logger: logger) {
                     outcome.append(.failure(conflict))
                 } else {
                     outcome.append(.success(AppendResult(accepted: 0, duplicates: 0)))

@@ -28,6 +28,9 @@ public struct PostgresStoreConfiguration: Sendable, Hashable {
     /// How long one store call may wait for the server (a connection, then its answer) before it
     /// fails as unavailable: pushes then get their 503 and `/readyz` fails.
     public var timeout: Duration
+    /// How long a lease (on a collector, destination or workflow) lasts unless renewed: how soon
+    /// another instance takes the work over after its holder died. Renewed every third of it.
+    public var leaseDuration: Duration = .seconds(15)
 
     public init(
         host: String, port: Int = 5432, username: String, password: String? = nil, database: String,

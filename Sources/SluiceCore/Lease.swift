@@ -1,0 +1,48 @@
+/// A time-limited claim of one instance on a piece of work (a collector, a destination, a
+/// workflow), so that several instances on one store never do it twice at once.
+public struct Lease: Sendable, Hashable {
+    /// What is held: `destination/NAME`, `collector/NAME`, `workflow/NAME`.
+    public var name: String
+    /// The instance holding it (see ``InstanceIdentity``).
+    public var holder: String
+    /// The fencing token: grows every time the lease changes hands (or is taken again after it
+    /// lapsed), so a commit made under an older holding can be told apart and refused.
+    public var token: Int64
+    /// When it lapses unless renewed, by the store's clock.
+    public var expiresAt: Timestamp
+
+    public init(name: String, holder: String, token: Int64, expiresAt: Timestamp) {
+        self.name = name
+        self.holder = holder
+        self.token = token
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Where leases live: the shared store, so every instance sees the same holder.
+public protocol LeaseStore: Sendable {
+    /// Takes `name` for `holder` (or renews it when `holder` has it) for `duration`; nil while
+    /// another holder's lease has not lapsed.
+    func acquireLease(_ name: String, holder: String, for duration: Duration) async throws(StoreError) -> Lease?
+    /// Gives the lease up at once, so another instance can take it without waiting for it to lapse.
+    func releaseLease(_ lease: Lease) async throws(StoreError)
+    /// Every lease recorded, held or lapsed, by name.
+    func leases() async throws(StoreError) -> [Lease]
+}
+
+/// The lease the current task works under. A store that shares work between instances checks it
+/// inside each commit of leased work (delivery progress, collector pages, workflow journals) and
+/// refuses the commit with `.conflict` when the lease has changed hands: work done under a lost
+/// lease is never committed.
+public enum LeaseFence {
+    @TaskLocal public static var current: Lease?
+}
+
+/// This process's name as a lease holder: host, process id and a random part, so a restarted
+/// process never mistakes its predecessor's leases for its own.
+public enum InstanceIdentity {
+    public static func make(host: String, processID: Int32) -> String {
+        var random = SystemRandomNumberGenerator()
+        return "\(host)/\(processID)/\(String(random.next() as UInt32, radix: 36))"
+    }
+}

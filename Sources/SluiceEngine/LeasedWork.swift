@@ -1,0 +1,96 @@
+import Logging
+import SluiceCore
+
+/// How this instance shares work with others on the same store.
+public struct LeaseSettings: Sendable {
+    public var store: any LeaseStore
+    /// This instance's holder name (``InstanceIdentity``).
+    public var holder: String
+    public var duration: Duration
+
+    public init(store: any LeaseStore, holder: String, duration: Duration) {
+        self.store = store
+        self.holder = holder
+        self.duration = duration
+    }
+
+    /// Renewals come every third of the lease, so two can fail before it lapses.
+    var renewEvery: Duration { duration / 3 }
+}
+
+/// Runs a piece of work (a destination's delivery loop, a workflow, a collector's schedule) only
+/// while this instance holds its lease: waits while another instance holds it, renews it while
+/// working, stops the work the moment a renewal fails or finds the lease taken over, and starts
+/// again from the store once it holds it anew. The work runs with ``LeaseFence/current`` set,
+/// so the store refuses its commits once the lease has changed hands.
+struct LeasedWork: Sendable {
+    let name: String
+    let settings: LeaseSettings
+    let logger: Logger
+    /// Called with the holder's name when this instance starts or stops waiting for another's lease.
+    var onStandby: @Sendable (String?) -> Void = { _ in }
+
+    /// Until cancelled: hold the lease and run `work` (again, whenever it returns).
+    func run(_ work: @escaping @Sendable () async -> Void) async {
+        var waiting = false
+        while !Task.isCancelled {
+            let lease: Lease?
+            do {
+                lease = try await settings.store.acquireLease(name, holder: settings.holder, for: settings.duration)
+            } catch {
+                logger.warning("could not take a lease; trying again", metadata: ["lease.name": "\(name)", "error": "\(error)"])
+                lease = nil
+            }
+            guard let lease else {
+                if !waiting {
+                    waiting = true
+                    onStandby(try? await settings.store.leases().first { $0.name == name }?.holder)
+                    logger.info("another instance holds this work; standing by", metadata: ["lease.name": "\(name)"])
+                }
+                do { try await Task.sleep(for: settings.renewEvery) } catch { return }
+                continue
+            }
+            if waiting {
+                waiting = false
+                onStandby(nil)
+            }
+            logger.info("holding lease", metadata: ["lease.name": "\(name)", "lease.token": "\(lease.token)"])
+            let lost = await hold(lease, work)
+            if lost {
+                logger.warning("lease lost; work stopped until it is held again", metadata: ["lease.name": "\(name)", "lease.token": "\(lease.token)"])
+            } else if Task.isCancelled {
+                // Stopping: let another instance take over now rather than after the lease lapses.
+                try? await settings.store.releaseLease(lease)
+            }
+        }
+    }
+
+    /// Runs `work` under `lease` while renewing it; returns true when the lease was lost.
+    private func hold(_ lease: Lease, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await LeaseFence.$current.withValue(lease) { await work() }
+                return false
+            }
+            group.addTask {
+                while true {
+                    do { try await Task.sleep(for: settings.renewEvery) } catch { return false }
+                    let renewed = try? await settings.store.acquireLease(name, holder: settings.holder, for: settings.duration)
+                    if renewed?.token != lease.token { return true }
+                }
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Runs `work` once under the lease when this instance holds it or can take it now; false
+    /// (and nothing run) when another instance holds it. The lease is kept afterwards (this
+    /// instance's own ``run(_:)`` may be working under it), to lapse if nothing renews it.
+    func once(_ work: @escaping @Sendable () async -> Void) async -> Bool {
+        guard let lease = try? await settings.store.acquireLease(name, holder: settings.holder, for: settings.duration) else { return false }
+        _ = await hold(lease, work)
+        return true
+    }
+}

@@ -1,0 +1,126 @@
+import Logging
+import SluiceCore
+import SluiceDestinations
+import SluiceEngine
+import SluiceStore
+import SluiceTesting
+import Testing
+
+/// Leases on a real PostgreSQL server: one holder at a time, takeover only after a lapse (or a
+/// release), and work done under a lost lease never committed.
+@Suite(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
+struct LeaseTests {
+    static let logger = Logger(label: "test.lease")
+
+    @Test func aLeaseHasOneHolderAndChangesHandsOnlyAfterItLapsesOrIsReleased() async throws {
+        try await PostgresTestDatabase.withStore { store in
+            let first = try #require(try await store.acquireLease("destination/x", holder: "a", for: .seconds(60)))
+            #expect(first.token == 1)
+            #expect(try await store.acquireLease("destination/x", holder: "b", for: .seconds(30)) == nil, "held by a")
+            // Renewed for a short while, so the test can watch it lapse.
+            let renewed = try #require(try await store.acquireLease("destination/x", holder: "a", for: .seconds(1)))
+            #expect(renewed.token == first.token, "a renewal keeps the holding's token")
+            // After a lapses, b takes it with a new token, and a can no longer renew.
+            let taken = try await eventually { try await store.acquireLease("destination/x", holder: "b", for: .seconds(30)) != nil }
+            #expect(taken)
+            let b = try #require(try await store.leases().first { $0.name == "destination/x" })
+            #expect(b.holder == "b" && b.token == 2)
+            #expect(try await store.acquireLease("destination/x", holder: "a", for: .seconds(1)) == nil)
+            // A release by a stale holding changes nothing; b's own release frees it at once.
+            try await store.releaseLease(first)
+            #expect(try await store.acquireLease("destination/x", holder: "c", for: .seconds(30)) == nil)
+            try await store.releaseLease(b)
+            let c = try #require(try await store.acquireLease("destination/x", holder: "c", for: .seconds(30)))
+            #expect(c.token == 3, "tokens only grow, even across a release")
+                #expect(try await store.acquireLease("collector/other", holder: "a", for: .seconds(30))?.token == 1, "leases are independent")
+        }
+    }
+
+    @Test func workDoneUnderALostLeaseIsNeverCommitted() async throws {
+        try await PostgresTestDatabase.withStore { store in
+            _ = try await store.append((0..<5).map { EventStoreContract.event(occurredAt: .init(seconds: Int64($0)), key: "e\($0)") }, receivedAt: .init(seconds: 10))
+            let stale = try #require(try await store.acquireLease("destination/x", holder: "a", for: .seconds(60)))
+            // While held, fenced commits go through.
+            try await LeaseFence.$current.withValue(stale) {
+                try await store.commitDelivery(consumer: "x", through: 2, deadLetters: [], at: .init(seconds: 11))
+            }
+            #expect(try await store.consumerCursor("x") == 2)
+            // Renewed for a short while (same holding), then left to lapse.
+            #expect(try await store.acquireLease("destination/x", holder: "a", for: .seconds(1))?.token == stale.token)
+            let taken = try await eventually { try await store.acquireLease("destination/x", holder: "b", for: .seconds(30)) != nil }
+            #expect(taken)
+            let current = try #require(try await store.leases().first)
+            // Each kind of leased commit, made under the lapsed holding, is refused whole.
+            try await LeaseFence.$current.withValue(stale) {
+                await #expect(throws: StoreError.self) {
+                    try await store.commitDelivery(
+                        consumer: "x", through: 5, deadLetters: [DeadLetter(destination: "x", seq: 3, reason: "r", createdAt: .init(seconds: 12))], at: .init(seconds: 12)
+                    )
+                }
+                await #expect(throws: StoreError.self) {
+                    _ = try await store.append(
+                        [EventStoreContract.event(source: "c", occurredAt: .init(seconds: 1), key: "page")], receivedAt: .init(seconds: 12),
+                        checkpoint: CheckpointUpdate(stream: "c/s", expectedVersion: 0, value: "{}")
+                    )
+                }
+                await #expect(throws: StoreError.self) {
+                    _ = try await store.enqueueRuns([NewWorkflowRun(workflow: "w", alertKey: "k", eventSeq: 1)], consumer: "w", through: 5, at: .init(seconds: 12))
+                }
+            }
+            #expect(try await store.consumerCursor("x") == 2)
+            #expect(try await store.deadLetterCount(destination: "x") == 0)
+            #expect(try await store.checkpoint(stream: "c/s") == nil)
+            #expect(try await store.events(matching: EventFilter(source: "c"), after: nil, limit: 10).events.isEmpty)
+            #expect(try await store.runCounts().isEmpty)
+            // The new holder's commits go through.
+            try await LeaseFence.$current.withValue(current) {
+                try await store.commitDelivery(consumer: "x", through: 5, deadLetters: [], at: .init(seconds: 13))
+            }
+            #expect(try await store.consumerCursor("x") == 5)
+        }
+    }
+
+    /// Two instances run the same destination: only the lease holder delivers; when it stops, the
+    /// other takes over and delivers the rest. Every event arrives exactly once (nothing was in
+    /// flight when the holder stopped).
+    @Test func aDestinationIsDeliveredByOneInstanceAndTakenOverWhenItStops() async throws {
+        let double = SinkTestDouble()
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { one in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { two in
+                    try await double.withServer { base in
+                        func service(_ store: PostgresEventStore, holder: String) -> DeliveryService {
+                            DeliveryService(
+                                destinations: [ConfiguredDestination(destination: DeliveryTests.chronicle(double, base: base), settings: DeliveryTests.fast)],
+                                routes: [DeliveryRoute(from: ["incident-io"], to: ["chronicle"])], ledger: store,
+                                leases: LeaseSettings(store: store, holder: holder, duration: .seconds(10)), logger: Self.logger, now: SluiceRuntimeClock.now
+                            )
+                        }
+                        let first = Task { try await service(one, holder: "one").run() }
+                        let second = Task { try await service(two, holder: "two").run() }
+                        defer { first.cancel(); second.cancel() }
+                        try await DeliveryTests.push(one, count: 100)
+                        let delivered = try await eventually { double.received.events.count >= 100 }
+                        #expect(delivered)
+                        // Give a second deliverer every chance to show up, then stop the holder.
+                        try await DeliveryTests.push(two, count: 50, from: 100)
+                        let all = try await eventually { double.received.events.count >= 150 }
+                        #expect(all)
+                        #expect(double.received.events.count == 150, "one instance delivered; the other stood by")
+                        let holder = try #require(try await one.leases().first { $0.name == "destination/chronicle" })
+                        (holder.holder == "one" ? first : second).cancel()
+                        _ = await (holder.holder == "one" ? first : second).result
+                        try await DeliveryTests.push(one, count: 50, from: 150)
+                        let takenOver = try await eventually { double.received.events.count >= 200 }
+                        #expect(takenOver)
+                        let after = try #require(try await two.leases().first { $0.name == "destination/chronicle" })
+                        #expect(after.holder != holder.holder && after.token > holder.token)
+                        let ids = DeliveryTests.ids(double.received.events)
+                        #expect(ids.count == 200, "each event delivered once")
+                        #expect(Set(ids) == Set((0..<200).map { "e\($0)" }))
+                    }
+                }
+            }
+        }
+    }
+}
