@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Push ingest: three Sluice instances on one PostgreSQL vs one Sluice on SQLite, same run.
+
+    python3 bench/run_postgres_ingest.py --binary .build/release/sluice
+
+The same client in both cases: three wrk processes at once (bench/unique_events.lua, every event
+distinct), each with a third of the connections, against the one SQLite instance or one wrk per
+PostgreSQL instance. Both stores commit durably (SQLite synchronous=FULL; PostgreSQL fsync=on,
+synchronous_commit=on). While each load runs, the CPU time of the Sluice processes, of
+PostgreSQL's processes and of wrk is sampled from /proc, and PostgreSQL's commit count from
+pg_stat_database, to show where the time goes. A throwaway PostgreSQL cluster is started on a
+loopback port (scripts/postgres-cluster) and removed at the end. Writes
+bench/results/postgres-ingest.json.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "Tests", "system"))
+from sluice_harness import SluiceProcess  # noqa: E402
+
+SECRET = "bench-feed-secret-0123456789"
+ADMIN = "bench-admin-token-0123456789"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / TICKS
+
+
+def postgres_pids():
+    out = subprocess.run(["pgrep", "-u", "postgres"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-Atc", sql], capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+def wrk_all(ports, conns, batch, duration):
+    """One wrk per entry of `ports` (a port may repeat), started together; summed results."""
+    procs = []
+    for index, port in enumerate(ports):
+        cmd = ["wrk", "-t", "1", "-c", str(conns // len(ports)), "-d", f"{duration}s", "--timeout", "10s",
+               "-s", os.path.join(HERE, "unique_events.lua"), f"http://127.0.0.1:{port}/v1/feeds/default/events",
+               "--", str(batch), f"X-Webhook-Access-Key: {SECRET}", f"prefix=w{index}-{batch}-"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = []
+    for p in procs:
+        out, _ = p.communicate(timeout=duration + 60)
+        line = next(line for line in out.splitlines() if line.startswith("WRKJSON "))
+        results.append(json.loads(line[8:]))
+    return procs, results
+
+
+def measure(name, sluice_pids, ports, conns, batch, duration, pg_url=None):
+    pg = postgres_pids() if pg_url else []
+    commits_before = int(psql(pg_url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")) if pg_url else 0
+    cpu_before = (cpu_seconds(sluice_pids), cpu_seconds(pg))
+    started = time.time()
+    box = {}
+
+    def sample_wrk():
+        # wrk's own CPU, read just before each wrk exits (it is gone once communicate returns).
+        time.sleep(max(0, duration - 0.5))
+        out = subprocess.run(["pgrep", "-x", "wrk"], capture_output=True, text=True).stdout
+        box["wrk_cpu"] = cpu_seconds([int(p) for p in out.split()])
+
+    sampler = threading.Thread(target=sample_wrk)
+    sampler.start()
+    _, results = wrk_all(ports, conns, batch, duration)
+    sampler.join()
+    wall = time.time() - started
+    cpu_after = (cpu_seconds(sluice_pids), cpu_seconds(postgres_pids() if pg_url else []))
+    commits = (int(psql(pg_url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")) - commits_before) if pg_url else None
+    requests = sum(r["requests"] for r in results)
+    errors = sum(r[k] for r in results for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
+    seconds = max(r["duration_us"] for r in results) / 1e6
+    row = {
+        "setup": name, "batch": batch, "connections": conns, "requests_per_s": round(requests / seconds),
+        "events_per_s": round(requests * batch / seconds), "errors": errors,
+        "p99_ms": max(r["lat_p99_us"] for r in results) / 1000,
+        "cpu_seconds": {"sluice": round(cpu_after[0] - cpu_before[0], 1), "postgres": round(cpu_after[1] - cpu_before[1], 1),
+                        "wrk_approx": round(box.get("wrk_cpu", 0), 1)},
+        "wall_seconds": round(wall, 1),
+    }
+    if commits is not None:
+        row["postgres_commits"] = commits
+        row["events_per_commit"] = round(requests * batch / commits, 1) if commits else None
+    print(json.dumps(row))
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=24)
+    args = parser.parse_args()
+    rows = []
+    work = tempfile.mkdtemp(prefix="sluice-pg-bench.")
+    pg_dir = os.path.join(tempfile.gettempdir(), f"sluice-pg-bench-cluster.{os.getpid()}")
+    url = subprocess.run([os.path.join(ROOT, "scripts", "postgres-cluster"), "start", pg_dir], capture_output=True, text=True, check=True).stdout.strip()
+    processes = []
+    try:
+        # One instance on SQLite (the default store, synchronous=FULL).
+        sqlite = SluiceProcess(args.binary, os.path.join(work, "sqlite"), ADMIN, SECRET, os.path.join(work, "sqlite.log")).start(timeout=60)
+        processes.append(sqlite)
+        for batch in (1, 100):
+            rows.append(measure("1 x SQLite", [sqlite.proc.pid], [sqlite.port] * 3, args.connections, batch, args.duration))
+        sqlite.signal(signal.SIGTERM)
+        processes.remove(sqlite)
+
+        # Three instances on one PostgreSQL.
+        config = os.path.join(work, "postgres.yaml")
+        with open(config, "w") as f:
+            f.write('storage:\n  postgres: { url: "${env:PG_URL}", schema: bench }\n'
+                    'feeds:\n  default: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}" }\n')
+        os.environ["PG_URL"] = url + "?sslmode=disable"
+        nodes = [SluiceProcess(args.binary, os.path.join(work, f"pg{i}"), ADMIN, SECRET, os.path.join(work, f"pg{i}.log"), config=config).start(timeout=60)
+                 for i in range(3)]
+        processes += nodes
+        for batch in (1, 100):
+            rows.append(measure("3 x PostgreSQL", [n.proc.pid for n in nodes], [n.port for n in nodes], args.connections, batch, args.duration, pg_url=url))
+        stored = psql(url, "SELECT count(*) FROM bench.events")
+        print(f"events stored in PostgreSQL: {stored}")
+    finally:
+        for p in processes:
+            try:
+                p.signal(signal.SIGTERM)
+            except Exception:
+                p.proc.kill()
+        subprocess.run([os.path.join(ROOT, "scripts", "postgres-cluster"), "stop", pg_dir])
+        shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "postgres-ingest.json"), "w") as f:
+        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
