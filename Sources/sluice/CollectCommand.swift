@@ -85,7 +85,7 @@ struct CollectCommand: AsyncParsableCommand {
             }
             rewind = (chosen[0], time)
         }
-        let eventStore = try store.openStore(config, logger: logger)
+        let eventStore = try await store.openStore(config, logger: logger)
         let scheduled = SluiceRuntime.makeCollectors(config, store: eventStore, logger: logger, now: SluiceRuntime.systemNow)
             .filter { $0.collector.configuration.name == name }
         if let rewind {

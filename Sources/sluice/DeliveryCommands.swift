@@ -5,11 +5,11 @@ import SluiceCore
 import SluiceStore
 
 /// Opens the store of `options`' config after checking that `destination` is configured.
-private func openLedger(_ options: StoreOptions, destination: String, label: String) throws -> SQLiteEventStore {
+private func openLedger(_ options: StoreOptions, destination: String, label: String) async throws -> any SluiceStorage {
     let config = try options.loadConfig()
     let logger = try options.makeLogger(label: label)
     try requireConfigured(destination, kind: "destination", known: config.destinations.map(\.name))
-    return try options.openStore(config, logger: logger)
+    return try await options.openStore(config, logger: logger)
 }
 
 /// `sluice replay DESTINATION --since T [--until T]`.
@@ -52,7 +52,7 @@ struct ReplayCommand: AsyncParsableCommand {
             printError("--since must be before --until")
             throw ExitCode(2)
         }
-        let ledger = try openLedger(store, destination: destination, label: "sluice.replay")
+        let ledger = try await openLedger(store, destination: destination, label: "sluice.replay")
         do {
             let now = SluiceRuntime.systemNow()
             let audit = AdminAuditEntry.replay(destination: destination, since: start, until: end, by: .commandLine, at: now)
@@ -88,7 +88,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let ledger = try openLedger(store, destination: destination, label: "sluice.dead-letters")
+            let ledger = try await openLedger(store, destination: destination, label: "sluice.dead-letters")
             do {
                 for letter in try await ledger.deadLetters(destination: destination, afterSeq: after, limit: limit) {
                     print("{\"seq\":\(letter.seq),\"reason\":\(JSONValue.quoted(letter.reason)),\"created_at\":\"\(letter.createdAt.rfc3339)\",\"attempts\":\(letter.attempts),\"redrive_requested\":\(letter.redriveRequested)}")
@@ -113,7 +113,7 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let ledger = try openLedger(store, destination: destination, label: "sluice.dead-letters")
+            let ledger = try await openLedger(store, destination: destination, label: "sluice.dead-letters")
             do {
                 let seqs = seq.isEmpty ? nil : seq
                 let audit = AdminAuditEntry.redrive(destination: destination, seqs: seqs, by: .commandLine, at: SluiceRuntime.systemNow())
@@ -165,7 +165,7 @@ struct ResumeCommand: AsyncParsableCommand {
 }
 
 private func setHold(_ options: StoreOptions, destination: String, reason: String?) async throws {
-    let ledger = try openLedger(options, destination: destination, label: reason == nil ? "sluice.resume" : "sluice.pause")
+    let ledger = try await openLedger(options, destination: destination, label: reason == nil ? "sluice.resume" : "sluice.pause")
     let requester = AuditRequester.commandLine
     let now = SluiceRuntime.systemNow()
     let hold = reason.map { DestinationHold(reason: $0, heldBy: requester.actor.id, heldAt: now) }

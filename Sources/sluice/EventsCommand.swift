@@ -57,7 +57,7 @@ struct EventsCommand: AsyncParsableCommand {
                 printError("no Sluice database at \(config.storage.sqlite.path); pass --data-dir or --config of the instance to export from")
                 throw ExitCode(1)
             }
-            let store = try options.openStore(config, logger: logger)
+            let store = try await options.openStore(config, logger: logger)
             let handle: FileHandle
             if let out {
                 guard FileManager.default.createFile(atPath: out, contents: nil), let h = FileHandle(forWritingAtPath: out) else {

@@ -32,7 +32,7 @@ struct FeedCommand: ParsableCommand {
                 printError("--grace \(grace) is not a duration such as 0s, 30m, 24h or 7d")
                 throw ExitCode(2)
             }
-            let administration = try options.credentialAdministration(label: "sluice.feed")
+            let administration = try await options.credentialAdministration(label: "sluice.feed")
             let result = try await exitOnRefusal { () async throws(CredentialAdministrationError) in
                 try await administration.rotateFeedSecret(feed: feed, grace: .seconds(seconds), by: .commandLine)
             }
@@ -55,7 +55,7 @@ struct FeedCommand: ParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let administration = try options.credentialAdministration(label: "sluice.feed")
+            let administration = try await options.credentialAdministration(label: "sluice.feed")
             let secrets = try await exitOnRefusal { () async throws(CredentialAdministrationError) in try await administration.feedSecrets(feed: feed) }
             let now = SluiceRuntime.systemNow()
             for secret in secrets { print(String(decoding: secret.summary(at: now).serialized(), as: UTF8.self)) }
@@ -76,7 +76,7 @@ struct FeedCommand: ParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let administration = try options.credentialAdministration(label: "sluice.feed")
+            let administration = try await options.credentialAdministration(label: "sluice.feed")
             let revoked = try await exitOnRefusal { () async throws(CredentialAdministrationError) in
                 try await administration.revokeFeedSecret(feed: feed, id: id, by: .commandLine)
             }

@@ -13,6 +13,56 @@ struct SluiceCommand: AsyncParsableCommand {
         abstract: "Sluice: a self-hosted security telemetry hub.",
         subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self, TokenCommand.self]
     )
+
+    /// Runs the chosen subcommand inside a ``StoreScope``, so a PostgreSQL store it opens keeps
+    /// its connection pool and writer running until the command returns.
+    static func main() async {
+        do {
+            try await StoreScope.run {
+                var command = try parseAsRoot()
+                if var asyncCommand = command as? any AsyncParsableCommand {
+                    try await asyncCommand.run()
+                } else {
+                    try command.run()
+                }
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Where the PostgreSQL stores a command opens run: started as they are opened, stopped when the
+/// command returns (structured: one task group around the whole command).
+enum StoreScope {
+    @TaskLocal static var current: Opened?
+
+    final class Opened: Sendable {
+        let stores: AsyncStream<PostgresEventStore>
+        let sink: AsyncStream<PostgresEventStore>.Continuation
+
+        init() {
+            (stores, sink) = AsyncStream.makeStream()
+        }
+    }
+
+    static func run(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> Void) async throws {
+        let opened = Opened()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withDiscardingTaskGroup { running in
+                    for await store in opened.stores {
+                        running.addTask { try? await store.run() }
+                    }
+                }
+            }
+            defer {
+                opened.sink.finish()
+                group.cancelAll()
+            }
+            try await $current.withValue(opened) { try await body() }
+        }
+    }
 }
 
 /// Options shared by every subcommand that touches the store.
@@ -38,18 +88,28 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    /// Opens the store `config` names; a store that cannot be opened exits 1 with the reason.
-    /// Commands other than `serve` work on SQLite only for now: with `storage.postgres` they exit 2.
-    func openStore(_ config: SluiceConfig, logger: Logger) throws -> SQLiteEventStore {
-        if config.storage.postgres != nil {
-            printError("this command works on the SQLite store only; with storage.postgres, use the API of a running instance (sluice serve)")
-            throw ExitCode(2)
+    /// Opens the store `config` names (PostgreSQL: reachable and migrated, running for the rest of
+    /// the command); a store that cannot be opened exits 1 with the reason.
+    func openStore(_ config: SluiceConfig, logger: Logger) async throws -> any SluiceStorage {
+        guard let postgres = config.storage.postgres else {
+            do {
+                return try SluiceRuntime.openStore(config, logger: logger)
+            } catch {
+                throw error.exit()
+            }
         }
+        guard let scope = StoreScope.current else {
+            preconditionFailure("a command opened a PostgreSQL store outside SluiceCommand.main's StoreScope")
+        }
+        let store = PostgresEventStore(configuration: postgres, logger: logger)
+        scope.sink.yield(store)
         do {
-            return try SluiceRuntime.openStore(config, logger: logger)
+            try await store.checkHealth()
+            try await store.migrate()
         } catch {
             throw error.exit()
         }
+        return store
     }
 
     func makeLogger(label: String) throws -> Logger {

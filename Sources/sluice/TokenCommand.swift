@@ -32,7 +32,7 @@ struct TokenCommand: AsyncParsableCommand {
                 printError("--role \(role) is not a role; use admin or viewer")
                 throw ExitCode(2)
             }
-            let administration = try options.credentialAdministration(label: "sluice.token")
+            let administration = try await options.credentialAdministration(label: "sluice.token")
             let (token, credential) = try await exitOnRefusal { () async throws(CredentialAdministrationError) in
                 try await administration.createAdminToken(name: name, role: chosen, by: .commandLine)
             }
@@ -49,7 +49,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let administration = try options.credentialAdministration(label: "sluice.token")
+            let administration = try await options.credentialAdministration(label: "sluice.token")
             let tokens = try await exitOnRefusal { () async throws(CredentialAdministrationError) in try await administration.adminTokens() }
             let now = SluiceRuntime.systemNow()
             for token in tokens { print(String(decoding: token.summary(at: now).serialized(), as: UTF8.self)) }
@@ -65,7 +65,7 @@ struct TokenCommand: AsyncParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() async throws {
-            let administration = try options.credentialAdministration(label: "sluice.token")
+            let administration = try await options.credentialAdministration(label: "sluice.token")
             let revoked = try await exitOnRefusal { () async throws(CredentialAdministrationError) in
                 try await administration.revokeAdminToken(name: name, by: .commandLine)
             }
@@ -76,9 +76,9 @@ struct TokenCommand: AsyncParsableCommand {
 
 extension StoreOptions {
     /// Credential administration over the store the config names.
-    func credentialAdministration(label: String) throws -> CredentialAdministration {
+    func credentialAdministration(label: String) async throws -> CredentialAdministration {
         let config = try loadConfig()
-        let store = try openStore(config, logger: try makeLogger(label: label))
+        let store = try await openStore(config, logger: try makeLogger(label: label))
         return config.credentialAdministration(store: store, now: SluiceRuntime.systemNow)
     }
 }

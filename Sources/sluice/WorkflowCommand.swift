@@ -19,10 +19,10 @@ struct WorkflowCommand: AsyncParsableCommand {
         return config.workflows.first { $0.name == name }!
     }
 
-    static func control(_ options: StoreOptions, workflow: String, label: String) throws -> JournalWorkflowControl {
+    static func control(_ options: StoreOptions, workflow: String, label: String) async throws -> JournalWorkflowControl {
         let config = try options.loadConfig()
         let definition = try definition(workflow, in: config)
-        let store = try options.openStore(config, logger: try options.makeLogger(label: label))
+        let store = try await options.openStore(config, logger: try options.makeLogger(label: label))
         return JournalWorkflowControl(definitions: [definition], journal: store, now: SluiceRuntime.systemNow)
     }
 
@@ -121,7 +121,7 @@ struct WorkflowCommand: AsyncParsableCommand {
                 printError("--limit must be from 1 to 1000")
                 throw ExitCode(2)
             }
-            let control = try WorkflowCommand.control(store, workflow: workflow, label: "sluice.workflow")
+            let control = try await WorkflowCommand.control(store, workflow: workflow, label: "sluice.workflow")
             do {
                 for run in try await control.runs(workflow, status: wanted, beforeID: nil, limit: limit) {
                     var line: [JSONMember] = [
@@ -156,7 +156,7 @@ struct WorkflowCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let control = try WorkflowCommand.control(store, workflow: workflow, label: "sluice.workflow")
+            let control = try await WorkflowCommand.control(store, workflow: workflow, label: "sluice.workflow")
             let result: (run: WorkflowRun, changed: Bool)
             do {
                 result = try await control.retry(workflow, runID: run, by: .commandLine)

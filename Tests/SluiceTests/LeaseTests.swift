@@ -1,3 +1,6 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
 import Logging
 import SluiceCore
 import SluiceDestinations
@@ -120,6 +123,47 @@ struct LeaseTests {
                         #expect(Set(ids) == Set((0..<200).map { "e\($0)" }))
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The CLI on a PostgreSQL store: it connects, works and disconnects, and a running instance on
+/// the same schema sees what it changed.
+@Suite(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
+struct PostgresCommandLineTests {
+    @Test func storeCommandsWorkOnPostgreSQLBesideARunningInstance() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: SluiceCommandLine.binary), "build the sluice executable first (swift build --build-tests)")
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: LeaseTests.logger) { store in
+                let yaml = """
+                    storage:
+                      postgres: { url: "${env:PG_URL}", schema: \(configuration.schema) }
+                    feeds:
+                      default: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}" }
+                    """
+                let sluice = try await TestSluice(yaml: yaml, environment: ["PG_URL": try #require(PostgresTestDatabase.url) + "?sslmode=disable"], store: store)
+                defer { sluice.cleanUp() }
+                let config = sluice.directory.path + "/sluice.yaml"
+                try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+                let cli = SluiceCommandLine(
+                    trailingArguments: ["--config", config, "--log-level", "critical"],
+                    environment: ["PG_URL": try #require(PostgresTestDatabase.url) + "?sslmode=disable", "USER": "dana", "SLUICE_DEFAULT_FEED_SECRET": TestSluice.defaultFeedSecret], outputDirectory: sluice.directory.path
+                )
+                try await sluice.withLiveServer { client in
+                    #expect(try await CredentialTests.push(client, secret: TestSluice.defaultFeedSecret, feed: "default") == .ok)
+                    let created = try await cli.run(["token", "create", "pg-bot", "--role", "viewer"])
+                    #expect(created.status == 0)
+                    let token = try #require(try JSONParser.parse(Array(created.output.utf8))["token"]?.stringValue)
+                    #expect(try await eventually(limit: .seconds(30)) {
+                        try await client.execute(uri: "/v1/events", method: .get, headers: CredentialTests.bearer(token)).status == .ok
+                    }, "the instance accepts a token the CLI stored in PostgreSQL")
+                }
+                let exported = try await cli.run(["events", "export", "--format", "ndjson", "--feed", "default"])
+                #expect(exported.status == 0)
+                #expect(exported.output.split(separator: "\n").count == 1, "the pushed event, read by the CLI from PostgreSQL")
+                let audit = try await cli.run(["events", "export", "--format", "ndjson", "--feed", "sluice", "--action", "admin_token.created"])
+                #expect(audit.output.contains("cli:dana") && audit.output.contains("pg-bot"))
             }
         }
     }
