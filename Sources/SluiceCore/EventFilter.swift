@@ -88,4 +88,18 @@ public struct EventPage: Sendable {
         self.nextCursor = nextCursor
         self.partial = partial
     }
+
+    /// A page from the rows a store read: up to `limit + 1` events (one more than the page, to
+    /// tell whether more match), and where a bounded free-text scan stopped, if it did.
+    public init(reading events: [StoredEvent], limit: Int, scanStoppedAt: EventCursor?) {
+        if events.count > limit {
+            let page = Array(events.prefix(limit))
+            let last = page[page.count - 1]
+            self.init(events: page, nextCursor: EventCursor(occurredAt: last.normalized.occurredAt, seq: last.seq))
+        } else if let scanStoppedAt {
+            self.init(events: events, nextCursor: scanStoppedAt, partial: true)
+        } else {
+            self.init(events: events, nextCursor: nil)
+        }
+    }
 }

@@ -309,15 +309,7 @@ public final class SQLiteEventStore: EventStore {
                 let result = try query.run(in: db, indexedThrough: indexedThrough)
                 return (try result.rows.map(Self.storedEvent(from:)), result.scanStoppedAt)
             }
-            if events.count > limit {
-                let page = Array(events.prefix(limit))
-                let last = page[page.count - 1]
-                return EventPage(events: page, nextCursor: EventCursor(occurredAt: last.normalized.occurredAt, seq: last.seq))
-            }
-            if let scanStoppedAt {
-                return EventPage(events: events, nextCursor: scanStoppedAt, partial: true)
-            }
-            return EventPage(events: events, nextCursor: nil)
+            return EventPage(reading: events, limit: limit, scanStoppedAt: scanStoppedAt)
         } catch {
             throw Self.storeError(error, doing: "query events")
         }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Logging
+import SluiceApp
 import SluiceCore
 import SluiceDestinations
 import SluiceEngine
@@ -164,6 +165,49 @@ struct PostgresCommandLineTests {
                 #expect(exported.output.split(separator: "\n").count == 1, "the pushed event, read by the CLI from PostgreSQL")
                 let audit = try await cli.run(["events", "export", "--format", "ndjson", "--feed", "sluice", "--action", "admin_token.created"])
                 #expect(audit.output.contains("cli:dana") && audit.output.contains("pg-bot"))
+            }
+        }
+    }
+}
+
+/// Two instances on one PostgreSQL run the same workflow configuration: only the holder of the
+/// workflow's lease works its runs, so each alert's run is attempted once and makes one incident.
+@Suite(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
+struct PostgresWorkflowLeaseTests {
+    @Test func twoInstancesRunEachAlertOnceUnderTheWorkflowsLease() async throws {
+        let double = CTIATestDouble()
+        try await double.withServer { base in
+            try await PostgresTestDatabase.withSchema { configuration in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: LeaseTests.logger) { one in
+                    try await PostgresEventStore.withStore(configuration: configuration, logger: LeaseTests.logger) { two in
+                        let yaml = try WorkflowTests.exampleConfig(base: base)
+                        // The store is passed in; naming PostgreSQL in the config turns leases on.
+                        let first = try await TestSluice(yaml: yaml, environment: WorkflowTests.environment(double), adjust: { $0.storage.postgres = configuration }, store: one)
+                        let second = try await TestSluice(yaml: yaml, environment: WorkflowTests.environment(double), adjust: { $0.storage.postgres = configuration }, store: two)
+                        defer { first.cleanUp(); second.cleanUp() }
+                        let alerts = 12
+                        try await first.withLiveServer { a in
+                            try await second.withLiveServer { b in
+                                for i in 0..<alerts {
+                                    let alert = WorkflowTests.alert.replacingOccurrences(of: "aws-s3-bucket-public", with: "aws-s3-bucket-public-\(i)")
+                                    // Every alert reaches both instances, as a retrying sender's would.
+                                    #expect(try await WorkflowTests.push(a, alert) == .ok)
+                                    #expect(try await WorkflowTests.push(b, alert) == .ok)
+                                }
+                                let done = try await eventually {
+                                    try await WorkflowTests.workflowStatus(a)?["runs"]?["succeeded"]?.textValue == String(alerts)
+                                }
+                                #expect(done)
+                                #expect(double.incidents.count == alerts, "one incident per alert")
+                                let runs = try await WorkflowTests.get(b, "/v1/workflows/sci-alert-to-incident/runs?limit=100")["runs"]?.arrayValue ?? []
+                                #expect(runs.count == alerts)
+                                #expect(runs.allSatisfy { $0["attempts"]?.textValue == "1" }, "no run was attempted by both instances")
+                                let lease = try #require(try await one.leases().first { $0.name == "workflow/sci-alert-to-incident" })
+                                #expect(lease.expiresAt > SluiceRuntimeClock.now(), "held")
+                            }
+                        }
+                    }
+                }
             }
         }
     }
