@@ -17,7 +17,7 @@ public final class SQLiteEventStore: EventStore {
     public let configuration: SQLiteStoreConfiguration
     let logger: Logger
     private let writerQueue = DispatchQueue(label: "sluice.store.group-commit")
-    private let pending = Mutex<[PendingAppend]>([])
+    private let pending = GroupCommitQueue<PendingAppend> { $0.rows.count }
     /// A separate connection that copies committed WAL frames into the database file beside the
     /// writer, so that commits never wait for a checkpoint.
     private let checkpointer: DatabaseQueue
@@ -93,9 +93,7 @@ public final class SQLiteEventStore: EventStore {
         let rows = Self.encodeRows(events, receivedAt: receivedAt)
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                pending.withLock {
-                    $0.append(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
-                }
+                pending.add(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
                 writerQueue.async { self.drain() }
             }
         } catch let error as StoreError {
@@ -108,17 +106,7 @@ public final class SQLiteEventStore: EventStore {
     /// Runs on `writerQueue`: commits whatever is queued, in bounded transactions.
     private func drain() {
         while true {
-            let batch: [PendingAppend] = pending.withLock { queue in
-                var taken = 0
-                var count = 0
-                while taken < queue.count, count == 0 || count + queue[taken].rows.count <= configuration.maxEventsPerCommit {
-                    count += queue[taken].rows.count
-                    taken += 1
-                }
-                let batch = Array(queue.prefix(taken))
-                queue.removeFirst(taken)
-                return batch
-            }
+            let batch = pending.takeGroup(maxEvents: configuration.maxEventsPerCommit)
             if batch.isEmpty { return }
             commit(batch)
         }

@@ -21,7 +21,7 @@ public final class PostgresEventStore: EventStore, Service {
     let client: PostgresClient
     let database: PostgresDatabase
     let logger: Logger
-    private let pending = Mutex<[PendingAppend]>([])
+    private let pending = GroupCommitQueue<PendingAppend> { $0.rows.count }
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     /// Runs inside the commit transaction after the events are inserted, before COMMIT (tests use
@@ -98,11 +98,7 @@ public final class PostgresEventStore: EventStore, Service {
             await drain()
             group.cancelAll()
         }
-        let stranded = pending.withLock { queue in
-            defer { queue.removeAll() }
-            return queue
-        }
-        for item in stranded {
+        for item in pending.takeAll() {
             item.continuation.resume(throwing: StoreError(.unavailable, "the store stopped before this append was committed"))
         }
     }
@@ -115,9 +111,7 @@ public final class PostgresEventStore: EventStore, Service {
         let fence = LeaseFence.current
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                pending.withLock {
-                    $0.append(PendingAppend(rows: rows, checkpoint: checkpoint, fence: fence, committedAt: receivedAt, continuation: continuation))
-                }
+                pending.add(PendingAppend(rows: rows, checkpoint: checkpoint, fence: fence, committedAt: receivedAt, continuation: continuation))
                 wake.yield()
             }
         } catch let error as StoreError {
@@ -129,17 +123,7 @@ public final class PostgresEventStore: EventStore, Service {
 
     private func drain() async {
         while true {
-            let batch: [PendingAppend] = pending.withLock { queue in
-                var taken = 0
-                var count = 0
-                while taken < queue.count, count == 0 || count + queue[taken].rows.count <= configuration.maxEventsPerCommit {
-                    count += queue[taken].rows.count
-                    taken += 1
-                }
-                let batch = Array(queue.prefix(taken))
-                queue.removeFirst(taken)
-                return batch
-            }
+            let batch = pending.takeGroup(maxEvents: configuration.maxEventsPerCommit)
             if batch.isEmpty { return }
             await commit(batch)
         }

@@ -1,0 +1,40 @@
+import Synchronization
+
+/// Appends waiting for a store's single group-commit writer, handed out oldest first in groups
+/// bounded by their event count.
+final class GroupCommitQueue<Item: Sendable>: Sendable {
+    private let items = Mutex<[Item]>([])
+    private let eventCount: @Sendable (Item) -> Int
+
+    init(eventCount: @escaping @Sendable (Item) -> Int) {
+        self.eventCount = eventCount
+    }
+
+    func add(_ item: Item) {
+        items.withLock { $0.append(item) }
+    }
+
+    /// The oldest items holding at most `maxEvents` events together (at least one item, however
+    /// large), removed from the queue; empty when nothing waits.
+    func takeGroup(maxEvents: Int) -> [Item] {
+        items.withLock { queue in
+            var taken = 0
+            var count = 0
+            while taken < queue.count, count == 0 || count + eventCount(queue[taken]) <= maxEvents {
+                count += eventCount(queue[taken])
+                taken += 1
+            }
+            let group = Array(queue.prefix(taken))
+            queue.removeFirst(taken)
+            return group
+        }
+    }
+
+    /// Everything still waiting, removed (for failing it when the writer stops).
+    func takeAll() -> [Item] {
+        items.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }
+    }
+}
