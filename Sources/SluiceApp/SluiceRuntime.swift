@@ -155,7 +155,8 @@ public enum SluiceRuntime {
             readinessProblem: { (try? await store.capacityProblem()) ?? nil },
             collectors: scheduler,
             destinations: delivery,
-            workflows: workflows?.control
+            workflows: workflows?.control,
+            leases: leases.map { LeaseDirectory(store: $0.store, holder: $0.holder) }
         )
         return Prepared(
             store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery,

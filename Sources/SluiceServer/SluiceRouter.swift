@@ -26,6 +26,9 @@ public struct ServerDependencies: Sendable {
     public var destinations: (any DestinationControl)?
     /// The configured workflows (nil when none are configured).
     public var workflows: (any WorkflowControl)?
+    /// Who holds which collector, destination and workflow, and this instance's holder name
+    /// (nil on a single-instance store).
+    public var leases: LeaseDirectory?
 
     public init(
         store: any EventStore,
@@ -39,9 +42,11 @@ public struct ServerDependencies: Sendable {
         readinessProblem: @escaping @Sendable () async -> String? = { nil },
         collectors: (any CollectorControl)? = nil,
         destinations: (any DestinationControl)? = nil,
-        workflows: (any WorkflowControl)? = nil
+        workflows: (any WorkflowControl)? = nil,
+        leases: LeaseDirectory? = nil
     ) {
         self.workflows = workflows
+        self.leases = leases
         self.collectors = collectors
         self.destinations = destinations
         self.store = store
@@ -87,6 +92,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
+    LeasesController(leases: dependencies.leases, now: dependencies.now).addRoutes(to: admin)
     let gate = WebGate(sessions: WebSessions(), credentials: dependencies.credentials, now: dependencies.now)
     WebOperationsController(
         gate: gate, store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,

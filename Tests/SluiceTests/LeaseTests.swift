@@ -208,6 +208,16 @@ struct PostgresWorkflowLeaseTests {
                                 #expect(runs.allSatisfy { $0["attempts"]?.textValue == "1" }, "no run was attempted by both instances")
                                 let lease = try #require(try await one.leases().first { $0.name == "workflow/sci-alert-to-incident" })
                                 #expect(lease.expiresAt > SluiceRuntimeClock.now(), "held")
+                                // GET /v1/leases on each instance: the same holder, and exactly one says it is its own.
+                                var mine: [Bool] = []
+                                for client in [a, b] as [any TestClientProtocol] {
+                                    let listed = try await WorkflowTests.get(client, "/v1/leases")
+                                    let entry = try #require(listed["leases"]?.arrayValue?.first { $0["name"]?.stringValue == "workflow/sci-alert-to-incident" })
+                                    #expect(entry["holder"]?.stringValue == lease.holder && entry["held"] == .bool(true))
+                                    #expect(listed["instance"]?.stringValue?.isEmpty == false)
+                                    mine.append(entry["mine"] == .bool(true))
+                                }
+                                #expect(mine.filter { $0 }.count == 1)
                             }
                         }
                     }
