@@ -107,3 +107,29 @@ public protocol CredentialStore: Sendable {
         audit: (@Sendable ([ManagedCredential]) -> AdminAuditEntry)?
     ) async throws(StoreError) -> [ManagedCredential]
 }
+
+/// The rules every store applies inside its credential transactions, written once.
+public enum CredentialRules {
+    /// The refusal when `refuseIfActive` finds the name taken.
+    public static func alreadyExists(_ kind: ManagedCredential.Kind, _ name: String) -> StoreError {
+        StoreError(.conflict, "\(kind.displayName) \"\(name)\" already exists; revoke it first or choose another name")
+    }
+
+    /// The active credentials a rotation shortens to expire at `time` (one that already expires
+    /// earlier keeps its expiry), with their new expiry set.
+    public static func retiring(_ active: [ManagedCredential], at time: Timestamp) -> [ManagedCredential] {
+        active.filter { $0.expiresAt.map { $0 > time } ?? true }.map { credential in
+            var retired = credential
+            retired.expiresAt = time
+            return retired
+        }
+    }
+
+    /// Nil when revoking `targets` leaves another active credential with `role` among
+    /// `candidates` (the credentials of their kind); else the refusal that keeps the last one.
+    public static func keepingOne(withRole role: String, among candidates: [ManagedCredential], revoking targets: [ManagedCredential], name: String, at time: Timestamp) -> StoreError? {
+        let revoked = Set(targets.map(\.id))
+        guard !candidates.contains(where: { $0.role == role && $0.isActive(at: time) && !revoked.contains($0.id) }) else { return nil }
+        return StoreError(.conflict, "\"\(name)\" is the last active token with the \(role) role; create another \(role) token before revoking it")
+    }
+}

@@ -40,8 +40,7 @@ public final class CollectorScheduler: Service, CollectorControl {
         await withDiscardingTaskGroup { group in
             for scheduled in collectors.values {
                 group.addTask {
-                    guard let leases = self.leases else { return await self.loop(scheduled) }
-                    await self.leased(scheduled, leases).run { await self.loop(scheduled) }
+                    await LeasedWork.run(Self.leaseName(scheduled), settings: self.leases, logger: self.logger) { await self.loop(scheduled) }
                 }
             }
             group.addTask {
@@ -53,7 +52,9 @@ public final class CollectorScheduler: Service, CollectorControl {
                 // Each requested run is its own task, so a long run never delays the next request.
                 group.addTask {
                     guard let leases = self.leases else { return _ = await scheduled.collector.run(backfill: request.backfill) }
-                    let ran = await self.leased(scheduled, leases).once { _ = await scheduled.collector.run(backfill: request.backfill) }
+                    let ran = await LeasedWork(name: Self.leaseName(scheduled), settings: leases, logger: self.logger).once {
+                        _ = await scheduled.collector.run(backfill: request.backfill)
+                    }
                     if !ran {
                         self.logger.warning(
                             "another instance holds this collector; the requested run was not started here (ask that instance, or retry later)",
@@ -67,8 +68,8 @@ public final class CollectorScheduler: Service, CollectorControl {
         }
     }
 
-    private func leased(_ scheduled: ScheduledCollector, _ leases: LeaseSettings) -> LeasedWork {
-        LeasedWork(name: "collector/\(scheduled.collector.configuration.name)", settings: leases, logger: logger)
+    private static func leaseName(_ scheduled: ScheduledCollector) -> String {
+        "collector/\(scheduled.collector.configuration.name)"
     }
 
     private func loop(_ scheduled: ScheduledCollector) async {

@@ -51,10 +51,7 @@ public final class DeliveryService: Service, DestinationControl {
         try await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for (name, loop) in self.loops {
-                    group.addTask {
-                        guard let leases = self.leases else { return await loop.run() }
-                        await LeasedWork(name: "destination/\(name)", settings: leases, logger: loop.logger).run { await loop.run() }
-                    }
+                    group.addTask { await LeasedWork.run("destination/\(name)", settings: self.leases, logger: loop.logger) { await loop.run() } }
                 }
             }
         }

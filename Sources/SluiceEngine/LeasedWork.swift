@@ -27,8 +27,13 @@ struct LeasedWork: Sendable {
     let name: String
     let settings: LeaseSettings
     let logger: Logger
-    /// Called with the holder's name when this instance starts or stops waiting for another's lease.
-    var onStandby: @Sendable (String?) -> Void = { _ in }
+
+    /// Runs `work` under the lease `name` when `settings` are given (several instances), else
+    /// directly (one instance owns the store).
+    static func run(_ name: String, settings: LeaseSettings?, logger: Logger, _ work: @escaping @Sendable () async -> Void) async {
+        guard let settings else { return await work() }
+        await LeasedWork(name: name, settings: settings, logger: logger).run(work)
+    }
 
     /// Until cancelled: hold the lease and run `work` (again, whenever it returns).
     func run(_ work: @escaping @Sendable () async -> Void) async {
@@ -44,16 +49,12 @@ struct LeasedWork: Sendable {
             guard let lease else {
                 if !waiting {
                     waiting = true
-                    onStandby(try? await settings.store.leases().first { $0.name == name }?.holder)
                     logger.info("another instance holds this work; standing by", metadata: ["lease.name": "\(name)"])
                 }
                 do { try await Task.sleep(for: settings.renewEvery) } catch { return }
                 continue
             }
-            if waiting {
-                waiting = false
-                onStandby(nil)
-            }
+            waiting = false
             logger.info("holding lease", metadata: ["lease.name": "\(name)", "lease.token": "\(lease.token)"])
             let lost = await hold(lease, work)
             if lost {

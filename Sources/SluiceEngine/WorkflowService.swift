@@ -40,8 +40,7 @@ public final class WorkflowService: Service {
             await withDiscardingTaskGroup { group in
                 for runner in self.runners {
                     group.addTask {
-                        guard let leases = self.leases else { return await self.follow(runner) }
-                        await LeasedWork(name: "workflow/\(runner.definition.name)", settings: leases, logger: runner.logger).run { await self.follow(runner) }
+                        await LeasedWork.run("workflow/\(runner.definition.name)", settings: self.leases, logger: runner.logger) { await self.follow(runner) }
                     }
                 }
             }

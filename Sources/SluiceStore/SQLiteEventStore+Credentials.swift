@@ -37,16 +37,10 @@ extension SQLiteEventStore: CredentialStore {
         do {
             return try await pool.write { db in
                 let active = try Self.active(kind: new.kind, name: new.name, at: time, in: db)
-                if refuseIfActive, !active.isEmpty {
-                    throw StoreError(.conflict, "\(new.kind.displayName) \"\(new.name)\" already exists; revoke it first or choose another name")
-                }
-                var retired: [ManagedCredential] = []
-                if let retireOthersAt {
-                    for var credential in active where credential.expiresAt.map({ $0 > retireOthersAt }) ?? true {
-                        try db.execute(sql: "UPDATE credential_secrets SET expires_at = ? WHERE id = ?", arguments: [retireOthersAt.microseconds, credential.id])
-                        credential.expiresAt = retireOthersAt
-                        retired.append(credential)
-                    }
+                if refuseIfActive, !active.isEmpty { throw CredentialRules.alreadyExists(new.kind, new.name) }
+                let retired = retireOthersAt.map { CredentialRules.retiring(active, at: $0) } ?? []
+                for credential in retired {
+                    try db.execute(sql: "UPDATE credential_secrets SET expires_at = ? WHERE id = ?", arguments: [credential.expiresAt?.microseconds, credential.id])
                 }
                 try db.execute(
                     sql: "INSERT INTO credential_secrets (kind, name, digest, role, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
@@ -77,12 +71,9 @@ extension SQLiteEventStore: CredentialStore {
                 let targets = try Self.active(kind: kind, name: name, at: time, in: db).filter { id == nil || $0.id == id }
                 guard !targets.isEmpty else { return [] }
                 if let role = keepOneWithRole {
-                    let remaining = try Row.fetchAll(db, sql: "SELECT * FROM credential_secrets WHERE kind = ? AND role = ?", arguments: [kind.rawValue, role])
+                    let withRole = try Row.fetchAll(db, sql: "SELECT * FROM credential_secrets WHERE kind = ? AND role = ?", arguments: [kind.rawValue, role])
                         .map(Self.credential(from:))
-                        .filter { $0.isActive(at: time) && !targets.map(\.id).contains($0.id) }
-                    if remaining.isEmpty {
-                        throw StoreError(.conflict, "\"\(name)\" is the last active token with the \(role) role; create another \(role) token before revoking it")
-                    }
+                    if let refusal = CredentialRules.keepingOne(withRole: role, among: withRole, revoking: targets, name: name, at: time) { throw refusal }
                 }
                 var revoked: [ManagedCredential] = []
                 for var credential in targets {

@@ -5,34 +5,26 @@ import Testing
 /// The behaviour every event store must have, run against each backend: SQLite always,
 /// PostgreSQL whenever the test script has started a server (and then it must have).
 @Suite struct EventStoreContractTests {
-    @Test(arguments: StoreBackend.available)
-    func appendAndDedupe(_ backend: StoreBackend) async throws {
-        try await backend.withStore { try await EventStoreContract.appendAndDedupe($0) }
+    enum Contract: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case appendAndDedupe, concurrentAppends, filtersAndPaging, purge, checkpointsCommitWithEvents, unusualTextRoundTrips
+
+        var testDescription: String { rawValue }
+
+        func check(_ store: any EventStore) async throws {
+            switch self {
+            case .appendAndDedupe: try await EventStoreContract.appendAndDedupe(store)
+            case .concurrentAppends: try await EventStoreContract.concurrentAppends(store)
+            case .filtersAndPaging: try await EventStoreContract.filtersAndPaging(store)
+            case .purge: try await EventStoreContract.purge(store)
+            case .checkpointsCommitWithEvents: try await EventStoreContract.checkpointsCommitWithEvents(store)
+            case .unusualTextRoundTrips: try await EventStoreContract.unusualTextRoundTrips(store)
+            }
+        }
     }
 
-    @Test(arguments: StoreBackend.available)
-    func concurrentAppends(_ backend: StoreBackend) async throws {
-        try await backend.withStore { try await EventStoreContract.concurrentAppends($0) }
-    }
-
-    @Test(arguments: StoreBackend.available)
-    func filtersAndPaging(_ backend: StoreBackend) async throws {
-        try await backend.withStore { try await EventStoreContract.filtersAndPaging($0) }
-    }
-
-    @Test(arguments: StoreBackend.available)
-    func purge(_ backend: StoreBackend) async throws {
-        try await backend.withStore { try await EventStoreContract.purge($0) }
-    }
-
-    @Test(arguments: StoreBackend.available)
-    func checkpointsCommitWithEvents(_ backend: StoreBackend) async throws {
-        try await backend.withStore { try await EventStoreContract.checkpointsCommitWithEvents($0) }
-    }
-
-    @Test(arguments: StoreBackend.available)
-    func unusualTextRoundTrips(_ backend: StoreBackend) async throws {
-        try await backend.withStore { try await EventStoreContract.unusualTextRoundTrips($0) }
+    @Test(arguments: StoreBackend.available, Contract.allCases)
+    func contract(_ backend: StoreBackend, _ contract: Contract) async throws {
+        try await backend.withStore { try await contract.check($0) }
     }
 
     /// The test script sets SLUICE_REQUIRE_POSTGRES: its run must not quietly skip PostgreSQL.

@@ -394,7 +394,7 @@ routes:
         # A delivery pass reads up to max(500, batch x concurrency) events, sends them, and commits
         # its cursor only when all are settled: a kill, or the database outage, repeats at most one pass.
         bound = (kills + 1) * max(500, CONCURRENCY * BATCH)
-        checks(f"duplicates at the destination only from batches in flight ({duplicates} <= {bound})", duplicates <= bound)
+        checks(f"duplicates at the destination only from delivery passes in flight ({duplicates} <= {bound})", duplicates <= bound)
         print(f"     pushed and acknowledged {len(acked_set)}, Incydr events {len(want_incydr)}, delivered {sum(got.values())} "
               f"({duplicates} duplicates), kills {kills}")
         for instance in instances:

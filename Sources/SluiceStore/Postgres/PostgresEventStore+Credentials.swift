@@ -30,18 +30,12 @@ extension PostgresEventStore: CredentialStore {
             return try await database.transaction { [logger] connection in
                 try await Self.lockCredentials(new.kind, on: connection, logger: logger)
                 let active = try await Self.active(kind: new.kind, name: new.name, at: time, on: connection, logger: logger)
-                if refuseIfActive, !active.isEmpty {
-                    throw StoreError(.conflict, "\(new.kind.displayName) \"\(new.name)\" already exists; revoke it first or choose another name")
-                }
-                var retired: [ManagedCredential] = []
-                if let retireOthersAt {
-                    for var credential in active where credential.expiresAt.map({ $0 > retireOthersAt }) ?? true {
-                        try await connection.query(
-                            "UPDATE credential_secrets SET expires_at = \(retireOthersAt.microseconds) WHERE id = \(credential.id)", logger: logger
-                        )
-                        credential.expiresAt = retireOthersAt
-                        retired.append(credential)
-                    }
+                if refuseIfActive, !active.isEmpty { throw CredentialRules.alreadyExists(new.kind, new.name) }
+                let retired = retireOthersAt.map { CredentialRules.retiring(active, at: $0) } ?? []
+                for credential in retired {
+                    try await connection.query(
+                        "UPDATE credential_secrets SET expires_at = \(credential.expiresAt?.microseconds) WHERE id = \(credential.id)", logger: logger
+                    )
                 }
                 let id = try await connection.query(
                     """
@@ -73,12 +67,10 @@ extension PostgresEventStore: CredentialStore {
                 let targets = try await Self.active(kind: kind, name: name, at: time, on: connection, logger: logger).filter { id == nil || $0.id == id }
                 guard !targets.isEmpty else { return [] }
                 if let role = keepOneWithRole {
-                    let remaining = try await connection.query(
+                    let withRole = try await connection.query(
                         "SELECT \(unescaped: Self.credentialColumns) FROM credential_secrets WHERE kind = \(kind.rawValue) AND role = \(role)", logger: logger
-                    ).collect().map(Self.credential(from:)).filter { $0.isActive(at: time) && !targets.map(\.id).contains($0.id) }
-                    if remaining.isEmpty {
-                        throw StoreError(.conflict, "\"\(name)\" is the last active token with the \(role) role; create another \(role) token before revoking it")
-                    }
+                    ).collect().map(Self.credential(from:))
+                    if let refusal = CredentialRules.keepingOne(withRole: role, among: withRole, revoking: targets, name: name, at: time) { throw refusal }
                 }
                 var revoked: [ManagedCredential] = []
                 for var credential in targets {

@@ -192,18 +192,21 @@ public final class PostgresEventStore: EventStore, Service {
         while start < rows.count {
             let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
             var binds = PostgresBindings(capacity: chunk.count * PostgresEventRow.columnCount)
-            var values: [String] = []
-            values.reserveCapacity(chunk.count)
+            // One string for the whole statement: no per-row or per-placeholder strings to join.
+            var sql = "INSERT INTO events (seq, \(PostgresEventRow.insertColumns)) VALUES "
+            sql.reserveCapacity(sql.utf8.count + chunk.count * (24 + PostgresEventRow.columnCount * 7) + 80)
             for row in chunk {
+                if binds.count > 0 { sql += ", " }
+                sql += "(nextval('events_seq')"
                 let first = binds.count + 1
                 row.bind(into: &binds)
-                let placeholders = (first..<(first + PostgresEventRow.columnCount)).map { "$\($0)" }.joined(separator: ", ")
-                values.append("(nextval('events_seq'), \(placeholders))")
+                for placeholder in first..<(first + PostgresEventRow.columnCount) {
+                    sql += ", $"
+                    sql += String(placeholder)
+                }
+                sql += ")"
             }
-            let sql = """
-                INSERT INTO events (seq, \(PostgresEventRow.insertColumns)) VALUES \(values.joined(separator: ", "))
-                ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id
-                """
+            sql += " ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id"
             for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(String.self) {
                 inserted.insert(id)
             }
