@@ -14,20 +14,61 @@ enum EventTerms {
         field.rawValue + String(separator) + value
     }
 
-    /// Every term of one event, without repeats.
+    /// Every term of one event, without repeats. Repeats are judged by UTF-8 bytes, as the
+    /// stores compare terms, not by `String` equality, which would drop one of two canonically
+    /// equivalent but differently spelled values.
     static func terms(
         source: String, logType: String, action: String, actorType: String?, actorID: String?, actorName: String?,
         targets: [AuditTarget]
-    ) -> Set<String> {
-        var out: Set<String> = [term(.feed, source), term(.logType, logType), term(.action, action)]
-        if let actorType { out.insert(term(.actorType, actorType)) }
-        if let actorID, !actorID.isEmpty { out.insert(term(.actor, actorID)) }
-        if let actorName, !actorName.isEmpty { out.insert(term(.actor, actorName)) }
+    ) -> [String] {
+        var out: [String] = []
+        out.reserveCapacity(5 + targets.count * 3)
+        func add(_ field: Field, _ value: String) {
+            let term = term(field, value)
+            if !out.contains(where: { $0.utf8.elementsEqual(term.utf8) }) { out.append(term) }
+        }
+        add(.feed, source)
+        add(.logType, logType)
+        add(.action, action)
+        if let actorType { add(.actorType, actorType) }
+        if let actorID, !actorID.isEmpty { add(.actor, actorID) }
+        if let actorName, !actorName.isEmpty { add(.actor, actorName) }
         for target in targets {
-            if !target.id.isEmpty { out.insert(term(.target, target.id)) }
-            if let name = target.name, !name.isEmpty { out.insert(term(.target, name)) }
-            out.insert(term(.targetType, target.type))
+            if !target.id.isEmpty { add(.target, target.id) }
+            if let name = target.name, !name.isEmpty { add(.target, name) }
+            add(.targetType, target.type)
         }
         return out
+    }
+}
+
+/// The term rows of one indexing pass, grouped by term: sorting a few thousand distinct terms
+/// and then integers per term costs far less than sorting every row by its text. Terms are
+/// grouped by their UTF-8 bytes, as SQLite compares them: Swift's `String` equality would merge
+/// canonically equivalent spellings (`é` and `e` + U+0301) that SQLite keeps apart.
+struct TermPostings {
+    struct Posting: Comparable {
+        var occurredAt: Int64
+        var seq: Int64
+
+        static func < (a: Posting, b: Posting) -> Bool {
+            a.occurredAt != b.occurredAt ? a.occurredAt < b.occurredAt : a.seq < b.seq
+        }
+    }
+
+    private var byTerm: [[UInt8]: [Posting]] = [:]
+
+    mutating func add(_ terms: some Sequence<String>, occurredAt: Int64, seq: Int64) {
+        for term in terms {
+            byTerm[Array(term.utf8), default: []].append(Posting(occurredAt: occurredAt, seq: seq))
+        }
+    }
+
+    /// Terms in SQLite's BINARY (byte) order, each with its postings in (occurred_at, seq) order:
+    /// the order of `event_terms`' primary key.
+    func inIndexOrder() -> [(term: String, postings: [Posting])] {
+        byTerm.keys
+            .sorted { $0.lexicographicallyPrecedes($1) }
+            .map { (String(decoding: $0, as: UTF8.self), byTerm[$0]!.sorted()) }
     }
 }

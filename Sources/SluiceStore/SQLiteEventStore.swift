@@ -32,7 +32,7 @@ public final class SQLiteEventStore: EventStore {
 
     struct PendingAppend {
         /// Each event's column values, encoded by the caller so the single writer only binds them.
-        var rows: [[DatabaseValue]]
+        var rows: [StatementArguments]
         var checkpoint: CheckpointUpdate?
         var committedAt: Timestamp
         var continuation: CheckedContinuation<AppendResult, any Error>
@@ -211,20 +211,19 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// The column values of each event, in the order of the INSERT below.
-    static func encodeRows(_ events: [IncomingEvent], receivedAt: Timestamp) -> [[DatabaseValue]] {
+    static func encodeRows(_ events: [IncomingEvent], receivedAt: Timestamp) -> [StatementArguments] {
         var generator = SplitMix64()
         return events.map { event in
             let n = event.normalized
             let id = EventID.make(at: receivedAt, using: &generator)
             let metadata = n.actor.map { StoredJSON.encodeMetadata($0.metadata) }
-            let values: [(any DatabaseValueConvertible)?] = [
+            return [
                 id.rawValue, text(event.source), Data(event.dedupeKey.prefix(dedupeKeyBytes)), text(event.logType),
                 n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
                 text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
                 StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
                 n.schemaVersion, Data(event.raw), text(event.origin),
             ]
-            return values.map { $0?.databaseValue ?? .null }
         }
     }
 
@@ -241,7 +240,7 @@ public final class SQLiteEventStore: EventStore {
         return result
     }
 
-    private static func insert(rows: [[DatabaseValue]], in db: Database) throws -> AppendResult {
+    private static func insert(rows: [StatementArguments], in db: Database) throws -> AppendResult {
         let eventStatement = try db.cachedStatement(sql: """
             INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
                 actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw, origin)
@@ -251,7 +250,7 @@ public final class SQLiteEventStore: EventStore {
         var accepted = 0
         var duplicates = 0
         for row in rows {
-            eventStatement.setUncheckedArguments(StatementArguments(row))
+            eventStatement.setUncheckedArguments(row)
             try eventStatement.execute()
             if db.changesCount == 0 {
                 duplicates += 1
@@ -389,46 +388,46 @@ public final class SQLiteEventStore: EventStore {
         try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = 'terms_indexed_through'") ?? 0
     }
 
-    /// The columns `terms(of:)` reads.
+    /// The columns `terms(of:)` reads, in the order it reads them.
     static let termColumns = "seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at"
 
-    static func terms(of row: Row) -> Set<String> {
+    static func terms(of row: Row) -> [String] {
         EventTerms.terms(
-            source: row["source"], logType: row["log_type"], action: row["action"], actorType: row["actor_type"],
-            actorID: row["actor_id"], actorName: row["actor_name"], targets: StoredJSON.decodeTargets(row["targets"] ?? "[]")
+            source: row[1], logType: row[2], action: row[3], actorType: row[4],
+            actorID: row[5], actorName: row[6], targets: StoredJSON.decodeTargets(row[7] ?? "[]")
         )
     }
 
-    /// Adds the terms of up to `limit` committed events past the watermark, sorted so that the
-    /// inserts walk the index in order, and advances the watermark in the same transaction.
+    /// Adds the terms of up to `limit` committed events past the watermark, in index order so
+    /// that the inserts walk the index sequentially, and advances the watermark in the same
+    /// transaction.
     static func indexTerms(in db: Database, limit: Int) throws -> Int {
         let through = try termsIndexedThrough(db)
-        let rows = try Row.fetchAll(
+        var postings = TermPostings()
+        var count = 0
+        var lastSeq: Int64 = through
+        let rows = try Row.fetchCursor(
             db, sql: "SELECT \(termColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             arguments: [through, limit]
         )
-        guard let lastSeq = rows.last?["seq"] as Int64? else { return 0 }
-        var entries: [(term: String, occurredAt: Int64, seq: Int64)] = []
-        entries.reserveCapacity(rows.count * 8)
-        for row in rows {
-            let seq: Int64 = row["seq"]
-            let occurredAt: Int64 = row["occurred_at"]
+        while let row = try rows.next() {
+            let seq: Int64 = row[0]
+            let occurredAt: Int64 = row[8]
             // A term holding NUL cannot be bound as text nor matched by a text filter.
-            for term in terms(of: row) where !term.utf8.contains(0) {
-                entries.append((term, occurredAt, seq))
+            postings.add(terms(of: row).filter { !$0.utf8.contains(0) }, occurredAt: occurredAt, seq: seq)
+            lastSeq = seq
+            count += 1
+        }
+        guard count > 0 else { return 0 }
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_terms (term, occurred_at, seq) VALUES (?, ?, ?)")
+        for (term, list) in postings.inIndexOrder() {
+            for posting in list {
+                insert.setUncheckedArguments([term, posting.occurredAt, posting.seq])
+                try insert.execute()
             }
         }
-        entries.sort { a, b in
-            if a.term != b.term { return a.term.utf8.lexicographicallyPrecedes(b.term.utf8) }
-            return a.occurredAt != b.occurredAt ? a.occurredAt < b.occurredAt : a.seq < b.seq
-        }
-        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_terms (term, occurred_at, seq) VALUES (?, ?, ?)")
-        for entry in entries {
-            insert.setUncheckedArguments([entry.term, entry.occurredAt, entry.seq])
-            try insert.execute()
-        }
         try db.execute(sql: "UPDATE store_state SET value = ? WHERE name = 'terms_indexed_through'", arguments: [lastSeq])
-        return rows.count
+        return count
     }
 
     /// Indexes every committed event not yet indexed (tests and maintenance use this; a running

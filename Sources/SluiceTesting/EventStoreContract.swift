@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceStore
 import Testing
 
 /// Behaviour every ``EventStore`` must have. Each backend's tests call these with a fresh store.
@@ -237,5 +238,17 @@ extension EventStoreContract {
         #expect(try await store.event(id: stored.id) == stored)
         #expect(try await store.events(matching: EventFilter(actor: "id\u{0}1"), after: nil, limit: 10).events.isEmpty)
         #expect(try await store.events(matching: EventFilter(actor: "u1"), after: nil, limit: 10).events.map(\.raw) == [plain.raw])
+
+        // Filters compare bytes: canonically equivalent spellings (precomposed é, e + U+0301)
+        // are distinct values, and one event holding both is found by each.
+        let both = event(actorID: "\u{E9}", actorName: "e\u{301}", occurredAt: t(3), key: "both")
+        let composed = event(actorID: "\u{E9}", actorName: "Composed", occurredAt: t(4), key: "composed")
+        let decomposed = event(actorID: "e\u{301}", actorName: "Decomposed", occurredAt: t(5), key: "decomposed")
+        #expect(try await store.append([both, composed, decomposed], receivedAt: t(11)) == AppendResult(accepted: 3, duplicates: 0))
+        if let sqlite = store as? SQLiteEventStore { try await sqlite.indexPendingTerms() }
+        let byComposed = try await store.events(matching: EventFilter(actor: "\u{E9}"), after: nil, limit: 10).events.map(\.raw)
+        let byDecomposed = try await store.events(matching: EventFilter(actor: "e\u{301}"), after: nil, limit: 10).events.map(\.raw)
+        #expect(byComposed == [composed.raw, both.raw])
+        #expect(byDecomposed == [decomposed.raw, both.raw])
     }
 }

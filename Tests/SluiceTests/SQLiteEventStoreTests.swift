@@ -74,6 +74,34 @@ import Testing
         }
     }
 
+    /// The indexer inserts in the primary key's order so that the inserts walk the index
+    /// sequentially; that order must be SQLite's own (BINARY, byte-wise), not Swift's `String` order.
+    @Test func termPostingsComeInTheIndexOrderOfEventTerms() async throws {
+        var postings = TermPostings()
+        let terms = ["actor\u{1F}Zoë", "actor\u{1F}zoe", "actor\u{1F}Zoe", "action\u{1F}b", "actor\u{1F}e\u{301}", "actor\u{1F}\u{E9}", "feed\u{1F}default"]
+        for (n, term) in terms.enumerated() {
+            postings.add([term], occurredAt: Int64(100 - n % 3), seq: Int64(n))
+            postings.add([term], occurredAt: Int64(50 + n), seq: Int64(n + 100))
+            postings.add([term], occurredAt: Int64(100 - n % 3), seq: Int64(n + 200))
+        }
+        let ordered = postings.inIndexOrder()
+        let ours = ordered.flatMap { term, list in list.map { "\(term)|\($0.occurredAt)|\($0.seq)" } }
+        try await withStore({ $0.automaticIndexing = false }) { store, _ in
+            let sqlite = try await store.pool.write { db in
+                for (term, list) in ordered.reversed() {
+                    for posting in list.reversed() {
+                        try db.execute(sql: "INSERT INTO event_terms (term, occurred_at, seq) VALUES (?, ?, ?)", arguments: [term, posting.occurredAt, posting.seq])
+                    }
+                }
+                return try Row.fetchAll(db, sql: "SELECT term, occurred_at, seq FROM event_terms ORDER BY term, occurred_at, seq").map { row in
+                    "\(row[0] as String)|\(row[1] as Int64)|\(row[2] as Int64)"
+                }
+            }
+            #expect(ordered.count == terms.count)
+            #expect(ours == sqlite)
+        }
+    }
+
     @Test func fileIsWALAndSurvivesReopen() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -38,19 +38,19 @@ struct FileEventsStream: Sendable {
                 checkpoint.window = Window(start: start, end: now, pageToken: "", received: 0)
             }
         }
-        var prefetched: OutboundResponse?
+        var prefetched: FetchedPage?
         for pageIndex in 0..<configuration.maxPagesPerRun {
             guard var window = checkpoint.window else { break }
-            let response: OutboundResponse
+            let fetched: FetchedPage
             if let ready = prefetched {
-                response = ready
+                fetched = ready
                 prefetched = nil
             } else {
-                let (result, counters) = await fetch(window)
+                let (result, counters) = await fetchPage(window, origin: run.origin(.fileEvents, page: run.counters.pages + 1), now: run.now)
                 run.counters.add(counters)
-                response = try result.get()
+                fetched = try result.get()
             }
-            if response.status == 400 {
+            guard case .page(let page) = fetched else {
                 // The token expired or is unknown: re-read the window from its start; the
                 // events already stored come back as duplicates.
                 guard !window.pageToken.isEmpty else {
@@ -62,48 +62,33 @@ struct FileEventsStream: Sendable {
                 try await run.commit([])
                 continue
             }
-            let page: JSONPage
-            do {
-                page = try JSONPage.parse(response.body, itemsKey: "fileEvents")
-            } catch {
-                throw CollectorError(.invalidResponse, "file_events: the response is not the documented JSON page: \(error)")
-            }
             run.counters.pages += 1
-            let receivedAt = run.now()
-            let origin = run.origin(.fileEvents)
-            let events = page.items.map { item in
-                let id = item.value["event"]?["id"]?.textValue
-                return IncomingEvent(
-                    source: configuration.name, logType: IncydrConfiguration.logType,
-                    dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.contentKey(item.value),
-                    raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt), origin: origin
-                )
-            }
-            if window.pageToken.isEmpty, let total = page.fields["totalCount"]?.textValue.flatMap({ Int($0) }) {
+            if window.pageToken.isEmpty, let total = page.totalCount {
                 window.expected = total
             }
-            window.received += events.count
+            window.received += page.events.count
             // "" and null both end the walk, as does an empty page.
-            let next = page.fields["nextPgToken"]?.stringValue ?? ""
-            let finished = events.isEmpty || next.isEmpty
+            let finished = page.events.isEmpty || page.nextToken.isEmpty
             let count = WindowCount(expected: window.expected, received: window.received)
             if finished {
                 checkpoint.insertedThrough = window.end
                 checkpoint.window = nil
             } else {
-                window.pageToken = next
+                window.pageToken = page.nextToken
                 checkpoint.window = window
             }
             run.checkpoint = checkpoint
             if finished || pageIndex + 1 == configuration.maxPagesPerRun {
-                try await run.commit(events)
+                try await run.commit(page.events)
                 if finished { return count }
                 continue
             }
-            // Fetch the next page while this one commits. It is used only after the commit
-            // succeeded; if the commit fails, the fetch is cancelled and nothing moved.
-            async let ahead = fetch(window)
-            try await run.commit(events)
+            // Fetch and parse the next page while this one commits. It is used only after the
+            // commit succeeded; if the commit fails, the fetch is cancelled and nothing moved.
+            let nextOrigin = run.origin(.fileEvents, page: run.counters.pages + 1)
+            let now = run.now
+            async let ahead = fetchPage(window, origin: nextOrigin, now: now)
+            try await run.commit(page.events)
             let (result, counters) = await ahead
             run.counters.add(counters)
             prefetched = try result.get()
@@ -111,19 +96,57 @@ struct FileEventsStream: Sendable {
         return nil
     }
 
-    /// One page of `window` (a 400 about the page token is returned, not thrown), with the
-    /// counters of its requests.
-    func fetch(_ window: Window) async -> (Result<OutboundResponse, CollectorError>, StreamRunCounters) {
+    /// A page as read: its events, ready to commit, or Incydr's refusal of the page token.
+    enum FetchedPage: Sendable {
+        case page(ParsedPage)
+        case invalidPageToken
+    }
+
+    struct ParsedPage: Sendable {
+        var events: [IncomingEvent]
+        /// `totalCount`: the events in the whole window, as Incydr counts them.
+        var totalCount: Int?
+        /// `nextPgToken`, with null read as `""`.
+        var nextToken: String
+    }
+
+    /// One page of `window`, parsed into events (a 400 about the page token is returned, not
+    /// thrown), with the counters of its requests.
+    func fetchPage(
+        _ window: Window, origin: String, now: @Sendable () -> Timestamp
+    ) async -> (Result<FetchedPage, CollectorError>, StreamRunCounters) {
         var counters = StreamRunCounters()
+        let response: OutboundResponse
         do {
-            let response = try await api.call(
+            response = try await api.call(
                 "POST", "/v2/file-events", json: query(window), stream: .fileEvents, counters: &counters,
                 accept: { $0.status == 400 && Self.isInvalidPageToken($0.body) }
             )
-            return (.success(response), counters)
         } catch {
             return (.failure(error), counters)
         }
+        if response.status == 400 { return (.success(.invalidPageToken), counters) }
+        let page: JSONPage
+        do {
+            page = try JSONPage.parse(response.body, itemsKey: "fileEvents")
+        } catch {
+            return (.failure(CollectorError(.invalidResponse, "file_events: the response is not the documented JSON page: \(error)")), counters)
+        }
+        let receivedAt = now()
+        let events = page.items.map { item in
+            let id = item.value["event"]?["id"]?.textValue
+            return IncomingEvent(
+                source: configuration.name, logType: IncydrConfiguration.logType,
+                dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.contentKey(item.value),
+                raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt), origin: origin
+            )
+        }
+        let parsed = ParsedPage(
+            events: events,
+            totalCount: page.fields["totalCount"]?.textValue.flatMap { Int($0) },
+            nextToken: page.fields["nextPgToken"]?.stringValue ?? ""
+        )
+        return (.success(.page(parsed)), counters)
     }
 
     func query(_ window: Window) -> [UInt8] {

@@ -33,7 +33,12 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
 
     /// The origin of the events of the page just fetched (`counters.pages` counts it already).
     func origin(_ stream: IncydrConfiguration.Stream) -> String {
-        EventOrigin(stream: stream.rawValue, runStarted: started, page: counters.pages).description
+        origin(stream, page: counters.pages)
+    }
+
+    /// The origin of page number `page` of this run (counted from 1).
+    func origin(_ stream: IncydrConfiguration.Stream, page: Int) -> String {
+        EventOrigin(stream: stream.rawValue, runStarted: started, page: page).description
     }
 
     /// Commits `events` and the current checkpoint together; the checkpoint moves only if this
