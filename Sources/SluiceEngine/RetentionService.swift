@@ -3,8 +3,9 @@ import Metrics
 import ServiceLifecycle
 import SluiceCore
 
-/// Deletes events older than the retention period, in bounded batches so that the writer is never
-/// held for long, then sleeps until the next pass.
+/// Deletes events older than the retention period, and finished workflow runs (with their step
+/// journals and incident records) last changed before it, in bounded batches so that the writer
+/// is never held for long, then sleeps until the next pass.
 public struct RetentionService: Service {
     public struct Settings: Sendable, Hashable {
         public var days: Int
@@ -18,40 +19,66 @@ public struct RetentionService: Service {
         }
     }
 
-    let store: any EventStore
+    let store: any EventStore & WorkflowJournal
     let settings: Settings
     let logger: Logger
     let now: @Sendable () -> Timestamp
 
-    public init(store: any EventStore, settings: Settings, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
+    public init(store: any EventStore & WorkflowJournal, settings: Settings, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
         self.store = store
         self.settings = settings
         self.logger = logger
         self.now = now
     }
 
+    /// What one pass deleted.
+    public struct Purged: Sendable, Hashable {
+        public var events: Int
+        public var workflowRuns: Int
+
+        public init(events: Int = 0, workflowRuns: Int = 0) {
+            self.events = events
+            self.workflowRuns = workflowRuns
+        }
+    }
+
     /// One full pass: purges batch after batch until nothing older than the cutoff remains.
     @discardableResult
-    public func purgeOnce() async throws(StoreError) -> Int {
+    public func purgeOnce() async throws(StoreError) -> Purged {
         let cutoff = now() - .seconds(Int64(settings.days) * 86_400)
-        var total = 0
+        var purged = Purged()
         while true {
             let removed = try await store.purge(occurredBefore: cutoff, limit: settings.batchSize)
-            total += removed
+            purged.events += removed
             if removed < settings.batchSize { break }
             await Task.yield()
         }
-        if total > 0 {
+        while true {
+            let removed = try await store.purgeRuns(updatedBefore: cutoff, limit: settings.batchSize)
+            purged.workflowRuns += removed
+            if removed < settings.batchSize { break }
+            await Task.yield()
+        }
+        if purged != Purged() {
             try await store.record(
                 AdminAuditEntry(
                     action: "retention.purge_completed", actor: AdminAuditEntry.system,
-                    metadata: [JSONMember("deleted", .number(String(total))), JSONMember("cutoff", .string(cutoff.rfc3339))], occurredAt: now()
+                    metadata: [
+                        JSONMember("deleted", .number(String(purged.events))),
+                        JSONMember("workflow_runs_deleted", .number(String(purged.workflowRuns))),
+                        JSONMember("cutoff", .string(cutoff.rfc3339)),
+                    ],
+                    occurredAt: now()
                 )
             )
-            Counter(label: "sluice_retention_purged_events_total").increment(by: total)
-            logger.info("retention purge completed", metadata: ["retention.deleted": "\(total)", "retention.cutoff": "\(cutoff)"])
+            Counter(label: "sluice_retention_purged_events_total").increment(by: purged.events)
+            Counter(label: "sluice_retention_purged_workflow_runs_total").increment(by: purged.workflowRuns)
+            logger.info("retention purge completed", metadata: [
+                "retention.deleted": "\(purged.events)", "retention.workflow_runs_deleted": "\(purged.workflowRuns)",
+                "retention.cutoff": "\(cutoff)",
+            ])
         }
-        return total
+        return purged
     }
 
     public func run() async throws {

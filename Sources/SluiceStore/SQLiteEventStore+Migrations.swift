@@ -195,6 +195,13 @@ extension SQLiteEventStore {
                 DROP TABLE credentials;
                 """)
         }
+        migrator.registerMigration("2026-11-22-workflow-retention") { db in
+            // Retention finds finished runs by their last change, and their incidents by run.
+            try db.execute(sql: """
+                CREATE INDEX workflow_runs_updated ON workflow_runs (updated_at);
+                CREATE INDEX workflow_incidents_run ON workflow_incidents (run_id);
+                """)
+        }
         return migrator
     }
 }

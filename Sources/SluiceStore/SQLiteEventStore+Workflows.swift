@@ -113,6 +113,32 @@ extension SQLiteEventStore: WorkflowJournal {
         }
     }
 
+    public func purgeRuns(updatedBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+        do {
+            return try await pool.write { db in
+                let ids = try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM workflow_runs
+                        WHERE updated_at < ? AND status NOT IN ('queued', 'retrying') ORDER BY updated_at LIMIT ?
+                        """,
+                    arguments: [cutoff.microseconds, limit]
+                )
+                let deleteSteps = try db.cachedStatement(sql: "DELETE FROM workflow_steps WHERE run_id = ?")
+                let deleteIncidents = try db.cachedStatement(sql: "DELETE FROM workflow_incidents WHERE run_id = ?")
+                let deleteRun = try db.cachedStatement(sql: "DELETE FROM workflow_runs WHERE id = ?")
+                for id in ids {
+                    try deleteSteps.execute(arguments: [id])
+                    try deleteIncidents.execute(arguments: [id])
+                    try deleteRun.execute(arguments: [id])
+                }
+                return ids.count
+            }
+        } catch {
+            throw Self.storeError(error, doing: "purge workflow runs")
+        }
+    }
+
     public func steps(runID: Int64) async throws(StoreError) -> [WorkflowStepRecord] {
         do {
             return try await pool.read { db in

@@ -95,7 +95,7 @@ import Testing
         let recent = (0..<3).map { EventStoreContract.event(occurredAt: now - .seconds(10 * 86_400), key: "new\($0)") }
         _ = try await sluice.store.append(old + recent, receivedAt: now)
         let service = RetentionService(store: sluice.store, settings: .init(days: 365, batchSize: 5), logger: sluice.logger, now: { now })
-        #expect(try await service.purgeOnce() == 12)
+        #expect(try await service.purgeOnce() == RetentionService.Purged(events: 12, workflowRuns: 0))
         let left = try await sluice.store.events(matching: EventFilter(), after: nil, limit: 100).events
         #expect(left.filter { $0.source != AdminAuditEntry.source }.count == 3)
         let audit = left.filter { $0.source == AdminAuditEntry.source && $0.normalized.action.hasPrefix("retention.") }
@@ -103,7 +103,63 @@ import Testing
         let raw = String(decoding: audit.first?.raw ?? [], as: UTF8.self)
         #expect(raw.contains("\"deleted\":12"))
         let stored = try await sluice.store.count()
-        #expect(try await service.purgeOnce() == 0)
+        #expect(try await service.purgeOnce() == RetentionService.Purged())
         #expect(try await sluice.store.count() == stored, "a pass that deletes nothing records nothing")
+    }
+
+    /// Retention also forgets finished workflow runs, with their journals and incident records,
+    /// once they are older than the retention period; pending runs and recent ones stay.
+    @Test(arguments: StoreBackend.available)
+    func retentionPurgesFinishedWorkflowRunsWithTheirJournals(_ backend: StoreBackend) async throws {
+        let now = Timestamp(rfc3339: "2026-06-01T00:00:00Z")!
+        let long = now - .seconds(400 * 86_400)
+        let recent = now - .seconds(10 * 86_400)
+        try await backend.withStore { store in
+            let seq = try await store.append([EventStoreContract.event(occurredAt: recent, key: "alert")], receivedAt: recent)
+            #expect(seq.accepted == 1)
+            _ = try await store.startCursor("workflow/wf", at: 0, time: long)
+            let outcomes: [(key: String, at: Timestamp, status: WorkflowRunStatus)] = [
+                ("old-succeeded", long, .succeeded), ("old-failed", long, .failed), ("old-skipped", long, .skipped),
+                ("old-retrying", long, .retrying), ("old-queued", long, .queued), ("recent-succeeded", recent, .succeeded),
+            ]
+            var ids: [String: Int64] = [:]
+            for outcome in outcomes {
+                _ = try await store.enqueueRuns(
+                    [NewWorkflowRun(workflow: "wf", alertKey: outcome.key, eventSeq: 1)], consumer: "workflow/wf", through: 1, at: outcome.at
+                )
+                let run = try #require(try await store.runs(workflow: "wf", status: nil, beforeID: nil, limit: 1).first)
+                ids[outcome.key] = run.id
+                guard outcome.status != .queued else { continue }
+                _ = try await store.beginAttempt(runID: run.id, at: outcome.at)
+                let step = WorkflowStepRecord(
+                    runID: run.id, key: "create", kind: "ctia.create_incident", status: .succeeded, input: .object([]),
+                    output: .object([]), error: nil, attempts: 1, startedAt: outcome.at, finishedAt: outcome.at
+                )
+                let incident = WorkflowIncident(
+                    workflow: "wf", alertKey: outcome.key, externalID: "ext-\(outcome.key)", remoteID: "r-\(outcome.key)", title: nil,
+                    runID: run.id, eventSeq: 1, created: true, recordedAt: outcome.at
+                )
+                try await store.recordStep(step, incident: incident)
+                try await store.finishAttempt(
+                    runID: run.id, status: outcome.status, step: nil, detail: nil,
+                    nextAttemptAt: outcome.status == .retrying ? now : nil, at: outcome.at
+                )
+            }
+            let service = RetentionService(store: store, settings: .init(days: 365, batchSize: 2), logger: Logger(label: "test"), now: { now })
+            #expect(try await service.purgeOnce() == RetentionService.Purged(events: 0, workflowRuns: 3))
+            let left = try await store.runs(workflow: "wf", status: nil, beforeID: nil, limit: 10).map(\.alertKey)
+            #expect(Set(left) == ["old-retrying", "old-queued", "recent-succeeded"])
+            for key in ["old-succeeded", "old-failed", "old-skipped"] {
+                #expect(try await store.run(id: ids[key]!) == nil)
+                #expect(try await store.steps(runID: ids[key]!).isEmpty)
+            }
+            #expect(try await store.steps(runID: ids["recent-succeeded"]!).count == 1)
+            let incidents = try await store.incidents(workflow: "wf", beforeID: nil, limit: 10).map(\.incident.alertKey)
+            #expect(Set(incidents) == ["old-retrying", "recent-succeeded"])
+            let audit = try await store.events(matching: EventFilter(action: ActionMatch("retention.purge_completed")), after: nil, limit: 10).events
+            let raw = String(decoding: audit.first?.raw ?? [], as: UTF8.self)
+            #expect(raw.contains("\"workflow_runs_deleted\":3"))
+            #expect(try await service.purgeOnce() == RetentionService.Purged())
+        }
     }
 }

@@ -30,6 +30,11 @@ public protocol WorkflowJournal: Sendable {
     func createdIncidentCounts() async throws(StoreError) -> [String: Int]
     /// Incidents (of one workflow when given), newest first, recorded before `beforeID`.
     func incidents(workflow: String?, beforeID: Int64?, limit: Int) async throws(StoreError) -> [(id: Int64, incident: WorkflowIncident)]
+    /// Deletes up to `limit` finished runs (succeeded, skipped or failed) last changed before
+    /// `cutoff`, with their step journals and incident records, in one transaction; returns how
+    /// many runs went. Queued and retrying runs are never purged. An alert seen again after its
+    /// run is purged runs again, as an event pushed again after retention is stored again.
+    func purgeRuns(updatedBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int
 }
 
 extension AdminAuditEntry {

@@ -96,6 +96,11 @@ extension PostgresEventStore {
             // Rows are never deleted: a released lease keeps its token, so tokens only grow.
             "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
         ]),
+        ("2026-11-22-workflow-retention", [
+            // Retention finds finished runs by their last change, and their incidents by run.
+            "CREATE INDEX workflow_runs_updated ON workflow_runs (updated_at)",
+            "CREATE INDEX workflow_incidents_run ON workflow_incidents (run_id)",
+        ]),
     ]
 
     /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.

@@ -108,6 +108,28 @@ extension PostgresEventStore: WorkflowJournal {
         }
     }
 
+    public func purgeRuns(updatedBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+        do {
+            return try await database.transaction { [logger] connection in
+                let ids = try await connection.query(
+                    """
+                    SELECT id FROM workflow_runs
+                    WHERE updated_at < \(cutoff.microseconds) AND status NOT IN ('queued', 'retrying')
+                    ORDER BY updated_at LIMIT \(Int64(limit)) FOR UPDATE
+                    """,
+                    logger: logger
+                ).collect().map { try $0.decode(Int64.self) }
+                guard !ids.isEmpty else { return 0 }
+                try await connection.query("DELETE FROM workflow_steps WHERE run_id = ANY(\(ids))", logger: logger)
+                try await connection.query("DELETE FROM workflow_incidents WHERE run_id = ANY(\(ids))", logger: logger)
+                try await connection.query("DELETE FROM workflow_runs WHERE id = ANY(\(ids))", logger: logger)
+                return ids.count
+            }
+        } catch {
+            throw Self.storeError(error, doing: "purge workflow runs")
+        }
+    }
+
     public func steps(runID: Int64) async throws(StoreError) -> [WorkflowStepRecord] {
         do {
             return try await database.rows(
