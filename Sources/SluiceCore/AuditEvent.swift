@@ -74,16 +74,25 @@ public struct IncomingEvent: Sendable, Hashable {
     public var logType: String
     /// Unique per source: the provider's id where there is one, else SHA-256 of canonical JSON.
     public var dedupeKey: [UInt8]
+    /// The event's own time, when the event carries one (never the time it was received). A
+    /// redelivery is a duplicate when source, key and this time all match. The store puts it in
+    /// front of the key, so that live events' keys land at the end of the dedupe index instead
+    /// of on a random page of it.
+    public var dedupeTime: Timestamp?
     /// The bytes as received.
     public var raw: [UInt8]
     public var normalized: NormalizedEvent
     /// Where a collected event came from within its source (``EventOrigin``); nil for pushes.
     public var origin: String?
 
-    public init(source: String, logType: String, dedupeKey: [UInt8], raw: [UInt8], normalized: NormalizedEvent, origin: String? = nil) {
+    public init(
+        source: String, logType: String, dedupeKey: [UInt8], dedupeTime: Timestamp? = nil, raw: [UInt8], normalized: NormalizedEvent,
+        origin: String? = nil
+    ) {
         self.source = source
         self.logType = logType
         self.dedupeKey = dedupeKey
+        self.dedupeTime = dedupeTime
         self.raw = raw
         self.normalized = normalized
         self.origin = origin

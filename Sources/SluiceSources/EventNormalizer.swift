@@ -98,6 +98,12 @@ public struct EventNormalizer: Sendable, Hashable {
     }
 
     public func normalize(_ value: JSONValue, receivedAt: Timestamp) -> NormalizedEvent {
+        normalizeKeepingOwnTime(value, receivedAt: receivedAt).event
+    }
+
+    /// Normalizes `value`, and returns the event's own time apart: nil when the event carries
+    /// none and `receivedAt` stands in for it (such an event is keyed without a time).
+    public func normalizeKeepingOwnTime(_ value: JSONValue, receivedAt: Timestamp) -> (event: NormalizedEvent, ownTime: Timestamp?) {
         let event = unwrapped(value)
         func first(_ paths: [FieldPath]) -> JSONValue? {
             for path in paths {
@@ -105,7 +111,8 @@ public struct EventNormalizer: Sendable, Hashable {
             }
             return nil
         }
-        let occurredAt = first(fields.occurredAt).flatMap(Timestamp.init(json:)) ?? receivedAt
+        let ownTime = first(fields.occurredAt).flatMap(Timestamp.init(json:))
+        let occurredAt = ownTime ?? receivedAt
         let action = first(fields.action)?.textValue ?? ""
         let actorID = first(fields.actorID)?.textValue
         let actorName = first(fields.actorName)?.textValue
@@ -137,10 +144,11 @@ public struct EventNormalizer: Sendable, Hashable {
         }
         let context = AuditContext(location: first(fields.location)?.textValue, userAgent: first(fields.userAgent)?.textValue)
         let version = first(fields.version)?.textValue.flatMap { Int($0) }
-        return NormalizedEvent(
+        let normalized = NormalizedEvent(
             occurredAt: occurredAt, action: action, actor: actor, targets: targets,
             context: context, schemaVersion: version
         )
+        return (normalized, ownTime)
     }
 
     /// The key that makes a redelivery a duplicate: the sender's event id when the field map

@@ -34,12 +34,14 @@ public struct PushIngestor: Sendable {
         var incoming: [IncomingEvent] = []
         incoming.reserveCapacity(events.count)
         for (index, event) in events.enumerated() {
+            let (normalized, ownTime) = feed.normalizer.normalizeKeepingOwnTime(event.value, receivedAt: receivedAt)
             incoming.append(IncomingEvent(
                 source: feed.name,
                 logType: feed.logType,
                 dedupeKey: feed.normalizer.dedupeKey(for: event.value, webhookID: webhookID, index: index),
+                dedupeTime: ownTime,
                 raw: event.raw,
-                normalized: feed.normalizer.normalize(event.value, receivedAt: receivedAt)
+                normalized: normalized
             ))
         }
         return try await store.append(incoming, receivedAt: receivedAt)

@@ -202,6 +202,14 @@ extension SQLiteEventStore {
                 CREATE INDEX workflow_incidents_run ON workflow_incidents (run_id);
                 """)
         }
+        migrator.registerMigration("2026-12-04-timed-dedupe-keys") { db in
+            // Keys stored from now on lead with the event's own time (StoredDedupeKey); events
+            // stored before keep the old form, and are looked up in it until retention removes them.
+            try db.execute(
+                sql: "INSERT INTO store_state (name, value) SELECT ?, COALESCE(MAX(seq), 0) FROM events",
+                arguments: [StoredDedupeKey.untimedThroughState]
+            )
+        }
         return migrator
     }
 }

@@ -24,6 +24,9 @@ public final class SQLiteEventStore: EventStore {
     private let checkpointQueue = DispatchQueue(label: "sluice.store.checkpoint")
     private let checkpointScheduled = ScheduleGate()
     private let indexingScheduled = ScheduleGate()
+    /// Whether events stored before dedupe keys carried their time may still be present; their
+    /// keys are then looked up in the old form too (see ``StoredDedupeKey``).
+    private let untimedKeysRemain: Atomic<Bool>
     /// Events indexed per pass: large enough for sorted inserts to share pages, small enough
     /// that a pass stays short next to the commits it is queued between.
     static let indexBatchSize = 20_000
@@ -72,6 +75,10 @@ public final class SQLiteEventStore: EventStore {
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
             try Self.migrator.migrate(pool)
+            let untimedThrough = try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = ?", arguments: [StoredDedupeKey.untimedThroughState])
+            }
+            untimedKeysRemain = Atomic((untimedThrough ?? 0) > 0)
             var checkpointConfig = Configuration()
             checkpointConfig.busyMode = .timeout(10)
             checkpointConfig.prepareDatabase { db in
@@ -90,16 +97,35 @@ public final class SQLiteEventStore: EventStore {
 
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
         if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
-        let rows = Self.encodeRows(events, receivedAt: receivedAt)
         do {
-            return try await withCheckedThrowingContinuation { continuation in
+            var events = events
+            var storedBefore = 0
+            if untimedKeysRemain.load(ordering: .relaxed) {
+                (events, storedBefore) = try await droppingUntimedDuplicates(events)
+            }
+            let rows = Self.encodeRows(events, receivedAt: receivedAt)
+            let result = try await withCheckedThrowingContinuation { continuation in
                 pending.add(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
                 writerQueue.async { self.drain() }
             }
+            return AppendResult(accepted: result.accepted, duplicates: result.duplicates + storedBefore)
         } catch let error as StoreError {
             throw error
         } catch {
             throw Self.storeError(error, doing: "append")
+        }
+    }
+
+    /// Removes the events already stored under the key form used before keys carried the event's
+    /// time. Such rows are never written again, only purged, so a read outside the commit is enough.
+    private func droppingUntimedDuplicates(_ events: [IncomingEvent]) async throws -> ([IncomingEvent], Int) {
+        try await pool.read { db in
+            let lookup = try db.cachedStatement(sql: "SELECT 1 FROM events WHERE source = ? AND dedupe_key = ?")
+            let fresh = try events.filter { event in
+                guard let untimed = StoredDedupeKey.untimed(for: event) else { return true }
+                return try Int.fetchOne(lookup, arguments: [event.source, Data(untimed)]) == nil
+            }
+            return (fresh, events.count - fresh.count)
         }
     }
 
@@ -218,7 +244,7 @@ public final class SQLiteEventStore: EventStore {
             let id = EventID.make(at: receivedAt, using: &generator)
             let metadata = n.actor.map { StoredJSON.encodeMetadata($0.metadata) }
             return [
-                id.rawValue, text(event.source), Data(event.dedupeKey.prefix(dedupeKeyBytes)), text(event.logType),
+                id.rawValue, text(event.source), Data(StoredDedupeKey.bytes(for: event)), text(event.logType),
                 n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
                 text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
                 StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
@@ -260,10 +286,6 @@ public final class SQLiteEventStore: EventStore {
         }
         return AppendResult(accepted: accepted, duplicates: duplicates)
     }
-
-    /// Dedupe keys are stored as their first 128 bits: collisions stay negligible (about 2⁻⁶⁴ at
-    /// four billion events per feed) and the random-order index is half the size.
-    static let dedupeKeyBytes = 16
 
     /// SQLite text binding stops at the first NUL; such values are stored as UTF-8 blobs, which
     /// read back as the full string.
@@ -375,6 +397,14 @@ public final class SQLiteEventStore: EventStore {
                     }
                     try deleteEvent.execute(arguments: [seq])
                 }
+                try db.execute(
+                    sql: """
+                        UPDATE store_state SET value = 0 WHERE name = ? AND value > 0
+                            AND NOT EXISTS (SELECT 1 FROM events WHERE seq <= store_state.value)
+                        """,
+                    arguments: [StoredDedupeKey.untimedThroughState]
+                )
+                if db.changesCount > 0 { untimedKeysRemain.store(false, ordering: .relaxed) }
                 return rows.count
             }
         } catch {

@@ -47,6 +47,30 @@ public enum EventStoreContract {
         #expect(bySeq.map(\.receivedAt) == bySeq.map(\.receivedAt).sorted())
     }
 
+    /// A redelivery is a duplicate when source, key and the event's own time all match; the
+    /// same key at another time, or with no time, is another event. Times before the epoch too.
+    public static func timedDedupeKeys(_ store: any EventStore) async throws {
+        func timed(_ key: String, at time: Timestamp, source: String = "feed-a") -> IncomingEvent {
+            var incoming = event(source: source, occurredAt: time, key: key)
+            incoming.dedupeTime = time
+            return incoming
+        }
+        let early = Timestamp(seconds: -86_400)
+        let first = try await store.append(
+            [timed("k", at: t(1)), timed("k", at: t(2)), timed("j", at: t(1)), timed("k", at: early), event(occurredAt: t(1), key: "k")],
+            receivedAt: t(10)
+        )
+        #expect(first == AppendResult(accepted: 5, duplicates: 0))
+        let again = try await store.append(
+            [timed("k", at: t(2)), timed("k", at: early), event(occurredAt: t(5), key: "k"), timed("k", at: t(1), source: "feed-b"), timed("k", at: t(3))],
+            receivedAt: t(11)
+        )
+        #expect(again == AppendResult(accepted: 2, duplicates: 3))
+        let stored = try await store.events(matching: EventFilter(), after: nil, limit: 100).events
+        #expect(stored.count == 7)
+        #expect(stored.filter { $0.normalized.occurredAt == early }.count == 1)
+    }
+
     /// Concurrent appends each get their own all-or-nothing result and nothing is lost.
     public static func concurrentAppends(_ store: any EventStore) async throws {
         try await withThrowingTaskGroup(of: AppendResult.self) { group in

@@ -6,13 +6,14 @@ import Testing
 /// PostgreSQL whenever the test script has started a server (and then it must have).
 @Suite struct EventStoreContractTests {
     enum Contract: String, CaseIterable, Sendable, CustomTestStringConvertible {
-        case appendAndDedupe, concurrentAppends, filtersAndPaging, purge, checkpointsCommitWithEvents, unusualTextRoundTrips
+        case appendAndDedupe, timedDedupeKeys, concurrentAppends, filtersAndPaging, purge, checkpointsCommitWithEvents, unusualTextRoundTrips
 
         var testDescription: String { rawValue }
 
         func check(_ store: any EventStore) async throws {
             switch self {
             case .appendAndDedupe: try await EventStoreContract.appendAndDedupe(store)
+            case .timedDedupeKeys: try await EventStoreContract.timedDedupeKeys(store)
             case .concurrentAppends: try await EventStoreContract.concurrentAppends(store)
             case .filtersAndPaging: try await EventStoreContract.filtersAndPaging(store)
             case .purge: try await EventStoreContract.purge(store)

@@ -131,6 +131,33 @@ struct PostgresEventStoreTests {
         }
     }
 
+    /// Events stored before keys carried the event's time (an untimed key is stored exactly as
+    /// every key was then) are found as duplicates in that form until retention removes them.
+    @Test func eventsStoredBeforeTimedKeysStayDuplicates() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { store in
+                let schema = configuration.schema
+                let old = EventStoreContract.event(occurredAt: .init(seconds: 100), key: "0123456789abcdef and more")
+                #expect(try await store.append([old], receivedAt: .init(seconds: 200)).accepted == 1)
+                let through = try await PostgresTestDatabase.scalar(
+                    "UPDATE \(schema).store_state SET value = (SELECT max(seq) FROM \(schema).events) RETURNING value::text", on: configuration
+                )
+                #expect(through == "1")
+                try await store.migrate()
+                var timed = old
+                timed.dedupeTime = old.normalized.occurredAt
+                let fresh = EventStoreContract.event(occurredAt: .init(seconds: 101), key: "fresh")
+                #expect(try await store.append([timed, fresh], receivedAt: .init(seconds: 300)) == AppendResult(accepted: 1, duplicates: 1))
+                #expect(try await store.purge(occurredBefore: .init(seconds: 1_000), limit: 100) == 2)
+                let after = try await PostgresTestDatabase.scalar(
+                    "SELECT value::text FROM \(schema).store_state WHERE name = 'untimed_dedupe_keys_through'", on: configuration
+                )
+                #expect(after == "0")
+                #expect(try await store.append([timed], receivedAt: .init(seconds: 400)) == AppendResult(accepted: 1, duplicates: 0))
+            }
+        }
+    }
+
     /// A server that cannot be reached is `unavailable` (pushes answer 503), never an acknowledgement.
     @Test func unreachableServerIsUnavailable() async throws {
         let configuration = PostgresStoreConfiguration(

@@ -116,6 +116,61 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: path + "-wal"))
     }
 
+    /// Keys lead with the event's own time in an order that sorts as the times do, before the
+    /// epoch too, so live events append to the dedupe index; keys without a time keep the old form.
+    @Test func storedDedupeKeysSortByTheEventsOwnTime() {
+        let times: [Int64] = [-5_000_000, -1, 0, 1, 255, 256, 1_700_000_000_000_000]
+        let keys = times.reversed().map { micros in
+            var incoming = EventStoreContract.event(occurredAt: Timestamp(microseconds: micros), key: "same key, any length past sixteen")
+            incoming.dedupeTime = Timestamp(microseconds: micros)
+            return StoredDedupeKey.bytes(for: incoming)
+        }
+        #expect(keys.allSatisfy { $0.count == 24 && $0.suffix(16) == Array("same key, any le".utf8) })
+        #expect(keys.sorted { $0.lexicographicallyPrecedes($1) } == Array(keys.reversed()))
+        let untimed = EventStoreContract.event(occurredAt: Timestamp(seconds: 1), key: "same key, any length past sixteen")
+        #expect(StoredDedupeKey.bytes(for: untimed) == Array("same key, any le".utf8))
+        #expect(StoredDedupeKey.untimed(for: untimed) == nil)
+    }
+
+    /// A database written before keys carried the event's time: migration records how far its
+    /// events go, their keys are still found in the old form, and once retention has removed
+    /// them all the old-form lookup stops.
+    @Test func eventsStoredBeforeTimedKeysStayDuplicates() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        let occurred = Timestamp(seconds: 100)
+        do {
+            let previous = try DatabaseQueue(path: path)
+            try SQLiteEventStore.migrator.migrate(previous, upTo: "2026-11-22-workflow-retention")
+            try await previous.write { db in
+                // The old form: the first 16 bytes of the producer's key, nothing in front.
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action, targets, raw)
+                        VALUES (?, 'feed-a', ?, 'INCIDENT_IO', ?, ?, 'api_key.created', '[]', ?)
+                        """,
+                    arguments: [EventID.make(at: occurred).rawValue, Data("0123456789abcdef".utf8), occurred.microseconds, occurred.microseconds, Data("{}".utf8)]
+                )
+            }
+            try previous.close()
+        }
+        let store = try SQLiteEventStore(configuration: .init(path: path), logger: Logger(label: "test"))
+        func untimedThrough() async throws -> Int64? {
+            try await store.pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = 'untimed_dedupe_keys_through'")
+            }
+        }
+        #expect(try await untimedThrough() == 1)
+        var redelivered = EventStoreContract.event(occurredAt: occurred, key: "0123456789abcdef and more")
+        redelivered.dedupeTime = occurred
+        let fresh = EventStoreContract.event(occurredAt: Timestamp(seconds: 101), key: "fresh")
+        #expect(try await store.append([redelivered, fresh], receivedAt: Timestamp(seconds: 300)) == AppendResult(accepted: 1, duplicates: 1))
+        #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_000), limit: 100) == 2)
+        #expect(try await untimedThrough() == 0)
+        #expect(try await store.append([redelivered], receivedAt: Timestamp(seconds: 400)) == AppendResult(accepted: 1, duplicates: 0))
+    }
+
     @Test func fullDatabaseFailsTheWholeRequestAndKeepsEarlierData() async throws {
         try await withStore({ $0.maxSizeBytes = 400 * 1024 }) { store, _ in
             let small = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: 1), key: "kept")], receivedAt: Timestamp(seconds: 1))

@@ -84,10 +84,11 @@ struct AuditLogStream: Sendable {
             let receivedAt = run.now()
             let origin = run.origin(.audit)
             let events = page.items.map { item in
-                IncomingEvent(
+                let time = IncydrNormalizer.auditEntryTime(item.value)
+                return IncomingEvent(
                     source: configuration.name, logType: IncydrConfiguration.logType,
-                    dedupeKey: IncydrNormalizer.contentKey(item.value),
-                    raw: item.raw, normalized: IncydrNormalizer.auditEntry(item.value, receivedAt: receivedAt), origin: origin
+                    dedupeKey: IncydrNormalizer.contentKey(item.value), dedupeTime: time,
+                    raw: item.raw, normalized: IncydrNormalizer.auditEntry(item.value, occurredAt: time ?? receivedAt), origin: origin
                 )
             }
             if page.items.count < size || !page.hasItems {

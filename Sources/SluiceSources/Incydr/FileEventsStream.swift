@@ -135,10 +135,11 @@ struct FileEventsStream: Sendable {
         let receivedAt = now()
         let events = page.items.map { item in
             let id = item.value["event"]?["id"]?.textValue
+            let time = IncydrNormalizer.fileEventTime(item.value)
             return IncomingEvent(
                 source: configuration.name, logType: IncydrConfiguration.logType,
-                dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.contentKey(item.value),
-                raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, receivedAt: receivedAt), origin: origin
+                dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.contentKey(item.value), dedupeTime: time,
+                raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, occurredAt: time ?? receivedAt), origin: origin
             )
         }
         let parsed = ParsedPage(

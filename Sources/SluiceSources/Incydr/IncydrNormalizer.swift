@@ -12,10 +12,14 @@ enum IncydrNormalizer {
 
     private static func path(_ dotted: String) -> FieldPath { paths[dotted] ?? FieldPath(dotted) }
 
-    static func fileEvent(_ item: JSONValue, receivedAt: Timestamp) -> NormalizedEvent {
+    /// A file event's own time: `@timestamp`, else `event.inserted`.
+    static func fileEventTime(_ item: JSONValue) -> Timestamp? {
+        item["@timestamp"].flatMap(Timestamp.init(json:)) ?? item.value(at: path("event.inserted")).flatMap(Timestamp.init(json:))
+    }
+
+    /// `occurredAt` is ``fileEventTime(_:)``, or the time received for an event without one.
+    static func fileEvent(_ item: JSONValue, occurredAt: Timestamp) -> NormalizedEvent {
         func text(_ dotted: String) -> String? { item.value(at: path(dotted)).flatMap(\.textValue) }
-        let occurredAt = item["@timestamp"].flatMap(Timestamp.init(json:))
-            ?? item.value(at: path("event.inserted")).flatMap(Timestamp.init(json:)) ?? receivedAt
         var actor: AuditActor?
         if let email = text("user.email") ?? text("user.id") {
             var metadata: [String: String] = [:]
@@ -45,8 +49,14 @@ enum IncydrNormalizer {
         )
     }
 
-    /// `type$` is `audit_log::<event_type>/<version>`.
-    static func auditEntry(_ item: JSONValue, receivedAt: Timestamp) -> NormalizedEvent {
+    /// An audit entry's own time: `timestamp`.
+    static func auditEntryTime(_ item: JSONValue) -> Timestamp? {
+        item["timestamp"].flatMap(Timestamp.init(json:))
+    }
+
+    /// `type$` is `audit_log::<event_type>/<version>`; `occurredAt` is ``auditEntryTime(_:)``,
+    /// or the time received for an entry without one.
+    static func auditEntry(_ item: JSONValue, occurredAt: Timestamp) -> NormalizedEvent {
         var action = item["type$"]?.textValue ?? item["type"]?.textValue ?? "audit"
         var version: Int?
         if action.hasPrefix("audit_log::") { action.removeFirst("audit_log::".count) }
@@ -65,7 +75,7 @@ enum IncydrNormalizer {
             if let id = item[key]?.textValue { targets.append(AuditTarget(type: type, id: id)) }
         }
         return NormalizedEvent(
-            occurredAt: item["timestamp"].flatMap(Timestamp.init(json:)) ?? receivedAt,
+            occurredAt: occurredAt,
             action: action, actor: actor, targets: targets,
             context: AuditContext(location: item["actorIpAddress"]?.textValue, userAgent: item["actorAgent"]?.textValue),
             schemaVersion: version

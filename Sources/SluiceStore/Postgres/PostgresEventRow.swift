@@ -23,6 +23,9 @@ struct PostgresEventRow: Sendable {
     var origin: String?
     var escaped: Bool
     var terms: [String]
+    /// The dedupe key in the form stored before keys carried the event's time, when it differs
+    /// (``StoredDedupeKey/untimed(for:)``); not a column.
+    var untimedKey: ByteBuffer?
 
     static let columnCount = 19
     static let insertColumns = """
@@ -47,14 +50,15 @@ struct PostgresEventRow: Sendable {
                 actorID: n.actor?.id, actorName: n.actor?.name, targets: n.targets
             )
             return PostgresEventRow(
-                id: id.rawValue, source: stored(event.source)!, dedupeKey: ByteBuffer(bytes: event.dedupeKey.prefix(SQLiteEventStore.dedupeKeyBytes)),
+                id: id.rawValue, source: stored(event.source)!, dedupeKey: ByteBuffer(bytes: StoredDedupeKey.bytes(for: event)),
                 logType: stored(event.logType)!, occurredAt: n.occurredAt.microseconds, receivedAt: receivedAt.microseconds,
                 action: stored(n.action)!, actorType: stored(n.actor?.type), actorID: stored(n.actor?.id), actorName: stored(n.actor?.name),
                 actorMetadata: n.actor.map { StoredJSON.encodeMetadata($0.metadata) }, targets: StoredJSON.encodeTargets(n.targets),
                 location: stored(n.context.location), userAgent: stored(n.context.userAgent), schemaVersion: n.schemaVersion.map(Int32.init),
                 raw: ByteBuffer(bytes: event.raw), origin: stored(event.origin), escaped: escaped,
                 // A term holding NUL can be neither stored as text nor matched by a filter.
-                terms: terms.filter { !$0.utf8.contains(0) }.sorted()
+                terms: terms.filter { !$0.utf8.contains(0) }.sorted(),
+                untimedKey: StoredDedupeKey.untimed(for: event).map { ByteBuffer(bytes: $0) }
             )
         }
     }

@@ -101,6 +101,12 @@ extension PostgresEventStore {
             "CREATE INDEX workflow_runs_updated ON workflow_runs (updated_at)",
             "CREATE INDEX workflow_incidents_run ON workflow_incidents (run_id)",
         ]),
+        ("2026-12-04-timed-dedupe-keys", [
+            // Keys stored from now on lead with the event's own time (StoredDedupeKey); events
+            // stored before keep the old form, and are looked up in it until retention removes them.
+            "CREATE TABLE store_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+            "INSERT INTO store_state (name, value) SELECT '\(StoredDedupeKey.untimedThroughState)', COALESCE(MAX(seq), 0) FROM events",
+        ]),
     ]
 
     /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.

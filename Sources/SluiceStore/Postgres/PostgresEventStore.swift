@@ -27,6 +27,9 @@ public final class PostgresEventStore: EventStore, Service {
     /// Runs inside the commit transaction after the events are inserted, before COMMIT (tests use
     /// it to hold a transaction open while another instance writes).
     package let beforeCommit: (@Sendable () async -> Void)?
+    /// Whether events stored before dedupe keys carried their time may still be present (see
+    /// ``StoredDedupeKey``); assumed until ``migrate()`` reads the schema's state.
+    private let untimedKeysRemain = Atomic(true)
 
     struct PendingAppend {
         var rows: [PostgresEventRow]
@@ -82,6 +85,7 @@ public final class PostgresEventStore: EventStore, Service {
     public func migrate() async throws(StoreError) {
         do {
             try await Self.migrate(database, schema: configuration.schema)
+            try await refreshUntimedKeysState()
         } catch {
             throw Self.storeError(error, doing: "migrate the PostgreSQL schema")
         }
@@ -107,18 +111,56 @@ public final class PostgresEventStore: EventStore, Service {
 
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
         if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
-        let rows = PostgresEventRow.rows(events, receivedAt: receivedAt)
+        var rows = PostgresEventRow.rows(events, receivedAt: receivedAt)
         let fence = LeaseFence.current
         do {
-            return try await withCheckedThrowingContinuation { continuation in
-                pending.add(PendingAppend(rows: rows, checkpoint: checkpoint, fence: fence, committedAt: receivedAt, continuation: continuation))
+            var storedBefore = 0
+            if untimedKeysRemain.load(ordering: .relaxed) {
+                (rows, storedBefore) = try await droppingUntimedDuplicates(rows)
+            }
+            let committed = rows
+            let result = try await withCheckedThrowingContinuation { continuation in
+                pending.add(PendingAppend(rows: committed, checkpoint: checkpoint, fence: fence, committedAt: receivedAt, continuation: continuation))
                 wake.yield()
             }
+            return AppendResult(accepted: result.accepted, duplicates: result.duplicates + storedBefore)
         } catch let error as StoreError {
             throw error
         } catch {
             throw Self.storeError(error, doing: "append")
         }
+    }
+
+    /// Removes the rows whose events are already stored under the key form used before keys
+    /// carried the event's time. Such rows are never written again, only purged, so a read
+    /// outside the commit is enough.
+    private func droppingUntimedDuplicates(_ rows: [PostgresEventRow]) async throws -> ([PostgresEventRow], Int) {
+        let candidates = rows.compactMap { row in row.untimedKey.map { (row.source, $0) } }
+        guard !candidates.isEmpty else { return (rows, 0) }
+        let found = try await database.rows(
+            """
+            SELECT e.source, e.dedupe_key FROM events e
+            JOIN unnest(\(candidates.map(\.0))::text[], \(candidates.map(\.1))::bytea[]) AS k(source, dedupe_key)
+                ON e.source = k.source AND e.dedupe_key = k.dedupe_key
+            """
+        )
+        var stored = Set<[UInt8]>()
+        for row in found {
+            let (source, key) = try row.decode((String, ByteBuffer).self)
+            stored.insert(Array(source.utf8) + [0] + Array(key.readableBytesView))
+        }
+        guard !stored.isEmpty else { return (rows, 0) }
+        let fresh = rows.filter { row in
+            guard let key = row.untimedKey else { return true }
+            return !stored.contains(Array(row.source.utf8) + [0] + Array(key.readableBytesView))
+        }
+        return (fresh, rows.count - fresh.count)
+    }
+
+    private func refreshUntimedKeysState() async throws {
+        let rows = try await database.rows("SELECT value FROM store_state WHERE name = \(StoredDedupeKey.untimedThroughState)")
+        let through = try rows.first?.decode(Int64.self) ?? 0
+        untimedKeysRemain.store(through > 0, ordering: .relaxed)
     }
 
     private func drain() async {
@@ -280,6 +322,13 @@ public final class PostgresEventStore: EventStore, Service {
                 DELETE FROM events WHERE seq IN (SELECT seq FROM doomed) RETURNING seq
                 """
             )
+            try await database.execute(
+                """
+                UPDATE store_state SET value = 0 WHERE name = \(StoredDedupeKey.untimedThroughState) AND value > 0
+                    AND NOT EXISTS (SELECT 1 FROM events WHERE seq <= store_state.value)
+                """
+            )
+            try await refreshUntimedKeysState()
             return rows.count
         } catch {
             throw Self.storeError(error, doing: "purge")

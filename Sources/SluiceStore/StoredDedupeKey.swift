@@ -1,0 +1,37 @@
+import SluiceCore
+
+/// The bytes an event's dedupe key is stored as, in the unique (source, dedupe_key) index.
+///
+/// A key is the first 128 bits of the producer's key: collisions stay negligible (about 2⁻⁶⁴ at
+/// four billion events per feed). When the event carries its own time, the time comes first
+/// as 8 big-endian bytes: the keys of live events then sort near each other at the end of the
+/// index, so a commit of a thousand events dirties a few index pages instead of a thousand
+/// random ones, however large the store grows.
+enum StoredDedupeKey {
+    static let keyBytes = 16
+    static let timeBytes = 8
+
+    static func bytes(for event: IncomingEvent) -> [UInt8] {
+        let key = event.dedupeKey.prefix(keyBytes)
+        guard let time = event.dedupeTime else { return Array(key) }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(timeBytes + key.count)
+        // Flipping the sign bit makes byte order match numeric order across the epoch.
+        let ordered = UInt64(bitPattern: time.microseconds) ^ (1 << 63)
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: ordered >> UInt64(shift)))
+        }
+        bytes.append(contentsOf: key)
+        return bytes
+    }
+
+    /// The key this event was stored under before keys carried the event's time (migration
+    /// `2026-12-04-timed-dedupe-keys`); nil when its key has no time, since that form is unchanged.
+    static func untimed(for event: IncomingEvent) -> [UInt8]? {
+        event.dedupeTime == nil ? nil : Array(event.dedupeKey.prefix(keyBytes))
+    }
+
+    /// The store_state row that holds the last seq stored before the change; 0 once no such
+    /// event remains.
+    static let untimedThroughState = "untimed_dedupe_keys_through"
+}
