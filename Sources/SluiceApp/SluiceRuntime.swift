@@ -128,14 +128,7 @@ public enum SluiceRuntime {
         now: @escaping @Sendable () -> Timestamp = systemNow
     ) async throws(StoreError) -> Prepared {
         let resolved = try await CredentialBootstrap(store: store, environment: environment, now: now).resolve(config, logger: logger)
-        // Several instances share a PostgreSQL store: each collector, destination and workflow
-        // then runs on whichever holds its lease. One process owns a SQLite file: no leases.
-        let leases = config.storage.postgres.map { postgres in
-            LeaseSettings(
-                store: store, holder: InstanceIdentity.make(host: ProcessInfo.processInfo.hostName, processID: ProcessInfo.processInfo.processIdentifier),
-                duration: postgres.leaseDuration
-            )
-        }
+        let leases = leaseSettings(config, store: store)
         let collectors = makeCollectors(config, store: store, logger: logger, now: now)
         let scheduler = collectors.isEmpty ? nil : CollectorScheduler(collectors: collectors, leases: leases, logger: logger, now: now)
         let destinations = makeDestinations(config, now: now)
@@ -210,8 +203,21 @@ public enum SluiceRuntime {
     }
 
     /// Runs `collectors` on their schedules in the foreground until SIGTERM or SIGINT.
-    public static func runOnSchedule(_ collectors: [ScheduledCollector], logger: Logger, now: @escaping @Sendable () -> Timestamp = systemNow) async throws {
-        let scheduler = CollectorScheduler(collectors: collectors, logger: logger, now: now)
+    /// Several instances share a PostgreSQL store: each collector, destination and workflow then
+    /// runs on whichever process holds its lease. One process owns a SQLite file: no leases.
+    public static func leaseSettings(_ config: SluiceConfig, store: any LeaseStore) -> LeaseSettings? {
+        config.storage.postgres.map { postgres in
+            LeaseSettings(
+                store: store, holder: InstanceIdentity.make(host: ProcessInfo.processInfo.hostName, processID: ProcessInfo.processInfo.processIdentifier),
+                duration: postgres.leaseDuration
+            )
+        }
+    }
+
+    public static func runOnSchedule(
+        _ collectors: [ScheduledCollector], leases: LeaseSettings?, logger: Logger, now: @escaping @Sendable () -> Timestamp = systemNow
+    ) async throws {
+        let scheduler = CollectorScheduler(collectors: collectors, leases: leases, logger: logger, now: now)
         let group = ServiceGroup(configuration: .init(services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -68,6 +68,25 @@ public final class CollectorScheduler: Service, CollectorControl {
         }
     }
 
+    /// Runs `scheduled` once from a process that does not serve (`sluice collect NAME --once`):
+    /// under the collector's lease when `leases` are given, so it never runs beside the instance
+    /// whose schedule holds it, and gives the lease up when the run ends.
+    public static func runOnce(
+        _ scheduled: ScheduledCollector, streams: [IncydrConfiguration.Stream]?, leases: LeaseSettings?, logger: Logger
+    ) async throws(CollectorLeaseHeld) -> [StreamRunReport] {
+        guard let leases else { return await scheduled.collector.run(streams: streams) }
+        let reports = Mutex<[StreamRunReport]>([])
+        let ran = await LeasedWork(name: leaseName(scheduled), settings: leases, logger: logger).once(release: true) {
+            let done = await scheduled.collector.run(streams: streams)
+            reports.withLock { $0 = done }
+        }
+        guard ran else {
+            let holding = try? await leases.store.leases().first { $0.name == leaseName(scheduled) }
+            throw CollectorLeaseHeld(collector: scheduled.collector.configuration.name, holding: holding)
+        }
+        return reports.withLock { $0 }
+    }
+
     private static func leaseName(_ scheduled: ScheduledCollector) -> String {
         "collector/\(scheduled.collector.configuration.name)"
     }
@@ -147,5 +166,17 @@ public final class CollectorScheduler: Service, CollectorControl {
             throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(scheduled.collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
         }
         try await scheduled.collector.rewind(chosen, to: time, audit: .checkpointRewind(collector: name, stream: stream, to: time, by: requester, at: now()))
+    }
+}
+
+/// A run asked of a process while another instance holds the collector's lease.
+public struct CollectorLeaseHeld: Error, CustomStringConvertible {
+    public var collector: String
+    /// The lease as the store last recorded it (nil when it could not be read).
+    public var holding: Lease?
+
+    public var description: String {
+        let holder = holding.map { "instance \($0.holder) holds its lease until \($0.expiresAt.rfc3339)" } ?? "another instance holds its lease"
+        return "collector \(collector) is running elsewhere: \(holder); ask that instance (POST /v1/collectors/\(collector)/run) or try again when it is idle"
     }
 }

@@ -48,7 +48,7 @@ public final class DeliveryService: Service, DestinationControl {
     /// Runs the loops until cancelled or graceful shutdown; a batch in flight is abandoned (and
     /// sent again after restart), never half-committed.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for (name, loop) in self.loops {
                     group.addTask { await LeasedWork.run("destination/\(name)", settings: self.leases, logger: loop.logger) { await loop.run() } }

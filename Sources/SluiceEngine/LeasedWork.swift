@@ -88,10 +88,12 @@ struct LeasedWork: Sendable {
 
     /// Runs `work` once under the lease when this instance holds it or can take it now; false
     /// (and nothing run) when another instance holds it. The lease is kept afterwards (this
-    /// instance's own ``run(_:)`` may be working under it), to lapse if nothing renews it.
-    func once(_ work: @escaping @Sendable () async -> Void) async -> Bool {
+    /// instance's own ``run(_:)`` may be working under it), to lapse if nothing renews it, unless
+    /// `release` says this process has no other use for it.
+    func once(release: Bool = false, _ work: @escaping @Sendable () async -> Void) async -> Bool {
         guard let lease = try? await settings.store.acquireLease(name, holder: settings.holder, for: settings.duration) else { return false }
-        _ = await hold(lease, work)
+        let lost = await hold(lease, work)
+        if release && !lost { try? await settings.store.releaseLease(lease) }
         return true
     }
 }

@@ -36,7 +36,7 @@ public final class WorkflowService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for runner in self.runners {
                     group.addTask {

@@ -22,7 +22,7 @@ public struct SluiceCommandLine: Sendable {
     public func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         let process = Process()
         let outputPath = outputDirectory + "/stdout-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments + trailingArguments

@@ -120,7 +120,20 @@ struct CollectCommand: AsyncParsableCommand {
             } catch {
                 throw error.exit()
             }
-            let reports = await collector.run(streams: streams, backfill: backfill)
+            let reports: [StreamRunReport]
+            if let backfill {
+                // A backfill runs beside the live checkpoints, whoever holds the collector.
+                reports = await collector.run(streams: streams, backfill: backfill)
+            } else {
+                do {
+                    reports = try await CollectorScheduler.runOnce(
+                        scheduled[0], streams: streams, leases: SluiceRuntime.leaseSettings(config, store: eventStore), logger: logger
+                    )
+                } catch {
+                    printError(error.description)
+                    throw ExitCode(1)
+                }
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
             for report in reports {
@@ -129,6 +142,6 @@ struct CollectCommand: AsyncParsableCommand {
             if reports.contains(where: { $0.outcome != .succeeded }) { throw ExitCode(1) }
             return
         }
-        try await SluiceRuntime.runOnSchedule(scheduled, logger: logger)
+        try await SluiceRuntime.runOnSchedule(scheduled, leases: SluiceRuntime.leaseSettings(config, store: eventStore), logger: logger)
     }
 }

@@ -174,6 +174,49 @@ struct PostgresCommandLineTests {
     }
 }
 
+/// `sluice collect NAME --once` on PostgreSQL: it runs under the collector's lease, so never
+/// beside the instance whose schedule holds it, and gives the lease up when it ends.
+@Suite(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
+struct PostgresCollectOnceTests {
+    @Test func collectOnceWaitsForNoOneAndRunsOnlyUnderTheCollectorsLease() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: SluiceCommandLine.binary), "build the sluice executable first (swift build --build-tests)")
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 7, insertedFrom: SluiceRuntimeClock.now() - .seconds(120))
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: LeaseTests.logger) { store in
+                let directory = try TemporaryDirectory()
+                defer { directory.remove() }
+                try await double.withServer { baseURL in
+                    let config = directory.path + "/sluice.yaml"
+                    let yaml = "storage:\n  postgres: { url: \"${env:PG_URL}\", schema: \(configuration.schema) }\n"
+                        + double.collectorsYAML(baseURL: baseURL, streams: "file_events")
+                    try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+                    let cli = SluiceCommandLine(
+                        trailingArguments: ["--config", config, "--log-level", "critical"],
+                        environment: ["PG_URL": try #require(PostgresTestDatabase.url) + "?sslmode=disable", "INCYDR_SECRET": double.clientSecret],
+                        outputDirectory: directory.path
+                    )
+                    let serving = try #require(try await store.acquireLease("collector/incydr", holder: "node-a:1", for: .seconds(60)))
+                    let refused = try await cli.run(["collect", "incydr", "--once"])
+                    #expect(refused.status == 1)
+                    #expect(!refused.output.contains("outcome"), "no stream ran")
+                    let collected = try await store.events(matching: EventFilter(source: "incydr"), after: nil, limit: 100).events
+                    #expect(collected.isEmpty)
+                    try await store.releaseLease(serving)
+                    let ran = try await cli.run(["collect", "incydr", "--once"])
+                    #expect(ran.status == 0)
+                    #expect(ran.output.contains("\"outcome\":\"succeeded\""))
+                    let stored = try await store.events(matching: EventFilter(source: "incydr"), after: nil, limit: 100).events
+                    #expect(stored.count == 7)
+                    // Given up when the run ended: a serving instance takes it at once, with a newer token.
+                    let next = try await store.acquireLease("collector/incydr", holder: "node-b:1", for: .seconds(60))
+                    #expect(try #require(next).token > serving.token + 1)
+                }
+            }
+        }
+    }
+}
+
 /// Two instances on one PostgreSQL run the same workflow configuration: only the holder of the
 /// workflow's lease works its runs, so each alert's run is attempted once and makes one incident.
 @Suite(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
