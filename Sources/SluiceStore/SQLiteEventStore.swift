@@ -184,7 +184,7 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// WAL frames (pages) above which the WAL is truncated: 16,384 × 4 KiB = 64 MiB.
+    /// WAL frames (pages) above which the WAL is restarted: 16,384 × 4 KiB = 64 MiB.
     static let walFrameBound = 16_384
 
     /// Commits each request of the group inside its own savepoint, so that one failing request
@@ -224,10 +224,13 @@ public final class SQLiteEventStore: EventStore {
                     try db.checkpoint(.passive)
                 }
                 // Under constant writes a passive checkpoint never sees the WAL idle, so the WAL
-                // never restarts; past the bound, truncate it through the writer (a short pause).
+                // never restarts; past the bound, restart it through the writer (a short pause).
+                // Restart, not truncate: the next commits overwrite blocks the file already has,
+                // where a truncated WAL made every commit grow the file (the filesystem zeroes
+                // each new block, and each fsync also commits the size change).
                 if result.walFrameCount > Self.walFrameBound {
                     try self.pool.writeWithoutTransaction { db in
-                        _ = try db.checkpoint(.truncate)
+                        _ = try db.checkpoint(.restart)
                     }
                 }
             } catch {

@@ -2,6 +2,26 @@ import SluiceCore
 import Testing
 
 @Suite struct JSONParserTests {
+    /// Escapes at the start, middle and end of a string, between runs of bytes copied whole,
+    /// and each written string parses back to itself.
+    @Test func stringsAreEscapedExactlyAndReadBack() throws {
+        let cases: [(String, String)] = [
+            ("", #""""#),
+            ("plain", #""plain""#),
+            ("\"q\"", #""\"q\"""#),
+            ("a\\b", #""a\\b""#),
+            ("line\nnext\r\tend", #""line\nnext\r\tend""#),
+            ("\u{01}x\u{1F}", #""\u0001x\u001f""#),
+            ("é漢🙂\u{7F}", "\"é漢🙂\u{7F}\""),
+            ("\u{0}", #""\u0000""#),
+        ]
+        for (text, expected) in cases {
+            let written = JSONValue.quoted(text)
+            #expect(written == expected)
+            #expect(try JSONParser.parse(Array(written.utf8)) == .string(text))
+        }
+    }
+
     @Test func parsesScalarsAndKeepsNumberLexemes() throws {
         let value = try JSONParser.parse(Array(#"{"a":1.50,"b":[true,false,null],"c":"x\u00e9\n","d":-0,"e":1e-7}"#.utf8))
         #expect(value["a"] == .number("1.50"))
