@@ -234,6 +234,12 @@ def stored(port, feed):
     return keys
 
 
+def lease_token(url, schema, name):
+    out = subprocess.run(["psql", url, "-Atc", f"SELECT token FROM {schema}.leases WHERE name = '{name}'"],
+                         capture_output=True, text=True, timeout=30)
+    return int(out.stdout.strip() or 0)
+
+
 def lease_holder(url, schema, name):
     out = subprocess.run(["psql", url, "-Atc", f"SELECT holder FROM {schema}.leases WHERE name = '{name}' AND expires_at > 0"],
                          capture_output=True, text=True, timeout=30)
@@ -392,11 +398,14 @@ routes:
                f"{sum(1 for k in everything if k not in got)} missing")
         duplicates = sum(v - 1 for v in got.values() if v > 1)
         # A delivery pass reads up to max(500, batch x concurrency) events, sends them, and commits
-        # its cursor only when all are settled: a kill, or the database outage, repeats at most one pass.
-        bound = (kills + 1) * max(500, CONCURRENCY * BATCH)
+        # its cursor only when all are settled: each new holding of the destination's lease (a kill,
+        # the outage, or a renewal that came later than the 3 s lease on a loaded machine) and the
+        # outage itself repeat at most one pass. Tokens only grow, one per holding.
+        holdings = lease_token(url, schema, "destination/out")
+        bound = max(kills + 1, holdings) * max(500, CONCURRENCY * BATCH)
         checks(f"duplicates at the destination only from delivery passes in flight ({duplicates} <= {bound})", duplicates <= bound)
         print(f"     pushed and acknowledged {len(acked_set)}, Incydr events {len(want_incydr)}, delivered {sum(got.values())} "
-              f"({duplicates} duplicates), kills {kills}")
+              f"({duplicates} duplicates), kills {kills}, holdings of the destination's lease {holdings}")
         for instance in instances:
             try:
                 instance.signal(signal.SIGTERM)

@@ -176,8 +176,11 @@ public final class PostgresEventStore: EventStore, Service {
         let outcome: [Result<AppendResult, StoreError>]
         do {
             outcome = try await commitTogether(batch)
-        } catch where batch.count > 1 {
-            // One request may be what failed the group: commit each alone so the rest still land.
+        } catch where batch.count > 1 && Self.storeError(error, doing: "commit").code == .invalidRequest {
+            // One request's data may be what failed the group: commit each alone so the rest
+            // still land. Not when the server is unreachable or out of time: each retry would
+            // wait out the deadline again, so the last request of a group of n would get its
+            // 503 only after n + 1 deadlines, and every push queued behind it later still.
             for item in batch { await commit([item]) }
             return
         } catch {
