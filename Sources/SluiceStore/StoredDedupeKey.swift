@@ -9,20 +9,13 @@ import SluiceCore
 /// random ones, however large the store grows.
 enum StoredDedupeKey {
     static let keyBytes = 16
-    static let timeBytes = 8
 
     static func bytes(for event: IncomingEvent) -> [UInt8] {
         let key = event.dedupeKey.prefix(keyBytes)
         guard let time = event.dedupeTime else { return Array(key) }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(timeBytes + key.count)
         // Flipping the sign bit makes byte order match numeric order across the epoch.
         let ordered = UInt64(bitPattern: time.microseconds) ^ (1 << 63)
-        for shift in stride(from: 56, through: 0, by: -8) {
-            bytes.append(UInt8(truncatingIfNeeded: ordered >> UInt64(shift)))
-        }
-        bytes.append(contentsOf: key)
-        return bytes
+        return withUnsafeBytes(of: ordered.bigEndian, Array.init) + key
     }
 
     /// The key this event was stored under before keys carried the event's time (migration

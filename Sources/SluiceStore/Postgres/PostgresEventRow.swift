@@ -23,9 +23,6 @@ struct PostgresEventRow: Sendable {
     var origin: String?
     var escaped: Bool
     var terms: [String]
-    /// The dedupe key in the form stored before keys carried the event's time, when it differs
-    /// (``StoredDedupeKey/untimed(for:)``); not a column.
-    var untimedKey: ByteBuffer?
 
     static let columnCount = 19
     static let insertColumns = """
@@ -57,8 +54,7 @@ struct PostgresEventRow: Sendable {
                 location: stored(n.context.location), userAgent: stored(n.context.userAgent), schemaVersion: n.schemaVersion.map(Int32.init),
                 raw: ByteBuffer(bytes: event.raw), origin: stored(event.origin), escaped: escaped,
                 // A term holding NUL can be neither stored as text nor matched by a filter.
-                terms: terms.filter { !$0.utf8.contains(0) }.sorted(),
-                untimedKey: StoredDedupeKey.untimed(for: event).map { ByteBuffer(bytes: $0) }
+                terms: terms.filter { !$0.utf8.contains(0) }.sorted()
             )
         }
     }

@@ -116,7 +116,7 @@ public final class PostgresEventStore: EventStore, Service {
         do {
             var storedBefore = 0
             if untimedKeysRemain.load(ordering: .relaxed) {
-                (rows, storedBefore) = try await droppingUntimedDuplicates(rows)
+                (rows, storedBefore) = try await droppingUntimedDuplicates(rows, of: events)
             }
             let committed = rows
             let result = try await withCheckedThrowingContinuation { continuation in
@@ -134,26 +134,28 @@ public final class PostgresEventStore: EventStore, Service {
     /// Removes the rows whose events are already stored under the key form used before keys
     /// carried the event's time. Such rows are never written again, only purged, so a read
     /// outside the commit is enough.
-    private func droppingUntimedDuplicates(_ rows: [PostgresEventRow]) async throws -> ([PostgresEventRow], Int) {
-        let candidates = rows.compactMap { row in row.untimedKey.map { (row.source, $0) } }
+    /// `rows` are `events`' rows, in the same order.
+    private func droppingUntimedDuplicates(_ rows: [PostgresEventRow], of events: [IncomingEvent]) async throws -> ([PostgresEventRow], Int) {
+        struct Key: Hashable {
+            var source: String
+            var key: ByteBuffer
+        }
+        let untimed = zip(rows, events).map { row, event in StoredDedupeKey.untimed(for: event).map { Key(source: row.source, key: ByteBuffer(bytes: $0)) } }
+        let candidates = untimed.compactMap { $0 }
         guard !candidates.isEmpty else { return (rows, 0) }
         let found = try await database.rows(
             """
             SELECT e.source, e.dedupe_key FROM events e
-            JOIN unnest(\(candidates.map(\.0))::text[], \(candidates.map(\.1))::bytea[]) AS k(source, dedupe_key)
+            JOIN unnest(\(candidates.map(\.source))::text[], \(candidates.map(\.key))::bytea[]) AS k(source, dedupe_key)
                 ON e.source = k.source AND e.dedupe_key = k.dedupe_key
             """
         )
-        var stored = Set<[UInt8]>()
-        for row in found {
+        let stored = Set(try found.map { row in
             let (source, key) = try row.decode((String, ByteBuffer).self)
-            stored.insert(Array(source.utf8) + [0] + Array(key.readableBytesView))
-        }
+            return Key(source: source, key: key)
+        })
         guard !stored.isEmpty else { return (rows, 0) }
-        let fresh = rows.filter { row in
-            guard let key = row.untimedKey else { return true }
-            return !stored.contains(Array(row.source.utf8) + [0] + Array(key.readableBytesView))
-        }
+        let fresh = zip(rows, untimed).filter { _, key in key.map { !stored.contains($0) } ?? true }.map(\.0)
         return (fresh, rows.count - fresh.count)
     }
 
