@@ -74,6 +74,10 @@ public final class SQLiteEventStore: EventStore {
         }
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
+            // GRDB turns WAL on for the writer after `prepareDatabase` ran and sets
+            // `synchronous = NORMAL` as it does, which would silently drop `full`: commits would
+            // not be fsynced. The writer commits every event, so its setting is the one that counts.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
             try Self.migrator.migrate(pool)
             let untimedThrough = try pool.read { db in
                 try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = ?", arguments: [StoredDedupeKey.untimedThroughState])

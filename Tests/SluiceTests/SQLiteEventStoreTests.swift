@@ -320,3 +320,29 @@ import Testing
         }
     }
 }
+
+@Suite struct SQLiteDurabilityTests {
+    /// `PRAGMA synchronous` as the writer (which makes every commit) and a reader see it.
+    func synchronousSettings(_ durability: SQLiteDurability) throws -> (writer: Int, reader: Int) {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteEventStore(
+            configuration: SQLiteStoreConfiguration(path: directory.path + "/sluice.db", durability: durability),
+            logger: Logger(label: "test")
+        )
+        let writer = try store.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        let reader = try store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        return (writer ?? -1, reader ?? -1)
+    }
+
+    /// The configured mode is the writer's: enabling WAL must not reset it (GRDB sets NORMAL
+    /// while doing so, after the connection's own set-up has run).
+    @Test func theWriterCommitsWithTheConfiguredSynchronousMode() throws {
+        let full = try synchronousSettings(.full)
+        #expect(full.writer == 2, "synchronous = FULL is 2")
+        #expect(full.reader == 2)
+        let normal = try synchronousSettings(.normal)
+        #expect(normal.writer == 1, "synchronous = NORMAL is 1")
+        #expect(normal.reader == 1)
+    }
+}
