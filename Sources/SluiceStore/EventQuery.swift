@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import SluiceCore
 
@@ -107,7 +108,7 @@ struct EventQuery: Sendable {
         return (sql, args)
     }
 
-    private static func whereClause(_ parts: [String]) -> String {
+    static func whereClause(_ parts: [String]) -> String {
         parts.isEmpty ? "1" : parts.joined(separator: " AND ")
     }
 
@@ -146,11 +147,11 @@ struct EventQuery: Sendable {
     /// The distinct terms in [start, end), one index seek each; nil when there are more than `atMost`.
     static func terms(from start: String, to end: String, in db: Database, atMost: Int) throws -> [String]? {
         var terms: [String] = []
-        var next = try String.fetchOne(db, sql: "SELECT term FROM event_terms WHERE term >= ? AND term < ? ORDER BY term LIMIT 1", arguments: [start, end])
+        var next = try String.fetchOne(db, sql: "SELECT term FROM event_postings WHERE term >= ? AND term < ? ORDER BY term LIMIT 1", arguments: [start, end])
         while let term = next {
             guard terms.count < atMost else { return nil }
             terms.append(term)
-            next = try String.fetchOne(db, sql: "SELECT term FROM event_terms WHERE term > ? AND term < ? ORDER BY term LIMIT 1", arguments: [term, end])
+            next = try String.fetchOne(db, sql: "SELECT term FROM event_postings WHERE term > ? AND term < ? ORDER BY term LIMIT 1", arguments: [term, end])
         }
         return terms
     }
@@ -175,17 +176,121 @@ struct EventQuery: Sendable {
 
 
 
-    /// The indexed part for one term: its index entries up to the watermark, newest first.
+    /// The indexed part for one term: its postings up to the watermark, newest first.
+    ///
+    /// Blocks come newest last posting first; a posting already decoded is final once it is newer
+    /// than the last posting of the next block, since no later block holds a newer one. Final
+    /// postings are checked against their event rows (which apply every condition) a chunk at a
+    /// time, until the page is full.
     private func indexedRows(term: String, in db: Database, indexedThrough: Int64) throws -> [Row] {
-        let (time, timeArgs) = timeConditions(occurred: "t.occurred_at", seq: "t.seq")
-        let sql = """
-            SELECT \(Self.columns) FROM event_terms t JOIN events e ON e.seq = t.seq \
-            WHERE \(Self.whereClause(["t.term = ?", "t.seq <= ?"] + time + conditions)) \
-            ORDER BY t.occurred_at DESC, t.seq DESC LIMIT ?
-            """
-        return try Row.fetchAll(
-            db, sql: sql, arguments: StatementArguments([term.databaseValue, indexedThrough.databaseValue] + timeArgs + values + [limit.databaseValue])
+        let window = PostingWindow(since: since, until: until, cursor: cursor, indexedThrough: indexedThrough)
+        let blocks = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT last_occurred_at, last_seq, first_occurred_at, first_seq, count, postings FROM event_postings \
+                WHERE term = ? AND last_occurred_at >= ? AND first_occurred_at <= ? ORDER BY last_occurred_at DESC, last_seq DESC
+                """,
+            arguments: [term, window.lowestOccurredAt, window.highestOccurredAt]
         )
+        var matcher = try PostingMatcher(query: self, db: db)
+        var pending: [Posting] = []
+        while let block = try blocks.next() {
+            let last = Posting(occurredAt: block[0], seq: block[1])
+            try matcher.check(taking: &pending, newerThan: last)
+            if matcher.rows.count >= limit { return matcher.rows }
+            let first = Posting(occurredAt: block[2], seq: block[3])
+            let postings: [Posting] = try block.withUnsafeData(atIndex: 5) { data in
+                try PostingBlock.decode(data ?? Data(), first: first, count: block[4])
+            }
+            pending += postings.lazy.filter(window.contains)
+        }
+        try matcher.check(taking: &pending, newerThan: nil)
+        return matcher.rows
+    }
+
+    /// The time bounds of a listing as they apply to postings.
+    struct PostingWindow {
+        let since: Int64?
+        let until: Int64?
+        let cursor: Posting?
+        let indexedThrough: Int64
+
+        init(since: Timestamp?, until: Timestamp?, cursor: EventCursor?, indexedThrough: Int64) {
+            self.since = since?.microseconds
+            self.until = until?.microseconds
+            self.cursor = cursor.map { Posting(occurredAt: $0.occurredAt.microseconds, seq: $0.seq) }
+            self.indexedThrough = indexedThrough
+        }
+
+        var lowestOccurredAt: Int64 { since ?? .min }
+
+        var highestOccurredAt: Int64 {
+            var highest = Int64.max
+            if let until { highest = until == .min ? .min : until - 1 }
+            if let cursor { highest = min(highest, cursor.occurredAt) }
+            return highest
+        }
+
+        func contains(_ posting: Posting) -> Bool {
+            if posting.seq > indexedThrough { return false }
+            if let since, posting.occurredAt < since { return false }
+            if let until, posting.occurredAt >= until { return false }
+            if let cursor, !(posting < cursor) { return false }
+            return true
+        }
+    }
+
+    /// Reads the event rows of final postings, newest first, keeping those every condition matches.
+    struct PostingMatcher {
+        private(set) var rows: [Row] = []
+        private let limit: Int
+        private let statement: Statement
+        private let values: [DatabaseValue]
+        private var seen: Set<Int64> = []
+        /// Postings read per statement; grows when few of them match.
+        private var chunk: Int
+
+        init(query: EventQuery, db: Database) throws {
+            limit = query.limit
+            values = query.values
+            chunk = max(query.limit, 16)
+            statement = try db.cachedStatement(sql: """
+                SELECT \(EventQuery.columns) FROM events e \
+                WHERE \(EventQuery.whereClause(["e.seq IN (SELECT value FROM json_each(?))"] + query.conditions))
+                """)
+        }
+
+        /// Moves the postings newer than `bound` (all when nil) out of `pending` and reads their
+        /// events, newest first, until the page is full.
+        mutating func check(taking pending: inout [Posting], newerThan bound: Posting?) throws {
+            var final: [Posting]
+            if let bound {
+                final = pending.filter { bound < $0 }
+                pending.removeAll { bound < $0 }
+            } else {
+                final = pending
+                pending = []
+            }
+            guard !final.isEmpty else { return }
+            final.sort(by: >)
+            var start = final.startIndex
+            while start < final.endIndex, rows.count < limit {
+                let slice = final[start..<min(start + chunk, final.endIndex)].filter { seen.insert($0.seq).inserted }
+                start += chunk
+                chunk = min(chunk * 2, 4_096)
+                guard !slice.isEmpty else { continue }
+                let seqs = "[" + slice.map { String($0.seq) }.joined(separator: ",") + "]"
+                var found: [Int64: Row] = [:]
+                let cursor = try Row.fetchCursor(statement, arguments: StatementArguments([seqs.databaseValue] + values))
+                while let row = try cursor.next() {
+                    found[row["seq"]] = row.copy()
+                }
+                for posting in slice {
+                    guard rows.count < limit else { break }
+                    if let row = found[posting.seq] { rows.append(row) }
+                }
+            }
+        }
     }
 
     /// The unindexed tail: a rowid range (NOT INDEXED keeps SQLite from walking the time index

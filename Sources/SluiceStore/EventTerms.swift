@@ -42,33 +42,35 @@ enum EventTerms {
     }
 }
 
-/// The term rows of one indexing pass, grouped by term: sorting a few thousand distinct terms
-/// and then integers per term costs far less than sorting every row by its text. Terms are
+/// The postings of one indexing pass, grouped by term: sorting a few thousand distinct terms
+/// and then integers per term costs far less than sorting every posting by its text. Terms are
 /// grouped by their UTF-8 bytes, as SQLite compares them: Swift's `String` equality would merge
 /// canonically equivalent spellings (`é` and `e` + U+0301) that SQLite keeps apart.
 struct TermPostings {
-    struct Posting: Comparable {
-        var occurredAt: Int64
-        var seq: Int64
-
-        static func < (a: Posting, b: Posting) -> Bool {
-            a.occurredAt != b.occurredAt ? a.occurredAt < b.occurredAt : a.seq < b.seq
-        }
-    }
-
-    private var byTerm: [[UInt8]: [Posting]] = [:]
+    private var byTerm: [TermBytes: [Posting]] = [:]
 
     mutating func add(_ terms: some Sequence<String>, occurredAt: Int64, seq: Int64) {
         for term in terms {
-            byTerm[Array(term.utf8), default: []].append(Posting(occurredAt: occurredAt, seq: seq))
+            byTerm[TermBytes(term), default: []].append(Posting(occurredAt: occurredAt, seq: seq))
         }
     }
 
     /// Terms in SQLite's BINARY (byte) order, each with its postings in (occurred_at, seq) order:
-    /// the order of `event_terms`' primary key.
+    /// the order of `event_postings`' index.
     func inIndexOrder() -> [(term: String, postings: [Posting])] {
         byTerm.keys
-            .sorted { $0.lexicographicallyPrecedes($1) }
-            .map { (String(decoding: $0, as: UTF8.self), byTerm[$0]!.sorted()) }
+            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+            .map { (String(decoding: $0.bytes, as: UTF8.self), byTerm[$0]!.sorted()) }
+    }
+}
+
+/// A term's UTF-8 bytes, hashed as one run rather than byte by byte.
+private struct TermBytes: Hashable {
+    let bytes: [UInt8]
+
+    init(_ term: String) { bytes = Array(term.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -210,6 +210,27 @@ extension SQLiteEventStore {
                 arguments: [StoredDedupeKey.untimedThroughState]
             )
         }
+        migrator.registerMigration("2026-12-05-posting-blocks") { db in
+            // The filter index becomes one row per term and indexing pass (PostingBlock) instead
+            // of one per term and event. The old rows are not converted: the watermark goes back
+            // to 0 and the store rebuilds the index in the background after opening; until it
+            // catches up, queries read the unindexed events by scanning them.
+            try db.execute(sql: """
+                CREATE TABLE event_postings (
+                    term TEXT NOT NULL,
+                    last_occurred_at INTEGER NOT NULL,
+                    last_seq INTEGER NOT NULL,
+                    first_occurred_at INTEGER NOT NULL,
+                    first_seq INTEGER NOT NULL,
+                    count INTEGER NOT NULL,
+                    postings BLOB NOT NULL
+                );
+                CREATE UNIQUE INDEX event_postings_by_term ON event_postings (term, last_occurred_at, last_seq, first_occurred_at);
+                CREATE INDEX event_postings_by_time ON event_postings (last_occurred_at);
+                DROP TABLE event_terms;
+                UPDATE store_state SET value = 0 WHERE name = 'terms_indexed_through';
+                """)
+        }
         return migrator
     }
 }

@@ -58,6 +58,7 @@ public final class SQLiteEventStore: EventStore {
         config.busyMode = .timeout(10)
         let maxSize = configuration.maxSizeBytes
         config.prepareDatabase { db in
+            if let ps = ProcessInfo.processInfo.environment["EXP_PAGE_SIZE"] { try db.execute(sql: "PRAGMA page_size = \(ps)") }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // The writer keeps index pages cached (the default 2 MiB thrashes once the indexes
             // outgrow it); readers, of which the pool may open several, stay small.
@@ -170,7 +171,7 @@ public final class SQLiteEventStore: EventStore {
             item.continuation.resume(with: result.mapError { $0 as any Error })
         }
         scheduleCheckpoint()
-        if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }
+        if configuration.automaticIndexing && ProcessInfo.processInfo.environment["EXP_NO_INDEX"] == nil { scheduleIndexing(after: .milliseconds(200)) }
     }
 
     /// Queues one term-indexing pass on the writer queue unless one is queued. Appends queued
@@ -388,22 +389,18 @@ public final class SQLiteEventStore: EventStore {
     public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
         do {
             return try await pool.write { db in
-                let indexedThrough = try Self.termsIndexedThrough(db)
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?",
+                try db.execute(
+                    sql: "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
                     arguments: [cutoff.microseconds, limit]
                 )
-                let deleteTerm = try db.cachedStatement(sql: "DELETE FROM event_terms WHERE term = ? AND occurred_at = ? AND seq = ?")
-                let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
-                for row in rows {
-                    let seq: Int64 = row["seq"]
-                    if seq <= indexedThrough {
-                        for term in Self.terms(of: row) {
-                            try deleteTerm.execute(arguments: [term, row["occurred_at"] as Int64, seq])
-                        }
-                    }
-                    try deleteEvent.execute(arguments: [seq])
-                }
+                let purged = db.changesCount
+                // A block whose every posting is older than every event left points at none of
+                // them; a block that also points at a later event stays, and queries skip its
+                // postings whose event is gone.
+                try db.execute(
+                    sql: "DELETE FROM event_postings WHERE last_occurred_at < COALESCE((SELECT MIN(occurred_at) FROM events), ?)",
+                    arguments: [Int64.max]
+                )
                 try db.execute(
                     sql: """
                         UPDATE store_state SET value = 0 WHERE name = ? AND value > 0
@@ -412,7 +409,7 @@ public final class SQLiteEventStore: EventStore {
                     arguments: [StoredDedupeKey.untimedThroughState]
                 )
                 if db.changesCount > 0 { untimedKeysRemain.store(false, ordering: .relaxed) }
-                return rows.count
+                return purged
             }
         } catch {
             throw Self.storeError(error, doing: "purge")
@@ -435,10 +432,10 @@ public final class SQLiteEventStore: EventStore {
         )
     }
 
-    /// Adds the terms of up to `limit` committed events past the watermark, in index order so
-    /// that the inserts walk the index sequentially, and advances the watermark in the same
-    /// transaction.
-    static func indexTerms(in db: Database, limit: Int) throws -> Int {
+    /// Adds the postings of up to `limit` committed events past the watermark, one block per term
+    /// (split past `blockSize`), in index order so that the inserts walk the index sequentially,
+    /// and advances the watermark in the same transaction.
+    static func indexTerms(in db: Database, limit: Int, blockSize: Int = PostingBlock.maximumCount) throws -> Int {
         let through = try termsIndexedThrough(db)
         var postings = TermPostings()
         var count = 0
@@ -456,11 +453,21 @@ public final class SQLiteEventStore: EventStore {
             count += 1
         }
         guard count > 0 else { return 0 }
-        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO event_terms (term, occurred_at, seq) VALUES (?, ?, ?)")
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO event_postings (term, last_occurred_at, last_seq, first_occurred_at, first_seq, count, postings)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
         for (term, list) in postings.inIndexOrder() {
-            for posting in list {
-                insert.setUncheckedArguments([term, posting.occurredAt, posting.seq])
+            var start = list.startIndex
+            while start < list.endIndex {
+                let block = list[start..<min(start + blockSize, list.endIndex)]
+                let first = block.first!
+                let last = block.last!
+                insert.setUncheckedArguments([
+                    term, last.occurredAt, last.seq, first.occurredAt, first.seq, block.count, Data(PostingBlock.encode(block)),
+                ])
                 try insert.execute()
+                start = block.endIndex
             }
         }
         try db.execute(sql: "UPDATE store_state SET value = ? WHERE name = 'terms_indexed_through'", arguments: [lastSeq])
@@ -471,11 +478,17 @@ public final class SQLiteEventStore: EventStore {
     /// store also indexes by itself shortly after each commit).
     @discardableResult
     public func indexPendingTerms(maxEvents: Int = .max) async throws(StoreError) -> Int {
+        try await indexPendingTerms(maxEvents: maxEvents, passSize: Self.indexBatchSize, blockSize: PostingBlock.maximumCount)
+    }
+
+    /// The same in passes of `passSize` events and blocks of at most `blockSize` postings, which
+    /// tests make small to get many overlapping blocks from few events.
+    func indexPendingTerms(maxEvents: Int, passSize: Int, blockSize: Int) async throws(StoreError) -> Int {
         do {
             var total = 0
             while total < maxEvents {
-                let batch = min(Self.indexBatchSize, maxEvents - total)
-                let n = try await pool.write { db in try Self.indexTerms(in: db, limit: batch) }
+                let batch = min(passSize, maxEvents - total)
+                let n = try await pool.write { db in try Self.indexTerms(in: db, limit: batch, blockSize: blockSize) }
                 total += n
                 if n < batch { break }
             }
