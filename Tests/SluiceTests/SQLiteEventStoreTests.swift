@@ -178,6 +178,41 @@ import Testing
         #expect(try await store.append([redelivered], receivedAt: Timestamp(seconds: 400)) == AppendResult(accepted: 1, duplicates: 0))
     }
 
+    /// A database indexed a row per posting (`event_terms`): after the upgrade the old table is
+    /// gone, and the store rebuilds the index from the events by itself, so filters find them.
+    @Test func anIndexOfRowsPerPostingIsRebuiltAsBlocks() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        do {
+            let previous = try DatabaseQueue(path: path)
+            try SQLiteEventStore.migrator.migrate(previous, upTo: "2026-12-04-timed-dedupe-keys")
+            try await previous.write { db in
+                for n in 1...3 {
+                    let occurred = Timestamp(seconds: Int64(n))
+                    try db.execute(
+                        sql: """
+                            INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action, actor_type, actor_id, actor_name, targets, raw)
+                            VALUES (?, 'feed-a', ?, 'INCIDENT_IO', ?, ?, 'user.login', 'user', 'u\(n % 2)', NULL, '[]', ?)
+                            """,
+                        arguments: [EventID.make(at: occurred).rawValue, Data("key-\(n)".utf8), occurred.microseconds, occurred.microseconds, Data("{}".utf8)]
+                    )
+                    try db.execute(sql: "INSERT INTO event_terms (term, occurred_at, seq) VALUES (?, ?, ?)", arguments: ["actor\u{1F}u\(n % 2)", occurred.microseconds, n])
+                }
+                try db.execute(sql: "UPDATE store_state SET value = 3 WHERE name = 'terms_indexed_through'")
+            }
+            try previous.close()
+        }
+        let store = try SQLiteEventStore(configuration: .init(path: path), logger: Logger(label: "test"))
+        let oldTable = try await store.pool.read { db in try db.tableExists("event_terms") }
+        #expect(!oldTable)
+        #expect(try await SQLiteEventStoreTests().unindexedAfterWaiting(store) == 0)
+        let blocks = try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM event_postings WHERE term = ?", arguments: ["actor\u{1F}u1"]) }
+        #expect(blocks == 1)
+        let page = try await store.events(matching: EventFilter(actor: "u1"), after: nil, limit: 10)
+        #expect(page.events.map(\.seq) == [3, 1])
+    }
+
     @Test func fullDatabaseFailsTheWholeRequestAndKeepsEarlierData() async throws {
         try await withStore({ $0.maxSizeBytes = 400 * 1024 }) { store, _ in
             let small = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: 1), key: "kept")], receivedAt: Timestamp(seconds: 1))
