@@ -247,6 +247,8 @@ struct EventQuery: Sendable {
         private let statement: Statement
         private let values: [DatabaseValue]
         private var seen: Set<Int64> = []
+        /// Final postings whose events are not read yet, newest first.
+        private var ready: [Posting] = []
         /// Postings read per statement; grows when few of them match.
         private var chunk: Int
 
@@ -260,8 +262,10 @@ struct EventQuery: Sendable {
                 """)
         }
 
-        /// Moves the postings newer than `bound` (all when nil) out of `pending` and reads their
-        /// events, newest first, until the page is full.
+        /// Moves the postings newer than `bound` (all when nil) out of `pending`: they are final,
+        /// and newer than any posting a later call moves. Their events are read once enough are
+        /// final to fill the page (or at the end), so a page costs a statement or two, not one
+        /// per block.
         mutating func check(taking pending: inout [Posting], newerThan bound: Posting?) throws {
             var final: [Posting]
             if let bound {
@@ -271,14 +275,15 @@ struct EventQuery: Sendable {
                 final = pending
                 pending = []
             }
-            guard !final.isEmpty else { return }
             final.sort(by: >)
-            var start = final.startIndex
-            while start < final.endIndex, rows.count < limit {
-                let slice = final[start..<min(start + chunk, final.endIndex)].filter { seen.insert($0.seq).inserted }
-                start += chunk
+            ready += final.lazy.filter { seen.insert($0.seq).inserted }
+            let draining = bound == nil
+            while !ready.isEmpty, rows.count < limit {
+                let need = limit - rows.count
+                if !draining && ready.count < need { return }
+                let slice = ready.prefix(max(chunk, need))
+                ready = Array(ready.dropFirst(slice.count))
                 chunk = min(chunk * 2, 4_096)
-                guard !slice.isEmpty else { continue }
                 let seqs = "[" + slice.map { String($0.seq) }.joined(separator: ",") + "]"
                 var found: [Int64: Row] = [:]
                 let cursor = try Row.fetchCursor(statement, arguments: StatementArguments([seqs.databaseValue] + values))

@@ -180,7 +180,12 @@ public final class SQLiteEventStore: EventStore {
     private func scheduleIndexing(after delay: DispatchTimeInterval) {
         Self.scheduleOnce(indexingScheduled, on: writerQueue, after: delay) {
             do {
-                let indexed = try self.pool.write { db in try Self.indexTerms(in: db, limit: Self.indexBatchSize) }
+                let (indexed, behind) = try self.pool.write { db in
+                    let indexed = try Self.indexTerms(in: db, limit: Self.indexBatchSize)
+                    let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0
+                    return (indexed, max(0, last - (try Self.termsIndexedThrough(db))))
+                }
+                StoreMetrics.unindexedEvents.record(behind)
                 if indexed == Self.indexBatchSize { self.scheduleIndexing(after: .milliseconds(0)) }
             } catch {
                 self.logger.error("indexing stored events failed; queries still see them through the unindexed tail", metadata: ["error": "\(error)"])

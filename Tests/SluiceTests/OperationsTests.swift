@@ -40,6 +40,13 @@ import Testing
             #expect(metrics.contains("sluice_push_auth_failures_total{feed=\"metrics-probe\",reason=\"missing_secret\"} 1"))
             #expect(metrics.contains("sluice_store_commit_duration_seconds_bucket"))
             #expect(metrics.contains("sluice_store_size_bytes"))
+            // Recorded by each indexing pass, the first of which starts as the store opens.
+            var indexMetric = metrics.contains("sluice_store_unindexed_events ")
+            for _ in 0..<50 where !indexMetric {
+                try await Task.sleep(for: .milliseconds(100))
+                indexMetric = String(buffer: try await client.execute(uri: "/metrics", method: .get).body).contains("sluice_store_unindexed_events ")
+            }
+            #expect(indexMetric)
             #expect(!metrics.contains(TestSluice.defaultFeedSecret))
         }
     }
