@@ -37,6 +37,10 @@ enum PostingBlock {
 
     /// The `count` postings of a block whose first posting is `first`, ascending.
     static func decode(_ bytes: some Collection<UInt8>, first: Posting, count: Int) throws(StoreError) -> [Posting] {
+        // Each posting after the first takes at least two bytes.
+        guard count >= 1, count - 1 <= bytes.count / 2 else {
+            throw StoreError(.corrupt, "a filter index block (event_postings) claims \(count) postings in \(bytes.count) bytes: the database file is damaged")
+        }
         var postings: [Posting] = []
         postings.reserveCapacity(count)
         postings.append(first)

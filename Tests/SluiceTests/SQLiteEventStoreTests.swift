@@ -410,6 +410,8 @@ import Testing
         #expect(throws: StoreError.self) { try PostingBlock.decode(bytes.dropLast(), first: postings[0], count: 10) }
         #expect(throws: StoreError.self) { try PostingBlock.decode(bytes, first: postings[0], count: 9) }
         #expect(throws: StoreError.self) { try PostingBlock.decode(bytes + [0x80], first: postings[0], count: 10) }
+        #expect(throws: StoreError.self) { try PostingBlock.decode(bytes, first: postings[0], count: Int.max) }
+        #expect(throws: StoreError.self) { try PostingBlock.decode(bytes, first: postings[0], count: 0) }
     }
 
     /// Events arriving out of time order, indexed in small passes into small blocks, give blocks
