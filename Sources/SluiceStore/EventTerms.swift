@@ -25,7 +25,8 @@ enum EventTerms {
         out.reserveCapacity(5 + targets.count * 3)
         func add(_ field: Field, _ value: String) {
             let term = term(field, value)
-            if !out.contains(where: { $0.utf8.elementsEqual(term.utf8) }) { out.append(term) }
+            let length = term.utf8.count
+            if !out.contains(where: { $0.utf8.count == length && $0.utf8.elementsEqual(term.utf8) }) { out.append(term) }
         }
         add(.feed, source)
         add(.logType, logType)

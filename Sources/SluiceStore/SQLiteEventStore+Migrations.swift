@@ -215,6 +215,8 @@ extension SQLiteEventStore {
             // of one per term and event. The old rows are not converted: the watermark goes back
             // to 0 and the store rebuilds the index in the background after opening; until it
             // catches up, queries read the unindexed events by scanning them.
+            // Keyed by term and last posting, without a rowid: one B-tree insert per block, which
+            // matters for terms unique to one event, whose blocks hold a single posting.
             try db.execute(sql: """
                 CREATE TABLE event_postings (
                     term TEXT NOT NULL,
@@ -223,10 +225,9 @@ extension SQLiteEventStore {
                     first_occurred_at INTEGER NOT NULL,
                     first_seq INTEGER NOT NULL,
                     count INTEGER NOT NULL,
-                    postings BLOB NOT NULL
-                );
-                CREATE UNIQUE INDEX event_postings_by_term ON event_postings (term, last_occurred_at, last_seq, first_occurred_at);
-                CREATE INDEX event_postings_by_time ON event_postings (last_occurred_at);
+                    postings BLOB NOT NULL,
+                    PRIMARY KEY (term, last_occurred_at, last_seq)
+                ) WITHOUT ROWID;
                 DROP TABLE event_terms;
                 UPDATE store_state SET value = 0 WHERE name = 'terms_indexed_through';
                 """)

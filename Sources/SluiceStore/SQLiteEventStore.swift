@@ -394,18 +394,29 @@ public final class SQLiteEventStore: EventStore {
     public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
         do {
             return try await pool.write { db in
-                try db.execute(
-                    sql: "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
+                let indexedThrough = try Self.termsIndexedThrough(db)
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?",
                     arguments: [cutoff.microseconds, limit]
                 )
-                let purged = db.changesCount
-                // A block whose every posting is older than every event left points at none of
-                // them; a block that also points at a later event stays, and queries skip its
-                // postings whose event is gone.
-                try db.execute(
-                    sql: "DELETE FROM event_postings WHERE last_occurred_at < COALESCE((SELECT MIN(occurred_at) FROM events), ?)",
-                    arguments: [Int64.max]
-                )
+                // By bytes, as SQLite compares terms (String equality merges equivalent spellings).
+                var terms = Set<[UInt8]>()
+                let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
+                for row in rows {
+                    let seq: Int64 = row[0]
+                    if seq <= indexedThrough {
+                        for term in Self.terms(of: row) where !term.utf8.contains(0) { terms.insert(Array(term.utf8)) }
+                    }
+                    try deleteEvent.execute(arguments: [seq])
+                }
+                // A block of these terms whose every posting is older than every event left
+                // points at none of them; a block that also points at a later event stays, and
+                // queries skip its postings whose event is gone.
+                let oldestLeft = try Int64.fetchOne(db, sql: "SELECT MIN(occurred_at) FROM events") ?? .max
+                let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND last_occurred_at < ?")
+                for term in terms {
+                    try deleteBlocks.execute(arguments: [String(decoding: term, as: UTF8.self), oldestLeft])
+                }
                 try db.execute(
                     sql: """
                         UPDATE store_state SET value = 0 WHERE name = ? AND value > 0
@@ -414,7 +425,7 @@ public final class SQLiteEventStore: EventStore {
                     arguments: [StoredDedupeKey.untimedThroughState]
                 )
                 if db.changesCount > 0 { untimedKeysRemain.store(false, ordering: .relaxed) }
-                return purged
+                return rows.count
             }
         } catch {
             throw Self.storeError(error, doing: "purge")

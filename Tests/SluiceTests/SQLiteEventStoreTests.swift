@@ -33,14 +33,19 @@ import Testing
     @Test(arguments: [false, true])
     func contractPurge(indexed: Bool) async throws {
         try await withStore({ $0.automaticIndexing = false }) { store, _ in
+            // Passes of 5 events: the first two passes' blocks hold only events the purge removes.
             try await EventStoreContract.purge(store) {
-                if indexed { try await store.indexPendingTerms() }
+                if indexed { _ = try await store.indexPendingTerms(maxEvents: .max, passSize: 5, blockSize: PostingBlock.maximumCount) }
             }
             // Blocks whose every posting is older than every event left go with the events.
-            let stale = try await store.pool.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM event_postings WHERE last_occurred_at < (SELECT MIN(occurred_at) FROM events)")
+            let (stale, kept) = try await store.pool.read { db in
+                (
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM event_postings WHERE last_occurred_at < (SELECT MIN(occurred_at) FROM events)"),
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM event_postings")
+                )
             }
             #expect(stale == 0)
+            #expect(indexed ? kept ?? 0 > 0 : kept == 0)
         }
     }
 
