@@ -17,15 +17,11 @@ import statistics
 import tempfile
 import time
 
+from sqlite_probe import fresh_database
+
 
 def run(directory, random_key, prefill, batch, seconds):
-    path = os.path.join(directory, "probe.db")
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.unlink(path + suffix)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
+    db = fresh_database(os.path.join(directory, "probe.db"))
     db.execute("PRAGMA cache_size=-32768")  # the 32 MiB Sluice's writer uses
     db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, dedupe_key BLOB NOT NULL, raw BLOB NOT NULL)")
     db.execute("CREATE UNIQUE INDEX events_dedupe ON events (dedupe_key)")

@@ -9,9 +9,10 @@ WITHOUT ROWID keyed by (term, last posting). WAL, synchronous=FULL, Python's sql
 """
 import hashlib
 import os
-import sqlite3
 import sys
 import time
+
+from sqlite_probe import fresh_database
 
 DIR = sys.argv[1] if len(sys.argv) > 1 else "/tmp/bench-postings"
 COLUMNS = """term TEXT NOT NULL, last_occurred_at INTEGER NOT NULL, last_seq INTEGER NOT NULL,
@@ -26,13 +27,7 @@ LAYOUTS = {
 
 def run(schema, blocks=200_000, per_pass=20_000):
     os.makedirs(DIR, exist_ok=True)
-    path = os.path.join(DIR, "postings.db")
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.remove(path + suffix)
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
+    db = fresh_database(os.path.join(DIR, "postings.db"))
     db.executescript(schema)
     started = time.time()
     seq = 0
