@@ -58,7 +58,6 @@ public final class SQLiteEventStore: EventStore {
         config.busyMode = .timeout(10)
         let maxSize = configuration.maxSizeBytes
         config.prepareDatabase { db in
-            if let ps = ProcessInfo.processInfo.environment["EXP_PAGE_SIZE"] { try db.execute(sql: "PRAGMA page_size = \(ps)") }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // The writer keeps index pages cached (the default 2 MiB thrashes once the indexes
             // outgrow it); readers, of which the pool may open several, stay small.
@@ -171,7 +170,7 @@ public final class SQLiteEventStore: EventStore {
             item.continuation.resume(with: result.mapError { $0 as any Error })
         }
         scheduleCheckpoint()
-        if configuration.automaticIndexing && ProcessInfo.processInfo.environment["EXP_NO_INDEX"] == nil { scheduleIndexing(after: .milliseconds(200)) }
+        if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }
     }
 
     /// Queues one term-indexing pass on the writer queue unless one is queued. Appends queued
