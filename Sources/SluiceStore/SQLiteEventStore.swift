@@ -395,7 +395,7 @@ public final class SQLiteEventStore: EventStore {
             return try await pool.write { db in
                 let indexedThrough = try Self.termsIndexedThrough(db)
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?",
+                    db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?",
                     arguments: [cutoff.microseconds, limit]
                 )
                 // By bytes, as SQLite compares terms (String equality merges equivalent spellings).
@@ -408,13 +408,18 @@ public final class SQLiteEventStore: EventStore {
                     }
                     try deleteEvent.execute(arguments: [seq])
                 }
-                // A block of these terms whose every posting is older than every event left
-                // points at none of them; a block that also points at a later event stays, and
-                // queries skip its postings whose event is gone.
-                let oldestLeft = try Int64.fetchOne(db, sql: "SELECT MIN(occurred_at) FROM events") ?? .max
-                let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND last_occurred_at < ?")
+                // Events go in (occurred_at, seq) order, so every posting before the first event
+                // left points at a purged one. A block ending before it goes now, in the batch
+                // that removed its last event (whose terms are in this set); comparing times
+                // alone would keep it when that event ties with one left, and no later batch
+                // would look at its term again. A block that also points at a later event stays,
+                // and queries skip its postings whose event is gone.
+                let firstLeft = try Row.fetchOne(db, sql: "SELECT occurred_at, seq FROM events ORDER BY occurred_at, seq LIMIT 1")
+                let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND (last_occurred_at, last_seq) < (?, ?)")
                 for term in terms {
-                    try deleteBlocks.execute(arguments: [String(decoding: term, as: UTF8.self), oldestLeft])
+                    try deleteBlocks.execute(arguments: [
+                        String(decoding: term, as: UTF8.self), firstLeft?[0] ?? Int64.max, firstLeft?[1] ?? Int64.max,
+                    ])
                 }
                 try db.execute(
                     sql: """

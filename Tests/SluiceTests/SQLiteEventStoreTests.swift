@@ -49,6 +49,28 @@ import Testing
         }
     }
 
+    /// A block goes in the purge batch that removes its newest event, even when that event
+    /// shares its time with one the batch leaves: a later batch may remove only events of other
+    /// terms, and would never look at this block again.
+    @Test func aBlockGoesWithItsNewestEventWhenTimesTieAcrossPurgeBatches() async throws {
+        try await withStore({ $0.automaticIndexing = false }) { store, _ in
+            let tied = Timestamp(seconds: 1)
+            _ = try await store.append([EventStoreContract.event(actorID: "only-first", actorName: "only-first", occurredAt: tied, key: "a")], receivedAt: tied)
+            _ = try await store.append([EventStoreContract.event(actorID: "other", actorName: "other", occurredAt: tied, key: "b")], receivedAt: tied)
+            _ = try await store.append([EventStoreContract.event(actorID: "other", actorName: "other", occurredAt: Timestamp(seconds: 5), key: "c")], receivedAt: tied)
+            try await store.indexPendingTerms()
+            // Oldest first, ties by store order: the first batch takes only "a".
+            #expect(try await store.purge(occurredBefore: Timestamp(seconds: 2), limit: 1) == 1)
+            #expect(try await store.purge(occurredBefore: Timestamp(seconds: 2), limit: 1) == 1)
+            let blocks = try await store.pool.read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM event_postings WHERE term = ?", arguments: [EventTerms.term(.actor, "only-first")])
+            }
+            #expect(blocks == 0)
+            let left = try await store.events(matching: EventFilter(actor: "other"), after: nil, limit: 10).events
+            #expect(left.map(\.normalized.occurredAt) == [Timestamp(seconds: 5)])
+        }
+    }
+
     /// Unindexed events left after the store has had up to 5 s to index by itself.
     func unindexedAfterWaiting(_ store: SQLiteEventStore) async throws -> Int {
         var left = try await store.unindexedCount()
