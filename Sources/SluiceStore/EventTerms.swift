@@ -61,15 +61,18 @@ struct TermPostings {
     func inIndexOrder() -> [(term: String, postings: [Posting])] {
         byTerm.keys
             .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
-            .map { (String(decoding: $0.bytes, as: UTF8.self), byTerm[$0]!.sorted()) }
+            .map { ($0.term, byTerm[$0]!.sorted()) }
     }
 }
 
-/// A term's UTF-8 bytes, hashed as one run rather than byte by byte.
-private struct TermBytes: Hashable {
+/// A term's UTF-8 bytes, hashed as one run rather than byte by byte. Terms are compared as
+/// SQLite compares them: `String` equality would merge equivalent spellings SQLite keeps apart.
+struct TermBytes: Hashable {
     let bytes: [UInt8]
 
     init(_ term: String) { bytes = Array(term.utf8) }
+
+    var term: String { String(decoding: bytes, as: UTF8.self) }
 
     func hash(into hasher: inout Hasher) {
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }

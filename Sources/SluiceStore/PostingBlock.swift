@@ -12,8 +12,8 @@ struct Posting: Comparable, Hashable, Sendable {
 
 /// The postings of one term from one indexing pass, stored as one `event_postings` row.
 ///
-/// A row per posting made the filter index the largest cost of every commit (about ten B-tree
-/// inserts per event); a block is one insert per term and pass. The row carries the first and
+/// A row per posting made the filter index the writer's largest cost (about ten B-tree inserts
+/// per event); a block is one insert per term and pass. The row carries the first and
 /// last posting in columns, so a query can pick blocks by time without reading their bytes; the
 /// blob holds the others as varint deltas from the one before: the time (never negative, as a
 /// block is sorted) and the seq (zigzag, since a late event has a lower time but a higher seq).

@@ -398,13 +398,12 @@ public final class SQLiteEventStore: EventStore {
                     db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?",
                     arguments: [cutoff.microseconds, limit]
                 )
-                // By bytes, as SQLite compares terms (String equality merges equivalent spellings).
-                var terms = Set<[UInt8]>()
+                var terms = Set<TermBytes>()
                 let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
                 for row in rows {
                     let seq: Int64 = row[0]
                     if seq <= indexedThrough {
-                        for term in Self.terms(of: row) where !term.utf8.contains(0) { terms.insert(Array(term.utf8)) }
+                        for term in Self.terms(of: row) { terms.insert(TermBytes(term)) }
                     }
                     try deleteEvent.execute(arguments: [seq])
                 }
@@ -418,7 +417,7 @@ public final class SQLiteEventStore: EventStore {
                 let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND (last_occurred_at, last_seq) < (?, ?)")
                 for term in terms {
                     try deleteBlocks.execute(arguments: [
-                        String(decoding: term, as: UTF8.self), firstLeft?[0] ?? Int64.max, firstLeft?[1] ?? Int64.max,
+                        term.term, firstLeft?[0] ?? Int64.max, firstLeft?[1] ?? Int64.max,
                     ])
                 }
                 try db.execute(
@@ -445,11 +444,13 @@ public final class SQLiteEventStore: EventStore {
     /// The columns `terms(of:)` reads, in the order it reads them.
     static let termColumns = "seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at"
 
+    /// The terms the index holds for a row: a term holding NUL cannot be bound as text nor
+    /// matched by a text filter.
     static func terms(of row: Row) -> [String] {
         EventTerms.terms(
             source: row[1], logType: row[2], action: row[3], actorType: row[4],
             actorID: row[5], actorName: row[6], targets: StoredJSON.decodeTargets(row[7] ?? "[]")
-        )
+        ).filter { !$0.utf8.contains(0) }
     }
 
     /// Adds the postings of up to `limit` committed events past the watermark, one block per term
@@ -467,8 +468,7 @@ public final class SQLiteEventStore: EventStore {
         while let row = try rows.next() {
             let seq: Int64 = row[0]
             let occurredAt: Int64 = row[8]
-            // A term holding NUL cannot be bound as text nor matched by a text filter.
-            postings.add(terms(of: row).filter { !$0.utf8.contains(0) }, occurredAt: occurredAt, seq: seq)
+            postings.add(terms(of: row), occurredAt: occurredAt, seq: seq)
             lastSeq = seq
             count += 1
         }
