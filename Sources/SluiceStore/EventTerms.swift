@@ -1,8 +1,9 @@
 import SluiceCore
 
-/// The filter index of the SQLite store: one `(term, occurred_at, seq)` row per filterable value
-/// of an event. A term is a field name and a value joined by U+001F, so `actor` covers both the
-/// actor's id and name, and `target` both a target's id and name, each in one index walk.
+/// The terms of the filter index: one per filterable value of an event (the SQLite store keeps
+/// their postings in blocks, see ``PostingBlock``; PostgreSQL in an array column). A term is a
+/// field name and a value joined by U+001F, so `actor` covers both the actor's id and name, and
+/// `target` both a target's id and name, each in one index walk.
 enum EventTerms {
     static let separator: Character = "\u{1F}"
 
@@ -16,7 +17,8 @@ enum EventTerms {
 
     /// Every term of one event, without repeats. Repeats are judged by UTF-8 bytes, as the
     /// stores compare terms, not by `String` equality, which would drop one of two canonically
-    /// equivalent but differently spelled values.
+    /// equivalent but differently spelled values. A value holding NUL gives no term: neither
+    /// store can bind it as text, and no text filter can match it.
     static func terms(
         source: String, logType: String, action: String, actorType: String?, actorID: String?, actorName: String?,
         targets: [AuditTarget]
@@ -24,6 +26,7 @@ enum EventTerms {
         var out: [String] = []
         out.reserveCapacity(5 + targets.count * 3)
         func add(_ field: Field, _ value: String) {
+            if value.utf8.contains(0) { return }
             let term = term(field, value)
             let length = term.utf8.count
             if !out.contains(where: { $0.utf8.count == length && $0.utf8.elementsEqual(term.utf8) }) { out.append(term) }
@@ -43,10 +46,8 @@ enum EventTerms {
     }
 }
 
-/// The postings of one indexing pass, grouped by term: sorting a few thousand distinct terms
-/// and then integers per term costs far less than sorting every posting by its text. Terms are
-/// grouped by their UTF-8 bytes, as SQLite compares them: Swift's `String` equality would merge
-/// canonically equivalent spellings (`é` and `e` + U+0301) that SQLite keeps apart.
+/// The postings of one indexing pass, grouped by term (by ``TermBytes``): sorting a few thousand
+/// distinct terms and then integers per term costs far less than sorting every posting by its text.
 struct TermPostings {
     private var byTerm: [TermBytes: [Posting]] = [:]
 
@@ -66,7 +67,8 @@ struct TermPostings {
 }
 
 /// A term's UTF-8 bytes, hashed as one run rather than byte by byte. Terms are compared as
-/// SQLite compares them: `String` equality would merge equivalent spellings SQLite keeps apart.
+/// SQLite compares them: `String` equality would merge canonically equivalent spellings (`é`
+/// and `e` + U+0301) that SQLite keeps apart.
 struct TermBytes: Hashable {
     let bytes: [UInt8]
 

@@ -444,13 +444,12 @@ public final class SQLiteEventStore: EventStore {
     /// The columns `terms(of:)` reads, in the order it reads them.
     static let termColumns = "seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at"
 
-    /// The terms the index holds for a row: a term holding NUL cannot be bound as text nor
-    /// matched by a text filter.
+    /// The terms the index holds for a row.
     static func terms(of row: Row) -> [String] {
         EventTerms.terms(
             source: row[1], logType: row[2], action: row[3], actorType: row[4],
             actorID: row[5], actorName: row[6], targets: StoredJSON.decodeTargets(row[7] ?? "[]")
-        ).filter { !$0.utf8.contains(0) }
+        )
     }
 
     /// Adds the postings of up to `limit` committed events past the watermark, one block per term

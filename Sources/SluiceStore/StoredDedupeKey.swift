@@ -15,7 +15,11 @@ enum StoredDedupeKey {
         guard let time = event.dedupeTime else { return Array(key) }
         // Flipping the sign bit makes byte order match numeric order across the epoch.
         let ordered = UInt64(bitPattern: time.microseconds) ^ (1 << 63)
-        return withUnsafeBytes(of: ordered.bigEndian, Array.init) + key
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(MemoryLayout<UInt64>.size + key.count)
+        withUnsafeBytes(of: ordered.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: key)
+        return bytes
     }
 
     /// The key this event was stored under before keys carried the event's time (migration

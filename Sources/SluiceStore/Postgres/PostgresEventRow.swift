@@ -53,8 +53,7 @@ struct PostgresEventRow: Sendable {
                 actorMetadata: n.actor.map { StoredJSON.encodeMetadata($0.metadata) }, targets: StoredJSON.encodeTargets(n.targets),
                 location: stored(n.context.location), userAgent: stored(n.context.userAgent), schemaVersion: n.schemaVersion.map(Int32.init),
                 raw: ByteBuffer(bytes: event.raw), origin: stored(event.origin), escaped: escaped,
-                // A term holding NUL can be neither stored as text nor matched by a filter.
-                terms: terms.filter { !$0.utf8.contains(0) }.sorted()
+                terms: terms.sorted()
             )
         }
     }
