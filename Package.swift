@@ -23,7 +23,6 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
-        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -37,6 +36,15 @@ let package = Package(
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Debian's zlib and zstd, through their -dev packages (scripts/test installs them).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // gzip (strict multi-member reading, writing) and zstd with trained dictionaries.
+        .target(
+            name: "SluiceCompression",
+            dependencies: ["CZlib", "CZstd"],
             swiftSettings: swiftSettings
         ),
         // The EventStore implementations (SQLite by default, PostgreSQL for several instances) and their migrations.
@@ -74,8 +82,8 @@ let package = Package(
                 "SluiceCore",
                 "SluiceHTTP",
                 .product(name: "Logging", package: "swift-log"),
+                "SluiceCompression",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -86,8 +94,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceHTTP",
-                .product(name: "CompressNIO", package: "compress-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
+                "SluiceCompression",
             ],
             swiftSettings: swiftSettings
         ),
@@ -210,7 +217,7 @@ let package = Package(
                 "SluiceWorkflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "CompressNIO", package: "compress-nio"),
+                "SluiceCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

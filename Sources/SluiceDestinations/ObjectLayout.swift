@@ -1,5 +1,4 @@
-import CompressNIO
-import NIOCore
+import SluiceCompression
 import SluiceCore
 
 /// How a bucket destination turns a batch into objects: one object per stream (and, for
@@ -91,14 +90,7 @@ public struct ObjectLayout: Sendable, Hashable {
     public func encodedSize(of event: OutboundEvent) -> Int { event.raw.count + 1 }
 
     static func gzipped(_ bytes: [UInt8]) throws -> [UInt8] {
-        let compressor = CompressionAlgorithm.gzip().compressor
-        try compressor.startStream()
-        defer { try? compressor.finishStream() }
-        var input = ByteBuffer(bytes: bytes)
-        var output = ByteBuffer()
-        output.reserveCapacity(compressor.maxSize(from: input))
-        try compressor.streamDeflate(from: &input, to: &output, flush: .finish)
-        return Array(output.readableBytesView)
+        try Gzip.compress(bytes)
     }
 
     /// Letters, digits and `-_.` kept; anything else (a `/` in a feed name) becomes `_`.

@@ -1,5 +1,5 @@
-import CompressNIO
 import NIOCore
+import SluiceCompression
 import SluiceCore
 
 /// One event found in a push body: its exact bytes and its parsed value.
@@ -44,36 +44,23 @@ public struct PushBodyDecoder: Sendable {
         }
     }
 
-    /// Inflates through a fixed 64 KiB window, counting output as it goes, so a small body that
-    /// expands without bound is stopped at the limit without ever holding more than the limit.
+    /// Inflates every gzip member of the body (RFC 1952), as `zcat` reads it: each member's
+    /// trailer must be present and match, and nothing else may follow. A sender whose stream was
+    /// cut short, or that appends anything else, gets a 400 and nothing is stored. Output is
+    /// bounded across all members, so a small body that expands without bound stops at the limit.
     func gunzip(_ input: inout ByteBuffer) throws(PushRejection) -> [UInt8] {
-        let decompressor = CompressionAlgorithm.gzip().decompressor
-        var output: [UInt8] = []
-        var window = ByteBuffer()
-        window.reserveCapacity(64 * 1024)
-        do {
-            try decompressor.startStream()
-            defer { try? decompressor.finishStream() }
-            var finished = false
-            while !finished {
-                window.clear()
-                do {
-                    try decompressor.streamInflate(from: &input, to: &window)
-                    finished = true
-                } catch let error as CompressNIOError where error == .bufferOverflow {
-                    // The window is full; more output follows.
-                }
-                if output.count + window.readableBytes > limits.maxDecompressedBytes {
-                    throw PushRejection(.decompressedTooLarge, "the gzip body expands past the limit of \(limits.maxDecompressedBytes) bytes")
-                }
-                output.append(contentsOf: window.readableBytesView)
-            }
-        } catch let rejection as PushRejection {
-            throw rejection
-        } catch {
-            throw PushRejection(.corruptGzip, "the body is not valid gzip data (Content-Encoding: gzip): \(error)")
+        let limit = limits.maxDecompressedBytes
+        let result = input.withUnsafeReadableBytes { bytes in
+            Result { () throws(GzipError) -> [UInt8] in try Gzip.decompress(bytes, limit: limit) }
         }
-        return output
+        switch result {
+        case .success(let bytes):
+            return bytes
+        case .failure(let error) where error.kind == .tooLarge:
+            throw PushRejection(.decompressedTooLarge, "the gzip body expands past the limit of \(limit) bytes")
+        case .failure(let error):
+            throw PushRejection(.corruptGzip, "\(error.message) (Content-Encoding: gzip); nothing was stored")
+        }
     }
 
     /// Decodes already-decompressed bytes.
