@@ -47,12 +47,37 @@ let package = Package(
             dependencies: ["CZlib", "CZstd"],
             swiftSettings: swiftSettings
         ),
-        // The EventStore implementations (SQLite by default, PostgreSQL for several instances) and their migrations.
+        // What both stores share: the group-commit queue, dedupe keys, filter terms, stored
+        // encodings, metrics. No database driver.
         .target(
-            name: "SluiceStore",
+            name: "SluiceStoreKit",
             dependencies: [
                 "SluiceCore",
+                "SluiceCompression",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The default store: one SQLite file (GRDB, WAL, group commit, posting-block filter index).
+        .target(
+            name: "SluiceStoreSQLite",
+            dependencies: [
+                "SluiceCore",
+                "SluiceStoreKit",
+                "SluiceCompression",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The store for several instances: one PostgreSQL database (postgres-nio, seq in commit order, leases).
+        .target(
+            name: "SluiceStorePostgres",
+            dependencies: [
+                "SluiceCore",
+                "SluiceStoreKit",
+                "SluiceCompression",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -115,7 +140,6 @@ let package = Package(
             name: "SluiceEngine",
             dependencies: [
                 "SluiceCore",
-                "SluiceStore",
                 "SluiceSources",
                 "SluiceHTTP",
                 "SluiceDestinations",
@@ -131,7 +155,6 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "SluiceCore",
-                "SluiceStore",
                 "SluiceSources",
                 "SluiceDestinations",
                 "SluiceWorkflows",
@@ -153,7 +176,8 @@ let package = Package(
                 "SluiceCore",
                 "SluiceHTTP",
                 "SluiceDestinations",
-                "SluiceStore",
+                "SluiceStoreSQLite",
+                "SluiceStorePostgres",
                 "SluiceSources",
                 "SluiceEngine",
                 "SluiceServer",
@@ -173,7 +197,6 @@ let package = Package(
             dependencies: [
                 "SluiceApp",
                 "SluiceCore",
-                "SluiceStore",
                 "SluiceEngine",
                 "SluiceSources",
                 "SluiceWorkflows",
@@ -188,7 +211,8 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                "SluiceStore",
+                "SluiceStoreSQLite",
+                "SluiceStorePostgres",
                 "SluiceApp",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -208,7 +232,8 @@ let package = Package(
                 "SluiceCore",
                 "SluiceHTTP",
                 "SluiceDestinations",
-                "SluiceStore",
+                "SluiceStoreSQLite",
+                "SluiceStorePostgres",
                 "SluiceSources",
                 "SluiceEngine",
                 "SluiceServer",

@@ -3,7 +3,8 @@ import Foundation
 import SluiceCore
 import SluiceServer
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceWorkflows
 import Yams
 

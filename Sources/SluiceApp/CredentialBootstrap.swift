@@ -2,7 +2,8 @@ import Logging
 import SluiceCore
 import SluiceServer
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 
 /// Credentials Sluice made for itself on first start. Their values exist only here, to be shown
 /// once; the store keeps digests.

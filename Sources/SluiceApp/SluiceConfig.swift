@@ -1,8 +1,11 @@
+import Foundation
+import Logging
 import SluiceCore
 import SluiceDestinations
 import SluiceServer
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceWorkflows
 
 /// The typed configuration of one Sluice process, decoded from the YAML file (or the embedded
@@ -47,6 +50,27 @@ public struct StorageSettings: Sendable {
     public init(sqlite: SQLiteStoreConfiguration, postgres: PostgresStoreConfiguration? = nil) {
         self.sqlite = sqlite
         self.postgres = postgres
+    }
+
+    /// Where the events are, in a few words (`sqlite ./sluice-data/sluice.db`).
+    public var location: String {
+        if let postgres { return "postgres \(postgres.host):\(postgres.port)/\(postgres.database) schema \(postgres.schema)" }
+        return "sqlite \(sqlite.path)"
+    }
+
+    /// Log metadata naming the store.
+    public var logMetadata: Logger.Metadata {
+        if let postgres {
+            return ["store": "postgres", "store.host": "\(postgres.host):\(postgres.port)", "store.database": "\(postgres.database)", "store.schema": "\(postgres.schema)"]
+        }
+        return ["store": "sqlite", "store.path": "\(sqlite.path)", "store.synchronous": "\(sqlite.durability.rawValue)"]
+    }
+
+    /// Why a command that reads an existing store should not open this one (a SQLite file that
+    /// does not exist would be created empty), or nil.
+    public var missingStore: String? {
+        guard postgres == nil, !FileManager.default.fileExists(atPath: sqlite.path) else { return nil }
+        return "no Sluice database at \(sqlite.path)"
     }
 }
 

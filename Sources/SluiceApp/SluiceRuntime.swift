@@ -11,7 +11,8 @@ import SluiceEngine
 import SluiceHTTP
 import SluiceServer
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceWorkflows
 import UnixSignals
 
@@ -25,8 +26,8 @@ public enum SluiceRuntime {
     }
 
     /// Opens the SQLite store of `config` (which must not name PostgreSQL: that store runs only
-    /// inside ``withStore(_:logger:_:)``).
-    public static func openStore(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> SQLiteEventStore {
+    /// inside ``withStore(_:logger:_:)`` or a ``StorageScope``).
+    static func openStore(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> SQLiteEventStore {
         try SQLiteEventStore(configuration: config.storage.sqlite, logger: logger)
     }
 

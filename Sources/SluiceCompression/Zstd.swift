@@ -1,4 +1,5 @@
 import CZstd
+import Synchronization
 
 /// Why zstd could not compress, decompress or train.
 public struct ZstdError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -31,38 +32,52 @@ public struct ZstdError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A zstd dictionary, prepared once for both directions. Immutable, so one instance serves every
-/// thread (zstd documents CDict and DDict as read-only once created).
-public final class ZstdDictionary: @unchecked Sendable {
+/// A zstd dictionary. Immutable, so one instance serves every thread (zstd documents CDict and
+/// DDict as read-only once created). The decompression side is prepared at once; the
+/// compression side, several times larger, only when something compresses with it, so that
+/// dictionaries kept only to read old rows stay small.
+public final class ZstdDictionary: Sendable {
     /// The dictionary as trained, as it is stored.
     public let bytes: [UInt8]
     public let level: Int32
-    private let compression: OpaquePointer
-    private let decompression: OpaquePointer
+    private let decompression: Handle
+    private let compression = Mutex<Handle?>(nil)
+
+    /// A CDict or DDict pointer and how to free it.
+    private final class Handle: @unchecked Sendable {
+        let pointer: OpaquePointer
+        let free: (OpaquePointer) -> Void
+
+        init(_ pointer: OpaquePointer, free: @escaping (OpaquePointer) -> Void) {
+            self.pointer = pointer
+            self.free = free
+        }
+
+        deinit { free(pointer) }
+    }
 
     public init(bytes: [UInt8], level: Int32) throws(ZstdError) {
         guard !bytes.isEmpty else { throw ZstdError(.failed, "a zstd dictionary cannot be empty") }
-        let made = bytes.withUnsafeBytes { raw in
-            (ZSTD_createCDict(raw.baseAddress, raw.count, level), ZSTD_createDDict(raw.baseAddress, raw.count))
-        }
-        guard let compression = made.0, let decompression = made.1 else {
-            if let c = made.0 { ZSTD_freeCDict(c) }
-            if let d = made.1 { ZSTD_freeDDict(d) }
-            throw ZstdError(.failed, "zstd could not load a dictionary of \(bytes.count) bytes")
-        }
+        let made = bytes.withUnsafeBytes { raw in ZSTD_createDDict(raw.baseAddress, raw.count) }
+        guard let made else { throw ZstdError(.failed, "zstd could not load a dictionary of \(bytes.count) bytes") }
         self.bytes = bytes
         self.level = level
-        self.compression = compression
-        self.decompression = decompression
+        self.decompression = Handle(made) { _ = ZSTD_freeDDict($0) }
     }
 
-    deinit {
-        ZSTD_freeCDict(compression)
-        ZSTD_freeDDict(decompression)
-    }
+    var ddict: OpaquePointer { decompression.pointer }
 
-    var cdict: OpaquePointer { compression }
-    var ddict: OpaquePointer { decompression }
+    func cdict() throws(ZstdError) -> OpaquePointer {
+        let made: OpaquePointer? = compression.withLock { handle in
+            if let handle { return handle.pointer }
+            let created = bytes.withUnsafeBytes { raw in ZSTD_createCDict(raw.baseAddress, raw.count, level) }
+            guard let created else { return nil }
+            handle = Handle(created) { _ = ZSTD_freeCDict($0) }
+            return created
+        }
+        guard let made else { throw ZstdError(.failed, "zstd could not prepare a dictionary of \(bytes.count) bytes for compression") }
+        return made
+    }
 
     /// Trains a dictionary of at most `capacity` bytes from `samples` (zstd's fastCover trainer,
     /// as `zstd --train` runs it). zstd advises about a hundred times the capacity in samples.
@@ -90,12 +105,13 @@ public final class ZstdDictionary: @unchecked Sendable {
     }
 }
 
-/// A compression context, reused for many small inputs. Not thread-safe: one per writer.
+/// A compression context, reused for many small inputs. One thread at a time: it is `Sendable`
+/// only so that a pool can hand it from one task to the next.
 ///
 /// Frames carry their content size and a checksum of their content (so damaged bytes or the
 /// wrong dictionary are reported, never returned), and no dictionary id: the row says which
 /// dictionary it used.
-public final class ZstdCompressor {
+public final class ZstdCompressor: @unchecked Sendable {
     private let context: OpaquePointer
     public let level: Int32
 
@@ -115,7 +131,7 @@ public final class ZstdCompressor {
 
     /// Appends one frame holding `input` to `output`; with `dictionary`, its level applies.
     public func compress(_ input: UnsafeRawBufferPointer, dictionary: ZstdDictionary?, appendingTo output: inout [UInt8]) throws(ZstdError) {
-        _ = try ZstdError.check(ZSTD_CCtx_refCDict(context, dictionary?.cdict), .failed, "zstd could not use the dictionary")
+        _ = try ZstdError.check(ZSTD_CCtx_refCDict(context, try dictionary?.cdict()), .failed, "zstd could not use the dictionary")
         let start = output.count
         let bound = ZSTD_compressBound(input.count)
         output.append(contentsOf: repeatElement(0, count: bound))
@@ -140,8 +156,9 @@ public final class ZstdCompressor {
     }
 }
 
-/// A decompression context, reused across frames. Not thread-safe: one per reader at a time.
-public final class ZstdDecompressor {
+/// A decompression context, reused across frames. One thread at a time: it is `Sendable` only so
+/// that a pool can hand it from one task to the next.
+public final class ZstdDecompressor: @unchecked Sendable {
     private let context: OpaquePointer
 
     public init() throws(ZstdError) {

@@ -1,5 +1,11 @@
-/// A public event identifier: a ULID (48-bit millisecond time, 80 random bits, Crockford
-/// base32), so ids sort roughly by arrival and never reveal the store's row numbers.
+/// A public event identifier: 26 Crockford base32 digits of 128 bits, a 48-bit millisecond time
+/// first (the ULID layout).
+///
+/// Events stored since the lean store have an id derived from what their row already holds, so
+/// no id is stored or indexed: the event's own time in milliseconds, a 16-bit mark, and its
+/// `seq` (``stored(occurredAt:seq:)``); a lookup reads the seq back and checks the time. Events
+/// stored before carry the random ULID they were given (80 random bits after the time of
+/// arrival), kept with them so that ids handed out earlier still resolve.
 public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let rawValue: String
 
@@ -26,14 +32,57 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
         return table
     }()
 
-    /// A new id for an event received at `time`.
+    /// The mark between the time and the seq of a stored event's id.
+    static let storedMark: UInt64 = 0x5E0C
+
+    /// The id of the stored event with `seq` that occurred at `occurredAt`.
+    public static func stored(occurredAt: Timestamp, seq: Int64) -> EventID {
+        let ms = UInt64(max(0, occurredAt.microseconds / 1000)) & 0xFFFF_FFFF_FFFF
+        return encode(high64: ms << 16 | storedMark, low64: UInt64(bitPattern: seq))
+    }
+
+    /// For an id made by ``stored(occurredAt:seq:)``: the seq it names and the millisecond it
+    /// was made with (both must match the row). Nil for any other id.
+    public var storedParts: (seq: Int64, occurredMilliseconds: Int64)? {
+        guard let (high, low) = bits, high & 0xFFFF == Self.storedMark else { return nil }
+        return (Int64(bitPattern: low), Int64(high >> 16))
+    }
+
+    /// Whether this id was made by ``stored(occurredAt:seq:)`` for these values.
+    public func names(occurredAt: Timestamp, seq: Int64) -> Bool {
+        self == Self.stored(occurredAt: occurredAt, seq: seq)
+    }
+
+    /// The 128 bits as two words, or nil when the text holds more than 128 bits.
+    public var bits: (high: UInt64, low: UInt64)? {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for c in rawValue.utf8 {
+            let digit = UInt64(Self.decodeTable[Int(c)])
+            // 26 digits carry 130 bits; the top two must be zero.
+            if high >> 59 != 0 { return nil }
+            high = high << 5 | low >> 59
+            low = low << 5 | digit
+        }
+        return (high, low)
+    }
+
+    /// The 128 bits of a ULID-form id, as text.
+    public init(bits high: UInt64, _ low: UInt64) {
+        self = Self.encode(high64: high, low64: low)
+    }
+
+    /// A new random id for an event received at `time` (the form of events stored before the
+    /// lean store, and of tests' fixtures).
     public static func make(at time: Timestamp, using generator: inout some RandomNumberGenerator) -> EventID {
         let ms = UInt64(max(0, time.microseconds / 1000))
         let hi = generator.next() as UInt64
         let lo = generator.next() as UInt64
         // 128 bits: 48 time, 80 random; emitted as 26 base32 digits (130 bits, top 2 zero).
-        let high64 = ms << 16 | (hi >> 48)
-        let low64 = (hi << 16) | (lo & 0xFFFF)
+        return encode(high64: ms << 16 | (hi >> 48), low64: (hi << 16) | (lo & 0xFFFF))
+    }
+
+    private static func encode(high64: UInt64, low64: UInt64) -> EventID {
         var chars = [UInt8](repeating: 0, count: 26)
         var i = 25
         var lowBits = low64

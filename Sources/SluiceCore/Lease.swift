@@ -19,17 +19,6 @@ public struct Lease: Sendable, Hashable {
     }
 }
 
-/// Where leases live: the shared store, so every instance sees the same holder.
-public protocol LeaseStore: Sendable {
-    /// Takes `name` for `holder` (or renews it when `holder` has it) for `duration`; nil while
-    /// another holder's lease has not lapsed.
-    func acquireLease(_ name: String, holder: String, for duration: Duration) async throws(StoreError) -> Lease?
-    /// Gives the lease up at once, so another instance can take it without waiting for it to lapse.
-    func releaseLease(_ lease: Lease) async throws(StoreError)
-    /// Every lease recorded, held or lapsed, by name.
-    func leases() async throws(StoreError) -> [Lease]
-}
-
 /// The lease the current task works under. A store that shares work between instances checks it
 /// inside each commit of leased work (delivery progress, collector pages, workflow journals) and
 /// refuses the commit with `.conflict` when the lease has changed hands: work done under a lost

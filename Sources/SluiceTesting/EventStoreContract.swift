@@ -1,5 +1,6 @@
 import SluiceCore
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import Testing
 
 /// Behaviour every ``EventStore`` must have. Each backend's tests call these with a fresh store.

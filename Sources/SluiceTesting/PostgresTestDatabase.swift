@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import PostgresNIO
 import SluiceCore
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import Testing
 
 /// The PostgreSQL server the test script starts (`SLUICE_TEST_POSTGRES_URL`); each test gets a

@@ -7,7 +7,8 @@ import Logging
 import Prometheus
 import SluiceApp
 import SluiceCore
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 
 /// A throwaway directory, removed by ``remove()``.
 public struct TemporaryDirectory: Sendable {

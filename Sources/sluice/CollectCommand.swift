@@ -5,7 +5,6 @@ import SluiceApp
 import SluiceCore
 import SluiceEngine
 import SluiceSources
-import SluiceStore
 
 /// `sluice collect NAME [--once] [--since T --until T] [--stream S --rewind-to T]`.
 struct CollectCommand: AsyncParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import SluiceApp
 import SluiceCore
-import SluiceStore
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,7 +30,7 @@ struct ConfigCommand: ParsableCommand {
                     let plural = item.count == 1 ? "" : "s"
                     return "\(item.count) \(item.noun)\(plural)"
                 }
-                print("\(file): ok (\(parts.joined(separator: ", ")), storage \(config.storage.sqlite.path))")
+                print("\(file): ok (\(parts.joined(separator: ", ")), storage \(config.storage.location))")
             } catch {
                 for issue in error.issues { printError("\(file): \(issue)") }
                 throw ExitCode(1)

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import SluiceApp
 import SluiceCore
-import SluiceStore
 
 /// Opens the store of `options`' config after checking that `destination` is configured.
 private func openLedger(_ options: StoreOptions, destination: String, label: String) async throws -> any SluiceStorage {

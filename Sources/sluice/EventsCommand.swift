@@ -3,7 +3,6 @@ import Foundation
 import SluiceApp
 import SluiceCore
 import SluiceServer
-import SluiceStore
 
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,8 +52,8 @@ struct EventsCommand: AsyncParsableCommand {
             )
             let logger = try options.makeLogger(label: "sluice.export")
             let config = try options.loadConfig()
-            guard config.storage.postgres != nil || FileManager.default.fileExists(atPath: config.storage.sqlite.path) else {
-                printError("no Sluice database at \(config.storage.sqlite.path); pass --data-dir or --config of the instance to export from")
+            if let missing = config.storage.missingStore {
+                printError("\(missing); pass --data-dir or --config of the instance to export from")
                 throw ExitCode(1)
             }
             let store = try await options.openStore(config, logger: logger)

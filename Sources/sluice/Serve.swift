@@ -6,7 +6,6 @@ import Prometheus
 import SluiceApp
 import SluiceCore
 import SluiceServer
-import SluiceStore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run Sluice: push feeds, query API, metrics.")
@@ -49,12 +48,7 @@ struct Serve: AsyncParsableCommand {
         let generated = prepared.generated
         let feedNames = prepared.dependencies.feeds.keys.sorted()
         try await Self.recordStart(prepared, config: config, feeds: feedNames)
-        let storeMetadata: Logger.Metadata = if let postgres = config.storage.postgres {
-            ["store": "postgres", "store.host": "\(postgres.host):\(postgres.port)", "store.database": "\(postgres.database)", "store.schema": "\(postgres.schema)"]
-        } else {
-            ["store": "sqlite", "store.path": "\(config.storage.sqlite.path)", "store.synchronous": "\(config.storage.sqlite.durability.rawValue)"]
-        }
-        logger.info("sluice starting", metadata: storeMetadata.merging([
+        logger.info("sluice starting", metadata: config.storage.logMetadata.merging([
             "feeds": "\(feedNames.joined(separator: ","))",
             "config.sha256": "\(config.fileDigest ?? "embedded-default")",
         ]) { $1 })

@@ -4,21 +4,20 @@ import Logging
 import SluiceApp
 import SluiceCore
 import SluiceServer
-import SluiceStore
 
 @main
 struct SluiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Sluice: a self-hosted security telemetry hub.",
-        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self, TokenCommand.self]
+        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self, TokenCommand.self, StorageCommand.self]
     )
 
-    /// Runs the chosen subcommand inside a ``StoreScope``, so a PostgreSQL store it opens keeps
+    /// Runs the chosen subcommand inside a ``StorageScope``, so a PostgreSQL store it opens keeps
     /// its connection pool and writer running until the command returns.
     static func main() async {
         do {
-            try await StoreScope.run {
+            try await StorageScope.run {
                 var command = try parseAsRoot()
                 if var asyncCommand = command as? any AsyncParsableCommand {
                     try await asyncCommand.run()
@@ -28,39 +27,6 @@ struct SluiceCommand: AsyncParsableCommand {
             }
         } catch {
             exit(withError: error)
-        }
-    }
-}
-
-/// Where the PostgreSQL stores a command opens run: started as they are opened, stopped when the
-/// command returns (structured: one task group around the whole command).
-enum StoreScope {
-    @TaskLocal static var current: Opened?
-
-    final class Opened: Sendable {
-        let stores: AsyncStream<PostgresEventStore>
-        let sink: AsyncStream<PostgresEventStore>.Continuation
-
-        init() {
-            (stores, sink) = AsyncStream.makeStream()
-        }
-    }
-
-    static func run(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> Void) async throws {
-        let opened = Opened()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withDiscardingTaskGroup { running in
-                    for await store in opened.stores {
-                        running.addTask { try? await store.run() }
-                    }
-                }
-            }
-            defer {
-                opened.sink.finish()
-                group.cancelAll()
-            }
-            try await $current.withValue(opened) { try await body() }
         }
     }
 }
@@ -91,25 +57,11 @@ struct StoreOptions: ParsableArguments {
     /// Opens the store `config` names (PostgreSQL: reachable and migrated, running for the rest of
     /// the command); a store that cannot be opened exits 1 with the reason.
     func openStore(_ config: SluiceConfig, logger: Logger) async throws -> any SluiceStorage {
-        guard let postgres = config.storage.postgres else {
-            do {
-                return try SluiceRuntime.openStore(config, logger: logger)
-            } catch {
-                throw error.exit()
-            }
-        }
-        guard let scope = StoreScope.current else {
-            preconditionFailure("a command opened a PostgreSQL store outside SluiceCommand.main's StoreScope")
-        }
-        let store = PostgresEventStore(configuration: postgres, logger: logger)
-        scope.sink.yield(store)
         do {
-            try await store.checkHealth()
-            try await store.migrate()
+            return try await StorageScope.open(config, logger: logger)
         } catch {
             throw error.exit()
         }
-        return store
     }
 
     func makeLogger(label: String) throws -> Logger {

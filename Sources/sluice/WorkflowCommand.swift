@@ -3,7 +3,6 @@ import Foundation
 import SluiceApp
 import SluiceCore
 import SluiceHTTP
-import SluiceStore
 import SluiceWorkflows
 
 /// `sluice workflow test|runs|retry`.

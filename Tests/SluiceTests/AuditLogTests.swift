@@ -5,7 +5,8 @@ import HummingbirdTesting
 import NIOCore
 import SluiceCore
 @testable import SluiceServer
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

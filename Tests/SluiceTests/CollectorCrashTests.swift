@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 import SluiceCore
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

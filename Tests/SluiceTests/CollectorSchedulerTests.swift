@@ -4,7 +4,8 @@ import SluiceCore
 import SluiceEngine
 import SluiceHTTP
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

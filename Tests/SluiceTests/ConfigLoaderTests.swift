@@ -5,7 +5,8 @@ import SluiceDestinations
 import SluiceEngine
 import SluiceHTTP
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

@@ -6,7 +6,8 @@ import NIOCore
 import SluiceApp
 import SluiceCore
 import SluiceServer
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

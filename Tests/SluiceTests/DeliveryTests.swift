@@ -4,7 +4,8 @@ import SluiceCore
 import SluiceDestinations
 import SluiceEngine
 import SluiceHTTP
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

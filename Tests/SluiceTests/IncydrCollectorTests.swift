@@ -4,7 +4,8 @@ import Logging
 import SluiceCore
 import SluiceHTTP
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

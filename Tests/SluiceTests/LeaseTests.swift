@@ -6,7 +6,8 @@ import SluiceApp
 import SluiceCore
 import SluiceDestinations
 import SluiceEngine
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

@@ -10,7 +10,8 @@ import SluiceApp
 import SluiceCore
 import SluiceEngine
 import SluiceServer
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

@@ -1,6 +1,8 @@
 import Logging
 import SluiceCore
-@testable import SluiceStore
+import SluiceStoreKit
+@testable import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Synchronization
 import Testing

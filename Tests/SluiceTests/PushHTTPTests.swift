@@ -7,7 +7,8 @@ import SluiceApp
 import SluiceCompression
 import SluiceCore
 import SluiceSources
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 
@@ -287,8 +288,12 @@ import Testing
         try await sluice.withLiveServer { client in
             let first = try await Self.push(client, Array("{\"keep\":1}".utf8))
             #expect(first.status == .ok)
-            let pad = String(repeating: "y", count: 1500)
-            let lines = (0..<600).map { "{\"i\":\($0),\"pad\":\"\(pad)\"}" }.joined(separator: "\n")
+            // Random padding: stored events are compressed, so repeated bytes would hardly fill anything.
+            var random = SplitMix64()
+            let lines = (0..<600).map { n in
+                let pad = (0..<110).map { _ in String(random.next() as UInt64, radix: 36) }.joined()
+                return "{\"i\":\(n),\"pad\":\"\(pad)\"}"
+            }.joined(separator: "\n")
             let response = try await Self.push(client, Array(lines.utf8))
             #expect(response.status == .serviceUnavailable)
             #expect(response.headers[.retryAfter] != nil)

@@ -4,7 +4,8 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import SluiceCore
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

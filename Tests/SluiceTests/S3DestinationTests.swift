@@ -3,7 +3,8 @@ import Logging
 import SluiceCore
 import SluiceDestinations
 import SluiceHTTP
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import Testing
 

@@ -2,7 +2,8 @@ import Foundation
 import Logging
 import SluiceCore
 import GRDB
-@testable import SluiceStore
+import SluiceStoreKit
+@testable import SluiceStoreSQLite
 import SluiceServer
 import SluiceTesting
 import Testing
@@ -244,8 +245,12 @@ import Testing
         try await withStore({ $0.maxSizeBytes = 400 * 1024 }) { store, _ in
             let small = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: 1), key: "kept")], receivedAt: Timestamp(seconds: 1))
             #expect(small.accepted == 1)
-            let big = String(repeating: "x", count: 2000)
-            let events = (0..<500).map { EventStoreContract.event(occurredAt: Timestamp(seconds: 2), key: "big\($0)", raw: "{\"pad\":\"\(big)\"}") }
+            // Random padding: stored events are compressed, so repeated bytes would hardly fill anything.
+            var random = SplitMix64()
+            let events = (0..<500).map { n in
+                let pad = (0..<150).map { _ in String(random.next() as UInt64, radix: 36) }.joined()
+                return EventStoreContract.event(occurredAt: Timestamp(seconds: 2), key: "big\(n)", raw: "{\"pad\":\"\(pad)\"}")
+            }
             await #expect {
                 _ = try await store.append(events, receivedAt: Timestamp(seconds: 2))
             } throws: { error in
@@ -273,7 +278,7 @@ import Testing
     /// with the same answer.
     @Test func anActionPrefixOverManyActionsListsEveryMatchOnce() async throws {
         try await withStore({ $0.automaticIndexing = false }) { store, _ in
-            let count = EventQuery.maximumPrefixTerms + 6
+            let count = SQLiteEventQuery.maximumPrefixTerms + 6
             let events = (0..<count * 2).map { i in
                 EventStoreContract.event(action: i < count ? "bulk.a\(i)" : "other.b\(i)", occurredAt: Timestamp(seconds: Int64(i % 17)), key: "m\(i)")
             }
@@ -298,7 +303,7 @@ import Testing
     /// bound, says so, and the next page goes on; an export follows every page to the end.
     @Test func aTextSearchReadsABoundedSliceAPageAndContinues() async throws {
         try await withStore { store, _ in
-            let total = EventQuery.textScanLimit + 20
+            let total = SQLiteEventQuery.textScanLimit + 20
             let events = (0..<total).map { i in
                 EventStoreContract.event(occurredAt: Timestamp(seconds: Int64(1_000 + i)), key: "s\(i)", raw: i == 3 ? "{\"note\":\"rare-needle\"}" : "{\"n\":\(i)}")
             }

@@ -6,7 +6,8 @@ import NIOCore
 import SluiceCore
 import SluiceApp
 import SluiceHTTP
-import SluiceStore
+import SluiceStorePostgres
+import SluiceStoreSQLite
 import SluiceTesting
 import SluiceWorkflows
 import Testing

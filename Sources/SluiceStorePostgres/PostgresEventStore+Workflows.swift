@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import SluiceCore
+import SluiceStoreKit
 
 extension PostgresEventStore: WorkflowJournal {
     static let runColumns = "id, workflow, alert_key, event_seq, status, attempts, next_attempt_at, step, detail, duplicates, created_at, updated_at"
@@ -142,7 +143,7 @@ extension PostgresEventStore: WorkflowJournal {
                     try row.decode((Int64, String, String, String, String, String, String?, Int32, Int64, Int64).self)
                 return WorkflowStepRecord(
                     runID: runID, key: key, kind: kind, status: WorkflowStepStatus(rawValue: status) ?? .failed,
-                    input: SQLiteEventStore.parsedJSON(input), output: SQLiteEventStore.parsedJSON(output), error: error, attempts: Int(attempts),
+                    input: StoredJSON.parsed(input), output: StoredJSON.parsed(output), error: error, attempts: Int(attempts),
                     startedAt: Timestamp(microseconds: startedAt), finishedAt: Timestamp(microseconds: finishedAt)
                 )
             }
@@ -240,7 +241,7 @@ extension PostgresEventStore: WorkflowJournal {
                     """,
                     logger: logger
                 ).collect().first.map(Self.workflowRun(from:))
-                if let audit { try await Self.insertAudit(audit, on: connection, logger: logger) }
+                if let audit { try await self.insertAudit(audit, on: connection, logger: logger) }
                 return queued.map { ($0, true) }
             }
         } catch {

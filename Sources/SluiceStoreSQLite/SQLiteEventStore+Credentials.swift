@@ -49,7 +49,7 @@ extension SQLiteEventStore: CredentialStore {
                 let credential = ManagedCredential(
                     id: db.lastInsertedRowID, kind: new.kind, name: new.name, digest: new.digest, role: new.role, createdAt: time, createdBy: new.createdBy
                 )
-                if let audit { try Self.insertAudit(audit(credential, retired), in: db) }
+                if let audit { try self.insertAudit(audit(credential, retired), in: db) }
                 return (credential, retired)
             }
         } catch {
@@ -84,7 +84,7 @@ extension SQLiteEventStore: CredentialStore {
                     credential.revokedBy = actor
                     revoked.append(credential)
                 }
-                if let audit { try Self.insertAudit(audit(revoked), in: db) }
+                if let audit { try self.insertAudit(audit(revoked), in: db) }
                 return revoked
             }
         } catch {

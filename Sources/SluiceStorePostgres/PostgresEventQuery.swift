@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import SluiceCore
+import SluiceStoreKit
 
 /// A newest-first filtered listing over the PostgreSQL store.
 ///
@@ -52,31 +53,41 @@ struct PostgresEventQuery: Sendable {
         conditions.isEmpty ? "true" : conditions.joined(separator: " AND ")
     }
 
-    /// The page's events, and where a bounded free-text scan stopped without filling it.
-    func run(on connection: PostgresConnection, logger: Logger) async throws -> ([StoredEvent], EventCursor?) {
-        guard let text else {
+    /// The page's events, and where a bounded free-text scan stopped without filling it. Rows are
+    /// decoded and kept when ``EventFilter/matches(_:)`` accepts them, the rule both stores share
+    /// (the SQL conditions select the same rows; free text is answered from the decoded event).
+    func run(on connection: PostgresConnection, decoder: PostgresEventDecoder, filter: EventFilter, logger: Logger) async throws -> ([StoredEvent], EventCursor?) {
+        guard text != nil else {
             let sql = "SELECT \(PostgresEventRow.selectColumns) FROM events e WHERE \(whereClause) \(Self.order) LIMIT \(limit)"
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect()
-            return (try rows.map(PostgresEventRow.storedEvent(from:)), nil)
+            return (try await decoder.events(rows).filter(filter.matches), nil)
         }
-        // Free text is answered by the raw event only: read at most textScanLimit candidates
-        // newest first, so a rare needle never reads the whole store in one request.
-        var textBinds = binds
-        textBinds.append(text)
-        let needle = "$\(textBinds.count)"
-        let window = "SELECT e.seq FROM events e WHERE \(whereClause) \(Self.order) LIMIT \(EventQuery.textScanLimit)"
-        let sql = """
-            SELECT \(PostgresEventRow.selectColumns) FROM events e WHERE e.seq IN (\(window))
-            AND (strpos(lower(e.action), \(needle)) > 0 OR strpos(lower(convert_from(e.raw, 'UTF8')), \(needle)) > 0)
-            \(Self.order) LIMIT \(limit)
-            """
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: textBinds), logger: logger).collect()
-        let events = try rows.map(PostgresEventRow.storedEvent(from:))
-        guard events.count < limit else { return (events, nil) }
-        let lastSQL = "SELECT e.occurred_at, e.seq FROM events e WHERE \(whereClause) \(Self.order) LIMIT 1 OFFSET \(EventQuery.textScanLimit - 1)"
-        for try await (occurredAt, seq) in try await connection.query(PostgresQuery(unsafeSQL: lastSQL, binds: binds), logger: logger).decode((Int64, Int64).self) {
-            return (events, EventCursor(occurredAt: Timestamp(microseconds: occurredAt), seq: seq))
+        // Free text is answered by the decoded event only: read at most textScanLimit candidates
+        // newest first, a chunk at a time, so a rare needle never reads the whole store.
+        var found: [StoredEvent] = []
+        var scanned = 0
+        var position: (Int64, Int64)?
+        let chunk = 2_000
+        while scanned < QueryLimits.textScanLimit {
+            var chunkBinds = binds
+            var conditions = [whereClause]
+            if let position {
+                chunkBinds.append(position.0)
+                chunkBinds.append(position.1)
+                conditions.append("(e.occurred_at, e.seq) < ($\(chunkBinds.count - 1), $\(chunkBinds.count))")
+            }
+            let take = min(chunk, QueryLimits.textScanLimit - scanned)
+            let sql = "SELECT \(PostgresEventRow.selectColumns) FROM events e WHERE \(conditions.joined(separator: " AND ")) \(Self.order) LIMIT \(take)"
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: chunkBinds), logger: logger).collect()
+            let events = try await decoder.events(rows)
+            for event in events where filter.matches(event) {
+                found.append(event)
+                if found.count >= limit { return (found, nil) }
+            }
+            scanned += events.count
+            guard events.count == take, let last = events.last else { return (found, nil) }
+            position = (last.normalized.occurredAt.microseconds, last.seq)
         }
-        return (events, nil)
+        return (found, position.map { EventCursor(occurredAt: Timestamp(microseconds: $0.0), seq: $0.1) })
     }
 }

@@ -3,30 +3,50 @@ import Dispatch
 import Foundation
 import GRDB
 import Logging
+import SluiceCompression
 import SluiceCore
+import SluiceStoreKit
 import Synchronization
 
 /// The default event store: one SQLite file in WAL mode.
 ///
-/// Appends from concurrent requests are group-committed: each request waits in a queue, and a
-/// single writer commits everything queued in one transaction, each request inside its own
-/// savepoint so that one failing request never takes another's events with it. The caller is
-/// resumed only after the transaction that holds its events has committed.
+/// Appends from concurrent requests are group-committed: each request prepares its rows in its
+/// own task (records compressed, keys and terms computed, see ``PreparedEvent``) and waits in a
+/// queue, and a single writer commits everything queued in one transaction, each request inside
+/// its own savepoint so that one failing request never takes another's events with it. The
+/// caller is resumed only after the transaction that holds its events has committed.
+///
+/// The row layout is in docs/storage.md ("Rows"): an event is a few indexed columns and one
+/// compressed payload; names are labels, ids derive from the row.
 public final class SQLiteEventStore: EventStore {
     let pool: DatabasePool
     public let configuration: SQLiteStoreConfiguration
     let logger: Logger
-    private let writerQueue = DispatchQueue(label: "sluice.store.group-commit")
+    let writerQueue = DispatchQueue(label: "sluice.store.group-commit")
     private let pending = GroupCommitQueue<PendingAppend> { $0.rows.count }
     /// A separate connection that copies committed WAL frames into the database file beside the
     /// writer, so that commits never wait for a checkpoint.
     private let checkpointer: DatabaseQueue
     private let checkpointQueue = DispatchQueue(label: "sluice.store.checkpoint")
     private let checkpointScheduled = ScheduleGate()
-    private let indexingScheduled = ScheduleGate()
+    let indexingScheduled = ScheduleGate()
+    let compactionScheduled = ScheduleGate()
+    let trainingScheduled = ScheduleGate()
+    let trainingQueue = DispatchQueue(label: "sluice.store.dictionaries", qos: .utility)
     /// Whether events stored before dedupe keys carried their time may still be present; their
     /// keys are then looked up in the old form too (see ``StoredDedupeKey``).
-    private let untimedKeysRemain: Atomic<Bool>
+    let untimedKeysRemain: Atomic<Bool>
+    /// Whether the previous layout's table (`events_v1`) still holds events.
+    let legacyRemains: Atomic<Bool>
+    let labels = LabelTable()
+    let book = DictionaryBook()
+    let trainer: DictionaryTrainer
+    let contexts = ZstdContextPool()
+    let preparer: EventPreparer
+    /// Postings of events committed since the index caught up, written by the next indexing pass.
+    let livePostings = LivePostings()
+    /// Why background compaction of old rows stopped, when it did (a full disk).
+    let compactionPause = Mutex<String?>(nil)
     /// Events indexed per pass: large enough for sorted inserts to share pages, small enough
     /// that a pass stays short next to the commits it is queued between.
     static let indexBatchSize = 20_000
@@ -34,8 +54,7 @@ public final class SQLiteEventStore: EventStore {
     private let checkpointInterval: DispatchTimeInterval = .seconds(1)
 
     struct PendingAppend {
-        /// Each event's column values, encoded by the caller so the single writer only binds them.
-        var rows: [StatementArguments]
+        var rows: [PreparedEvent]
         var checkpoint: CheckpointUpdate?
         var committedAt: Timestamp
         var continuation: CheckedContinuation<AppendResult, any Error>
@@ -45,6 +64,8 @@ public final class SQLiteEventStore: EventStore {
     public init(configuration: SQLiteStoreConfiguration, logger: Logger) throws(StoreError) {
         self.configuration = configuration
         self.logger = logger
+        trainer = DictionaryTrainer(policy: configuration.dictionaries)
+        preparer = EventPreparer(book: book, trainer: trainer, contexts: contexts)
         let directory = (configuration.path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -79,10 +100,23 @@ public final class SQLiteEventStore: EventStore {
             // not be fsynced. The writer commits every event, so its setting is the one that counts.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
             try Self.migrator.migrate(pool)
-            let untimedThrough = try pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = ?", arguments: [StoredDedupeKey.untimedThroughState])
+            let (untimedThrough, legacy, stored) = try pool.read { db in
+                (
+                    try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = ?", arguments: [StoredDedupeKey.untimedThroughState]),
+                    try db.tableExists("events_v1"),
+                    try Self.latestDictionaries(in: db)
+                )
             }
             untimedKeysRemain = Atomic((untimedThrough ?? 0) > 0)
+            legacyRemains = Atomic(legacy)
+            for dictionary in stored {
+                do {
+                    book.adopt(dictionary.id, try ZstdDictionary(bytes: dictionary.bytes, level: dictionary.level), for: dictionary.stream)
+                    trainer.resume(dictionary.stream, ratio: dictionary.ratio)
+                } catch {
+                    logger.error("a stored zstd dictionary does not load; its stream is trained anew", metadata: ["dictionary": "\(dictionary.id)", "error": "\(error)"])
+                }
+            }
             var checkpointConfig = Configuration()
             checkpointConfig.busyMode = .timeout(10)
             checkpointConfig.prepareDatabase { db in
@@ -93,8 +127,9 @@ public final class SQLiteEventStore: EventStore {
             throw Self.storeError(error, doing: "open \(configuration.path)")
         }
         // Events committed before a crash may not be indexed yet; index them without waiting
-        // for the next push.
+        // for the next push. Rows of the previous layout move to the new one in the background.
         if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(0)) }
+        if configuration.automaticCompaction && legacyRemains.load(ordering: .relaxed) { scheduleCompaction(after: .milliseconds(500)) }
     }
 
     // MARK: Append (group commit)
@@ -107,7 +142,8 @@ public final class SQLiteEventStore: EventStore {
             if untimedKeysRemain.load(ordering: .relaxed) {
                 (events, storedBefore) = try await droppingUntimedDuplicates(events)
             }
-            let rows = Self.encodeRows(events, receivedAt: receivedAt)
+            let (rows, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt)
+            if trainingDue { scheduleTraining() }
             let result = try await withCheckedThrowingContinuation { continuation in
                 pending.add(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
                 writerQueue.async { self.drain() }
@@ -121,13 +157,22 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// Removes the events already stored under the key form used before keys carried the event's
-    /// time. Such rows are never written again, only purged, so a read outside the commit is enough.
+    /// time. Such rows are never written again, only purged or moved, so a read outside the commit
+    /// is enough (a row moved meanwhile from `events_v1` keeps its key, and is then found by the
+    /// insert's conflict).
     private func droppingUntimedDuplicates(_ events: [IncomingEvent]) async throws -> ([IncomingEvent], Int) {
-        try await pool.read { db in
+        return try await pool.read { db in
+            let legacy = self.hasLegacy(db)
             let lookup = try db.cachedStatement(sql: "SELECT 1 FROM events WHERE source = ? AND dedupe_key = ?")
+            let legacyLookup = legacy ? try db.cachedStatement(sql: "SELECT 1 FROM events_v1 WHERE source = ? AND dedupe_key = ?") : nil
             let fresh = try events.filter { event in
                 guard let untimed = StoredDedupeKey.untimed(for: event) else { return true }
-                return try Int.fetchOne(lookup, arguments: [event.source, Data(untimed)]) == nil
+                if let source = try self.labels.existingID(.source, event.source, in: db),
+                   try Int.fetchOne(lookup, arguments: [source, Data(untimed)]) != nil {
+                    return false
+                }
+                if let legacyLookup, try Int.fetchOne(legacyLookup, arguments: [event.source, Data(untimed)]) != nil { return false }
+                return true
             }
             return (fresh, events.count - fresh.count)
         }
@@ -150,8 +195,9 @@ public final class SQLiteEventStore: EventStore {
             // never fail an insert, so a failure here is rare; then the whole transaction rolls
             // back and the group is retried with one savepoint per request.
             try pool.write { db in
+                let ids = try labels.ids(Self.labelNames(batch.flatMap(\.rows)), in: db)
                 for (i, item) in batch.enumerated() {
-                    results[i] = .success(try Self.insert(item, in: db))
+                    results[i] = .success(try insert(item, labels: ids, in: db))
                 }
             }
         } catch where batch.count > 1 && !Self.isFatalForTransaction(error) {
@@ -173,38 +219,17 @@ public final class SQLiteEventStore: EventStore {
         if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }
     }
 
-    /// Queues one term-indexing pass on the writer queue unless one is queued. Appends queued
-    /// meanwhile run first (the queue is FIFO), so indexing never delays an acknowledgement by
-    /// more than one bounded batch.
-    private func scheduleIndexing(after delay: DispatchTimeInterval) {
-        Self.scheduleOnce(indexingScheduled, on: writerQueue, after: delay) {
-            do {
-                let (indexed, behind) = try self.pool.write { db in
-                    let indexed = try Self.indexTerms(in: db, limit: Self.indexBatchSize)
-                    let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0
-                    return (indexed, max(0, last - (try Self.termsIndexedThrough(db))))
-                }
-                StoreMetrics.unindexedEvents.record(behind)
-                if indexed == Self.indexBatchSize { self.scheduleIndexing(after: .milliseconds(0)) }
-            } catch {
-                self.logger.error("indexing stored events failed; queries still see them through the unindexed tail", metadata: ["error": "\(error)"])
-                self.scheduleIndexing(after: .seconds(5))
-            }
-        }
-    }
-
-    /// WAL frames (pages) above which the WAL is restarted: 16,384 × 4 KiB = 64 MiB.
-    static let walFrameBound = 16_384
-
     /// Commits each request of the group inside its own savepoint, so that one failing request
     /// fails alone.
     private func commitIsolated(_ batch: [PendingAppend], into results: inout [Result<AppendResult, StoreError>]) throws {
         try pool.write { db in
+            // Labels first, outside any savepoint: one undone with a savepoint must not be cached.
+            let ids = try labels.ids(Self.labelNames(batch.flatMap(\.rows)), in: db)
             for (i, item) in batch.enumerated() {
                 do {
                     var outcome = AppendResult(accepted: 0, duplicates: 0)
                     try db.inSavepoint {
-                        outcome = try Self.insert(item, in: db)
+                        outcome = try insert(item, labels: ids, in: db)
                         return .commit
                     }
                     results[i] = .success(outcome)
@@ -248,67 +273,80 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// The column values of each event, in the order of the INSERT below.
-    static func encodeRows(_ events: [IncomingEvent], receivedAt: Timestamp) -> [StatementArguments] {
-        var generator = SplitMix64()
-        return events.map { event in
-            let n = event.normalized
-            let id = EventID.make(at: receivedAt, using: &generator)
-            let metadata = n.actor.map { StoredJSON.encodeMetadata($0.metadata) }
-            return [
-                id.rawValue, text(event.source), Data(StoredDedupeKey.bytes(for: event)), text(event.logType),
-                n.occurredAt.microseconds, receivedAt.microseconds, text(n.action),
-                text(n.actor?.type), text(n.actor?.id), text(n.actor?.name), metadata,
-                StoredJSON.encodeTargets(n.targets), text(n.context.location), text(n.context.userAgent),
-                n.schemaVersion, Data(event.raw), text(event.origin),
-            ]
+    /// WAL frames (pages) above which the WAL is restarted: 16,384 × 4 KiB = 64 MiB.
+    static let walFrameBound = 16_384
+
+    static func labelNames(_ rows: [PreparedEvent]) -> Set<LabelTable.LabelName> {
+        var names = Set<LabelTable.LabelName>()
+        for row in rows {
+            names.insert(.init(kind: .source, value: row.source))
+            names.insert(.init(kind: .logType, value: row.logType))
+            names.insert(.init(kind: .action, value: row.action))
+            if let origin = row.origin { names.insert(.init(kind: .origin, value: origin)) }
         }
+        return names
     }
 
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
-    static func insertAudit(_ entry: AdminAuditEntry, in db: Database) throws {
-        _ = try insert(rows: encodeRows([entry.incomingEvent()], receivedAt: entry.occurredAt), in: db)
+    func insertAudit(_ entry: AdminAuditEntry, in db: Database) throws {
+        let (rows, _) = try preparer.prepare([entry.incomingEvent()], receivedAt: entry.occurredAt)
+        _ = try insert(rows: rows, labels: try labels.ids(Self.labelNames(rows), in: db), in: db)
     }
 
-    private static func insert(_ item: PendingAppend, in db: Database) throws -> AppendResult {
-        let result = try insert(rows: item.rows, in: db)
+    private func insert(_ item: PendingAppend, labels ids: [LabelTable.LabelName: Int64], in db: Database) throws -> AppendResult {
+        let result = try insert(rows: item.rows, labels: ids, in: db)
         if let checkpoint = item.checkpoint {
-            try moveCheckpoint(checkpoint, at: item.committedAt, in: db)
+            try Self.moveCheckpoint(checkpoint, at: item.committedAt, in: db)
         }
         return result
     }
 
-    private static func insert(rows: [StatementArguments], in db: Database) throws -> AppendResult {
-        let eventStatement = try db.cachedStatement(sql: """
-            INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action,
-                actor_type, actor_id, actor_name, actor_metadata, targets, location, user_agent, schema_version, raw, origin)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    /// Inserts prepared rows (a duplicate of a stored event is skipped) and, once the transaction
+    /// commits, hands their postings to the live index. Every insert of a new event goes through
+    /// here, so the live index misses none. Rows moved from `events_v1` keep their `seqs`, and
+    /// are not indexed again (`index` false): the index is live only once every row below the
+    /// watermark, theirs among them, has been indexed.
+    func insert(
+        rows: [PreparedEvent], labels ids: [LabelTable.LabelName: Int64], seqs: [Int64]? = nil, index: Bool = true, in db: Database
+    ) throws -> AppendResult {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO events (seq, source, log_type, action, occurred_at, dedupe_key, origin, dict, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (source, dedupe_key) DO NOTHING
             """)
         var accepted = 0
         var duplicates = 0
-        for row in rows {
-            eventStatement.setUncheckedArguments(row)
-            try eventStatement.execute()
+        var indexed: [LivePostings.Entry] = []
+        indexed.reserveCapacity(rows.count)
+        var stats = StorageStatsDelta()
+        for (i, row) in rows.enumerated() {
+            let source = ids[.init(kind: .source, value: row.source)]!
+            let logType = ids[.init(kind: .logType, value: row.logType)]!
+            statement.setUncheckedArguments([
+                seqs?[i], source, logType, ids[.init(kind: .action, value: row.action)]!, row.occurredAt, Data(row.dedupeKey),
+                row.origin.map { ids[.init(kind: .origin, value: $0)]! }, row.dict, Data(row.payload),
+            ])
+            try statement.execute()
             if db.changesCount == 0 {
                 duplicates += 1
-            } else {
-                accepted += 1
+                continue
             }
+            accepted += 1
+            indexed.append(LivePostings.Entry(terms: row.terms, occurredAt: row.occurredAt, seq: db.lastInsertedRowID))
+            stats.add(source: source, logType: logType, dict: row.dict, rawBytes: row.rawBytes, storedBytes: row.payload.count)
+        }
+        try stats.write(in: db)
+        if index, !indexed.isEmpty {
+            let live = livePostings
+            let committed = indexed
+            db.afterNextTransaction { _ in live.add(committed) }
         }
         return AppendResult(accepted: accepted, duplicates: duplicates)
     }
 
-    /// SQLite text binding stops at the first NUL; such values are stored as UTF-8 blobs, which
-    /// read back as the full string.
-    private static func text(_ value: String?) -> (any DatabaseValueConvertible)? {
-        guard let value else { return nil }
-        return value.utf8.contains(0) ? Data(value.utf8) : value
-    }
-
     /// Runs `work` on `queue` after `delay` unless a run is already pending on `gate`; the
     /// gate reopens as the run starts, so work arriving during a run schedules the next one.
-    private static func scheduleOnce(
+    static func scheduleOnce(
         _ gate: ScheduleGate, on queue: DispatchQueue, after delay: DispatchTimeInterval, _ work: @escaping @Sendable () -> Void
     ) {
         guard gate.claim() else { return }
@@ -318,17 +356,43 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// A reader of event rows on `db`.
+    func rows(_ db: Database, decompressor: ZstdDecompressor) -> SQLiteEventRows {
+        SQLiteEventRows(db: db, labels: labels, book: book, decompressor: decompressor, legacy: hasLegacy(db))
+    }
+
+    /// Whether `events_v1` exists in `db`'s snapshot. The flag only saves the lookup once it is
+    /// gone: it is cleared after the commit that drops the table, so a read that began before
+    /// may still see the table when the flag says otherwise, never the reverse.
+    func hasLegacy(_ db: Database) -> Bool {
+        legacyRemains.load(ordering: .relaxed) && ((try? db.tableExists("events_v1")) ?? false)
+    }
+
+    /// Runs `body` in a read transaction with a row reader.
+    func readRows<T: Sendable>(_ body: @escaping @Sendable (SQLiteEventRows) throws -> T) async throws -> T {
+        try await pool.read { db in
+            try self.contexts.withDecompressor { (decompressor) throws(StoreError) in
+                do {
+                    return try body(self.rows(db, decompressor: decompressor))
+                } catch let error as StoreError {
+                    throw error
+                } catch {
+                    throw Self.storeError(error, doing: "read events")
+                }
+            }
+        }
+    }
+
     // MARK: Reads
 
     public func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage {
         let limit = max(1, min(limit, 1000))
-        let query = EventQuery(filter: filter, cursor: cursor, limit: limit + 1)
+        let query = SQLiteEventQuery(filter: filter, cursor: cursor, limit: limit + 1)
         do {
-            let (events, scanStoppedAt) = try await pool.read { db in
+            let (events, scanStoppedAt) = try await readRows { rows in
                 // One read transaction: the watermark and both parts see the same snapshot.
-                let indexedThrough = try Self.termsIndexedThrough(db)
-                let result = try query.run(in: db, indexedThrough: indexedThrough)
-                return (try result.rows.map(Self.storedEvent(from:)), result.scanStoppedAt)
+                let indexedThrough = try Self.termsIndexedThrough(rows.db)
+                return try query.run(rows, indexedThrough: indexedThrough)
             }
             return EventPage(reading: events, limit: limit, scanStoppedAt: scanStoppedAt)
         } catch {
@@ -338,194 +402,41 @@ public final class SQLiteEventStore: EventStore {
 
     public func event(id: EventID) async throws(StoreError) -> StoredEvent? {
         do {
-            return try await pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT \(EventQuery.columns) FROM events e WHERE e.id = ?", arguments: [id.rawValue])
-                    .map(Self.storedEvent(from:))
+            return try await readRows { rows in
+                // An id derived from its row names the seq; the row's own time must give the same id.
+                if let (seq, _) = id.storedParts,
+                   let found = try rows.events(where: "seq = ?", arguments: [seq.databaseValue], order: .seq).first, found.id == id {
+                    return found
+                }
+                if let (high, low) = id.bits,
+                   let seq = try Int64.fetchOne(rows.db, sql: "SELECT seq FROM legacy_ids WHERE id = ?", arguments: [Data(Self.idBytes(high, low))]),
+                   let found = try rows.events(where: "seq = ?", arguments: [seq.databaseValue], order: .seq).first, found.id == id {
+                    return found
+                }
+                guard rows.legacy else { return nil }
+                return try Row.fetchOne(rows.db, sql: "SELECT \(SQLiteEventRows.legacyColumns) FROM events_v1 WHERE id = ?", arguments: [id.rawValue])
+                    .map(rows.legacyEvent)
             }
         } catch {
             throw Self.storeError(error, doing: "read event")
         }
     }
 
+    static func idBytes(_ high: UInt64, _ low: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        withUnsafeBytes(of: high.bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: low.bigEndian) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
     /// Events after `seq` in store order: what a consumer (destination, workflow) reads next.
     public func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent] {
         do {
-            return try await pool.read { db in
-                try Row.fetchAll(
-                    db, sql: "SELECT \(EventQuery.columns) FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
-                    arguments: [seq, limit]
-                ).map(Self.storedEvent(from:))
+            return try await readRows { rows in
+                try rows.events(where: "seq > ?", arguments: [seq.databaseValue], order: .seq, limit: limit)
             }
         } catch {
             throw Self.storeError(error, doing: "read events by seq")
-        }
-    }
-
-    static func storedEvent(from row: Row) throws -> StoredEvent {
-        let actorType: String? = row["actor_type"]
-        let actor = actorType.map { type in
-            AuditActor(
-                type: type, id: row["actor_id"] ?? "", name: row["actor_name"],
-                metadata: StoredJSON.decodeMetadata(row["actor_metadata"] ?? "{}")
-            )
-        }
-        let normalized = NormalizedEvent(
-            occurredAt: Timestamp(microseconds: row["occurred_at"]),
-            action: row["action"],
-            actor: actor,
-            targets: StoredJSON.decodeTargets(row["targets"] ?? "[]"),
-            context: AuditContext(location: row["location"], userAgent: row["user_agent"]),
-            schemaVersion: row["schema_version"]
-        )
-        let rawData: Data = row["raw"] ?? Data()
-        guard let id = EventID(row["id"]) else {
-            throw StoreError(.corrupt, "event \(row["seq"] as Int64? ?? -1) has an invalid id")
-        }
-        return StoredEvent(
-            seq: row["seq"], id: id, source: row["source"], logType: row["log_type"],
-            receivedAt: Timestamp(microseconds: row["received_at"]), normalized: normalized, raw: Array(rawData),
-            origin: row["origin"]
-        )
-    }
-
-    // MARK: Retention
-
-    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
-        do {
-            return try await pool.write { db in
-                let indexedThrough = try Self.termsIndexedThrough(db)
-                let rows = try Row.fetchAll(
-                    db, sql: "SELECT \(Self.termColumns) FROM events WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?",
-                    arguments: [cutoff.microseconds, limit]
-                )
-                var terms = Set<TermBytes>()
-                let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
-                for row in rows {
-                    let seq: Int64 = row[0]
-                    if seq <= indexedThrough {
-                        for term in Self.terms(of: row) { terms.insert(TermBytes(term)) }
-                    }
-                    try deleteEvent.execute(arguments: [seq])
-                }
-                // Events go in (occurred_at, seq) order, so every posting before the first event
-                // left points at a purged one. A block ending before it goes now, in the batch
-                // that removed its last event (whose terms are in this set); comparing times
-                // alone would keep it when that event ties with one left, and no later batch
-                // would look at its term again. A block that also points at a later event stays,
-                // and queries skip its postings whose event is gone.
-                let firstLeft = try Row.fetchOne(db, sql: "SELECT occurred_at, seq FROM events ORDER BY occurred_at, seq LIMIT 1")
-                let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND (last_occurred_at, last_seq) < (?, ?)")
-                for term in terms {
-                    try deleteBlocks.execute(arguments: [
-                        term.term, firstLeft?[0] ?? Int64.max, firstLeft?[1] ?? Int64.max,
-                    ])
-                }
-                try db.execute(
-                    sql: """
-                        UPDATE store_state SET value = 0 WHERE name = ? AND value > 0
-                            AND NOT EXISTS (SELECT 1 FROM events WHERE seq <= store_state.value)
-                        """,
-                    arguments: [StoredDedupeKey.untimedThroughState]
-                )
-                if db.changesCount > 0 { untimedKeysRemain.store(false, ordering: .relaxed) }
-                return rows.count
-            }
-        } catch {
-            throw Self.storeError(error, doing: "purge")
-        }
-    }
-
-    // MARK: Term index
-
-    static func termsIndexedThrough(_ db: Database) throws -> Int64 {
-        try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = 'terms_indexed_through'") ?? 0
-    }
-
-    /// The columns `terms(of:)` reads, in the order it reads them.
-    static let termColumns = "seq, source, log_type, action, actor_type, actor_id, actor_name, targets, occurred_at"
-
-    /// The terms the index holds for a row.
-    static func terms(of row: Row) -> [String] {
-        EventTerms.terms(
-            source: row[1], logType: row[2], action: row[3], actorType: row[4],
-            actorID: row[5], actorName: row[6], targets: StoredJSON.decodeTargets(row[7] ?? "[]")
-        )
-    }
-
-    /// Adds the postings of up to `limit` committed events past the watermark, one block per term
-    /// (split past `blockSize`), in index order so that the inserts walk the index sequentially,
-    /// and advances the watermark in the same transaction.
-    static func indexTerms(in db: Database, limit: Int, blockSize: Int = PostingBlock.maximumCount) throws -> Int {
-        let through = try termsIndexedThrough(db)
-        var postings = TermPostings()
-        var count = 0
-        var lastSeq: Int64 = through
-        let rows = try Row.fetchCursor(
-            db, sql: "SELECT \(termColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-            arguments: [through, limit]
-        )
-        while let row = try rows.next() {
-            let seq: Int64 = row[0]
-            let occurredAt: Int64 = row[8]
-            postings.add(terms(of: row), occurredAt: occurredAt, seq: seq)
-            lastSeq = seq
-            count += 1
-        }
-        guard count > 0 else { return 0 }
-        let insert = try db.cachedStatement(sql: """
-            INSERT INTO event_postings (term, last_occurred_at, last_seq, first_occurred_at, first_seq, count, postings)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        for (term, list) in postings.inIndexOrder() {
-            var start = list.startIndex
-            while start < list.endIndex {
-                let block = list[start..<min(start + blockSize, list.endIndex)]
-                let first = block.first!
-                let last = block.last!
-                insert.setUncheckedArguments([
-                    term, last.occurredAt, last.seq, first.occurredAt, first.seq, block.count, Data(PostingBlock.encode(block)),
-                ])
-                try insert.execute()
-                start = block.endIndex
-            }
-        }
-        try db.execute(sql: "UPDATE store_state SET value = ? WHERE name = 'terms_indexed_through'", arguments: [lastSeq])
-        return count
-    }
-
-    /// Indexes every committed event not yet indexed (tests and maintenance use this; a running
-    /// store also indexes by itself shortly after each commit).
-    @discardableResult
-    public func indexPendingTerms(maxEvents: Int = .max) async throws(StoreError) -> Int {
-        try await indexPendingTerms(maxEvents: maxEvents, passSize: Self.indexBatchSize, blockSize: PostingBlock.maximumCount)
-    }
-
-    /// The same in passes of `passSize` events and blocks of at most `blockSize` postings, which
-    /// tests make small to get many overlapping blocks from few events.
-    func indexPendingTerms(maxEvents: Int, passSize: Int, blockSize: Int) async throws(StoreError) -> Int {
-        do {
-            var total = 0
-            while total < maxEvents {
-                let batch = min(passSize, maxEvents - total)
-                let n = try await pool.write { db in try Self.indexTerms(in: db, limit: batch, blockSize: blockSize) }
-                total += n
-                if n < batch { break }
-            }
-            return total
-        } catch {
-            throw Self.storeError(error, doing: "index events")
-        }
-    }
-
-    /// How many committed events are not yet in the term index.
-    public func unindexedCount() async throws(StoreError) -> Int {
-        do {
-            return try await pool.read { db in
-                let through = try Self.termsIndexedThrough(db)
-                return try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE seq > ?", arguments: [through]) ?? 0
-            }
-        } catch {
-            throw Self.storeError(error, doing: "count unindexed events")
         }
     }
 
@@ -573,7 +484,10 @@ public final class SQLiteEventStore: EventStore {
     /// Total stored events (for status pages; a full count, so not for hot paths).
     public func count() async throws(StoreError) -> Int {
         do {
-            return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+            return try await pool.read { db in
+                try (Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0)
+                    + (self.hasLegacy(db) ? try Int.fetchOne(db, sql: "SELECT count(*) FROM events_v1") ?? 0 : 0)
+            }
         } catch {
             throw Self.storeError(error, doing: "count")
         }
@@ -636,9 +550,35 @@ final class ScheduleGate: Sendable {
     }
 }
 
-extension Duration {
-    var nanosecondsApprox: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
+/// Per (source, log type, dictionary) totals, added up over a transaction and written once.
+struct StorageStatsDelta {
+    struct Key: Hashable {
+        var source: Int64
+        var logType: Int64
+        /// The `dict` column, with -1 for a record stored as it is.
+        var dict: Int64
+    }
+
+    var totals: [Key: (rows: Int, raw: Int, stored: Int)] = [:]
+
+    mutating func add(source: Int64, logType: Int64, dict: Int64?, rawBytes: Int, storedBytes: Int, sign: Int = 1) {
+        let key = Key(source: source, logType: logType, dict: dict ?? -1)
+        var total = totals[key, default: (0, 0, 0)]
+        total.rows += sign
+        total.raw += sign * rawBytes
+        total.stored += sign * storedBytes
+        totals[key] = total
+    }
+
+    func write(in db: Database) throws {
+        guard !totals.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO storage_stats (source, log_type, dict, rows, raw_bytes, stored_bytes) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (source, log_type, dict) DO UPDATE SET rows = rows + excluded.rows,
+                raw_bytes = raw_bytes + excluded.raw_bytes, stored_bytes = stored_bytes + excluded.stored_bytes
+            """)
+        for (key, total) in totals {
+            try statement.execute(arguments: [key.source, key.logType, key.dict, total.rows, total.raw, total.stored])
+        }
     }
 }

@@ -19,7 +19,7 @@ extension PostgresEventStore: CredentialStore {
         }
     }
 
-    /// Adds a credential, with its audit entry in the same transaction (see ``SQLiteEventStore``'s
+    /// Adds a credential, with its audit entry in the same transaction (see the SQLite store's
     /// method of the same name for the parameters). Changes to one kind of credential are
     /// serialized across instances, so two cannot both pass the "already exists" or "last admin" checks.
     public func issueCredential(
@@ -47,7 +47,7 @@ extension PostgresEventStore: CredentialStore {
                 let credential = ManagedCredential(
                     id: id, kind: new.kind, name: new.name, digest: new.digest, role: new.role, createdAt: time, createdBy: new.createdBy
                 )
-                if let audit { try await Self.insertAudit(audit(credential, retired), on: connection, logger: logger) }
+                if let audit { try await self.insertAudit(audit(credential, retired), on: connection, logger: logger) }
                 return (credential, retired)
             }
         } catch {
@@ -81,7 +81,7 @@ extension PostgresEventStore: CredentialStore {
                     credential.revokedBy = actor
                     revoked.append(credential)
                 }
-                if let audit { try await Self.insertAudit(audit(revoked), on: connection, logger: logger) }
+                if let audit { try await self.insertAudit(audit(revoked), on: connection, logger: logger) }
                 return revoked
             }
         } catch {

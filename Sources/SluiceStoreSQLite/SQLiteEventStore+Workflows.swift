@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SluiceCore
+import SluiceStoreKit
 
 extension SQLiteEventStore: WorkflowJournal {
     static let runColumns = "id, workflow, alert_key, event_seq, status, attempts, next_attempt_at, step, detail, duplicates, created_at, updated_at"
@@ -152,7 +153,7 @@ extension SQLiteEventStore: WorkflowJournal {
                 ).map { row in
                     WorkflowStepRecord(
                         runID: row[0], key: row[1], kind: row[2], status: WorkflowStepStatus(rawValue: row[3]) ?? .failed,
-                        input: Self.parsedJSON(row[4]), output: Self.parsedJSON(row[5]), error: row[6], attempts: row[7],
+                        input: StoredJSON.parsed(row[4]), output: StoredJSON.parsed(row[5]), error: row[6], attempts: row[7],
                         startedAt: Timestamp(microseconds: row[8]), finishedAt: Timestamp(microseconds: row[9])
                     )
                 }
@@ -160,10 +161,6 @@ extension SQLiteEventStore: WorkflowJournal {
         } catch {
             throw Self.storeError(error, doing: "read a workflow run's journal")
         }
-    }
-
-    static func parsedJSON(_ text: String) -> JSONValue {
-        (try? JSONParser.parse(Array(text.utf8))) ?? .string(text)
     }
 
     public func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?) async throws(StoreError) {
@@ -246,7 +243,7 @@ extension SQLiteEventStore: WorkflowJournal {
                     sql: "UPDATE workflow_runs SET status = 'queued', next_attempt_at = ?, updated_at = ? WHERE id = ?",
                     arguments: [time.microseconds, time.microseconds, runID]
                 )
-                if let audit { try Self.insertAudit(audit, in: db) }
+                if let audit { try self.insertAudit(audit, in: db) }
                 return try fetch().map { ($0, true) }
             }
         } catch {

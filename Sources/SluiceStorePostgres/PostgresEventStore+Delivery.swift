@@ -4,24 +4,11 @@ import PostgresNIO
 import SluiceCore
 
 extension PostgresEventStore: DeliveryLedger {
-    static let outboundColumns = "seq, source, log_type, action, occurred_at, received_at, origin, raw, escaped"
-
-    static func outboundEvent(from row: PostgresRow) throws -> OutboundEvent {
-        let (seq, source, logType, action, occurredAt, receivedAt, origin, raw, escaped) =
-            try row.decode((Int64, String, String, String, Int64, Int64, String?, ByteBuffer, Bool).self)
-        func text(_ value: String?) -> String? { escaped ? PostgresText.unescape(value) : value }
-        return OutboundEvent(
-            seq: seq, source: text(source)!, logType: text(logType)!, action: text(action)!,
-            occurredAt: Timestamp(microseconds: occurredAt), receivedAt: Timestamp(microseconds: receivedAt),
-            origin: text(origin), raw: Array(buffer: raw)
-        )
-    }
-
     public func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent] {
         do {
-            return try await database.rows(
-                "SELECT \(unescaped: Self.outboundColumns) FROM events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)"
-            ).map(Self.outboundEvent(from:))
+            return try await decoder.outboundEvents(try await database.rows(
+                "SELECT \(unescaped: PostgresEventDecoder.outboundColumns) FROM events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)"
+            ))
         } catch {
             throw Self.storeError(error, doing: "read events for delivery")
         }
@@ -30,9 +17,9 @@ extension PostgresEventStore: DeliveryLedger {
     public func outboundEvents(seqs: [Int64]) async throws(StoreError) -> [OutboundEvent] {
         guard !seqs.isEmpty else { return [] }
         do {
-            return try await database.rows(
-                "SELECT \(unescaped: Self.outboundColumns) FROM events WHERE seq = ANY(\(seqs)) ORDER BY seq"
-            ).map(Self.outboundEvent(from:))
+            return try await decoder.outboundEvents(try await database.rows(
+                "SELECT \(unescaped: PostgresEventDecoder.outboundColumns) FROM events WHERE seq = ANY(\(seqs)) ORDER BY seq"
+            ))
         } catch {
             throw Self.storeError(error, doing: "read dead-lettered events")
         }
@@ -41,13 +28,13 @@ extension PostgresEventStore: DeliveryLedger {
     public func outboundEvents(occurredFrom since: Timestamp, until: Timestamp, after position: EventCursor?, limit: Int) async throws(StoreError) -> [OutboundEvent] {
         let from = position.map { ($0.occurredAt.microseconds, $0.seq) } ?? (since.microseconds, -1)
         do {
-            return try await database.rows(
+            return try await decoder.outboundEvents(try await database.rows(
                 """
-                SELECT \(unescaped: Self.outboundColumns) FROM events
+                SELECT \(unescaped: PostgresEventDecoder.outboundColumns) FROM events
                 WHERE (occurred_at, seq) > (\(from.0), \(from.1)) AND occurred_at < \(until.microseconds)
                 ORDER BY occurred_at, seq LIMIT \(limit)
                 """
-            ).map(Self.outboundEvent(from:))
+            ))
         } catch {
             throw Self.storeError(error, doing: "read events for a replay")
         }
@@ -193,7 +180,7 @@ extension PostgresEventStore: DeliveryLedger {
                 }
                 if var audit {
                     audit.metadata.append(JSONMember("letters", .number(String(marked))))
-                    try await Self.insertAudit(audit, on: connection, logger: logger)
+                    try await self.insertAudit(audit, on: connection, logger: logger)
                 }
                 return marked
             }
@@ -252,7 +239,7 @@ extension PostgresEventStore: DeliveryLedger {
                 let id = try rows[0].decode(Int64.self)
                 if var audit {
                     audit.metadata.append(JSONMember("replay_id", .number(String(id))))
-                    try await Self.insertAudit(audit, on: connection, logger: logger)
+                    try await self.insertAudit(audit, on: connection, logger: logger)
                 }
                 return ReplayJob(id: id, destination: destination, since: since, until: until, position: nil, sent: 0, createdAt: time, finishedAt: nil)
             }
@@ -310,7 +297,7 @@ extension PostgresEventStore: DeliveryLedger {
                     try await connection.query("DELETE FROM destination_holds WHERE destination = \(destination) RETURNING destination", logger: logger).collect()
                 }
                 guard !changed.isEmpty else { return false }
-                if let audit { try await Self.insertAudit(audit, on: connection, logger: logger) }
+                if let audit { try await self.insertAudit(audit, on: connection, logger: logger) }
                 return true
             }
         } catch {

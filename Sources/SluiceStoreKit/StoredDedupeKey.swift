@@ -7,10 +7,10 @@ import SluiceCore
 /// as 8 big-endian bytes: the keys of live events then sort near each other at the end of the
 /// index, so a commit of a thousand events dirties a few index pages instead of a thousand
 /// random ones, however large the store grows.
-enum StoredDedupeKey {
-    static let keyBytes = 16
+package enum StoredDedupeKey {
+    package static let keyBytes = 16
 
-    static func bytes(for event: IncomingEvent) -> [UInt8] {
+    package static func bytes(for event: IncomingEvent) -> [UInt8] {
         let key = event.dedupeKey.prefix(keyBytes)
         guard let time = event.dedupeTime else { return Array(key) }
         // Flipping the sign bit makes byte order match numeric order across the epoch.
@@ -24,11 +24,11 @@ enum StoredDedupeKey {
 
     /// The key this event was stored under before keys carried the event's time (migration
     /// `2026-12-04-timed-dedupe-keys`); nil when its key has no time, since that form is unchanged.
-    static func untimed(for event: IncomingEvent) -> [UInt8]? {
+    package static func untimed(for event: IncomingEvent) -> [UInt8]? {
         event.dedupeTime == nil ? nil : Array(event.dedupeKey.prefix(keyBytes))
     }
 
     /// The store_state row that holds the last seq stored before the change; 0 once no such
     /// event remains.
-    static let untimedThroughState = "untimed_dedupe_keys_through"
+    package static let untimedThroughState = "untimed_dedupe_keys_through"
 }

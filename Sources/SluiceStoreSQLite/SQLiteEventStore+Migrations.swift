@@ -1,4 +1,5 @@
 import GRDB
+import SluiceStoreKit
 
 extension SQLiteEventStore {
     /// Named, append-only migrations: never edit one that has shipped; add a new one.
@@ -231,6 +232,67 @@ extension SQLiteEventStore {
                 DROP TABLE event_terms;
                 UPDATE store_state SET value = 0 WHERE name = 'terms_indexed_through';
                 """)
+        }
+        migrator.registerMigration("2026-12-06-lean-events") { db in
+            // The lean layout (docs/storage.md, "Rows"): an event is its indexed columns (names
+            // as small label ids) and one payload, its record compressed with zstd and, once its
+            // stream has one, a dictionary trained on the stream's own events. Ids are derived
+            // from (occurred_at, seq), so none is stored or indexed.
+            //
+            // Events stored before stay in events_v1, readable as they are, and are moved into
+            // the new table in the background in small batches (keeping their seq and their id,
+            // through legacy_ids); once it is empty, events_v1 is dropped. A store with no events
+            // drops it at once.
+            try db.execute(sql: """
+                ALTER TABLE events RENAME TO events_v1;
+                CREATE TABLE labels (
+                    id INTEGER PRIMARY KEY,
+                    kind INTEGER NOT NULL,
+                    value BLOB NOT NULL,
+                    UNIQUE (kind, value)
+                );
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    source INTEGER NOT NULL,
+                    log_type INTEGER NOT NULL,
+                    action INTEGER NOT NULL,
+                    occurred_at INTEGER NOT NULL,
+                    dedupe_key BLOB NOT NULL,
+                    origin INTEGER,
+                    dict INTEGER,
+                    payload BLOB NOT NULL
+                );
+                CREATE UNIQUE INDEX events_by_key ON events (source, dedupe_key);
+                CREATE INDEX events_by_time ON events (occurred_at, seq);
+                CREATE TABLE dictionaries (
+                    id INTEGER PRIMARY KEY,
+                    source TEXT NOT NULL,
+                    log_type TEXT NOT NULL,
+                    level INTEGER NOT NULL,
+                    samples INTEGER NOT NULL,
+                    ratio REAL NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    bytes BLOB NOT NULL
+                );
+                CREATE TABLE legacy_ids (
+                    id BLOB PRIMARY KEY,
+                    seq INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE storage_stats (
+                    source INTEGER NOT NULL,
+                    log_type INTEGER NOT NULL,
+                    dict INTEGER NOT NULL,
+                    rows INTEGER NOT NULL,
+                    raw_bytes INTEGER NOT NULL,
+                    stored_bytes INTEGER NOT NULL,
+                    PRIMARY KEY (source, log_type, dict)
+                ) WITHOUT ROWID;
+                INSERT INTO sqlite_sequence (name, seq)
+                    SELECT 'events', seq FROM sqlite_sequence WHERE name = 'events_v1';
+                """)
+            if try Int.fetchOne(db, sql: "SELECT 1 FROM events_v1 LIMIT 1") == nil {
+                try db.execute(sql: "DROP TABLE events_v1")
+            }
         }
         return migrator
     }

@@ -1,71 +1,46 @@
 import Foundation
 import GRDB
 import SluiceCore
+import Synchronization
 
 extension SQLiteEventStore: DeliveryLedger {
-    static let outboundColumns = "seq, source, log_type, action, occurred_at, received_at, origin, raw"
-
-    /// Reads a row of ``outboundColumns`` by position (delivery reads every event, so no name
-    /// lookups) and copies the raw bytes once, straight from SQLite's buffer.
-    static func outboundEvent(from row: Row) throws -> OutboundEvent {
-        OutboundEvent(
-            seq: row[0], source: row[1], logType: row[2], action: row[3],
-            occurredAt: Timestamp(microseconds: row[4]), receivedAt: Timestamp(microseconds: row[5]),
-            origin: row[6], raw: try row.withUnsafeData(atIndex: 7) { $0.map { [UInt8]($0) } ?? [] }
-        )
+    /// Runs `body` with a row reader and maps its errors.
+    private func readOutbound(doing operation: String, _ body: @escaping @Sendable (SQLiteEventRows) throws -> [OutboundEvent]) async throws(StoreError) -> [OutboundEvent] {
+        do {
+            return try await readRows(body)
+        } catch {
+            throw Self.storeError(error, doing: operation)
+        }
     }
 
     public func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent] {
-        do {
-            return try await pool.read { db in
-                try Array(
-                    Row.fetchCursor(db, sql: "SELECT \(Self.outboundColumns) FROM events WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit])
-                        .map(Self.outboundEvent(from:))
-                )
-            }
-        } catch {
-            throw Self.storeError(error, doing: "read events for delivery")
+        try await readOutbound(doing: "read events for delivery") { rows in
+            try rows.outboundEvents(where: "seq > ?", arguments: [seq.databaseValue], order: .seq, limit: limit)
         }
     }
 
     public func outboundEvents(seqs: [Int64]) async throws(StoreError) -> [OutboundEvent] {
         guard !seqs.isEmpty else { return [] }
-        do {
-            return try await pool.read { db in
-                let marks = Array(repeating: "?", count: seqs.count).joined(separator: ",")
-                return try Row.fetchAll(
-                    db, sql: "SELECT \(Self.outboundColumns) FROM events WHERE seq IN (\(marks)) ORDER BY seq",
-                    arguments: StatementArguments(seqs)
-                ).map(Self.outboundEvent(from:))
-            }
-        } catch {
-            throw Self.storeError(error, doing: "read dead-lettered events")
+        let list = "[" + seqs.map(String.init).joined(separator: ",") + "]"
+        return try await readOutbound(doing: "read dead-lettered events") { rows in
+            try rows.outboundEvents(where: "seq IN (SELECT value FROM json_each(?))", arguments: [list.databaseValue], order: .seq, limit: nil)
         }
     }
 
     public func outboundEvents(occurredFrom since: Timestamp, until: Timestamp, after position: EventCursor?, limit: Int) async throws(StoreError) -> [OutboundEvent] {
-        do {
-            return try await pool.read { db in
-                // Row-value comparison walks events_occurred from the position onwards.
-                let from = position.map { ($0.occurredAt.microseconds, $0.seq) } ?? (since.microseconds, -1)
-                return try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT \(Self.outboundColumns) FROM events
-                        WHERE (occurred_at, seq) > (?, ?) AND occurred_at < ?
-                        ORDER BY occurred_at, seq LIMIT ?
-                        """,
-                    arguments: [from.0, from.1, until.microseconds, limit]
-                ).map(Self.outboundEvent(from:))
-            }
-        } catch {
-            throw Self.storeError(error, doing: "read events for a replay")
+        // Row-value comparison walks the time index from the position onwards.
+        let from = position.map { ($0.occurredAt.microseconds, $0.seq) } ?? (since.microseconds, -1)
+        return try await readOutbound(doing: "read events for a replay") { rows in
+            try rows.outboundEvents(
+                where: "(occurred_at, seq) > (?, ?) AND occurred_at < ?",
+                arguments: [from.0.databaseValue, from.1.databaseValue, until.microseconds.databaseValue], order: .timeAscending, limit: limit
+            )
         }
     }
 
     public func latestSeq() async throws(StoreError) -> Int64 {
         do {
-            return try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
+            return try await pool.read { db in try Self.latestSeq(db, legacy: self.hasLegacy(db)) }
         } catch {
             throw Self.storeError(error, doing: "read the latest seq")
         }
@@ -127,32 +102,57 @@ extension SQLiteEventStore: DeliveryLedger {
 
     public func backlog(afterSeq seq: Int64, routes: [DeliveryRoute]?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?) {
         do {
-            return try await pool.read { db in
+            return try await readRows { rows in
+                let db = rows.db
+                var legacyCondition = "seq > ?"
+                var legacyArguments: [any DatabaseValueConvertible] = [seq]
                 var condition = "seq > ?"
                 var arguments: [any DatabaseValueConvertible] = [seq]
                 if let routes {
                     guard !routes.isEmpty else { return (0, nil) }
-                    // The routes' own rule (DeliveryRoute.matches), as SQL: any route, all of its filters.
-                    func among(_ column: String, _ values: Set<String>) -> String {
+                    // The routes' own rule (DeliveryRoute.matches), as SQL: any route, all of its
+                    // filters; names are labels in the lean table, text in the previous one.
+                    func among(_ column: String, _ kind: LabelTable.Kind, _ values: Set<String>) throws -> String {
+                        let ids = try values.sorted().compactMap { try self.labels.existingID(kind, $0, in: db) }
+                        if ids.isEmpty { return "0" }
+                        arguments += ids.map { $0 as any DatabaseValueConvertible }
+                        return "\(column) IN (\(Array(repeating: "?", count: ids.count).joined(separator: ",")))"
+                    }
+                    func amongText(_ column: String, _ values: Set<String>) -> String {
                         if values.isEmpty { return "0" }
-                        arguments += values.sorted().map { $0 as any DatabaseValueConvertible }
+                        legacyArguments += values.sorted().map { $0 as any DatabaseValueConvertible }
                         return "\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))"
                     }
-                    let clauses = routes.map { route in
-                        var parts = [among("source", route.from)]
-                        if let logTypes = route.logTypes { parts.append(among("log_type", logTypes)) }
-                        if let actions = route.actions { parts.append(among("action", actions)) }
+                    let clauses = try routes.map { route in
+                        var parts = [try among("source", .source, route.from)]
+                        if let logTypes = route.logTypes { parts.append(try among("log_type", .logType, logTypes)) }
+                        if let actions = route.actions { parts.append(try among("action", .action, actions)) }
                         return "(" + parts.joined(separator: " AND ") + ")"
                     }
                     condition += " AND (" + clauses.joined(separator: " OR ") + ")"
+                    let legacyClauses = routes.map { route in
+                        var parts = [amongText("source", route.from)]
+                        if let logTypes = route.logTypes { parts.append(amongText("log_type", logTypes)) }
+                        if let actions = route.actions { parts.append(amongText("action", actions)) }
+                        return "(" + parts.joined(separator: " AND ") + ")"
+                    }
+                    legacyCondition += " AND (" + legacyClauses.joined(separator: " OR ") + ")"
                 }
-                let count = try Int.fetchOne(
+                var count = try Int.fetchOne(
                     db, sql: "SELECT count(*) FROM (SELECT 1 FROM events WHERE \(condition) LIMIT \(cap))", arguments: StatementArguments(arguments)
                 ) ?? 0
-                let oldest = try Int64.fetchOne(
-                    db, sql: "SELECT received_at FROM events WHERE \(condition) ORDER BY seq LIMIT 1", arguments: StatementArguments(arguments)
-                )
-                return (count, oldest.map(Timestamp.init(microseconds:)))
+                var oldest = try rows.outboundEvents(where: condition, arguments: arguments.map(\.databaseValue), order: .seq, limit: 1, includeLegacy: false).first
+                if rows.legacy {
+                    count += try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM (SELECT 1 FROM events_v1 WHERE \(legacyCondition) LIMIT \(cap))", arguments: StatementArguments(legacyArguments)
+                    ) ?? 0
+                    if let first = try Row.fetchOne(
+                        db, sql: "SELECT seq, received_at FROM events_v1 WHERE \(legacyCondition) ORDER BY seq LIMIT 1", arguments: StatementArguments(legacyArguments)
+                    ), oldest.map({ $0.seq > first[0] as Int64 }) ?? true {
+                        oldest = OutboundEvent(seq: first[0], source: "", logType: "", action: "", occurredAt: Timestamp(microseconds: 0), receivedAt: Timestamp(microseconds: first[1]), raw: [])
+                    }
+                }
+                return (min(count, cap), oldest?.receivedAt)
             }
         } catch {
             throw Self.storeError(error, doing: "measure delivery backlog")
@@ -195,7 +195,7 @@ extension SQLiteEventStore: DeliveryLedger {
                 let marked = try Self.markRedrive(destination: destination, seqs: seqs, in: db)
                 if var audit {
                     audit.metadata.append(JSONMember("letters", .number(String(marked))))
-                    try Self.insertAudit(audit, in: db)
+                    try self.insertAudit(audit, in: db)
                 }
                 return marked
             }
@@ -264,7 +264,7 @@ extension SQLiteEventStore: DeliveryLedger {
                 let id = db.lastInsertedRowID
                 if var audit {
                     audit.metadata.append(JSONMember("replay_id", .number(String(id))))
-                    try Self.insertAudit(audit, in: db)
+                    try self.insertAudit(audit, in: db)
                 }
                 return ReplayJob(
                     id: id, destination: destination, since: since, until: until, position: nil, sent: 0, createdAt: time, finishedAt: nil
@@ -317,7 +317,7 @@ extension SQLiteEventStore {
                     try db.execute(sql: "DELETE FROM destination_holds WHERE destination = ?", arguments: [destination])
                 }
                 guard db.changesCount > 0 else { return false }
-                if let audit { try Self.insertAudit(audit, in: db) }
+                if let audit { try self.insertAudit(audit, in: db) }
                 return true
             }
         } catch {

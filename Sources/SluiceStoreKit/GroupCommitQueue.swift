@@ -2,21 +2,21 @@ import Synchronization
 
 /// Appends waiting for a store's single group-commit writer, handed out oldest first in groups
 /// bounded by their event count.
-final class GroupCommitQueue<Item: Sendable>: Sendable {
+package final class GroupCommitQueue<Item: Sendable>: Sendable {
     private let items = Mutex<[Item]>([])
     private let eventCount: @Sendable (Item) -> Int
 
-    init(eventCount: @escaping @Sendable (Item) -> Int) {
+    package init(eventCount: @escaping @Sendable (Item) -> Int) {
         self.eventCount = eventCount
     }
 
-    func add(_ item: Item) {
+    package func add(_ item: Item) {
         items.withLock { $0.append(item) }
     }
 
     /// The oldest items holding at most `maxEvents` events together (at least one item, however
     /// large), removed from the queue; empty when nothing waits.
-    func takeGroup(maxEvents: Int) -> [Item] {
+    package func takeGroup(maxEvents: Int) -> [Item] {
         items.withLock { queue in
             var taken = 0
             var count = 0
@@ -31,7 +31,7 @@ final class GroupCommitQueue<Item: Sendable>: Sendable {
     }
 
     /// Everything still waiting, removed (for failing it when the writer stops).
-    func takeAll() -> [Item] {
+    package func takeAll() -> [Item] {
         items.withLock { queue in
             defer { queue.removeAll() }
             return queue

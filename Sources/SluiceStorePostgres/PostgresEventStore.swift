@@ -3,7 +3,9 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import SluiceCompression
 import SluiceCore
+import SluiceStoreKit
 import Synchronization
 
 /// The event store for several Sluice instances: one PostgreSQL database they all share.
@@ -30,6 +32,13 @@ public final class PostgresEventStore: EventStore, Service {
     /// Whether events stored before dedupe keys carried their time may still be present (see
     /// ``StoredDedupeKey``); assumed until ``migrate()`` reads the schema's state.
     private let untimedKeysRemain = Atomic(true)
+    let book = DictionaryBook()
+    let trainer = DictionaryTrainer()
+    let contexts = ZstdContextPool()
+    let preparer: EventPreparer
+    /// Wakes the background work: dictionary training and moving rows of the earlier form into payloads.
+    private let chores: AsyncStream<Void>
+    let choresDue: AsyncStream<Void>.Continuation
 
     struct PendingAppend {
         var rows: [PostgresEventRow]
@@ -62,6 +71,19 @@ public final class PostgresEventStore: EventStore, Service {
         client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
         database = PostgresDatabase(client: client, logger: logger, timeout: configuration.timeout)
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (chores, choresDue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        preparer = EventPreparer(book: book, trainer: trainer, contexts: contexts)
+    }
+
+    /// Reads rows back into events, loading dictionaries other instances stored on first use.
+    var decoder: PostgresEventDecoder {
+        let database = self.database
+        return PostgresEventDecoder(book: book, contexts: contexts) { id in
+            let rows = try await database.rows("SELECT bytes, level FROM dictionaries WHERE id = \(id)")
+            guard let row = rows.first else { return nil }
+            let (bytes, level) = try row.decode((ByteBuffer, Int32).self)
+            return (Array(buffer: bytes), level)
+        }
     }
 
     /// Opens a store, applies pending migrations, runs `body`, then stops the store after
@@ -86,6 +108,8 @@ public final class PostgresEventStore: EventStore, Service {
         do {
             try await Self.migrate(database, schema: configuration.schema)
             try await refreshUntimedKeysState()
+            try await loadDictionaries()
+            choresDue.yield()
         } catch {
             throw Self.storeError(error, doing: "migrate the PostgreSQL schema")
         }
@@ -96,6 +120,11 @@ public final class PostgresEventStore: EventStore, Service {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
+            group.addTask {
+                for await _ in self.chores.cancelOnGracefulShutdown() {
+                    await self.doChores()
+                }
+            }
             for await _ in wakeups.cancelOnGracefulShutdown() {
                 await drain()
             }
@@ -111,9 +140,11 @@ public final class PostgresEventStore: EventStore, Service {
 
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
         if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
-        var rows = PostgresEventRow.rows(events, receivedAt: receivedAt)
         let fence = LeaseFence.current
         do {
+            let (prepared, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt)
+            if trainingDue { choresDue.yield() }
+            var rows = prepared.map { PostgresEventRow($0, receivedAt: receivedAt) }
             var storedBefore = 0
             if untimedKeysRemain.load(ordering: .relaxed) {
                 (rows, storedBefore) = try await droppingUntimedDuplicates(rows, of: events)
@@ -216,9 +247,10 @@ public final class PostgresEventStore: EventStore, Service {
                 }
             }
             let rows = admitted.flatMap { batch[$0].rows }
-            let inserted = try await Self.insert(rows, on: connection, logger: logger)
+            var inserted = try await Self.insert(rows, on: connection, logger: logger)
             for i in admitted {
-                let accepted = batch[i].rows.reduce(0) { $0 + (inserted.contains($1.id) ? 1 : 0) }
+                // A stored identity counts for the first row that carries it; any other is a duplicate.
+                let accepted = batch[i].rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }
                 outcome[i] = .success(AppendResult(accepted: accepted, duplicates: batch[i].rows.count - accepted))
             }
             await beforeCommit?()
@@ -226,15 +258,15 @@ public final class PostgresEventStore: EventStore, Service {
         }
     }
 
-    /// Rows per INSERT statement: 19 parameters each, under PostgreSQL's 65,535.
+    /// Rows per INSERT statement: 12 parameters each, under PostgreSQL's 65,535.
     static let rowsPerStatement = 1_000
 
     /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction,
-    /// after taking the append lock; returns the ids of the rows stored.
-    static func insert(_ rows: [PostgresEventRow], on connection: PostgresConnection, logger: Logger) async throws -> Set<String> {
+    /// after taking the append lock; returns the identities of the rows stored.
+    static func insert(_ rows: [PostgresEventRow], on connection: PostgresConnection, logger: Logger) async throws -> Set<PostgresEventRow.Identity> {
         guard !rows.isEmpty else { return [] }
         try await connection.query(AdvisoryLock.append, logger: logger)
-        var inserted: Set<String> = []
+        var inserted: Set<PostgresEventRow.Identity> = []
         var start = 0
         while start < rows.count {
             let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
@@ -253,9 +285,9 @@ public final class PostgresEventStore: EventStore, Service {
                 }
                 sql += ")"
             }
-            sql += " ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id"
-            for try await id in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode(String.self) {
-                inserted.insert(id)
+            sql += " ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING source, dedupe_key"
+            for try await (source, key) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode((String, ByteBuffer).self) {
+                inserted.insert(PostgresEventRow.Identity(source: source, key: key))
             }
             start += chunk.count
         }
@@ -263,8 +295,9 @@ public final class PostgresEventStore: EventStore, Service {
     }
 
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
-    static func insertAudit(_ entry: AdminAuditEntry, on connection: PostgresConnection, logger: Logger) async throws {
-        _ = try await insert(PostgresEventRow.rows([entry.incomingEvent()], receivedAt: entry.occurredAt), on: connection, logger: logger)
+    func insertAudit(_ entry: AdminAuditEntry, on connection: PostgresConnection, logger: Logger) async throws {
+        let (prepared, _) = try preparer.prepare([entry.incomingEvent()], receivedAt: entry.occurredAt)
+        _ = try await Self.insert(prepared.map { PostgresEventRow($0, receivedAt: entry.occurredAt) }, on: connection, logger: logger)
     }
 
     // MARK: Reads
@@ -277,8 +310,9 @@ public final class PostgresEventStore: EventStore, Service {
         }
         do {
             let logger = self.logger
+            let decoder = self.decoder
             let (events, scanStoppedAt) = try await database.connection { connection in
-                try await query.run(on: connection, logger: logger)
+                try await query.run(on: connection, decoder: decoder, filter: filter, logger: logger)
             }
             return EventPage(reading: events, limit: limit, scanStoppedAt: scanStoppedAt)
         } catch {
@@ -288,8 +322,13 @@ public final class PostgresEventStore: EventStore, Service {
 
     public func event(id: EventID) async throws(StoreError) -> StoredEvent? {
         do {
+            // An id derived from its row names the seq; the row's own time must give the same id.
+            if let (seq, _) = id.storedParts {
+                let rows = try await database.rows("SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e WHERE e.seq = \(seq)")
+                if let found = try await decoder.events(rows).first, found.id == id { return found }
+            }
             let rows = try await database.rows("SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e WHERE e.id = \(id.rawValue)")
-            return try rows.first.map(PostgresEventRow.storedEvent(from:))
+            return try await decoder.events(rows).first
         } catch {
             throw Self.storeError(error, doing: "read event")
         }
@@ -301,7 +340,7 @@ public final class PostgresEventStore: EventStore, Service {
             let rows = try await database.rows(
                 "SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e WHERE e.seq > \(seq) ORDER BY e.seq LIMIT \(limit)"
             )
-            return try rows.map(PostgresEventRow.storedEvent(from:))
+            return try await decoder.events(rows)
         } catch {
             throw Self.storeError(error, doing: "read events by seq")
         }

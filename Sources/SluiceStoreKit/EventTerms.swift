@@ -4,14 +4,14 @@ import SluiceCore
 /// their postings in blocks, see ``PostingBlock``; PostgreSQL in an array column). A term is a
 /// field name and a value joined by U+001F, so `actor` covers both the actor's id and name, and
 /// `target` both a target's id and name, each in one index walk.
-enum EventTerms {
-    static let separator: Character = "\u{1F}"
+package enum EventTerms {
+    package static let separator: Character = "\u{1F}"
 
-    enum Field: String {
+    package enum Field: String {
         case feed, logType = "log_type", actor, actorType = "actor_type", action, target, targetType = "target_type"
     }
 
-    static func term(_ field: Field, _ value: String) -> String {
+    package static func term(_ field: Field, _ value: String) -> String {
         field.rawValue + String(separator) + value
     }
 
@@ -19,7 +19,7 @@ enum EventTerms {
     /// stores compare terms, not by `String` equality, which would drop one of two canonically
     /// equivalent but differently spelled values. A value holding NUL gives no term: neither
     /// store can bind it as text, and no text filter can match it.
-    static func terms(
+    package static func terms(
         source: String, logType: String, action: String, actorType: String?, actorID: String?, actorName: String?,
         targets: [AuditTarget]
     ) -> [String] {
@@ -43,40 +43,5 @@ enum EventTerms {
             add(.targetType, target.type)
         }
         return out
-    }
-}
-
-/// The postings of one indexing pass, grouped by term (by ``TermBytes``): sorting a few thousand
-/// distinct terms and then integers per term costs far less than sorting every posting by its text.
-struct TermPostings {
-    private var byTerm: [TermBytes: [Posting]] = [:]
-
-    mutating func add(_ terms: some Sequence<String>, occurredAt: Int64, seq: Int64) {
-        for term in terms {
-            byTerm[TermBytes(term), default: []].append(Posting(occurredAt: occurredAt, seq: seq))
-        }
-    }
-
-    /// Terms in SQLite's BINARY (byte) order, each with its postings in (occurred_at, seq) order:
-    /// the order of `event_postings`' index.
-    func inIndexOrder() -> [(term: String, postings: [Posting])] {
-        byTerm.keys
-            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
-            .map { ($0.term, byTerm[$0]!.sorted()) }
-    }
-}
-
-/// A term's UTF-8 bytes, hashed as one run rather than byte by byte. Terms are compared as
-/// SQLite compares them: `String` equality would merge canonically equivalent spellings (`é`
-/// and `e` + U+0301) that SQLite keeps apart.
-struct TermBytes: Hashable {
-    let bytes: [UInt8]
-
-    init(_ term: String) { bytes = Array(term.utf8) }
-
-    var term: String { String(decoding: bytes, as: UTF8.self) }
-
-    func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -1,3 +1,5 @@
+import SluiceStoreKit
+
 /// How the SQLite store trades commit latency against what a crash can take away.
 public enum SQLiteDurability: String, Sendable, Hashable, CaseIterable {
     /// `PRAGMA synchronous = FULL`: the WAL is fsynced at every commit. An acknowledged event
@@ -22,15 +24,23 @@ public struct SQLiteStoreConfiguration: Sendable, Hashable {
     /// Whether the store builds its filter index by itself after commits. Tests turn it off to
     /// exercise queries over unindexed and partly indexed events.
     public var automaticIndexing: Bool
+    /// Whether events stored in the previous layout move into the compressed one in the
+    /// background. Off, they stay as they are, readable, until `sluice storage compact`.
+    public var automaticCompaction: Bool
+    /// When each stream's zstd dictionary is trained and retrained (docs/storage.md).
+    public var dictionaries: DictionaryPolicy
 
     public init(
         path: String, durability: SQLiteDurability = .full, maxEventsPerCommit: Int = 20_000,
-        maxSizeBytes: Int64? = nil, automaticIndexing: Bool = true
+        maxSizeBytes: Int64? = nil, automaticIndexing: Bool = true, automaticCompaction: Bool = true,
+        dictionaries: DictionaryPolicy = DictionaryPolicy()
     ) {
         self.path = path
         self.durability = durability
         self.maxEventsPerCommit = maxEventsPerCommit
         self.maxSizeBytes = maxSizeBytes
         self.automaticIndexing = automaticIndexing
+        self.automaticCompaction = automaticCompaction
+        self.dictionaries = dictionaries
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import SluiceStoreKit
 
 extension PostgresEventStore {
     /// Named, append-only migrations: never edit one that has shipped; add a new one. Each runs
@@ -106,6 +107,24 @@ extension PostgresEventStore {
             // stored before keep the old form, and are looked up in it until retention removes them.
             "CREATE TABLE store_state (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
             "INSERT INTO store_state (name, value) SELECT '\(StoredDedupeKey.untimedThroughState)', COALESCE(MAX(seq), 0) FROM events",
+        ]),
+        ("2026-12-06-lean-events", [
+            // New rows hold the event as a compressed record (payload, with its dictionary in
+            // dict), as the SQLite store does (docs/storage.md, "Rows"); their id derives from
+            // (occurred_at, seq), and the earlier columns stay NULL. Rows stored before keep their
+            // id and move into a payload in the background. Payloads are compressed already:
+            // EXTERNAL keeps PostgreSQL from trying again.
+            "ALTER TABLE events ADD COLUMN dict BIGINT, ADD COLUMN payload BYTEA, ADD COLUMN raw_length INTEGER",
+            "ALTER TABLE events ALTER COLUMN payload SET STORAGE EXTERNAL",
+            "ALTER TABLE events ALTER COLUMN id DROP NOT NULL, ALTER COLUMN targets DROP NOT NULL, ALTER COLUMN raw DROP NOT NULL",
+            "DROP INDEX events_id",
+            "CREATE UNIQUE INDEX events_id ON events (id) WHERE id IS NOT NULL",
+            """
+            CREATE TABLE dictionaries (
+                id BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, log_type TEXT NOT NULL, level INTEGER NOT NULL, samples INTEGER NOT NULL,
+                ratio DOUBLE PRECISION NOT NULL, created_at BIGINT NOT NULL, bytes BYTEA NOT NULL
+            )
+            """,
         ]),
     ]
 

@@ -1,0 +1,20 @@
+/// Everything Sluice keeps, whichever database holds it: events, delivery progress, workflow
+/// journals and issued credentials. The SQLite store (one instance, `SluiceStoreSQLite`) and the
+/// PostgreSQL store (several instances, `SluiceStorePostgres`) both pass the same contract suites.
+public protocol SluiceStorage: EventStore, DeliveryLedger, WorkflowJournal, CredentialStore, LeaseStore {
+    /// Bytes the store occupies, for `/metrics` (0 when it cannot be measured just now).
+    func storedBytes() async -> Int64
+    /// Why the store should not take more writes, or nil.
+    func capacityProblem() async throws(StoreError) -> String?
+    /// Moves a consumer's cursor; it never moves backwards unless `allowRewind` is set.
+    func setConsumerCursor(_ consumer: String, to seq: Int64, at time: Timestamp, allowRewind: Bool) async throws(StoreError)
+    /// Total stored events (a full count, so not for hot paths).
+    func count() async throws(StoreError) -> Int
+    /// Events and bytes per source, log type and encoding (`sluice storage stats`).
+    func storageStats() async throws(StoreError) -> StorageStats
+    /// Moves every event still in the layout before compression into it now; returns how many moved.
+    func compactAll() async throws(StoreError) -> Int
+    /// Reads every stored event back and runs the database's own check; lists at most
+    /// `maxReported` unreadable events.
+    func checkStorage(maxReported: Int) async throws(StoreError) -> StorageCheck
+}

@@ -1,0 +1,26 @@
+import Metrics
+
+package enum StoreMetrics {
+    /// Time from the start of a group-commit transaction to its commit. Resolved on each use
+    /// (once per group commit) so that it follows whichever metrics backend is bootstrapped.
+    package static var commitDuration: Metrics.Timer { Metrics.Timer(label: "sluice_store_commit_duration_seconds") }
+
+    /// Events committed but not yet in the filter index, as of the last indexing pass: high after
+    /// an upgrade that rebuilds the index, or when the writer cannot keep up.
+    package static var unindexedEvents: Gauge { Gauge(label: "sluice_store_unindexed_events") }
+}
+
+extension Duration {
+    /// Whole nanoseconds, for timers.
+    package var nanosecondsApprox: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+}
+
+/// Bounds shared by both stores' listings.
+package enum QueryLimits {
+    /// Most events one page of a free-text search reads when no indexed term narrows it (about
+    /// 100 ms on a 2-core machine); the next page continues where it stopped.
+    package static let textScanLimit = 50_000
+}

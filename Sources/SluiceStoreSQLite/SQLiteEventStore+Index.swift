@@ -1,0 +1,333 @@
+import CoreMetrics
+import Foundation
+import GRDB
+import Logging
+import SluiceCompression
+import SluiceCore
+import SluiceStoreKit
+import Synchronization
+
+/// The postings of events committed since the filter index last caught up with the rows.
+///
+/// Once an indexing pass has read every committed row (the index is *live*), each transaction
+/// that inserts events adds their postings here as it commits, and the next pass writes them as
+/// blocks without reading or decompressing a row. Passes and inserts all run on SQLite's single
+/// writer, so a pass that takes the postings sees exactly the events committed before it. After a
+/// restart, or a pass that failed, the postings here are gone: the index is not live, and passes
+/// read rows from the watermark until they catch up again.
+final class LivePostings: Sendable {
+    struct Entry: Sendable {
+        var terms: [String]
+        var occurredAt: Int64
+        var seq: Int64
+    }
+
+    private struct State {
+        var live = false
+        var entries: [Entry] = []
+    }
+
+    private let state = Mutex(State())
+
+    var isLive: Bool { state.withLock { $0.live } }
+
+    /// Called as an inserting transaction commits.
+    func add(_ entries: [Entry]) {
+        state.withLock { state in
+            guard state.live else { return }
+            state.entries += entries
+        }
+    }
+
+    /// The postings gathered so far, removed; nil when the index is not live.
+    func take() -> [Entry]? {
+        state.withLock { state in
+            guard state.live else { return nil }
+            defer { state.entries = [] }
+            return state.entries
+        }
+    }
+
+    /// Every committed event is indexed (a pass read up to the last row): gather from now on.
+    func goLive() {
+        state.withLock { state in
+            state.live = true
+            state.entries = []
+        }
+    }
+
+    /// Something went wrong with postings taken: forget them, and let passes read rows again.
+    func stop() {
+        state.withLock { state in
+            state.live = false
+            state.entries = []
+        }
+    }
+}
+
+extension SQLiteEventStore {
+    static func termsIndexedThrough(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM store_state WHERE name = 'terms_indexed_through'") ?? 0
+    }
+
+    /// The largest seq in either table.
+    static func latestSeq(_ db: Database, legacy: Bool) throws -> Int64 {
+        let latest = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+        guard legacy else { return latest }
+        return max(latest, try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events_v1") ?? 0)
+    }
+
+    /// Queues one term-indexing pass on the writer queue unless one is queued. Appends queued
+    /// meanwhile run first (the queue is FIFO), so indexing never delays an acknowledgement by
+    /// more than one bounded batch.
+    func scheduleIndexing(after delay: DispatchTimeInterval) {
+        Self.scheduleOnce(indexingScheduled, on: writerQueue, after: delay) {
+            do {
+                let (indexed, behind) = try self.indexPass(limit: Self.indexBatchSize)
+                StoreMetrics.unindexedEvents.record(behind)
+                if behind > 0 && indexed > 0 { self.scheduleIndexing(after: .milliseconds(0)) }
+            } catch {
+                self.logger.error("indexing stored events failed; queries still see them through the unindexed tail", metadata: ["error": "\(error)"])
+                self.scheduleIndexing(after: .seconds(5))
+            }
+        }
+    }
+
+    /// One indexing pass: the live postings when the index is live, else up to `limit` rows read
+    /// after the watermark. Returns the events indexed and how many remain behind.
+    func indexPass(limit: Int, blockSize: Int = PostingBlock.maximumCount) throws -> (indexed: Int, behind: Int64) {
+        let live = livePostings
+        do {
+            return try pool.write { db in
+                let legacy = self.hasLegacy(db)
+                let through = try Self.termsIndexedThrough(db)
+                var postings = TermPostings()
+                var last = through
+                var count = 0
+                var entries = live.take()
+                if let taken = entries {
+                    // Another process (a `sluice` command writing an audit entry) may have added
+                    // events this one never saw: then the rows past the watermark outnumber the
+                    // postings gathered, and this pass reads the rows instead.
+                    let stored = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE seq > ?", arguments: [through]) ?? 0
+                    if stored != taken.count {
+                        entries = nil
+                        db.afterNextTransaction { _ in live.stop() }
+                    }
+                }
+                if let entries {
+                    for entry in entries {
+                        postings.add(entry.terms, occurredAt: entry.occurredAt, seq: entry.seq)
+                        last = max(last, entry.seq)
+                    }
+                    count = entries.count
+                } else {
+                    try self.contexts.withDecompressor { (decompressor) throws(StoreError) in
+                        do {
+                            let rows = self.rows(db, decompressor: decompressor)
+                            for event in try rows.events(where: "seq > ?", arguments: [through.databaseValue], order: .seq, limit: limit) {
+                                postings.add(Self.terms(of: event), occurredAt: event.normalized.occurredAt.microseconds, seq: event.seq)
+                                last = event.seq
+                                count += 1
+                            }
+                        } catch {
+                            throw Self.storeError(error, doing: "read events to index")
+                        }
+                    }
+                    let latest = try Self.latestSeq(db, legacy: legacy)
+                    if last >= latest {
+                        // Caught up: every later insert hands its postings over as it commits.
+                        db.afterNextTransaction { _ in live.goLive() }
+                    }
+                }
+                if count > 0 {
+                    try Self.writeBlocks(postings, blockSize: blockSize, in: db)
+                    try db.execute(sql: "UPDATE store_state SET value = ? WHERE name = 'terms_indexed_through'", arguments: [last])
+                }
+                return (count, max(0, try Self.latestSeq(db, legacy: legacy) - last))
+            }
+        } catch {
+            // Postings taken by a pass that failed are lost: read the rows again from the watermark.
+            live.stop()
+            throw error
+        }
+    }
+
+    /// The terms the index holds for an event.
+    static func terms(of event: StoredEvent) -> [String] {
+        let n = event.normalized
+        return EventTerms.terms(
+            source: event.source, logType: event.logType, action: n.action, actorType: n.actor?.type,
+            actorID: n.actor?.id, actorName: n.actor?.name, targets: n.targets
+        )
+    }
+
+    /// One block per term (split past `blockSize`), in index order so that the inserts walk the
+    /// index sequentially.
+    static func writeBlocks(_ postings: TermPostings, blockSize: Int, in db: Database) throws {
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO event_postings (term, last_occurred_at, last_seq, first_occurred_at, first_seq, count, postings)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (term, list) in postings.inIndexOrder() {
+            var start = list.startIndex
+            while start < list.endIndex {
+                let block = list[start..<min(start + blockSize, list.endIndex)]
+                let first = block.first!
+                let last = block.last!
+                insert.setUncheckedArguments([
+                    term, last.occurredAt, last.seq, first.occurredAt, first.seq, block.count, Data(PostingBlock.encode(block)),
+                ])
+                try insert.execute()
+                start = block.endIndex
+            }
+        }
+    }
+
+    /// Indexes every committed event not yet indexed (tests and maintenance use this; a running
+    /// store also indexes by itself shortly after each commit).
+    @discardableResult
+    public func indexPendingTerms(maxEvents: Int = .max) async throws(StoreError) -> Int {
+        try await indexPendingTerms(maxEvents: maxEvents, passSize: Self.indexBatchSize, blockSize: PostingBlock.maximumCount)
+    }
+
+    /// The same in passes of `passSize` events and blocks of at most `blockSize` postings, which
+    /// tests make small to get many overlapping blocks from few events.
+    func indexPendingTerms(maxEvents: Int, passSize: Int, blockSize: Int) async throws(StoreError) -> Int {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                writerQueue.async {
+                    do {
+                        var total = 0
+                        while total < maxEvents {
+                            let batch = min(passSize, maxEvents - total)
+                            let (n, behind) = try self.indexPass(limit: batch, blockSize: blockSize)
+                            total += n
+                            if n == 0 || behind == 0 { break }
+                        }
+                        continuation.resume(returning: total)
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        } catch {
+            throw Self.storeError(error, doing: "index events")
+        }
+    }
+
+    /// How many committed events are not yet in the term index.
+    public func unindexedCount() async throws(StoreError) -> Int {
+        do {
+            return try await pool.read { db in
+                let legacy = self.hasLegacy(db)
+                let through = try Self.termsIndexedThrough(db)
+                let fresh = try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE seq > ?", arguments: [through]) ?? 0
+                guard legacy else { return fresh }
+                return fresh + (try Int.fetchOne(db, sql: "SELECT count(*) FROM events_v1 WHERE seq > ?", arguments: [through]) ?? 0)
+            }
+        } catch {
+            throw Self.storeError(error, doing: "count unindexed events")
+        }
+    }
+
+    // MARK: Retention
+
+    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+        do {
+            return try await pool.write { db in
+                try self.contexts.withDecompressor { (decompressor) throws(StoreError) in
+                    do {
+                        return try self.purge(occurredBefore: cutoff, limit: limit, in: db, decompressor: decompressor)
+                    } catch {
+                        throw Self.storeError(error, doing: "purge")
+                    }
+                }
+            }
+        } catch {
+            throw Self.storeError(error, doing: "purge")
+        }
+    }
+
+    private func purge(occurredBefore cutoff: Timestamp, limit: Int, in db: Database, decompressor: ZstdDecompressor) throws -> Int {
+        let legacy = hasLegacy(db)
+        let indexedThrough = try Self.termsIndexedThrough(db)
+        var terms = Set<TermBytes>()
+        var stats = StorageStatsDelta()
+        var purged = 0
+        // Oldest first across both tables: the rows' seq and time, and what decoding them gives.
+        var doomed: [(seq: Int64, occurredAt: Int64, legacy: Bool)] = []
+        for (table, isLegacy) in [("events", false), ("events_v1", true)] where !isLegacy || legacy {
+            doomed += try Row.fetchAll(
+                db, sql: "SELECT seq, occurred_at FROM \(table) WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?",
+                arguments: [cutoff.microseconds, limit]
+            ).map { ($0[0], $0[1], isLegacy) }
+        }
+        doomed.sort { ($0.occurredAt, $0.seq) < ($1.occurredAt, $1.seq) }
+        doomed = Array(doomed.prefix(limit))
+        let reader = rows(db, decompressor: decompressor)
+        let deleteEvent = try db.cachedStatement(sql: "DELETE FROM events WHERE seq = ?")
+        let deleteLegacyID = try db.cachedStatement(sql: "DELETE FROM legacy_ids WHERE id = ?")
+        for row in doomed {
+            if row.legacy {
+                if row.seq <= indexedThrough,
+                   let event = try Row.fetchOne(db, sql: "SELECT \(SQLiteEventRows.legacyColumns) FROM events_v1 WHERE seq = ?", arguments: [row.seq]).map(reader.legacyEvent) {
+                    for term in Self.terms(of: event) { terms.insert(TermBytes(term)) }
+                }
+                try db.execute(sql: "DELETE FROM events_v1 WHERE seq = ?", arguments: [row.seq])
+                purged += 1
+                continue
+            }
+            // Decode the row for its terms and sizes; a row that does not decode still goes
+            // (retention must not stall on it), leaving at most some postings queries skip.
+            if let stored = try Row.fetchOne(db, sql: "SELECT \(SQLiteEventRows.columns), length(payload) FROM events WHERE seq = ?", arguments: [row.seq]) {
+                do {
+                    let event = try reader.event(stored)
+                    if row.seq <= indexedThrough {
+                        for term in Self.terms(of: event) { terms.insert(TermBytes(term)) }
+                    }
+                    if let legacyID = event.id.bits, event.id.storedParts == nil {
+                        try deleteLegacyID.execute(arguments: [Data(Self.idBytes(legacyID.high, legacyID.low))])
+                    }
+                    stats.add(source: stored[1], logType: stored[2], dict: stored[6], rawBytes: event.raw.count, storedBytes: stored[8], sign: -1)
+                } catch {
+                    logger.warning("retention removed an event that does not decode", metadata: ["seq": "\(row.seq)", "error": "\(error)"])
+                    stats.add(source: stored[1], logType: stored[2], dict: stored[6], rawBytes: 0, storedBytes: stored[8], sign: -1)
+                }
+            }
+            try deleteEvent.execute(arguments: [row.seq])
+            purged += 1
+        }
+        try stats.write(in: db)
+        // Events go in (occurred_at, seq) order, so every posting before the first event left
+        // points at a purged one. A block ending before it goes now, in the batch that removed
+        // its last event (whose terms are in this set); comparing times alone would keep it when
+        // that event ties with one left, and no later batch would look at its term again. A
+        // block that also points at a later event stays, and queries skip its postings whose
+        // event is gone.
+        var firstLeft = try Row.fetchOne(db, sql: "SELECT occurred_at, seq FROM events ORDER BY occurred_at, seq LIMIT 1").map { ($0[0] as Int64, $0[1] as Int64) }
+        if legacy, let old = try Row.fetchOne(db, sql: "SELECT occurred_at, seq FROM events_v1 ORDER BY occurred_at, seq LIMIT 1").map({ ($0[0] as Int64, $0[1] as Int64) }) {
+            firstLeft = firstLeft.map { $0 < old ? $0 : old } ?? old
+        }
+        let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND (last_occurred_at, last_seq) < (?, ?)")
+        for term in terms {
+            try deleteBlocks.execute(arguments: [term.term, firstLeft?.0 ?? Int64.max, firstLeft?.1 ?? Int64.max])
+        }
+        let untimedDone = try Self.clearUntimedState(in: db, legacy: legacy)
+        if untimedDone { untimedKeysRemain.store(false, ordering: .relaxed) }
+        try deleteUnusedDictionaries(in: db)
+        return purged
+    }
+
+    /// Marks the old key form gone once no event stored before the change remains.
+    static func clearUntimedState(in db: Database, legacy: Bool) throws -> Bool {
+        let stillThere = legacy
+            ? "EXISTS (SELECT 1 FROM events WHERE seq <= store_state.value) OR EXISTS (SELECT 1 FROM events_v1 WHERE seq <= store_state.value)"
+            : "EXISTS (SELECT 1 FROM events WHERE seq <= store_state.value)"
+        try db.execute(
+            sql: "UPDATE store_state SET value = 0 WHERE name = ? AND value > 0 AND NOT (\(stillThere))",
+            arguments: [StoredDedupeKey.untimedThroughState]
+        )
+        return db.changesCount > 0
+    }
+}
