@@ -39,7 +39,16 @@ public enum SluiceRuntime {
         if let postgres = config.storage.postgres {
             return try await PostgresEventStore.withStore(configuration: postgres, logger: logger) { try await body($0) }
         }
-        return try await body(try openStore(config, logger: logger))
+        let store = try openStore(config, logger: logger)
+        let result: Result
+        do {
+            result = try await body(store)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        return result
     }
 
     /// Everything needed to serve: the store, resolved credentials, the router's dependencies.

@@ -2,6 +2,7 @@ import Logging
 import SluiceCore
 import SluiceStorePostgres
 import SluiceStoreSQLite
+import Synchronization
 
 /// Where the stores a command opens run: a PostgreSQL store's connection pool and group-commit
 /// writer start as it is opened and stop when the scope's body returns (structured: one task
@@ -12,6 +13,8 @@ public enum StorageScope {
     final class Opened: Sendable {
         let stores: AsyncStream<PostgresEventStore>
         let sink: AsyncStream<PostgresEventStore>.Continuation
+        /// Every store opened, closed when the scope ends.
+        let opened = Mutex<[any SluiceStorage]>([])
 
         init() {
             (stores, sink) = AsyncStream.makeStream()
@@ -33,18 +36,26 @@ public enum StorageScope {
                 opened.sink.finish()
                 group.cancelAll()
             }
-            try await $current.withValue(opened) { try await body() }
+            do {
+                try await $current.withValue(opened) { try await body() }
+            } catch {
+                for store in opened.opened.withLock({ $0 }) { await store.close() }
+                throw error
+            }
+            for store in opened.opened.withLock({ $0 }) { await store.close() }
         }
     }
 
     /// Opens the store `config` names: SQLite, or PostgreSQL (reachable and migrated, running for
     /// the rest of the scope). Must be called inside ``run(isolation:_:)``.
     public static func open(_ config: SluiceConfig, logger: Logger) async throws(StoreError) -> any SluiceStorage {
-        guard let postgres = config.storage.postgres else {
-            return try SluiceRuntime.openStore(config, logger: logger)
-        }
         guard let scope = current else {
-            preconditionFailure("a PostgreSQL store was opened outside StorageScope.run")
+            preconditionFailure("a store was opened outside StorageScope.run")
+        }
+        guard let postgres = config.storage.postgres else {
+            let store = try SluiceRuntime.openStore(config, logger: logger)
+            scope.opened.withLock { $0.append(store) }
+            return store
         }
         let store = PostgresEventStore(configuration: postgres, logger: logger)
         scope.sink.yield(store)

@@ -13,8 +13,11 @@ public struct JSONPage: Sendable {
     public var hasItems: Bool
     public var fields: [String: JSONValue]
 
-    /// Parses `bytes` as one JSON object; the array under `itemsKey` is split into items.
-    public static func parse(_ bytes: [UInt8], itemsKey: String, limits: JSONParseLimits = .init()) throws(JSONSyntaxError) -> JSONPage {
+    /// Parses `bytes` as one JSON object; the array under `itemsKey` is split into items, each
+    /// parsed keeping only the members `keep` names (all by default).
+    public static func parse(
+        _ bytes: [UInt8], itemsKey: String, keeping keep: JSONKeep? = nil, limits: JSONParseLimits = .init()
+    ) throws(JSONSyntaxError) -> JSONPage {
         try bytes.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> JSONPage in
             var parser = JSONParser(bytes: buffer, limits: limits)
             var page = JSONPage(items: [], hasItems: false, fields: [:])
@@ -37,7 +40,7 @@ public struct JSONPage: Sendable {
                 parser.skipWhitespace()
                 if key == itemsKey, parser.currentByte == UInt8(ascii: "[") {
                     page.hasItems = true
-                    page.items = try items(&parser, buffer)
+                    page.items = try items(&parser, buffer, keeping: keep)
                 } else {
                     let value = try parser.parseValue(depth: 2)
                     if key == itemsKey, value.isNull { page.hasItems = true }
@@ -57,7 +60,7 @@ public struct JSONPage: Sendable {
         }
     }
 
-    private static func items(_ parser: inout JSONParser, _ buffer: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> [Item] {
+    private static func items(_ parser: inout JSONParser, _ buffer: UnsafeBufferPointer<UInt8>, keeping keep: JSONKeep?) throws(JSONSyntaxError) -> [Item] {
         parser.advance()
         parser.skipWhitespace()
         var out: [Item] = []
@@ -68,7 +71,12 @@ public struct JSONPage: Sendable {
         while true {
             parser.skipWhitespace()
             let start = parser.index
-            let value = try parser.parseValue(depth: 3)
+            let value: JSONValue
+            if let keep {
+                value = try parser.parseValue(depth: 3, keeping: keep)
+            } else {
+                value = try parser.parseValue(depth: 3)
+            }
             out.append(Item(raw: Array(UnsafeBufferPointer(rebasing: buffer[start..<parser.index])), value: value))
             parser.skipWhitespace()
             switch parser.currentByte {

@@ -216,6 +216,12 @@ public struct JSONParser: ~Copyable {
 
     private mutating func parseNumber() throws(JSONSyntaxError) -> String {
         let start = index
+        try scanNumber()
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+    }
+
+    /// Moves past one number, checking its syntax.
+    private mutating func scanNumber() throws(JSONSyntaxError) {
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number, expected a digit") }
         if bytes[index] == UInt8(ascii: "0") {
@@ -234,7 +240,6 @@ public struct JSONParser: ~Copyable {
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number, expected a digit in the exponent") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
     }
 
     @inline(__always) private func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
@@ -266,12 +271,12 @@ public struct JSONParser: ~Copyable {
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
-                index += 1
-                if sawNonASCII {
-                    return try scalars.withUnsafeBufferPointer { (buf) throws(JSONSyntaxError) -> String in
-                        try validatedString(buf, startOffset: start)
-                    }
+                // Escapes decode to whole characters, so the raw bytes are valid UTF-8 exactly
+                // when the decoded ones are; checking the raw ones reports the sender's offset.
+                if sawNonASCII, let bad = UTF8Validation.firstInvalidOffset(in: UnsafeBufferPointer(rebasing: bytes[start..<index])) {
+                    throw error("invalid UTF-8", at: start + bad)
                 }
+                index += 1
                 return String(decoding: scalars, as: UTF8.self)
             }
             if b < 0x20 { throw error("unescaped control character 0x\(String(b, radix: 16, uppercase: true)) in a string") }
@@ -322,6 +327,175 @@ public struct JSONParser: ~Copyable {
         throw error("unterminated string", at: start - 1)
     }
 
+    // MARK: Parsing only what a reader needs
+
+    /// Parses one value, building only the members `keep` names (and everything under a kept
+    /// member). Everything else is checked exactly as ``parseValue(depth:)`` checks it, so the
+    /// same documents are accepted and refused, but no value is built for it: a reader that needs
+    /// a dozen fields of a large document pays for those alone.
+    public mutating func parseValue(depth: Int, keeping keep: JSONKeep) throws(JSONSyntaxError) -> JSONValue {
+        if keep.keepsAll { return try parseValue(depth: depth) }
+        guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            return try parseObject(depth: depth, keeping: keep)
+        case UInt8(ascii: "["):
+            if depth > limits.maxDepth { throw error("JSON nested deeper than \(limits.maxDepth) levels") }
+            index += 1
+            var items: [JSONValue] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            while true {
+                skipWhitespace()
+                items.append(try parseValue(depth: depth + 1, keeping: keep))
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of input inside an array") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                throw error("expected ',' or ']' in an array")
+            }
+        default:
+            return try parseValue(depth: depth)
+        }
+    }
+
+    private mutating func parseObject(depth: Int, keeping keep: JSONKeep) throws(JSONSyntaxError) -> JSONValue {
+        if depth > limits.maxDepth {
+            throw error("JSON nested deeper than \(limits.maxDepth) levels")
+        }
+        index += 1
+        var members: [JSONMember] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
+        while true {
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input inside an object") }
+            guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
+            let keyStart = index + 1
+            let escaped = try skipString()
+            let child: JSONKeep?
+            var key: String?
+            if escaped {
+                // Rare: compare the decoded name.
+                let saved = index
+                index = keyStart - 1
+                key = try parseString()
+                index = saved
+                child = keep.child(named: key!)
+            } else {
+                child = keep.child(UnsafeBufferPointer(rebasing: bytes[keyStart..<(index - 1)]))
+            }
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
+            index += 1
+            skipWhitespace()
+            if let child {
+                let value = try parseValue(depth: depth + 1, keeping: child)
+                members.append(JSONMember(key ?? child.name, value))
+            } else {
+                try skipValue(depth: depth + 1)
+            }
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input inside an object") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            throw error("expected ',' or '}' in an object")
+        }
+    }
+
+    /// Moves past one value, checking it as ``parseValue(depth:)`` would, building nothing.
+    public mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
+        guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let object = bytes[index] == UInt8(ascii: "{")
+            if depth > limits.maxDepth { throw error("JSON nested deeper than \(limits.maxDepth) levels") }
+            index += 1
+            skipWhitespace()
+            let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            if index < bytes.count, bytes[index] == close {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                if object {
+                    guard index < bytes.count else { throw error("unexpected end of input inside an object") }
+                    guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
+                    _ = try skipString()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
+                    index += 1
+                    skipWhitespace()
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw error(object ? "unexpected end of input inside an object" : "unexpected end of input inside an array") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == close { index += 1; return }
+                throw error(object ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+            }
+        case UInt8(ascii: "\""):
+            _ = try skipString()
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try scanNumber()
+        default:
+            _ = try parseValue(depth: depth)  // literals and errors: nothing to allocate
+        }
+    }
+
+    /// Moves past one string, checking escapes, control characters and UTF-8 as ``parseString()``
+    /// does; returns whether it had escapes.
+    private mutating func skipString() throws(JSONSyntaxError) -> Bool {
+        index += 1
+        let start = index
+        var sawNonASCII = false
+        var escaped = false
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                if sawNonASCII, let bad = UTF8Validation.firstInvalidOffset(in: UnsafeBufferPointer(rebasing: bytes[start..<index])) {
+                    throw error("invalid UTF-8", at: start + bad)
+                }
+                index += 1
+                return escaped
+            }
+            if b < 0x20 { throw error("unescaped control character 0x\(String(b, radix: 16, uppercase: true)) in a string") }
+            if b >= 0x80 { sawNonASCII = true }
+            if b == UInt8(ascii: "\\") {
+                escaped = true
+                index += 1
+                guard index < bytes.count else { throw error("unterminated escape sequence") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                     UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    _ = try parseHex4()
+                default:
+                    throw error("invalid escape sequence '\\\(printable(escape))'", at: index - 2)
+                }
+                continue
+            }
+            index += 1
+        }
+        throw error("unterminated string", at: start - 1)
+    }
+
     private mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
         guard index + 4 <= bytes.count else { throw error("incomplete \\u escape") }
         var value: UInt32 = 0
@@ -345,6 +519,46 @@ public struct JSONParser: ~Copyable {
         // Locate the first invalid byte for the error message.
         let bad = UTF8Validation.firstInvalidOffset(in: slice) ?? 0
         throw error("invalid UTF-8", at: startOffset + bad)
+    }
+}
+
+/// The members of a document a reader needs, as a tree of names: ``JSONParser`` builds values
+/// for these and only checks the rest. A path ends in a member kept whole.
+public final class JSONKeep: Sendable {
+    let name: String
+    let nameBytes: [UInt8]
+    let keepsAll: Bool
+    let children: [JSONKeep]
+
+    /// Keeps every member on one of `paths` (dotted: `event.id`, `@timestamp`).
+    public convenience init(paths: [FieldPath]) {
+        self.init(name: "", paths: paths.map { ArraySlice($0.segments) })
+    }
+
+    private init(name: String, paths: [ArraySlice<String>]) {
+        self.name = name
+        nameBytes = Array(name.utf8)
+        keepsAll = paths.contains { $0.isEmpty }
+        var order: [String] = []
+        var grouped: [String: [ArraySlice<String>]] = [:]
+        for path in paths {
+            guard let first = path.first else { continue }
+            if grouped[first] == nil { order.append(first) }
+            grouped[first, default: []].append(path.dropFirst())
+        }
+        children = keepsAll ? [] : order.map { JSONKeep(name: $0, paths: grouped[$0]!) }
+    }
+
+    /// The child for a member name as its bytes appear (no escapes).
+    func child(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONKeep? {
+        for child in children where child.nameBytes.count == bytes.count && child.nameBytes.elementsEqual(bytes) {
+            return child
+        }
+        return nil
+    }
+
+    func child(named name: String) -> JSONKeep? {
+        children.first { $0.name == name }
     }
 }
 

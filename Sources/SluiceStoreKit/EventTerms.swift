@@ -15,21 +15,25 @@ package enum EventTerms {
         field.rawValue + String(separator) + value
     }
 
-    /// Every term of one event, without repeats. Repeats are judged by UTF-8 bytes, as the
-    /// stores compare terms, not by `String` equality, which would drop one of two canonically
-    /// equivalent but differently spelled values. A value holding NUL gives no term: neither
-    /// store can bind it as text, and no text filter can match it.
+    /// Every term of one event, without repeats, as UTF-8 bytes. Repeats are judged by bytes, as
+    /// the stores compare terms, not by `String` equality, which would drop one of two canonically
+    /// equivalent but differently spelled values. A value holding NUL gives no term: neither store
+    /// can bind it as text, and no text filter can match it.
     package static func terms(
         source: String, logType: String, action: String, actorType: String?, actorID: String?, actorName: String?,
         targets: [AuditTarget]
-    ) -> [String] {
-        var out: [String] = []
+    ) -> [TermBytes] {
+        var out: [TermBytes] = []
         out.reserveCapacity(5 + targets.count * 3)
         func add(_ field: Field, _ value: String) {
-            if value.utf8.contains(0) { return }
-            let term = term(field, value)
-            let length = term.utf8.count
-            if !out.contains(where: { $0.utf8.count == length && $0.utf8.elementsEqual(term.utf8) }) { out.append(term) }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(field.prefix.count + value.utf8.count)
+            bytes += field.prefix
+            for byte in value.utf8 {
+                if byte == 0 { return }
+                bytes.append(byte)
+            }
+            if !out.contains(where: { $0.bytes == bytes }) { out.append(TermBytes(bytes: bytes)) }
         }
         add(.feed, source)
         add(.logType, logType)
@@ -43,5 +47,39 @@ package enum EventTerms {
             add(.targetType, target.type)
         }
         return out
+    }
+}
+
+extension EventTerms.Field {
+    private static let prefixes: [[UInt8]] = [feed, logType, actor, actorType, action, target, targetType].map { Array($0.rawValue.utf8) + [0x1F] }
+
+    /// The field's name and the separator, as a term starts.
+    var prefix: [UInt8] {
+        switch self {
+        case .feed: Self.prefixes[0]
+        case .logType: Self.prefixes[1]
+        case .actor: Self.prefixes[2]
+        case .actorType: Self.prefixes[3]
+        case .action: Self.prefixes[4]
+        case .target: Self.prefixes[5]
+        case .targetType: Self.prefixes[6]
+        }
+    }
+}
+
+/// A term's UTF-8 bytes, hashed as one run rather than byte by byte. Terms are compared as
+/// SQLite compares them: `String` equality would merge canonically equivalent spellings (`é`
+/// and `e` + U+0301) that SQLite keeps apart.
+package struct TermBytes: Hashable, Sendable {
+    package let bytes: [UInt8]
+
+    package init(bytes: [UInt8]) { self.bytes = bytes }
+
+    package init(_ term: String) { bytes = Array(term.utf8) }
+
+    package var term: String { String(decoding: bytes, as: UTF8.self) }
+
+    package func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

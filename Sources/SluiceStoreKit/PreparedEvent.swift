@@ -19,7 +19,7 @@ package struct PreparedEvent: Sendable {
     package var rawBytes: Int
     /// Bytes of its record before compression.
     package var recordBytes: Int
-    package var terms: [String]
+    package var terms: [TermBytes]
 }
 
 /// Prepares events for a store: record, compression with the stream's dictionary, samples for

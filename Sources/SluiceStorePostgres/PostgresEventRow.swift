@@ -48,7 +48,7 @@ struct PostgresEventRow: Sendable {
         self.receivedAt = receivedAt.microseconds
         action = stored(event.action)!
         origin = stored(event.origin)
-        terms = event.terms.sorted()
+        terms = event.terms.map(\.term).sorted()
         dict = event.dict
         payload = ByteBuffer(bytes: event.payload)
         rawLength = Int32(clamping: event.rawBytes)

@@ -25,7 +25,8 @@ final class LabelTable: Sendable {
 
         func hash(into hasher: inout Hasher) {
             hasher.combine(kind)
-            for byte in value.utf8 { hasher.combine(byte) }
+            var text = value
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         }
     }
 

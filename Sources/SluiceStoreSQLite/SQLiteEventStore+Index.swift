@@ -17,7 +17,7 @@ import Synchronization
 /// read rows from the watermark until they catch up again.
 final class LivePostings: Sendable {
     struct Entry: Sendable {
-        var terms: [String]
+        var terms: [TermBytes]
         var occurredAt: Int64
         var seq: Int64
     }
@@ -154,7 +154,7 @@ extension SQLiteEventStore {
     }
 
     /// The terms the index holds for an event.
-    static func terms(of event: StoredEvent) -> [String] {
+    static func terms(of event: StoredEvent) -> [TermBytes] {
         let n = event.normalized
         return EventTerms.terms(
             source: event.source, logType: event.logType, action: n.action, actorType: n.actor?.type,
@@ -272,7 +272,7 @@ extension SQLiteEventStore {
             if row.legacy {
                 if row.seq <= indexedThrough,
                    let event = try Row.fetchOne(db, sql: "SELECT \(SQLiteEventRows.legacyColumns) FROM events_v1 WHERE seq = ?", arguments: [row.seq]).map(reader.legacyEvent) {
-                    for term in Self.terms(of: event) { terms.insert(TermBytes(term)) }
+                    for term in Self.terms(of: event) { terms.insert(term) }
                 }
                 try db.execute(sql: "DELETE FROM events_v1 WHERE seq = ?", arguments: [row.seq])
                 purged += 1
@@ -284,7 +284,7 @@ extension SQLiteEventStore {
                 do {
                     let event = try reader.event(stored)
                     if row.seq <= indexedThrough {
-                        for term in Self.terms(of: event) { terms.insert(TermBytes(term)) }
+                        for term in Self.terms(of: event) { terms.insert(term) }
                     }
                     if let legacyID = event.id.bits, event.id.storedParts == nil {
                         try deleteLegacyID.execute(arguments: [Data(Self.idBytes(legacyID.high, legacyID.low))])
@@ -329,5 +329,25 @@ extension SQLiteEventStore {
             arguments: [StoredDedupeKey.untimedThroughState]
         )
         return db.changesCount > 0
+    }
+}
+
+extension SQLiteEventStore {
+    /// Indexes every committed event (when the store indexes by itself) and empties the WAL into
+    /// the database file (a TRUNCATE checkpoint), so a stopped store is one file of its real size.
+    public func close() async {
+        await withCheckedContinuation { continuation in
+            writerQueue.async {
+                do {
+                    if self.configuration.automaticIndexing {
+                        while try self.indexPass(limit: Self.indexBatchSize).behind > 0 {}
+                    }
+                    try self.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+                } catch {
+                    self.logger.warning("closing the store left work for the next start", metadata: ["error": "\(error)"])
+                }
+                continuation.resume()
+            }
+        }
     }
 }

@@ -278,13 +278,26 @@ public final class SQLiteEventStore: EventStore {
 
     static func labelNames(_ rows: [PreparedEvent]) -> Set<LabelTable.LabelName> {
         var names = Set<LabelTable.LabelName>()
+        var previous: PreparedEvent?
         for row in rows {
+            // Rows of one append mostly share their names: hash each run once.
+            if let previous, same(previous.source, row.source), same(previous.logType, row.logType), same(previous.action, row.action),
+               same(previous.origin, row.origin) {
+                continue
+            }
             names.insert(.init(kind: .source, value: row.source))
             names.insert(.init(kind: .logType, value: row.logType))
             names.insert(.init(kind: .action, value: row.action))
             if let origin = row.origin { names.insert(.init(kind: .origin, value: origin)) }
+            previous = row
         }
         return names
+    }
+
+    /// Byte equality, as labels compare (String's `==` equates canonically equivalent spellings).
+    @inline(__always) static func same(_ a: String?, _ b: String?) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        return a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
     }
 
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
@@ -319,12 +332,23 @@ public final class SQLiteEventStore: EventStore {
         var indexed: [LivePostings.Entry] = []
         indexed.reserveCapacity(rows.count)
         var stats = StorageStatsDelta()
+        var previous: (row: PreparedEvent, source: Int64, logType: Int64, action: Int64, origin: Int64?)?
         for (i, row) in rows.enumerated() {
-            let source = ids[.init(kind: .source, value: row.source)]!
-            let logType = ids[.init(kind: .logType, value: row.logType)]!
+            // Rows of one append mostly share their names: look each run up once.
+            let names: (source: Int64, logType: Int64, action: Int64, origin: Int64?)
+            if let p = previous, Self.same(p.row.source, row.source), Self.same(p.row.logType, row.logType), Self.same(p.row.action, row.action),
+               Self.same(p.row.origin, row.origin) {
+                names = (p.source, p.logType, p.action, p.origin)
+            } else {
+                names = (
+                    ids[.init(kind: .source, value: row.source)]!, ids[.init(kind: .logType, value: row.logType)]!,
+                    ids[.init(kind: .action, value: row.action)]!, row.origin.map { ids[.init(kind: .origin, value: $0)]! }
+                )
+                previous = (row, names.source, names.logType, names.action, names.origin)
+            }
+            let (source, logType) = (names.source, names.logType)
             statement.setUncheckedArguments([
-                seqs?[i], source, logType, ids[.init(kind: .action, value: row.action)]!, row.occurredAt, Data(row.dedupeKey),
-                row.origin.map { ids[.init(kind: .origin, value: $0)]! }, row.dict, Data(row.payload),
+                seqs?[i], source, logType, names.action, row.occurredAt, Data(row.dedupeKey), names.origin, row.dict, Data(row.payload),
             ])
             try statement.execute()
             if db.changesCount == 0 {

@@ -5,9 +5,9 @@ import SluiceStoreKit
 struct TermPostings {
     private var byTerm: [TermBytes: [Posting]] = [:]
 
-    mutating func add(_ terms: some Sequence<String>, occurredAt: Int64, seq: Int64) {
+    mutating func add(_ terms: [TermBytes], occurredAt: Int64, seq: Int64) {
         for term in terms {
-            byTerm[TermBytes(term), default: []].append(Posting(occurredAt: occurredAt, seq: seq))
+            byTerm[term, default: []].append(Posting(occurredAt: occurredAt, seq: seq))
         }
     }
 
@@ -17,20 +17,5 @@ struct TermPostings {
         byTerm.keys
             .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
             .map { ($0.term, byTerm[$0]!.sorted()) }
-    }
-}
-
-/// A term's UTF-8 bytes, hashed as one run rather than byte by byte. Terms are compared as
-/// SQLite compares them: `String` equality would merge canonically equivalent spellings (`é`
-/// and `e` + U+0301) that SQLite keeps apart.
-struct TermBytes: Hashable {
-    let bytes: [UInt8]
-
-    init(_ term: String) { bytes = Array(term.utf8) }
-
-    var term: String { String(decoding: bytes, as: UTF8.self) }
-
-    func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -160,3 +160,65 @@ import Testing
         #expect(value["b"] == .number("3"))
     }
 }
+
+/// Parsing only the members a reader needs accepts and refuses exactly what a full parse does,
+/// and gives the kept members the same values.
+@Suite struct SelectiveParseTests {
+    static let keep = JSONKeep(paths: [FieldPath("event.id"), FieldPath(segments: ["@timestamp"]), FieldPath("user.email"), FieldPath("destination.domains")])
+
+    static func selective(_ text: [UInt8]) -> Result<JSONValue, JSONSyntaxError> {
+        text.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONSyntaxError) -> JSONValue in
+                var parser = JSONParser(bytes: buffer)
+                parser.skipWhitespace()
+                let value = try parser.parseValue(depth: 1, keeping: keep)
+                parser.skipWhitespace()
+                if !parser.isAtEnd { throw parser.error("unexpected content after the JSON value") }
+                return value
+            }
+        }
+    }
+
+    static let document = #"""
+        {"@timestamp":"2026-12-06T10:00:00Z","event":{"id":"e1","action":"file-downloaded","list":[1,-2.5e3,true,null,{"x":"\u00e9\n"}]},
+         "user":{"email":"ana@example.com","id":"1","email":"ana2@example.com"},"destination":{"domains":["a.com","b\"c.com"]},
+         "file":{"name":"r\u00e9sum\u00e9.pdf","nested":[[[[{}]]]],"size":0},"ünïcode":"東京","e\u0076ent":{"id":"escaped-key"}}
+        """#
+
+    @Test func keptMembersMatchAFullParse() throws {
+        let full = try JSONParser.parse(Array(Self.document.utf8))
+        let part = try Self.selective(Array(Self.document.utf8)).get()
+        for path in ["event.id", "user.email", "destination.domains"] {
+            #expect(part.value(at: FieldPath(path)) == full.value(at: FieldPath(path)), "\(path)")
+        }
+        #expect(part["@timestamp"] == full["@timestamp"])
+        #expect(part["file"] == nil, "members nobody reads are not built")
+        #expect(part.value(at: FieldPath("event.action")) == nil)
+    }
+
+    /// Every one-byte change and every truncation of a document: both parsers agree on whether
+    /// it is JSON, and on where the first problem is.
+    @Test func acceptsAndRefusesWhatAFullParseDoes() {
+        let base = Array(Self.document.utf8)
+        let replacements: [UInt8] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x2D, 0x01, 0x80, 0xC3, 0xFF, 0x20, 0x6E, 0x75]
+        var variants: [[UInt8]] = (0...base.count).map { Array(base.prefix($0)) }
+        for i in stride(from: 0, to: base.count, by: 3) {
+            for r in replacements where base[i] != r {
+                var v = base
+                v[i] = r
+                variants.append(v)
+            }
+        }
+        var disagreements: [String] = []
+        for v in variants {
+            let full = Result { () throws(JSONSyntaxError) -> JSONValue in try JSONParser.parse(v) }
+            let part = Self.selective(v)
+            switch (full, part) {
+            case (.success, .success): continue
+            case (.failure(let a), .failure(let b)) where a.offset == b.offset: continue
+            default: disagreements.append("\(String(decoding: v, as: UTF8.self)): full \(full), selective \(part)")
+            }
+        }
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(3))")
+    }
+}

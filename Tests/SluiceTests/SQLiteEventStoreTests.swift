@@ -109,9 +109,9 @@ import Testing
         var postings = TermPostings()
         let terms = ["actor\u{1F}Zoë", "actor\u{1F}zoe", "actor\u{1F}Zoe", "action\u{1F}b", "actor\u{1F}e\u{301}", "actor\u{1F}\u{E9}", "feed\u{1F}default"]
         for (n, term) in terms.enumerated() {
-            postings.add([term], occurredAt: Int64(100 - n % 3), seq: Int64(n))
-            postings.add([term], occurredAt: Int64(50 + n), seq: Int64(n + 100))
-            postings.add([term], occurredAt: Int64(100 - n % 3), seq: Int64(n + 200))
+            postings.add([TermBytes(term)], occurredAt: Int64(100 - n % 3), seq: Int64(n))
+            postings.add([TermBytes(term)], occurredAt: Int64(50 + n), seq: Int64(n + 100))
+            postings.add([TermBytes(term)], occurredAt: Int64(100 - n % 3), seq: Int64(n + 200))
         }
         let ordered = postings.inIndexOrder()
         let ours = ordered.flatMap { term, list in list.map { "\(term)|\($0.occurredAt)|\($0.seq)" } }

@@ -29,6 +29,8 @@ public protocol EventStore: Sendable {
     /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
     func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
     func event(id: EventID) async throws(StoreError) -> StoredEvent?
+    /// Events after `seq` in store order (what a consumer reads next), at most `limit`.
+    func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent]
     /// Deletes up to `limit` events that occurred before `cutoff`; returns how many went.
     func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int
     /// Whether the store answers a trivial query.

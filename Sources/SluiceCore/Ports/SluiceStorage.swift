@@ -17,4 +17,8 @@ public protocol SluiceStorage: EventStore, DeliveryLedger, WorkflowJournal, Cred
     /// Reads every stored event back and runs the database's own check; lists at most
     /// `maxReported` unreadable events.
     func checkStorage(maxReported: Int) async throws(StoreError) -> StorageCheck
+    /// Finishes what a clean stop should not leave behind (SQLite: indexes every committed event
+    /// and empties the WAL into the database file). The store stays usable; a crash instead of
+    /// this loses nothing either, it only leaves that work for the next start.
+    func close() async
 }

@@ -128,7 +128,7 @@ struct FileEventsStream: Sendable {
         if response.status == 400 { return (.success(.invalidPageToken), counters) }
         let page: JSONPage
         do {
-            page = try JSONPage.parse(response.body, itemsKey: "fileEvents")
+            page = try JSONPage.parse(response.body, itemsKey: "fileEvents", keeping: IncydrNormalizer.fileEventMembers)
         } catch {
             return (.failure(CollectorError(.invalidResponse, "file_events: the response is not the documented JSON page: \(error)")), counters)
         }
@@ -136,9 +136,12 @@ struct FileEventsStream: Sendable {
         let events = page.items.map { item in
             let id = item.value["event"]?["id"]?.textValue
             let time = IncydrNormalizer.fileEventTime(item.value)
+            // Without an id the key hashes the whole event, which the page did not parse whole.
+            let key = id.map { IncydrNormalizer.key("file_event", $0) }
+                ?? IncydrNormalizer.contentKey((try? JSONParser.parse(item.raw)) ?? item.value)
             return IncomingEvent(
                 source: configuration.name, logType: IncydrConfiguration.logType,
-                dedupeKey: id.map { IncydrNormalizer.key("file_event", $0) } ?? IncydrNormalizer.contentKey(item.value), dedupeTime: time,
+                dedupeKey: key, dedupeTime: time,
                 raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, occurredAt: time ?? receivedAt), origin: origin
             )
         }

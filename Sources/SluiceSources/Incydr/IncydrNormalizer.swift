@@ -12,6 +12,10 @@ enum IncydrNormalizer {
 
     private static func path(_ dotted: String) -> FieldPath { paths[dotted] ?? FieldPath(dotted) }
 
+    /// What of a file event ``fileEvent(_:occurredAt:)``, ``fileEventTime(_:)`` and its dedupe
+    /// key read: a page is parsed keeping only these members of each event.
+    static let fileEventMembers = JSONKeep(paths: Array(paths.values) + [FieldPath(segments: ["@timestamp"]), FieldPath("event.id")])
+
     /// A file event's own time: `@timestamp`, else `event.inserted`.
     static func fileEventTime(_ item: JSONValue) -> Timestamp? {
         item["@timestamp"].flatMap(Timestamp.init(json:)) ?? item.value(at: path("event.inserted")).flatMap(Timestamp.init(json:))

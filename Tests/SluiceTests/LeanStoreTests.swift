@@ -1,0 +1,218 @@
+import Foundation
+import GRDB
+import Logging
+import SluiceCore
+import SluiceStoreKit
+@testable import SluiceStoreSQLite
+import SluiceTesting
+import Testing
+
+/// The compressed layout: what goes in comes out byte for byte, whatever it is; dictionaries are
+/// trained, retrained and kept readable; damage is reported per event, never returned as data.
+@Suite struct LeanStoreTests {
+    /// Every field of a stored event against what was appended.
+    static func expectSame(_ stored: StoredEvent, _ incoming: IncomingEvent, receivedAt: Timestamp, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(stored.raw == incoming.raw, "raw of seq \(stored.seq)", sourceLocation: sourceLocation)
+        #expect(stored.source.utf8.elementsEqual(incoming.source.utf8), sourceLocation: sourceLocation)
+        #expect(stored.logType == incoming.logType, sourceLocation: sourceLocation)
+        #expect(stored.origin == incoming.origin, sourceLocation: sourceLocation)
+        #expect(stored.receivedAt == receivedAt, sourceLocation: sourceLocation)
+        let (a, b) = (stored.normalized, incoming.normalized)
+        #expect(a.occurredAt == b.occurredAt && a.schemaVersion == b.schemaVersion, sourceLocation: sourceLocation)
+        #expect(a.action.utf8.elementsEqual(b.action.utf8), sourceLocation: sourceLocation)
+        #expect(a.actor == b.actor && a.targets == b.targets && a.context == b.context, "normalized of seq \(stored.seq)", sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: StoreBackend.available) func variedEventsComeBackByteForByte(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            var varied = VariedEvents(seed: 7)
+            let count = backend == .sqlite ? 6_000 : 1_500
+            var appended: [(IncomingEvent, Timestamp)] = []
+            var batch = 0
+            while appended.count < count {
+                batch += 1
+                let events = varied.next(min(count - appended.count, 1 + batch % 400))
+                let receivedAt = Timestamp(seconds: 1_765_000_000 + Int64(batch))
+                let result = try await store.append(events, receivedAt: receivedAt)
+                #expect(result == AppendResult(accepted: events.count, duplicates: 0))
+                appended += events.map { ($0, receivedAt) }
+            }
+            // In store order, as consumers read them, and as delivery reads them.
+            var seq: Int64 = 0
+            var index = 0
+            while true {
+                let page = try await store.events(afterSeq: seq, limit: 500)
+                if page.isEmpty { break }
+                let outbound = try await store.outboundEvents(afterSeq: seq, limit: 500)
+                #expect(outbound.map(\.seq) == page.map(\.seq))
+                for (stored, out) in zip(page, outbound) {
+                    let (incoming, receivedAt) = appended[index]
+                    Self.expectSame(stored, incoming, receivedAt: receivedAt)
+                    #expect(out.raw == incoming.raw && out.receivedAt == receivedAt && out.action == stored.normalized.action)
+                    if index % 50 == 0 { #expect(try await store.event(id: stored.id) == stored) }
+                    index += 1
+                }
+                seq = page.last!.seq
+            }
+            #expect(index == count)
+            let stats = try await store.storageStats()
+            #expect(stats.events == count)
+            #expect(stats.rawBytes == Int64(appended.reduce(0) { $0 + $1.0.raw.count }))
+        }
+    }
+
+    @Test func idsDeriveFromTheRowAndAWrongTimeFindsNothing() async throws {
+        try await StoreBackend.sqlite.withStore { store in
+            _ = try await store.append([EventStoreContract.event(occurredAt: Timestamp(seconds: 1_765_000_000), key: "a")], receivedAt: Timestamp(seconds: 1_765_000_001))
+            let stored = try #require(try await store.events(matching: EventFilter(), after: nil, limit: 1).events.first)
+            #expect(stored.id == EventID.stored(occurredAt: stored.normalized.occurredAt, seq: stored.seq))
+            #expect(try await store.event(id: stored.id) == stored)
+            let otherTime = EventID.stored(occurredAt: stored.normalized.occurredAt + .seconds(1), seq: stored.seq)
+            #expect(try await store.event(id: otherTime) == nil)
+            #expect(try await store.event(id: EventID.stored(occurredAt: stored.normalized.occurredAt, seq: stored.seq + 1)) == nil)
+        }
+    }
+
+    /// Shapes of JSON unlike one another, so that a dictionary trained on one fits the next badly.
+    static func shaped(_ shape: Int, _ n: Int) -> IncomingEvent {
+        let raw: String
+        switch shape {
+        case 0:
+            raw = "{\"@timestamp\":\"2026-12-06T10:00:\(n % 60)Z\",\"event\":{\"id\":\"fe-\(n * 7919)\",\"action\":\"file-downloaded\",\"observer\":\"Endpoint\"},\"user\":{\"email\":\"user\(n % 89)@example.com\",\"deviceUid\":\"dev-\(n % 13)\"},\"file\":{\"name\":\"report-\(n).pdf\",\"directory\":\"/Users/u\(n % 89)/Documents/\",\"category\":\"Document\",\"sizeInBytes\":\(n * 31 % 100_000)}}"
+        case 1:
+            raw = "[\"audit\",{\"typ\":\"AuditLogEntry\",\"actorIpAddress\":\"198.51.100.\(n % 250)\",\"actorAgent\":\"py-requests/2.\(n % 30)\",\"success\":\(n % 2 == 0),\"tenantId\":\"c4e43418-07d9-4a9f-a138-29f39a124d33\",\"eventId\":\"ae-\(n * 104_729)\",\"userRoleAdded\":{\"role\":\"Customer Cloud Admin\",\"by\":\"admin\(n % 7)\"}}]"
+        default:
+            raw = "{\"kind\":\"case\",\"number\":\(n),\"name\":\"Case for Person \(n % 41)\",\"status\":\"\(n % 3 == 0 ? "OPEN" : "CLOSED")\",\"description\":\"Potential exfiltration reviewed by the insider risk team on shift \(n % 5)\",\"assigneeUsername\":\"analyst\(n % 9)@corp.example\",\"findings\":\"\"}"
+        }
+        return EventStoreContract.event(source: "incydr", occurredAt: Timestamp(seconds: 1_765_000_000 + Int64(n)), key: "s\(shape)-\(n)", raw: raw, logType: "CODE42_INCYDR")
+    }
+
+    @Test func dictionariesAreTrainedRetrainedAndEveryGenerationReadsBack() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var policy = DictionaryPolicy()
+        policy.firstSamples = 150
+        policy.firstCapacity = 4_096
+        policy.secondSamples = 300
+        policy.secondCapacity = 8_192
+        policy.checkEvery = 200
+        policy.backoff = 1_000
+        let configuration = SQLiteStoreConfiguration(path: directory.path + "/sluice.db", dictionaries: policy)
+        var appended: [IncomingEvent] = []
+        var n = 0
+        do {
+            let store = try SQLiteEventStore(configuration: configuration, logger: Logger(label: "test.sqlite"))
+            // Each shape long enough for the stream to settle on it, then the next.
+            for shape in 0..<3 {
+                for _ in 0..<12 {
+                    let events = (0..<100).map { _ in n += 1; return Self.shaped(shape, n) }
+                    _ = try await store.append(events, receivedAt: Timestamp(seconds: 1_765_100_000))
+                    appended += events
+                    await store.trainDueDictionaries()
+                }
+            }
+            let stats = try await store.storageStats()
+            let dictionaries = Set(stats.parts.compactMap { part -> Int64? in if case .dictionary(let id, _) = part.encoding { return id } else { return nil } })
+            #expect(dictionaries.count >= 3, "\(stats.parts)")
+            #expect(stats.parts.contains { $0.encoding == .zstd }, "rows before the first dictionary use zstd alone")
+            // Every generation compresses better than zstd alone did before the first.
+            let plain = try #require(stats.parts.first { $0.encoding == .zstd })
+            for part in stats.parts where part.encoding != .zstd && part.encoding != .plain {
+                #expect(part.ratio > plain.ratio, "\(part)")
+            }
+        }
+        // A fresh process reads all of them back, loading the older dictionaries as it meets them.
+        let reopened = try SQLiteEventStore(configuration: configuration, logger: Logger(label: "test.sqlite"))
+        let stored = try await reopened.events(afterSeq: 0, limit: 10_000)
+        #expect(stored.count == appended.count)
+        for (event, incoming) in zip(stored, appended) {
+            #expect(event.raw == incoming.raw)
+        }
+        let check = try await reopened.checkStorage(maxReported: 10)
+        #expect(check.isHealthy && check.checked == appended.count)
+    }
+
+    @Test func aDamagedPayloadIsAnErrorNamingItsEventNeverWrongBytes() async throws {
+        try await withSQLite { store in
+            let events = (0..<300).map { Self.shaped(0, $0) }
+            _ = try await store.append(events, receivedAt: Timestamp(seconds: 1_765_100_000))
+            await store.trainDueDictionaries()
+            _ = try await store.append((300..<400).map { Self.shaped(0, $0) }, receivedAt: Timestamp(seconds: 1_765_100_001))
+            let victim = try #require(try await store.events(afterSeq: 350, limit: 1).first)
+            try await store.pool.write { db in
+                let payload = try #require(try Data.fetchOne(db, sql: "SELECT payload FROM events WHERE seq = ?", arguments: [victim.seq]))
+                var damaged = [UInt8](payload)
+                damaged[damaged.count / 2] ^= 0x5A
+                try db.execute(sql: "UPDATE events SET payload = ? WHERE seq = ?", arguments: [Data(damaged), victim.seq])
+            }
+            for read in [
+                { _ = try await store.events(matching: EventFilter(), after: nil, limit: 1000) },
+                { _ = try await store.event(id: victim.id) },
+                { _ = try await store.outboundEvents(afterSeq: victim.seq - 1, limit: 5) },
+            ] as [() async throws -> Void] {
+                do {
+                    try await read()
+                    Issue.record("a damaged payload was read without an error")
+                } catch let error as StoreError {
+                    #expect(error.code == .corrupt)
+                    #expect(error.message.contains(victim.id.rawValue), "\(error)")
+                }
+            }
+            // Events before it still read; the check lists it and nothing else.
+            #expect(try await store.events(afterSeq: 0, limit: Int(victim.seq - 1)).count == Int(victim.seq - 1))
+            let check = try await store.checkStorage(maxReported: 10)
+            #expect(check.unreadable.map(\.seq) == [victim.seq])
+            #expect(check.unreadable.first?.id == victim.id.rawValue)
+        }
+    }
+
+    @Test func aMissingDictionaryIsNamed() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = SQLiteStoreConfiguration(path: directory.path + "/sluice.db")
+        do {
+            let store = try SQLiteEventStore(configuration: configuration, logger: Logger(label: "test.sqlite"))
+            _ = try await store.append((0..<1_200).map { Self.shaped(0, $0) }, receivedAt: Timestamp(seconds: 1_765_100_000))
+            await store.trainDueDictionaries()
+            _ = try await store.append((1_200..<1_300).map { Self.shaped(0, $0) }, receivedAt: Timestamp(seconds: 1_765_100_001))
+            // A store of a later release that lost the dictionary (a damaged table, a bad manual edit).
+            try await store.pool.write { db in
+                try db.execute(sql: "DROP TABLE dictionaries")
+                try db.execute(sql: "CREATE TABLE dictionaries (id INTEGER PRIMARY KEY, source TEXT NOT NULL, log_type TEXT NOT NULL, level INTEGER NOT NULL, samples INTEGER NOT NULL, ratio REAL NOT NULL, created_at INTEGER NOT NULL, bytes BLOB NOT NULL)")
+            }
+        }
+        let reopened = try SQLiteEventStore(configuration: configuration, logger: Logger(label: "test.sqlite"))
+        await #expect {
+            _ = try await reopened.events(afterSeq: 1_250, limit: 10)
+        } throws: { error in
+            (error as? StoreError)?.code == .corrupt && (error as? StoreError)?.message.contains("dictionary") == true
+        }
+        #expect(try await reopened.events(afterSeq: 0, limit: 100).count == 100, "rows before the dictionary read as they are")
+    }
+
+    @Test func recordsRoundTripAndRefuseDamage() throws {
+        var varied = VariedEvents(seed: 3)
+        for incoming in varied.next(300) {
+            var record: [UInt8] = []
+            let receivedAt = incoming.normalized.occurredAt + .seconds(90)
+            let legacy: EventID? = incoming.raw.count % 2 == 0 ? EventID.make(at: receivedAt) : nil
+            EventRecord.encode(raw: incoming.raw, normalized: incoming.normalized, receivedAt: receivedAt, legacyID: legacy, into: &record)
+            let fields = try EventRecord.decode(record, occurredAt: incoming.normalized.occurredAt)
+            #expect(fields.raw == incoming.raw && fields.receivedAt == receivedAt && fields.legacyID == legacy)
+            #expect(fields.actor == incoming.normalized.actor && fields.targets == incoming.normalized.targets)
+            #expect(fields.context == incoming.normalized.context && fields.schemaVersion == incoming.normalized.schemaVersion)
+            #expect(try EventRecord.decodeHead(record, occurredAt: incoming.normalized.occurredAt).raw == incoming.raw)
+            // Cut anywhere, it fails; it never decodes to something else.
+            for cut in [1, record.count / 2, record.count - 1] where cut < record.count {
+                #expect(throws: StoreError.self) { try EventRecord.decode(Array(record.prefix(cut)), occurredAt: incoming.normalized.occurredAt) }
+            }
+            #expect(throws: StoreError.self) { try EventRecord.decode(record + [0], occurredAt: incoming.normalized.occurredAt) }
+        }
+    }
+
+    func withSQLite(_ body: (SQLiteEventStore) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try await body(try SQLiteEventStore(configuration: SQLiteStoreConfiguration(path: directory.path + "/sluice.db"), logger: Logger(label: "test.sqlite")))
+    }
+}
