@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Where and why a JSON document failed to parse, with a position a sender can act on.
 public struct JSONSyntaxError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Zero-based byte offset of the problem within the parsed bytes.
@@ -551,8 +557,11 @@ public final class JSONKeep: Sendable {
 
     /// The child for a member name as its bytes appear (no escapes).
     func child(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONKeep? {
-        for child in children where child.nameBytes.count == bytes.count && child.nameBytes.elementsEqual(bytes) {
-            return child
+        for child in children where child.nameBytes.count == bytes.count {
+            let equal = child.nameBytes.withUnsafeBufferPointer { name in
+                name.isEmpty || memcmp(name.baseAddress!, bytes.baseAddress!, name.count) == 0
+            }
+            if equal { return child }
         }
         return nil
     }

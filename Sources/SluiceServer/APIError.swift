@@ -52,8 +52,20 @@ public struct APIError: HTTPResponseError, Sendable {
         "missing or invalid credentials for this feed; send the feed secret in X-Webhook-Access-Key (and the ingestion key in X-goog-api-key when the instance has one), or the feed's configured signature or bearer token"
     )
 
-    static func from(_ error: StoreError) -> APIError {
-        switch error.code {
+    /// `reading`: the request only reads, so nothing can be "not stored", and stored data that
+    /// does not decode is the server's fault (500, naming the event), not a reason to retry.
+    static func from(_ error: StoreError, reading: Bool = false) -> APIError {
+        if reading {
+            switch error.code {
+            case .corrupt:
+                return APIError(.internalServerError, "stored data cannot be read: \(error.message); `sluice storage check` lists every unreadable event")
+            case .unavailable, .full:
+                return APIError(.serviceUnavailable, "the event store cannot be read right now (\(error.shortDescription)); retry later", headers: [.retryAfter: "5"])
+            case .invalidRequest, .conflict:
+                break
+            }
+        }
+        return switch error.code {
         case .unavailable, .full, .corrupt:
             // Retry-After lets well-behaved senders back off instead of hammering a full disk.
             APIError(.serviceUnavailable, "the event store cannot accept writes right now (\(error.shortDescription)); nothing from this request was stored, retry later", headers: [.retryAfter: "5"])

@@ -71,7 +71,7 @@ extension EventsController {
         do {
             try await store.checkHealth()
         } catch {
-            throw APIError.from(error)
+            throw APIError.from(error, reading: true)
         }
         return Response(
             status: .ok,
@@ -104,7 +104,7 @@ func storeCall<T>(_ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as StoreError {
-        throw APIError.from(error)
+        throw APIError.from(error, reading: true)
     }
 }
 

@@ -23,7 +23,7 @@ package struct DictionaryStream: Hashable, Sendable, CustomStringConvertible {
 /// - n > 0: a zstd frame made with dictionary n.
 package enum PayloadCodec {
     /// zstd's level for frames without a dictionary and for the dictionaries trained here.
-    package static let level: Int32 = 3
+    package static let level: Int32 = 1
     /// Largest record a stored frame may declare (a push body is at most 32 MiB decompressed).
     package static let maximumRecordBytes = 64 << 20
 

@@ -100,6 +100,7 @@ extension SQLiteEventStore {
             let marks = seqs.map(String.init).joined(separator: ",")
             try db.execute(sql: "DELETE FROM events_v1 WHERE seq IN (\(marks))")
             let left = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM events_v1 LIMIT 1)") ?? 0
+            db.afterNextTransaction { _ in self.wroteEvents.store(true, ordering: .relaxed) }
             if left == 0 {
                 try db.execute(sql: "DROP TABLE events_v1")
                 db.afterNextTransaction { _ in self.legacyRemains.store(false, ordering: .relaxed) }

@@ -335,7 +335,10 @@ extension SQLiteEventStore {
 extension SQLiteEventStore {
     /// Indexes every committed event (when the store indexes by itself) and empties the WAL into
     /// the database file (a TRUNCATE checkpoint), so a stopped store is one file of its real size.
+    /// A process that committed no events (a `sluice storage stats` beside a running server)
+    /// leaves both to the process that did.
     public func close() async {
+        guard wroteEvents.load(ordering: .relaxed) else { return }
         await withCheckedContinuation { continuation in
             writerQueue.async {
                 do {

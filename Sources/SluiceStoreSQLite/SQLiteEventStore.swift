@@ -47,6 +47,8 @@ public final class SQLiteEventStore: EventStore {
     let livePostings = LivePostings()
     /// Why background compaction of old rows stopped, when it did (a full disk).
     let compactionPause = Mutex<String?>(nil)
+    /// Whether this process has committed events (``close()`` has nothing to finish otherwise).
+    let wroteEvents = Atomic(false)
     /// Events indexed per pass: large enough for sorted inserts to share pages, small enough
     /// that a pass stays short next to the commits it is queued between.
     static let indexBatchSize = 20_000
@@ -139,8 +141,8 @@ public final class SQLiteEventStore: EventStore {
         do {
             var events = events
             var storedBefore = 0
-            if untimedKeysRemain.load(ordering: .relaxed) {
-                (events, storedBefore) = try await droppingUntimedDuplicates(events)
+            if untimedKeysRemain.load(ordering: .relaxed) || legacyRemains.load(ordering: .relaxed) {
+                (events, storedBefore) = try await droppingStoredElsewhere(events)
             }
             let (rows, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt)
             if trainingDue { scheduleTraining() }
@@ -156,22 +158,28 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// Removes the events already stored under the key form used before keys carried the event's
-    /// time. Such rows are never written again, only purged or moved, so a read outside the commit
-    /// is enough (a row moved meanwhile from `events_v1` keeps its key, and is then found by the
-    /// insert's conflict).
-    private func droppingUntimedDuplicates(_ events: [IncomingEvent]) async throws -> ([IncomingEvent], Int) {
+    /// Removes the events already stored where the unique index of `events` cannot see them: in
+    /// `events_v1` (rows of the layout before, not moved yet), or under the key form used before
+    /// keys carried the event's time. Neither is ever written again, only purged or moved, so a
+    /// read outside the commit is enough (a row moved meanwhile from `events_v1` keeps its key, and
+    /// is then found by the insert's conflict).
+    private func droppingStoredElsewhere(_ events: [IncomingEvent]) async throws -> ([IncomingEvent], Int) {
+        let untimedRemain = untimedKeysRemain.load(ordering: .relaxed)
         return try await pool.read { db in
             let legacy = self.hasLegacy(db)
             let lookup = try db.cachedStatement(sql: "SELECT 1 FROM events WHERE source = ? AND dedupe_key = ?")
             let legacyLookup = legacy ? try db.cachedStatement(sql: "SELECT 1 FROM events_v1 WHERE source = ? AND dedupe_key = ?") : nil
             let fresh = try events.filter { event in
-                guard let untimed = StoredDedupeKey.untimed(for: event) else { return true }
-                if let source = try self.labels.existingID(.source, event.source, in: db),
-                   try Int.fetchOne(lookup, arguments: [source, Data(untimed)]) != nil {
-                    return false
+                var forms: [[UInt8]] = []
+                if legacy { forms.append(StoredDedupeKey.bytes(for: event)) }
+                if untimedRemain, let untimed = StoredDedupeKey.untimed(for: event) { forms.append(untimed) }
+                for form in forms {
+                    if let source = try self.labels.existingID(.source, event.source, in: db),
+                       try Int.fetchOne(lookup, arguments: [source, Data(form)]) != nil {
+                        return false
+                    }
+                    if let legacyLookup, try Int.fetchOne(legacyLookup, arguments: [event.source, Data(form)]) != nil { return false }
                 }
-                if let legacyLookup, try Int.fetchOne(legacyLookup, arguments: [event.source, Data(untimed)]) != nil { return false }
                 return true
             }
             return (fresh, events.count - fresh.count)
@@ -212,6 +220,7 @@ public final class SQLiteEventStore: EventStore {
             return
         }
         StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+        wroteEvents.store(true, ordering: .relaxed)
         for (item, result) in zip(batch, results) {
             item.continuation.resume(with: result.mapError { $0 as any Error })
         }
@@ -296,8 +305,8 @@ public final class SQLiteEventStore: EventStore {
 
     /// Byte equality, as labels compare (String's `==` equates canonically equivalent spellings).
     @inline(__always) static func same(_ a: String?, _ b: String?) -> Bool {
-        guard let a, let b else { return a == nil && b == nil }
-        return a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+        guard var a, var b else { return a == nil && b == nil }
+        return a.withUTF8 { x in b.withUTF8 { y in x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0) } }
     }
 
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
@@ -432,9 +441,11 @@ public final class SQLiteEventStore: EventStore {
                    let found = try rows.events(where: "seq = ?", arguments: [seq.databaseValue], order: .seq).first, found.id == id {
                     return found
                 }
+                // An id from before the lean store, of a row moved since (or of the copy kept when
+                // one event had been stored twice before the upgrade).
                 if let (high, low) = id.bits,
                    let seq = try Int64.fetchOne(rows.db, sql: "SELECT seq FROM legacy_ids WHERE id = ?", arguments: [Data(Self.idBytes(high, low))]),
-                   let found = try rows.events(where: "seq = ?", arguments: [seq.databaseValue], order: .seq).first, found.id == id {
+                   let found = try rows.events(where: "seq = ?", arguments: [seq.databaseValue], order: .seq).first {
                     return found
                 }
                 guard rows.legacy else { return nil }

@@ -210,6 +210,84 @@ import Testing
         }
     }
 
+    /// A store of the layout before: `count` events in `events`, as that release wrote them.
+    static func legacyStore(at path: String, count: Int) throws -> [(id: EventID, raw: [UInt8])] {
+        let previous = try DatabaseQueue(path: path)
+        try SQLiteEventStore.migrator.migrate(previous, upTo: "2026-12-05-posting-blocks")
+        var random = SplitMix64()
+        var written: [(EventID, [UInt8])] = []
+        try previous.write { db in
+            for n in 0..<count {
+                let occurred = Timestamp(seconds: 1_765_000_000 + Int64(n))
+                let id = EventID.make(at: occurred, using: &random)
+                let raw = Array("{\"n\":\(n),\"pad\":\"\((0..<8).map { _ in String(random.next() as UInt64, radix: 36) }.joined())\"}".utf8)
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (id, source, dedupe_key, log_type, occurred_at, received_at, action, actor_type, actor_id, targets, raw)
+                        VALUES (?, 'feed-a', ?, 'INCIDENT_IO', ?, ?, 'api_key.created', 'user', ?, '[{"type":"api_key","id":"k"}]', ?)
+                        """,
+                    arguments: [id.rawValue, Data("key-\(n)".utf8), occurred.microseconds, occurred.microseconds + 1, "u\(n % 5)", Data(raw)]
+                )
+                written.append((id, raw))
+            }
+        }
+        try previous.close()
+        return written
+    }
+
+    @Test func anUpgradedStoreReadsOldRowsInPlaceThenMovesThemKeepingTheirIds() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        let written = try Self.legacyStore(at: path, count: 5_000)
+        let store = try SQLiteEventStore(configuration: .init(path: path, automaticCompaction: false), logger: Logger(label: "test"))
+        // Readable where they are.
+        #expect(try await store.storageStats().uncompressedEvents == 5_000)
+        #expect(try await store.event(id: written[17].id)?.raw == written[17].raw)
+        #expect(try await store.events(matching: EventFilter(actor: "u3"), after: nil, limit: 1000).events.count == 1_000)
+        // New events go beside them, after them in seq; a redelivered old event is a duplicate.
+        let again = IncomingEvent(source: "feed-a", logType: "INCIDENT_IO", dedupeKey: Array("key-7".utf8), raw: Array("{}".utf8), normalized: NormalizedEvent(occurredAt: Timestamp(seconds: 1), action: "x"))
+        #expect(try await store.append([again, EventStoreContract.event(occurredAt: Timestamp(seconds: 1_765_100_000), key: "new")], receivedAt: Timestamp(seconds: 1_765_100_001)) == AppendResult(accepted: 1, duplicates: 1))
+        #expect(try await store.compactAll() == 5_000)
+        let stats = try await store.storageStats()
+        #expect(stats.uncompressedEvents == 0 && stats.events == 5_001)
+        for (id, raw) in written.shuffled().prefix(200) {
+            let found = try #require(try await store.event(id: id))
+            #expect(found.id == id && found.raw == raw)
+        }
+        #expect(try await store.events(matching: EventFilter(actor: "u3"), after: nil, limit: 1000).events.count == 1_000)
+        #expect(try await store.append([again], receivedAt: Timestamp(seconds: 1_765_100_002)) == AppendResult(accepted: 0, duplicates: 1))
+        // Retention removes moved rows with their old ids.
+        #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_765_000_100), limit: 1_000) == 100)
+        #expect(try await store.event(id: written[50].id) == nil)
+        let check = try await store.checkStorage(maxReported: 5)
+        #expect(check.isHealthy && check.checked == 4_901)
+    }
+
+    @Test func aFullDiskPausesTheUpgradeAndSaysSo() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        _ = try Self.legacyStore(at: path, count: 3_000)
+        do {
+            // Migrated first, with room to spare: the cap is for the batches.
+            let migrated = try SQLiteEventStore(configuration: .init(path: path, automaticCompaction: false), logger: Logger(label: "test"))
+            try await migrated.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber).int64Value
+        // No room for a batch's compressed copies beside the rows they replace.
+        let store = try SQLiteEventStore(configuration: .init(path: path, maxSizeBytes: size + 4_096, automaticCompaction: false), logger: Logger(label: "test"))
+        await #expect {
+            _ = try await store.compactAll()
+        } throws: { error in
+            (error as? StoreError)?.code == .full
+        }
+        #expect(try await store.storageStats().uncompressedEvents == 3_000, "nothing was lost or half moved")
+        store.scheduleCompaction(after: .milliseconds(0))
+        #expect(try await eventually(limit: .seconds(10)) { try await store.storageStats().compactionPaused?.contains("disk is full") == true })
+        #expect(try await store.events(afterSeq: 0, limit: 5_000).count == 3_000)
+    }
+
     func withSQLite(_ body: (SQLiteEventStore) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
