@@ -66,6 +66,7 @@ let package = Package(
                 "SluiceStoreKit",
                 "SluiceCompression",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

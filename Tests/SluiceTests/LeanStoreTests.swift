@@ -269,14 +269,15 @@ import Testing
         defer { directory.remove() }
         let path = directory.path + "/sluice.db"
         _ = try Self.legacyStore(at: path, count: 3_000)
-        do {
-            // Migrated first, with room to spare: the cap is for the batches.
-            let migrated = try SQLiteEventStore(configuration: .init(path: path, automaticCompaction: false), logger: Logger(label: "test"))
-            try await migrated.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        // Migrated first, with room to spare (the cap is for the batches), and nothing else writing.
+        let migrated = try SQLiteEventStore(configuration: .init(path: path, automaticIndexing: false, automaticCompaction: false), logger: Logger(label: "test"))
+        let size = try await migrated.pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") ?? 0
         }
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber).int64Value
         // No room for a batch's compressed copies beside the rows they replace.
-        let store = try SQLiteEventStore(configuration: .init(path: path, maxSizeBytes: size + 4_096, automaticCompaction: false), logger: Logger(label: "test"))
+        let store = try SQLiteEventStore(
+            configuration: .init(path: path, maxSizeBytes: size + 4_096, automaticIndexing: false, automaticCompaction: false), logger: Logger(label: "test")
+        )
         await #expect {
             _ = try await store.compactAll()
         } throws: { error in
