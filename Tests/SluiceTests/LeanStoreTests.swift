@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import SluiceCore
+import SluiceCompression
 import SluiceStoreKit
 @testable import SluiceStoreSQLite
 import SluiceTesting
@@ -93,8 +94,8 @@ import Testing
         var policy = DictionaryPolicy()
         policy.firstSamples = 150
         policy.firstCapacity = 4_096
-        policy.secondSamples = 300
-        policy.secondCapacity = 8_192
+        policy.retrainSamples = 300
+        policy.retrainCapacity = 8_192
         policy.checkEvery = 200
         policy.backoff = 1_000
         let configuration = SQLiteStoreConfiguration(path: directory.path + "/sluice.db", dictionaries: policy)
@@ -293,5 +294,53 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         try await body(try SQLiteEventStore(configuration: SQLiteStoreConfiguration(path: directory.path + "/sluice.db"), logger: Logger(label: "test.sqlite")))
+    }
+}
+
+/// When a stream's dictionary is trained: the policy alone, decision by decision.
+@Suite struct DictionaryPolicyTests {
+    typealias State = DictionaryTrainer.StreamState
+
+    static func state(_ phase: DictionaryTrainer.Phase, samples: Int = 0, rows: Int = 0, plain: Int = 0, stored: Int = 0, adopted: Double = 0,
+                      collecting: Bool = false, training: Bool = false, wait: Int = 0) -> State {
+        var s = State()
+        s.phase = phase
+        s.samples = Array(repeating: [0], count: samples)
+        s.window = .init(rows: rows, plain: plain, stored: stored)
+        s.adoptedRatio = adopted
+        s.collecting = collecting
+        s.training = training
+        s.rowsUntilRetry = wait
+        return s
+    }
+
+    @Test func decisions() {
+        let p = DictionaryPolicy()
+        #expect(p.decide(Self.state(.first)) == .collect)
+        #expect(p.decide(Self.state(.first, samples: 999)) == .collect)
+        #expect(p.decide(Self.state(.first, samples: 1_000)) == .train(capacity: p.firstCapacity))
+        #expect(p.decide(Self.state(.first, samples: 1_000, training: true)) == .keep, "one training at a time")
+        #expect(p.decide(Self.state(.first, samples: 1_000, wait: 5)) == .keep, "backing off after a failed training")
+        // Steady: looks at the ratio every checkEvery rows.
+        #expect(p.decide(Self.state(.steady, rows: 9_999, plain: 100, stored: 100, adopted: 6)) == .keep)
+        #expect(p.decide(Self.state(.steady, rows: 10_000, plain: 6_000, stored: 1_000, adopted: 6)) == .keep, "ratio as adopted")
+        #expect(p.decide(Self.state(.steady, rows: 10_000, plain: 5_200, stored: 1_000, adopted: 6)) == .keep, "within the drift allowed")
+        #expect(p.decide(Self.state(.steady, rows: 10_000, plain: 5_000, stored: 1_000, adopted: 6)) == .collect, "drifted: collect for a fresh one")
+        #expect(p.decide(Self.state(.steady, samples: 1_999, collecting: true)) == .collect)
+        #expect(p.decide(Self.state(.steady, samples: 2_000, collecting: true)) == .train(capacity: p.retrainCapacity))
+    }
+
+    @Test func aCandidateMustBeatTheCurrentDictionary() throws {
+        let samples = (0..<600).map { LeanStoreTests.shaped(0, $0).raw }
+        let stream = DictionaryStream(source: "s", logType: "L")
+        let first = try #require(DictionaryTrainer.train(stream, samples: samples, capacity: 8_192, against: nil, policy: DictionaryPolicy()))
+        let current = try ZstdDictionary(bytes: first.bytes, level: first.level)
+        // The same kind of events again: a fresh dictionary is no better, so none is adopted.
+        let again = (600..<1_200).map { LeanStoreTests.shaped(0, $0).raw }
+        #expect(DictionaryTrainer.train(stream, samples: again, capacity: 8_192, against: current, policy: DictionaryPolicy()) == nil)
+        // Events of another shape: the candidate is far better and is adopted.
+        let other = (0..<600).map { LeanStoreTests.shaped(1, $0).raw }
+        let candidate = try #require(DictionaryTrainer.train(stream, samples: other, capacity: 8_192, against: current, policy: DictionaryPolicy()))
+        #expect(candidate.ratio > 2)
     }
 }
