@@ -157,67 +157,11 @@ public struct JSONParser: ~Copyable {
     }
 
     private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        if depth > limits.maxDepth {
-            throw error("JSON nested deeper than \(limits.maxDepth) levels")
-        }
-        index += 1
-        var members: [JSONMember] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input inside an object") }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
-            let key = try parseString()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue(depth: depth + 1)
-            members.append(JSONMember(key, value))
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input inside an object") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            }
-            throw error("expected ',' or '}' in an object")
-        }
+        try parseObject(depth: depth, keeping: nil)
     }
 
     private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        if depth > limits.maxDepth {
-            throw error("JSON nested deeper than \(limits.maxDepth) levels")
-        }
-        index += 1
-        var items: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(items)
-        }
-        while true {
-            skipWhitespace()
-            items.append(try parseValue(depth: depth + 1))
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input inside an array") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            }
-            throw error("expected ',' or ']' in an array")
-        }
+        try parseArray(depth: depth, keeping: nil)
     }
 
     private mutating func parseNumber() throws(JSONSyntaxError) -> String {
@@ -346,29 +290,14 @@ public struct JSONParser: ~Copyable {
         case UInt8(ascii: "{"):
             return try parseObject(depth: depth, keeping: keep)
         case UInt8(ascii: "["):
-            if depth > limits.maxDepth { throw error("JSON nested deeper than \(limits.maxDepth) levels") }
-            index += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            }
-            while true {
-                skipWhitespace()
-                items.append(try parseValue(depth: depth + 1, keeping: keep))
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of input inside an array") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-                throw error("expected ',' or ']' in an array")
-            }
+            return try parseArray(depth: depth, keeping: keep)
         default:
             return try parseValue(depth: depth)
         }
     }
 
-    private mutating func parseObject(depth: Int, keeping keep: JSONKeep) throws(JSONSyntaxError) -> JSONValue {
+    /// An object; with `keep`, only the members it names are built (nil keeps every member).
+    private mutating func parseObject(depth: Int, keeping keep: JSONKeep?) throws(JSONSyntaxError) -> JSONValue {
         if depth > limits.maxDepth {
             throw error("JSON nested deeper than \(limits.maxDepth) levels")
         }
@@ -383,27 +312,32 @@ public struct JSONParser: ~Copyable {
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an object") }
             guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
-            let keyStart = index + 1
-            let escaped = try skipString()
+            // The member's name, and what of its value to build (nil: nothing, skip it).
+            let key: String
             let child: JSONKeep?
-            var key: String?
-            if escaped {
-                // Rare: compare the decoded name.
-                let saved = index
-                index = keyStart - 1
-                key = try parseString()
-                index = saved
-                child = keep.child(named: key!)
+            if let keep {
+                let keyStart = index + 1
+                if try skipString() {
+                    // Rare: compare the decoded name.
+                    let end = index
+                    index = keyStart - 1
+                    key = try parseString()
+                    index = end
+                    child = keep.child(named: key)
+                } else {
+                    child = keep.child(UnsafeBufferPointer(rebasing: bytes[keyStart..<(index - 1)]))
+                    key = child?.name ?? ""
+                }
             } else {
-                child = keep.child(UnsafeBufferPointer(rebasing: bytes[keyStart..<(index - 1)]))
+                key = try parseString()
+                child = .everything
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
             index += 1
             skipWhitespace()
             if let child {
-                let value = try parseValue(depth: depth + 1, keeping: child)
-                members.append(JSONMember(key ?? child.name, value))
+                members.append(JSONMember(key, child.keepsAll ? try parseValue(depth: depth + 1) : try parseValue(depth: depth + 1, keeping: child)))
             } else {
                 try skipValue(depth: depth + 1)
             }
@@ -418,6 +352,39 @@ public struct JSONParser: ~Copyable {
                 return .object(members)
             }
             throw error("expected ',' or '}' in an object")
+        }
+    }
+
+    /// An array; with `keep`, its elements keep only what `keep` names.
+    private mutating func parseArray(depth: Int, keeping keep: JSONKeep?) throws(JSONSyntaxError) -> JSONValue {
+        if depth > limits.maxDepth {
+            throw error("JSON nested deeper than \(limits.maxDepth) levels")
+        }
+        index += 1
+        var items: [JSONValue] = []
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(items)
+        }
+        while true {
+            skipWhitespace()
+            if let keep {
+                items.append(try parseValue(depth: depth + 1, keeping: keep))
+            } else {
+                items.append(try parseValue(depth: depth + 1))
+            }
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of input inside an array") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            throw error("expected ',' or ']' in an array")
         }
     }
 
@@ -535,6 +502,9 @@ public final class JSONKeep: Sendable {
     let nameBytes: [UInt8]
     let keepsAll: Bool
     let children: [JSONKeep]
+
+    /// Keeps a whole value.
+    static let everything = JSONKeep(paths: [FieldPath(segments: [])])
 
     /// Keeps every member on one of `paths` (dotted: `event.id`, `@timestamp`).
     public convenience init(paths: [FieldPath]) {

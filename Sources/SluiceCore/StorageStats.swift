@@ -101,4 +101,37 @@ public struct StorageCheck: Sendable, Hashable {
     }
 
     public var isHealthy: Bool { unreadableCount == 0 && database == "ok" }
+
+    /// What a check has found so far, keeping at most `maxReported` unreadable events listed.
+    public struct Tally: Sendable {
+        public let maxReported: Int
+        public private(set) var checked = 0
+        public private(set) var unreadable: [Unreadable] = []
+        public private(set) var unreadableCount = 0
+
+        public init(maxReported: Int) {
+            self.maxReported = maxReported
+        }
+
+        /// One event read back: nil when it decoded, else why not.
+        public mutating func record(seq: Int64, occurredAt: Timestamp, failure: (any Error)?) {
+            checked += 1
+            guard let failure else { return }
+            unreadableCount += 1
+            if unreadable.count < maxReported {
+                let reason = (failure as? StoreError)?.message ?? "\(failure)"
+                unreadable.append(Unreadable(seq: seq, id: EventID.stored(occurredAt: occurredAt, seq: seq).rawValue, reason: reason))
+            }
+        }
+
+        public mutating func merge(_ other: Tally) {
+            checked += other.checked
+            unreadableCount += other.unreadableCount
+            unreadable += other.unreadable.prefix(max(0, maxReported - unreadable.count))
+        }
+
+        public func check(database: String) -> StorageCheck {
+            StorageCheck(checked: checked, unreadable: unreadable, unreadableCount: unreadableCount, database: database)
+        }
+    }
 }

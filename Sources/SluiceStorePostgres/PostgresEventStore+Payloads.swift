@@ -166,9 +166,7 @@ extension PostgresEventStore {
     /// Reads every event back, a chunk of rows at a time. PostgreSQL checks its own pages as it
     /// reads them (a damaged page is an error here too), so `database` is "ok" unless a read failed.
     public func checkStorage(maxReported: Int) async throws(StoreError) -> StorageCheck {
-        var checked = 0
-        var unreadable: [StorageCheck.Unreadable] = []
-        var unreadableCount = 0
+        var tally = StorageCheck.Tally(maxReported: maxReported)
         var after: Int64 = -1
         let decoder = self.decoder
         do {
@@ -181,21 +179,17 @@ extension PostgresEventStore {
                 for row in rows {
                     let cells = row.makeRandomAccess()
                     let seq = try cells[0].decode(Int64.self)
-                    let occurred = try cells[4].decode(Int64.self)
-                    checked += 1
                     after = max(after, seq)
+                    var failure: (any Error)?
                     do {
                         _ = try decoder.event(row)
                     } catch {
-                        unreadableCount += 1
-                        if unreadable.count < maxReported {
-                            let reason = (error as? StoreError)?.message ?? "\(error)"
-                            unreadable.append(.init(seq: seq, id: EventID.stored(occurredAt: Timestamp(microseconds: occurred), seq: seq).rawValue, reason: reason))
-                        }
+                        failure = error
                     }
+                    tally.record(seq: seq, occurredAt: Timestamp(microseconds: try cells[4].decode(Int64.self)), failure: failure)
                 }
             }
-            return StorageCheck(checked: checked, unreadable: unreadable, unreadableCount: unreadableCount, database: "ok")
+            return tally.check(database: "ok")
         } catch {
             throw Self.storeError(error, doing: "check stored events")
         }

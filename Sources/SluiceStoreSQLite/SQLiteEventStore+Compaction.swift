@@ -81,7 +81,7 @@ extension SQLiteEventStore {
                 }
             }
             let rows = prepared.map { $0! }
-            let labels = try self.labels.ids(Self.labelNames(rows), in: db)
+            let labels = try self.labels.ids(Self.labelNames([rows]), in: db)
             var moved = 0
             let mapID = try db.cachedStatement(sql: "INSERT INTO legacy_ids (id, seq) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
             let findKey = try db.cachedStatement(sql: "SELECT seq FROM events WHERE source = ? AND dedupe_key = ?")

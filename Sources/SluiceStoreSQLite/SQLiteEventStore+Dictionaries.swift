@@ -127,16 +127,13 @@ extension SQLiteEventStore {
     /// Reads every event back, a chunk of rows per read transaction, and runs `PRAGMA
     /// integrity_check`.
     public func checkStorage(maxReported: Int) async throws(StoreError) -> StorageCheck {
-        var checked = 0
-        var unreadable: [StorageCheck.Unreadable] = []
-        var unreadableCount = 0
+        var tally = StorageCheck.Tally(maxReported: maxReported)
         var after: Int64 = -1
         do {
             while true {
                 let from = after
-                let chunk: (rows: Int, last: Int64?, bad: [StorageCheck.Unreadable]) = try await readRows { rows in
-                    var bad: [StorageCheck.Unreadable] = []
-                    var count = 0
+                let chunk: (tally: StorageCheck.Tally, last: Int64?) = try await readRows { rows in
+                    var chunk = StorageCheck.Tally(maxReported: maxReported)
                     var last: Int64?
                     for (table, legacy) in [("events", false), ("events_v1", true)] where !legacy || rows.legacy {
                         let cursor = try Row.fetchCursor(
@@ -145,26 +142,23 @@ extension SQLiteEventStore {
                         )
                         while let row = try cursor.next() {
                             let seq: Int64 = row["seq"]
-                            count += 1
                             last = max(last ?? seq, seq)
+                            var failure: (any Error)?
                             do {
                                 _ = legacy ? try rows.legacyEvent(row) : try rows.event(row)
                             } catch {
-                                let occurred: Int64 = row["occurred_at"]
-                                let reason = (error as? StoreError)?.message ?? "\(error)"
-                                bad.append(.init(seq: seq, id: EventID.stored(occurredAt: Timestamp(microseconds: occurred), seq: seq).rawValue, reason: reason))
+                                failure = error
                             }
+                            chunk.record(seq: seq, occurredAt: Timestamp(microseconds: row["occurred_at"]), failure: failure)
                         }
                     }
-                    return (count, last, bad)
+                    return (chunk, last)
                 }
-                checked += chunk.rows
-                unreadableCount += chunk.bad.count
-                unreadable += chunk.bad.prefix(max(0, maxReported - unreadable.count))
+                tally.merge(chunk.tally)
                 guard let last = chunk.last else { break }
                 after = last
             }
-            return StorageCheck(checked: checked, unreadable: unreadable, unreadableCount: unreadableCount, database: try await integrityCheck())
+            return tally.check(database: try await integrityCheck())
         } catch {
             throw Self.storeError(error, doing: "check stored events")
         }

@@ -204,7 +204,7 @@ public final class SQLiteEventStore: EventStore {
             // never fail an insert, so a failure here is rare; then the whole transaction rolls
             // back and the group is retried with one savepoint per request.
             try pool.write { db in
-                let ids = try labels.ids(Self.labelNames(batch.flatMap(\.rows)), in: db)
+                let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
                 for (i, item) in batch.enumerated() {
                     results[i] = .success(try insert(item, labels: ids, in: db))
                 }
@@ -234,7 +234,7 @@ public final class SQLiteEventStore: EventStore {
     private func commitIsolated(_ batch: [PendingAppend], into results: inout [Result<AppendResult, StoreError>]) throws {
         try pool.write { db in
             // Labels first, outside any savepoint: one undone with a savepoint must not be cached.
-            let ids = try labels.ids(Self.labelNames(batch.flatMap(\.rows)), in: db)
+            let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
             for (i, item) in batch.enumerated() {
                 do {
                     var outcome = AppendResult(accepted: 0, duplicates: 0)
@@ -286,20 +286,18 @@ public final class SQLiteEventStore: EventStore {
     /// WAL frames (pages) above which the WAL is restarted: 16,384 × 4 KiB = 64 MiB.
     static let walFrameBound = 16_384
 
-    static func labelNames(_ rows: [PreparedEvent]) -> Set<LabelTable.LabelName> {
+    static func labelNames(_ groups: [[PreparedEvent]]) -> Set<LabelTable.LabelName> {
         var names = Set<LabelTable.LabelName>()
-        var previous: PreparedEvent?
-        for row in rows {
-            // Rows of one append mostly share their names: hash each run once.
-            if let previous, same(previous.source, row.source), same(previous.logType, row.logType), same(previous.action, row.action),
-               same(previous.origin, row.origin) {
-                continue
+        var recent = (source: RecentLabels(), logType: RecentLabels(), action: RecentLabels(), origin: RecentLabels())
+        for g in groups.indices {
+            // By index: reading a field of an element copies that field only.
+            for i in groups[g].indices {
+                let (source, logType, action) = (groups[g][i].source, groups[g][i].logType, groups[g][i].action)
+                _ = recent.source.id(source) { names.insert(.init(kind: .source, value: source)); return 0 }
+                _ = recent.logType.id(logType) { names.insert(.init(kind: .logType, value: logType)); return 0 }
+                _ = recent.action.id(action) { names.insert(.init(kind: .action, value: action)); return 0 }
+                if let origin = groups[g][i].origin { _ = recent.origin.id(origin) { names.insert(.init(kind: .origin, value: origin)); return 0 } }
             }
-            names.insert(.init(kind: .source, value: row.source))
-            names.insert(.init(kind: .logType, value: row.logType))
-            names.insert(.init(kind: .action, value: row.action))
-            if let origin = row.origin { names.insert(.init(kind: .origin, value: origin)) }
-            previous = row
         }
         return names
     }
@@ -313,7 +311,7 @@ public final class SQLiteEventStore: EventStore {
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
     func insertAudit(_ entry: AdminAuditEntry, in db: Database) throws {
         let (rows, _) = try preparer.prepare([entry.incomingEvent()], receivedAt: entry.occurredAt)
-        _ = try insert(rows: rows, labels: try labels.ids(Self.labelNames(rows), in: db), in: db)
+        _ = try insert(rows: rows, labels: try labels.ids(Self.labelNames([rows]), in: db), in: db)
     }
 
     private func insert(_ item: PendingAppend, labels ids: [LabelTable.LabelName: Int64], in db: Database) throws -> AppendResult {
@@ -345,20 +343,14 @@ public final class SQLiteEventStore: EventStore {
         var indexed: [LivePostings.Entry] = []
         indexed.reserveCapacity(rows.count)
         var stats = StorageStatsDelta()
-        var previous: (row: PreparedEvent, source: Int64, logType: Int64, action: Int64, origin: Int64?)?
+        var recent = (source: RecentLabels(), logType: RecentLabels(), action: RecentLabels(), origin: RecentLabels())
         for (i, row) in rows.enumerated() {
-            // Rows of one append mostly share their names: look each run up once.
-            let names: (source: Int64, logType: Int64, action: Int64, origin: Int64?)
-            if let p = previous, Self.same(p.row.source, row.source), Self.same(p.row.logType, row.logType), Self.same(p.row.action, row.action),
-               Self.same(p.row.origin, row.origin) {
-                names = (p.source, p.logType, p.action, p.origin)
-            } else {
-                names = (
-                    ids[.init(kind: .source, value: row.source)]!, ids[.init(kind: .logType, value: row.logType)]!,
-                    ids[.init(kind: .action, value: row.action)]!, row.origin.map { ids[.init(kind: .origin, value: $0)]! }
-                )
-                previous = (row, names.source, names.logType, names.action, names.origin)
-            }
+            let names = (
+                source: recent.source.id(row.source) { ids[.init(kind: .source, value: row.source)]! },
+                logType: recent.logType.id(row.logType) { ids[.init(kind: .logType, value: row.logType)]! },
+                action: recent.action.id(row.action) { ids[.init(kind: .action, value: row.action)]! },
+                origin: row.origin.map { origin in recent.origin.id(origin) { ids[.init(kind: .origin, value: origin)]! } }
+            )
             let (source, logType) = (names.source, names.logType)
             try Self.bindAndExecute(
                 statement, seq: seqs?[i], source: source, logType: logType, action: names.action, occurredAt: row.occurredAt,
@@ -623,6 +615,20 @@ final class ScheduleGate: Sendable {
 
     func release() {
         scheduled.withLock { $0 = false }
+    }
+}
+
+/// The last few names of one kind and their ids. Rows of one append repeat a handful of names
+/// (one source, a few actions), which a byte comparison finds faster than hashing each again.
+struct RecentLabels {
+    private var entries: [(name: String, id: Int64)] = []
+
+    mutating func id(_ name: String, orElse lookup: () -> Int64) -> Int64 {
+        for entry in entries where SQLiteEventStore.same(entry.name, name) { return entry.id }
+        let id = lookup()
+        if entries.count == 8 { entries.removeFirst() }
+        entries.append((name, id))
+        return id
     }
 }
 
