@@ -63,9 +63,15 @@ package enum EventRecord {
             string(actor.id, &out)
             optional(actor.name, &out)
             Varint.append(UInt64(actor.metadata.count), to: &out)
-            for key in actor.metadata.keys.sorted() {
+            // Sorted, so that one event always makes the same bytes (the dictionary's order is not).
+            if actor.metadata.count == 1, let (key, value) = actor.metadata.first {
                 string(key, &out)
-                string(actor.metadata[key]!, &out)
+                string(value, &out)
+            } else {
+                for (key, value) in actor.metadata.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                    string(key, &out)
+                    string(value, &out)
+                }
             }
         }
         Varint.append(UInt64(n.targets.count), to: &out)
@@ -139,14 +145,19 @@ package enum EventRecord {
     }
 
     private static func string(_ value: String, _ out: inout [UInt8]) {
-        Varint.append(UInt64(value.utf8.count), to: &out)
-        out.append(contentsOf: value.utf8)
+        var value = value
+        value.withUTF8 { utf8 in
+            Varint.append(UInt64(utf8.count), to: &out)
+            out += utf8
+        }
     }
 
     private static func optional(_ value: String?, _ out: inout [UInt8]) {
-        guard let value else { return Varint.append(0, to: &out) }
-        Varint.append(UInt64(value.utf8.count) + 1, to: &out)
-        out.append(contentsOf: value.utf8)
+        guard var value else { return Varint.append(0, to: &out) }
+        value.withUTF8 { utf8 in
+            Varint.append(UInt64(utf8.count) + 1, to: &out)
+            out += utf8
+        }
     }
 }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import SluiceCore
 
 /// The terms of the filter index: one per filterable value of an event (the SQLite store keeps
@@ -26,14 +31,16 @@ package enum EventTerms {
         var out: [TermBytes] = []
         out.reserveCapacity(5 + targets.count * 3)
         func add(_ field: Field, _ value: String) {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(field.prefix.count + value.utf8.count)
-            bytes += field.prefix
-            for byte in value.utf8 {
-                if byte == 0 { return }
-                bytes.append(byte)
+            var value = value
+            value.withUTF8 { utf8 in
+                if utf8.isEmpty == false, memchr(utf8.baseAddress!, 0, utf8.count) != nil { return }
+                let prefix = field.prefix
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(prefix.count + utf8.count)
+                bytes += prefix
+                bytes += utf8
+                if !out.contains(where: { $0.bytes == bytes }) { out.append(TermBytes(bytes: bytes)) }
             }
-            if !out.contains(where: { $0.bytes == bytes }) { out.append(TermBytes(bytes: bytes)) }
         }
         add(.feed, source)
         add(.logType, logType)
