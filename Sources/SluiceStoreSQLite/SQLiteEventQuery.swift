@@ -84,6 +84,29 @@ struct SQLiteEventQuery: Sendable {
     /// Runs both parts and merges them, newest first: at most `limit` events, and where a
     /// bounded free-text scan stopped without filling the page.
     func run(_ rows: SQLiteEventRows, indexedThrough: Int64) throws -> ([StoredEvent], EventCursor?) {
+        // Exact names become label ids; a name no row has matches nothing (rows of the earlier
+        // layout, which hold text, are still checked one by one).
+        var names = LabelCondition()
+        var unknown = false
+        func id(_ kind: LabelTable.Kind, _ value: String?) throws -> Int64? {
+            guard let value else { return nil }
+            let found = try rows.labels.existingID(kind, value, in: rows.db)
+            if found == nil { unknown = true }
+            return found
+        }
+        names.source = try id(.source, filter.source)
+        names.logType = try id(.logType, filter.logType)
+        if case .exact(let action)? = filter.action { names.action = try id(.action, action) }
+        if unknown && !rows.legacy { return ([], nil) }
+        var query = self
+        query.names = unknown ? LabelCondition(source: -1) : names
+        return try query.runNamed(rows, indexedThrough: indexedThrough)
+    }
+
+    /// Label conditions resolved by ``run(_:indexedThrough:)``.
+    var names = LabelCondition()
+
+    private func runNamed(_ rows: SQLiteEventRows, indexedThrough: Int64) throws -> ([StoredEvent], EventCursor?) {
         switch driver {
         case .time:
             return try timeWalk(rows)
@@ -120,7 +143,7 @@ struct SQLiteEventQuery: Sendable {
     private func timeWalk(_ rows: SQLiteEventRows) throws -> ([StoredEvent], EventCursor?) {
         let (time, timeArgs) = timeConditions
         guard searchesText else {
-            return (try rows.events(where: Self.whereClause(time), arguments: timeArgs, order: .timeDescending, limit: limit, keep: filter.matches), nil)
+            return (try rows.events(where: Self.whereClause(time), arguments: timeArgs, order: .timeDescending, limit: limit, names: names, keep: filter.matches), nil)
         }
         // The window of rows the scan may read: its oldest position bounds every table's part.
         let lastSQL = "SELECT occurred_at, seq FROM \(rows.legacy ? "(SELECT occurred_at, seq FROM events UNION ALL SELECT occurred_at, seq FROM events_v1)" : "events") WHERE \(Self.whereClause(time)) ORDER BY occurred_at DESC, seq DESC LIMIT 1 OFFSET \(Self.textScanLimit - 1)"
@@ -131,7 +154,7 @@ struct SQLiteEventQuery: Sendable {
             window.append("(occurred_at, seq) >= (?, ?)")
             windowArgs += [last.occurredAt.microseconds.databaseValue, last.seq.databaseValue]
         }
-        let found = try rows.events(where: Self.whereClause(window), arguments: windowArgs, order: .timeDescending, limit: limit, keep: filter.matches)
+        let found = try rows.events(where: Self.whereClause(window), arguments: windowArgs, order: .timeDescending, limit: limit, names: names, keep: filter.matches)
         guard found.count < limit, let last else { return (found, nil) }
         return (found, last)
     }
@@ -205,6 +228,7 @@ struct SQLiteEventQuery: Sendable {
         private(set) var events: [StoredEvent] = []
         private let limit: Int
         private let filter: EventFilter
+        private let names: LabelCondition
         private let rows: SQLiteEventRows
         private var seen: Set<Int64> = []
         /// Final postings whose events are not read yet, newest first.
@@ -215,6 +239,7 @@ struct SQLiteEventQuery: Sendable {
         init(query: SQLiteEventQuery, rows: SQLiteEventRows) {
             limit = query.limit
             filter = query.filter
+            names = query.names
             self.rows = rows
             chunk = max(query.limit, 16)
         }
@@ -243,7 +268,7 @@ struct SQLiteEventQuery: Sendable {
                 chunk = min(chunk * 2, 4_096)
                 let seqs = "[" + slice.map { String($0.seq) }.joined(separator: ",") + "]"
                 var found: [Int64: StoredEvent] = [:]
-                for event in try rows.events(where: "seq IN (SELECT value FROM json_each(?))", arguments: [seqs.databaseValue], order: .seq, keep: filter.matches) {
+                for event in try rows.events(where: "seq IN (SELECT value FROM json_each(?))", arguments: [seqs.databaseValue], order: .seq, names: names, keep: filter.matches) {
                     found[event.seq] = event
                 }
                 for posting in slice {
@@ -260,7 +285,7 @@ struct SQLiteEventQuery: Sendable {
         let (time, timeArgs) = timeConditions
         return try rows.events(
             where: Self.whereClause(["seq > ?"] + time), arguments: [indexedThrough.databaseValue] + timeArgs, order: .timeDescending,
-            limit: limit, notIndexed: true, keep: filter.matches
+            limit: limit, notIndexed: true, names: names, keep: filter.matches
         )
     }
 

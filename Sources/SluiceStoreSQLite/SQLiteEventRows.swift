@@ -4,6 +4,28 @@ import SluiceCompression
 import SluiceCore
 import SluiceStoreKit
 
+/// Conditions on a lean row's label ids (source, log type, action), checked before its payload
+/// is decompressed: an exact filter on one of these names is a number comparison.
+struct LabelCondition {
+    var source: Int64?
+    var logType: Int64?
+    var action: Int64?
+
+    init(source: Int64? = nil, logType: Int64? = nil, action: Int64? = nil) {
+        self.source = source
+        self.logType = logType
+        self.action = action
+    }
+
+    /// Whether a row of ``SQLiteEventRows/columns`` may match.
+    func admits(_ row: Row) -> Bool {
+        if let source, source != row[1] as Int64 { return false }
+        if let logType, logType != row[2] as Int64 { return false }
+        if let action, action != row[3] as Int64 { return false }
+        return true
+    }
+}
+
 /// Reads event rows back into events, from the lean table (`events`) and, while an upgraded
 /// store still has any, from the table of the previous layout (`events_v1`).
 ///
@@ -53,14 +75,15 @@ struct SQLiteEventRows {
     /// most `limit`; `keep` drops rows after decoding (a filter), before the limit counts them.
     /// `notIndexed` reads the tables without their indexes (`NOT INDEXED`): for a short range of
     /// rowids at the end, which SQLite would otherwise find by walking a whole index.
+    /// `names` drops rows of the lean table by their label ids before anything is decompressed.
     func events(
         where condition: String, arguments: [DatabaseValue] = [], order: Order, limit: Int? = nil, notIndexed: Bool = false,
-        keep: (StoredEvent) -> Bool = { _ in true }
+        names: LabelCondition = LabelCondition(), keep: (StoredEvent) -> Bool = { _ in true }
     ) throws -> [StoredEvent] {
         let hint = notIndexed ? " NOT INDEXED" : ""
         var found = try fetch(
             table: "events" + hint, columns: Self.columns, condition: condition, arguments: arguments, order: order, limit: limit, keep: keep,
-            decode: event
+            decode: { row in names.admits(row) ? try event(row) : nil }
         )
         if legacy {
             let old = try fetch(
@@ -78,15 +101,14 @@ struct SQLiteEventRows {
 
     private func fetch(
         table: String, columns: String, condition: String, arguments: [DatabaseValue], order: Order, limit: Int?,
-        keep: (StoredEvent) -> Bool, decode: (Row) throws -> StoredEvent
+        keep: (StoredEvent) -> Bool, decode: (Row) throws -> StoredEvent?
     ) throws -> [StoredEvent] {
         let rows = try Row.fetchCursor(
             db, sql: "SELECT \(columns) FROM \(table) WHERE \(condition) \(order.sql)", arguments: StatementArguments(arguments)
         )
         var out: [StoredEvent] = []
         while let row = try rows.next() {
-            let event = try decode(row)
-            guard keep(event) else { continue }
+            guard let event = try decode(row), keep(event) else { continue }
             out.append(event)
             if let limit, out.count >= limit { break }
         }

@@ -246,6 +246,9 @@ import Testing
         #expect(try await store.storageStats().uncompressedEvents == 5_000)
         #expect(try await store.event(id: written[17].id)?.raw == written[17].raw)
         #expect(try await store.events(matching: EventFilter(actor: "u3"), after: nil, limit: 1000).events.count == 1_000)
+        // Names no lean row has yet still find the old rows, which hold them as text.
+        #expect(try await store.events(matching: EventFilter(source: "feed-a", action: .exact("api_key.created")), after: nil, limit: 10).events.count == 10)
+        #expect(try await store.events(matching: EventFilter(source: "no-such-feed"), after: nil, limit: 10).events.isEmpty)
         // New events go beside them, after them in seq; a redelivered old event is a duplicate.
         let again = IncomingEvent(source: "feed-a", logType: "INCIDENT_IO", dedupeKey: Array("key-7".utf8), raw: Array("{}".utf8), normalized: NormalizedEvent(occurredAt: Timestamp(seconds: 1), action: "x"))
         #expect(try await store.append([again, EventStoreContract.event(occurredAt: Timestamp(seconds: 1_765_100_000), key: "new")], receivedAt: Timestamp(seconds: 1_765_100_001)) == AppendResult(accepted: 1, duplicates: 1))
@@ -257,6 +260,8 @@ import Testing
             #expect(found.id == id && found.raw == raw)
         }
         #expect(try await store.events(matching: EventFilter(actor: "u3"), after: nil, limit: 1000).events.count == 1_000)
+        #expect(try await store.events(matching: EventFilter(source: "feed-a", logType: "INCIDENT_IO", action: .exact("api_key.created")), after: nil, limit: 1000).events.count == 1_000)
+        #expect(try await store.events(matching: EventFilter(source: "feed-a", action: .exact("no.such.action")), after: nil, limit: 10).events.isEmpty)
         #expect(try await store.append([again], receivedAt: Timestamp(seconds: 1_765_100_002)) == AppendResult(accepted: 0, duplicates: 1))
         // Retention removes moved rows with their old ids.
         #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_765_000_100), limit: 1_000) == 100)
