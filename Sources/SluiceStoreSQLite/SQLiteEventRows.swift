@@ -4,8 +4,8 @@ import SluiceCompression
 import SluiceCore
 import SluiceStoreKit
 
-/// Conditions on a lean row's label ids (source, log type, action), checked before its payload
-/// is decompressed: an exact filter on one of these names is a number comparison.
+/// Conditions on a lean row's label ids (source, log type, action), checked by SQLite before the
+/// row's payload is read: an exact filter on one of these names is a number comparison.
 struct LabelCondition {
     var source: Int64?
     var logType: Int64?
@@ -17,12 +17,16 @@ struct LabelCondition {
         self.action = action
     }
 
-    /// Whether a row of ``SQLiteEventRows/columns`` may match.
-    func admits(_ row: Row) -> Bool {
-        if let source, source != row[1] as Int64 { return false }
-        if let logType, logType != row[2] as Int64 { return false }
-        if let action, action != row[3] as Int64 { return false }
-        return true
+    /// The conditions as SQL to add to a condition on the lean table (` AND source = ?` ...).
+    var sql: (String, [DatabaseValue]) {
+        var sql = ""
+        var arguments: [DatabaseValue] = []
+        for (column, value) in [("source", source), ("log_type", logType), ("action", action)] {
+            guard let value else { continue }
+            sql += " AND \(column) = ?"
+            arguments.append(value.databaseValue)
+        }
+        return (sql, arguments)
     }
 }
 
@@ -81,9 +85,11 @@ struct SQLiteEventRows {
         names: LabelCondition = LabelCondition(), keep: (StoredEvent) -> Bool = { _ in true }
     ) throws -> [StoredEvent] {
         let hint = notIndexed ? " NOT INDEXED" : ""
+        // In SQL, so that rows of other names are never handed over at all.
+        let (namesSQL, namesArguments) = names.sql
         var found = try fetch(
-            table: "events" + hint, columns: Self.columns, condition: condition, arguments: arguments, order: order, limit: limit, keep: keep,
-            decode: { row in names.admits(row) ? try event(row) : nil }
+            table: "events" + hint, columns: Self.columns, condition: namesSQL.isEmpty ? condition : "(\(condition))" + namesSQL, arguments: arguments + namesArguments, order: order,
+            limit: limit, keep: keep, decode: event
         )
         if legacy {
             let old = try fetch(
@@ -101,14 +107,15 @@ struct SQLiteEventRows {
 
     private func fetch(
         table: String, columns: String, condition: String, arguments: [DatabaseValue], order: Order, limit: Int?,
-        keep: (StoredEvent) -> Bool, decode: (Row) throws -> StoredEvent?
+        keep: (StoredEvent) -> Bool, decode: (Row) throws -> StoredEvent
     ) throws -> [StoredEvent] {
         let rows = try Row.fetchCursor(
             db, sql: "SELECT \(columns) FROM \(table) WHERE \(condition) \(order.sql)", arguments: StatementArguments(arguments)
         )
         var out: [StoredEvent] = []
         while let row = try rows.next() {
-            guard let event = try decode(row), keep(event) else { continue }
+            let event = try decode(row)
+            guard keep(event) else { continue }
             out.append(event)
             if let limit, out.count >= limit { break }
         }
