@@ -13,21 +13,49 @@ public struct JSONPage: Sendable {
     public var hasItems: Bool
     public var fields: [String: JSONValue]
 
-    /// Parses `bytes` as one JSON object; the array under `itemsKey` is split into items, each
-    /// parsed keeping only the members `keep` names (all by default).
-    public static func parse(
-        _ bytes: [UInt8], itemsKey: String, keeping keep: JSONKeep? = nil, limits: JSONParseLimits = .init()
-    ) throws(JSONSyntaxError) -> JSONPage {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> JSONPage in
+    /// Parses `bytes` as one JSON object; the array under `itemsKey` is split into items.
+    public static func parse(_ bytes: [UInt8], itemsKey: String, limits: JSONParseLimits = .init()) throws(JSONSyntaxError) -> JSONPage {
+        let page = try walk(bytes, itemsKey: itemsKey, limits: limits) { (parser, buffer) throws(JSONSyntaxError) in
+            let start = parser.index
+            let value = try parser.parseValue(depth: 3)
+            return Item(raw: Array(UnsafeBufferPointer(rebasing: buffer[start..<parser.index])), value: value)
+        }
+        return JSONPage(items: page.items, hasItems: page.hasItems, fields: page.fields)
+    }
+
+    /// Parses `bytes` as ``parse(_:itemsKey:limits:)`` does, but hands each item to `transform`
+    /// as a ``JSONView`` over its exact bytes (`raw`): nothing of an item is built but what
+    /// `transform` reads. The view is valid only inside `transform`.
+    public static func map<T>(
+        _ bytes: [UInt8], itemsKey: String, limits: JSONParseLimits = .init(), _ transform: (_ item: JSONView, _ raw: UnsafeBufferPointer<UInt8>) -> T
+    ) throws(JSONSyntaxError) -> (items: [T], hasItems: Bool, fields: [String: JSONValue]) {
+        var tape = JSONTape()
+        return try walk(bytes, itemsKey: itemsKey, limits: limits) { (parser, buffer) throws(JSONSyntaxError) in
+            let start = parser.index
+            try tape.map(&parser, depth: 3)
+            let raw = UnsafeBufferPointer(rebasing: buffer[start..<parser.index])
+            return tape.withView(over: buffer) { view in transform(view, raw) }
+        }
+    }
+
+    /// The page's object: each element of the `itemsKey` array read by `item` (at the parser's
+    /// position, which it must move past the element), every other member parsed.
+    private static func walk<T>(
+        _ bytes: [UInt8], itemsKey: String, limits: JSONParseLimits,
+        item: (inout JSONParser, UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> T
+    ) throws(JSONSyntaxError) -> (items: [T], hasItems: Bool, fields: [String: JSONValue]) {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONSyntaxError) -> (items: [T], hasItems: Bool, fields: [String: JSONValue]) in
             var parser = JSONParser(bytes: buffer, limits: limits)
-            var page = JSONPage(items: [], hasItems: false, fields: [:])
+            var items: [T] = []
+            var hasItems = false
+            var fields: [String: JSONValue] = [:]
             parser.skipWhitespace()
             guard parser.currentByte == UInt8(ascii: "{") else { throw parser.error("expected a JSON object") }
             parser.advance()
             parser.skipWhitespace()
             if parser.currentByte == UInt8(ascii: "}") {
                 parser.advance()
-                return page
+                return (items, hasItems, fields)
             }
             while true {
                 parser.skipWhitespace()
@@ -39,12 +67,12 @@ public struct JSONPage: Sendable {
                 parser.advance()
                 parser.skipWhitespace()
                 if key == itemsKey, parser.currentByte == UInt8(ascii: "[") {
-                    page.hasItems = true
-                    page.items = try items(&parser, buffer, keeping: keep)
+                    hasItems = true
+                    items = try elements(&parser, buffer, item: item)
                 } else {
                     let value = try parser.parseValue(depth: 2)
-                    if key == itemsKey, value.isNull { page.hasItems = true }
-                    page.fields[key] = value
+                    if key == itemsKey, value.isNull { hasItems = true }
+                    fields[key] = value
                 }
                 parser.skipWhitespace()
                 switch parser.currentByte {
@@ -53,31 +81,27 @@ public struct JSONPage: Sendable {
                     parser.advance()
                     parser.skipWhitespace()
                     guard parser.isAtEnd else { throw parser.error("unexpected content after the JSON object") }
-                    return page
+                    return (items, hasItems, fields)
                 default: throw parser.error("expected ',' or '}' in an object")
                 }
             }
         }
     }
 
-    private static func items(_ parser: inout JSONParser, _ buffer: UnsafeBufferPointer<UInt8>, keeping keep: JSONKeep?) throws(JSONSyntaxError) -> [Item] {
+    private static func elements<T>(
+        _ parser: inout JSONParser, _ buffer: UnsafeBufferPointer<UInt8>,
+        item: (inout JSONParser, UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> T
+    ) throws(JSONSyntaxError) -> [T] {
         parser.advance()
         parser.skipWhitespace()
-        var out: [Item] = []
+        var out: [T] = []
         if parser.currentByte == UInt8(ascii: "]") {
             parser.advance()
             return out
         }
         while true {
             parser.skipWhitespace()
-            let start = parser.index
-            let value: JSONValue
-            if let keep {
-                value = try parser.parseValue(depth: 3, keeping: keep)
-            } else {
-                value = try parser.parseValue(depth: 3)
-            }
-            out.append(Item(raw: Array(UnsafeBufferPointer(rebasing: buffer[start..<parser.index])), value: value))
+            out.append(try item(&parser, buffer))
             parser.skipWhitespace()
             switch parser.currentByte {
             case UInt8(ascii: ","): parser.advance()

@@ -156,14 +156,6 @@ public struct JSONParser: ~Copyable {
         index += count
     }
 
-    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        try parseObject(depth: depth, keeping: nil)
-    }
-
-    private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        try parseArray(depth: depth, keeping: nil)
-    }
-
     private mutating func parseNumber() throws(JSONSyntaxError) -> String {
         let start = index
         try scanNumber()
@@ -277,27 +269,7 @@ public struct JSONParser: ~Copyable {
         throw error("unterminated string", at: start - 1)
     }
 
-    // MARK: Parsing only what a reader needs
-
-    /// Parses one value, building only the members `keep` names (and everything under a kept
-    /// member). Everything else is checked exactly as ``parseValue(depth:)`` checks it, so the
-    /// same documents are accepted and refused, but no value is built for it: a reader that needs
-    /// a dozen fields of a large document pays for those alone.
-    public mutating func parseValue(depth: Int, keeping keep: JSONKeep) throws(JSONSyntaxError) -> JSONValue {
-        if keep.keepsAll { return try parseValue(depth: depth) }
-        guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
-        switch bytes[index] {
-        case UInt8(ascii: "{"):
-            return try parseObject(depth: depth, keeping: keep)
-        case UInt8(ascii: "["):
-            return try parseArray(depth: depth, keeping: keep)
-        default:
-            return try parseValue(depth: depth)
-        }
-    }
-
-    /// An object; with `keep`, only the members it names are built (nil keeps every member).
-    private mutating func parseObject(depth: Int, keeping keep: JSONKeep?) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         if depth > limits.maxDepth {
             throw error("JSON nested deeper than \(limits.maxDepth) levels")
         }
@@ -312,35 +284,12 @@ public struct JSONParser: ~Copyable {
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an object") }
             guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
-            // The member's name, and what of its value to build (nil: nothing, skip it).
-            let key: String
-            let child: JSONKeep?
-            if let keep {
-                let keyStart = index + 1
-                if try skipString() {
-                    // Rare: compare the decoded name.
-                    let end = index
-                    index = keyStart - 1
-                    key = try parseString()
-                    index = end
-                    child = keep.child(named: key)
-                } else {
-                    child = keep.child(UnsafeBufferPointer(rebasing: bytes[keyStart..<(index - 1)]))
-                    key = child?.name ?? ""
-                }
-            } else {
-                key = try parseString()
-                child = .everything
-            }
+            let key = try parseString()
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
             index += 1
             skipWhitespace()
-            if let child {
-                members.append(JSONMember(key, child.keepsAll ? try parseValue(depth: depth + 1) : try parseValue(depth: depth + 1, keeping: child)))
-            } else {
-                try skipValue(depth: depth + 1)
-            }
+            members.append(JSONMember(key, try parseValue(depth: depth + 1)))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -355,8 +304,7 @@ public struct JSONParser: ~Copyable {
         }
     }
 
-    /// An array; with `keep`, its elements keep only what `keep` names.
-    private mutating func parseArray(depth: Int, keeping keep: JSONKeep?) throws(JSONSyntaxError) -> JSONValue {
+    private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
         if depth > limits.maxDepth {
             throw error("JSON nested deeper than \(limits.maxDepth) levels")
         }
@@ -369,11 +317,7 @@ public struct JSONParser: ~Copyable {
         }
         while true {
             skipWhitespace()
-            if let keep {
-                items.append(try parseValue(depth: depth + 1, keeping: keep))
-            } else {
-                items.append(try parseValue(depth: depth + 1))
-            }
+            items.append(try parseValue(depth: depth + 1))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an array") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -385,47 +329,6 @@ public struct JSONParser: ~Copyable {
                 return .array(items)
             }
             throw error("expected ',' or ']' in an array")
-        }
-    }
-
-    /// Moves past one value, checking it as ``parseValue(depth:)`` would, building nothing.
-    public mutating func skipValue(depth: Int) throws(JSONSyntaxError) {
-        guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
-        switch bytes[index] {
-        case UInt8(ascii: "{"), UInt8(ascii: "["):
-            let object = bytes[index] == UInt8(ascii: "{")
-            if depth > limits.maxDepth { throw error("JSON nested deeper than \(limits.maxDepth) levels") }
-            index += 1
-            skipWhitespace()
-            let close = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
-            if index < bytes.count, bytes[index] == close {
-                index += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                if object {
-                    guard index < bytes.count else { throw error("unexpected end of input inside an object") }
-                    guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
-                    _ = try skipString()
-                    skipWhitespace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
-                    index += 1
-                    skipWhitespace()
-                }
-                try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard index < bytes.count else { throw error(object ? "unexpected end of input inside an object" : "unexpected end of input inside an array") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == close { index += 1; return }
-                throw error(object ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
-            }
-        case UInt8(ascii: "\""):
-            _ = try skipString()
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            try scanNumber()
-        default:
-            _ = try parseValue(depth: depth)  // literals and errors: nothing to allocate
         }
     }
 
@@ -495,52 +398,6 @@ public struct JSONParser: ~Copyable {
     }
 }
 
-/// The members of a document a reader needs, as a tree of names: ``JSONParser`` builds values
-/// for these and only checks the rest. A path ends in a member kept whole.
-public final class JSONKeep: Sendable {
-    let name: String
-    let nameBytes: [UInt8]
-    let keepsAll: Bool
-    let children: [JSONKeep]
-
-    /// Keeps a whole value.
-    static let everything = JSONKeep(paths: [FieldPath(segments: [])])
-
-    /// Keeps every member on one of `paths` (dotted: `event.id`, `@timestamp`).
-    public convenience init(paths: [FieldPath]) {
-        self.init(name: "", paths: paths.map { ArraySlice($0.segments) })
-    }
-
-    private init(name: String, paths: [ArraySlice<String>]) {
-        self.name = name
-        nameBytes = Array(name.utf8)
-        keepsAll = paths.contains { $0.isEmpty }
-        var order: [String] = []
-        var grouped: [String: [ArraySlice<String>]] = [:]
-        for path in paths {
-            guard let first = path.first else { continue }
-            if grouped[first] == nil { order.append(first) }
-            grouped[first, default: []].append(path.dropFirst())
-        }
-        children = keepsAll ? [] : order.map { JSONKeep(name: $0, paths: grouped[$0]!) }
-    }
-
-    /// The child for a member name as its bytes appear (no escapes).
-    func child(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONKeep? {
-        for child in children where child.nameBytes.count == bytes.count {
-            let equal = child.nameBytes.withUnsafeBufferPointer { name in
-                name.isEmpty || memcmp(name.baseAddress!, bytes.baseAddress!, name.count) == 0
-            }
-            if equal { return child }
-        }
-        return nil
-    }
-
-    func child(named name: String) -> JSONKeep? {
-        children.first { $0.name == name }
-    }
-}
-
 /// UTF-8 validation that reports where the first invalid sequence starts.
 public enum UTF8Validation {
     public static func firstInvalidOffset(in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
@@ -567,5 +424,74 @@ public enum UTF8Validation {
             i += length
         }
         return nil
+    }
+}
+
+extension JSONParser {
+    /// Maps one value into `tokens` (see ``JSONTape``), checking it as ``parseValue(depth:)``
+    /// does.
+    mutating func tape(depth: Int, into tokens: inout [JSONTape.Token]) throws(JSONSyntaxError) {
+        guard index < bytes.count else { throw error("unexpected end of input, expected a value") }
+        let start = index
+        let me = tokens.count
+        func close(_ kind: JSONTape.Kind, escaped: Bool = false, start: Int, end: Int) {
+            tokens.append(JSONTape.Token(kind: kind, escaped: escaped, start: Int32(start), end: Int32(end), after: Int32(tokens.count + 1)))
+        }
+        switch bytes[index] {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let object = bytes[index] == UInt8(ascii: "{")
+            if depth > limits.maxDepth { throw error("JSON nested deeper than \(limits.maxDepth) levels") }
+            tokens.append(JSONTape.Token(kind: object ? .object : .array, escaped: false, start: Int32(start), end: 0, after: 0))
+            index += 1
+            skipWhitespace()
+            let closing = object ? UInt8(ascii: "}") : UInt8(ascii: "]")
+            if index < bytes.count, bytes[index] == closing {
+                index += 1
+            } else {
+                while true {
+                    skipWhitespace()
+                    if object {
+                        guard index < bytes.count else { throw error("unexpected end of input inside an object") }
+                        guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
+                        let keyStart = index + 1
+                        let escaped = try skipString()
+                        close(.string, escaped: escaped, start: keyStart, end: index - 1)
+                        skipWhitespace()
+                        guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after a member name") }
+                        index += 1
+                        skipWhitespace()
+                    }
+                    try tape(depth: depth + 1, into: &tokens)
+                    skipWhitespace()
+                    guard index < bytes.count else { throw error(object ? "unexpected end of input inside an object" : "unexpected end of input inside an array") }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if bytes[index] == closing {
+                        index += 1
+                        break
+                    }
+                    throw error(object ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+                }
+            }
+            tokens[me].end = Int32(index)
+            tokens[me].after = Int32(tokens.count)
+        case UInt8(ascii: "\""):
+            let escaped = try skipString()
+            close(.string, escaped: escaped, start: start + 1, end: index - 1)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            try scanNumber()
+            close(.number, start: start, end: index)
+        default:
+            // Literals, and the errors for anything else, as the parser reports them.
+            let value = try parseValue(depth: depth)
+            let kind: JSONTape.Kind = switch value {
+            case .bool(true): .boolTrue
+            case .bool(false): .boolFalse
+            default: .null
+            }
+            close(kind, start: start, end: index)
+        }
     }
 }

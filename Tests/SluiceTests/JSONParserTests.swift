@@ -161,48 +161,61 @@ import Testing
     }
 }
 
-/// Parsing only the members a reader needs accepts and refuses exactly what a full parse does,
-/// and gives the kept members the same values.
-@Suite struct SelectiveParseTests {
-    static let keep = JSONKeep(paths: [FieldPath("event.id"), FieldPath(segments: ["@timestamp"]), FieldPath("user.email"), FieldPath("destination.domains")])
-
-    static func selective(_ text: [UInt8]) -> Result<JSONValue, JSONSyntaxError> {
+/// A mapped document (``JSONTape``) accepts and refuses exactly what a full parse does, and its
+/// views read what the built value holds.
+@Suite struct JSONTapeTests {
+    static func mapped(_ text: [UInt8]) -> Result<JSONTape, JSONSyntaxError> {
         text.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONSyntaxError) -> JSONValue in
+            Result { () throws(JSONSyntaxError) -> JSONTape in
                 var parser = JSONParser(bytes: buffer)
                 parser.skipWhitespace()
-                let value = try parser.parseValue(depth: 1, keeping: keep)
+                var tape = JSONTape()
+                try tape.map(&parser, depth: 1)
                 parser.skipWhitespace()
                 if !parser.isAtEnd { throw parser.error("unexpected content after the JSON value") }
-                return value
+                return tape
             }
         }
     }
 
     static let document = #"""
         {"@timestamp":"2026-12-06T10:00:00Z","event":{"id":"e1","action":"file-downloaded","list":[1,-2.5e3,true,null,{"x":"\u00e9\n"}]},
-         "user":{"email":"ana@example.com","id":"1","email":"ana2@example.com"},"destination":{"domains":["a.com","b\"c.com"]},
-         "file":{"name":"r\u00e9sum\u00e9.pdf","nested":[[[[{}]]]],"size":0},"ünïcode":"東京","e\u0076ent":{"id":"escaped-key"}}
+         "user":{"email":"ana@example.com","id":1234567890123,"email":"ana2@example.com"},"destination":{"domains":["a.com","b\"c.com"],"none":[]},
+         "file":{"name":"r\u00e9sum\u00e9.pdf","nested":[[[[{}]]]],"size":0,"ok":false},"ünïcode":"東京","e\u0076ent":{"id":"escaped-key"},"epoch":1733479200123}
         """#
 
-    @Test func keptMembersMatchAFullParse() throws {
-        let full = try JSONParser.parse(Array(Self.document.utf8))
-        let part = try Self.selective(Array(Self.document.utf8)).get()
-        for path in ["event.id", "user.email", "destination.domains"] {
-            #expect(part.value(at: FieldPath(path)) == full.value(at: FieldPath(path)), "\(path)")
+    @Test func viewsReadWhatTheBuiltValueHolds() throws {
+        let bytes = Array(Self.document.utf8)
+        let full = try JSONParser.parse(bytes)
+        let tape = try Self.mapped(bytes).get()
+        bytes.withUnsafeBufferPointer { buffer in
+            tape.withView(over: buffer) { view in
+                for path in ["event.id", "event.action", "user.email", "user.id", "file.name", "file.size", "file.ok", "file.nested", "event.list",
+                             "destination.domains", "ünïcode", "@timestamp", "epoch", "missing", "event.missing", "event.id.deeper"] {
+                    let segments = path == "@timestamp" ? FieldPath(segments: ["@timestamp"]) : FieldPath(path)
+                    #expect(view.value(at: segments)?.textValue == full.value(at: segments)?.textValue, "\(path)")
+                    #expect(view.value(at: segments)?.timestamp == full.value(at: segments).flatMap(Timestamp.init(json:)), "\(path)")
+                }
+                // The last of two members of one name, as the built value answers; names with escapes.
+                #expect(view["user"]?["email"]?.stringValue == "ana2@example.com")
+                #expect(view["event"]?["id"]?.stringValue == "escaped-key")
+                #expect(view["destination"]?["domains"]?.first?.stringValue == "a.com")
+                #expect(view["destination"]?["none"]?.first == nil)
+                #expect(view["file"]?["size"]?.kind == .number && view["file"]?["ok"]?.kind == .boolFalse && view["user"]?.kind == .object)
+                #expect(view["event"]?["list"] == nil, "the later member named event (escaped) wins")
+                #expect(view["file"]?["nested"]?.first?.textValue == "[[[{}]]]")
+                #expect(view.value == full)
+            }
         }
-        #expect(part["@timestamp"] == full["@timestamp"])
-        #expect(part["file"] == nil, "members nobody reads are not built")
-        #expect(part.value(at: FieldPath("event.action")) == nil)
     }
 
-    /// Every one-byte change and every truncation of a document: both parsers agree on whether
-    /// it is JSON, and on where the first problem is.
+    /// Every one-byte change and every truncation of a document: the tape and the parser agree
+    /// on whether it is JSON, and on where the first problem is.
     @Test func acceptsAndRefusesWhatAFullParseDoes() {
         let base = Array(Self.document.utf8)
-        let replacements: [UInt8] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x2D, 0x01, 0x80, 0xC3, 0xFF, 0x20, 0x6E, 0x75]
+        let replacements: [UInt8] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0x3A, 0x30, 0x2D, 0x01, 0x80, 0xC3, 0xFF, 0x20, 0x6E, 0x75, 0x74]
         var variants: [[UInt8]] = (0...base.count).map { Array(base.prefix($0)) }
-        for i in stride(from: 0, to: base.count, by: 3) {
+        for i in stride(from: 0, to: base.count, by: 2) {
             for r in replacements where base[i] != r {
                 var v = base
                 v[i] = r
@@ -212,13 +225,21 @@ import Testing
         var disagreements: [String] = []
         for v in variants {
             let full = Result { () throws(JSONSyntaxError) -> JSONValue in try JSONParser.parse(v) }
-            let part = Self.selective(v)
-            switch (full, part) {
+            switch (full, Self.mapped(v)) {
             case (.success, .success): continue
-            case (.failure(let a), .failure(let b)) where a.offset == b.offset: continue
-            default: disagreements.append("\(String(decoding: v, as: UTF8.self)): full \(full), selective \(part)")
+            case (.failure(let a), .failure(let b)) where a.offset == b.offset && a.reason == b.reason: continue
+            case (let a, let b): disagreements.append("\(String(decoding: v, as: UTF8.self)): full \(a), tape \(b)")
             }
         }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(3))")
+    }
+
+    @Test func depthLimitsApply() {
+        let deep = Array((String(repeating: "[", count: 70) + String(repeating: "]", count: 70)).utf8)
+        guard case .failure(let error) = Self.mapped(deep) else {
+            Issue.record("70 levels were mapped")
+            return
+        }
+        #expect(error.reason.contains("nested deeper than 64"))
     }
 }

@@ -126,25 +126,26 @@ struct FileEventsStream: Sendable {
             return (.failure(error), counters)
         }
         if response.status == 400 { return (.success(.invalidPageToken), counters) }
-        let page: JSONPage
+        let receivedAt = now()
+        let source = configuration.name
+        let page: (items: [IncomingEvent], hasItems: Bool, fields: [String: JSONValue])
         do {
-            page = try JSONPage.parse(response.body, itemsKey: "fileEvents", keeping: IncydrNormalizer.fileEventMembers)
+            // Each event is mapped, not built: the normalizer decodes only the fields it reads.
+            page = try JSONPage.map(response.body, itemsKey: "fileEvents") { item, raw in
+                let time = IncydrNormalizer.fileEventTime(item)
+                let bytes = Array(raw)
+                // Without an id the key hashes the whole event.
+                let key = IncydrNormalizer.fileEventID(item).map { IncydrNormalizer.key("file_event", $0) }
+                    ?? IncydrNormalizer.contentKey((try? JSONParser.parse(bytes)) ?? .null)
+                return IncomingEvent(
+                    source: source, logType: IncydrConfiguration.logType, dedupeKey: key, dedupeTime: time,
+                    raw: bytes, normalized: IncydrNormalizer.fileEvent(item, occurredAt: time ?? receivedAt), origin: origin
+                )
+            }
         } catch {
             return (.failure(CollectorError(.invalidResponse, "file_events: the response is not the documented JSON page: \(error)")), counters)
         }
-        let receivedAt = now()
-        let events = page.items.map { item in
-            let id = item.value["event"]?["id"]?.textValue
-            let time = IncydrNormalizer.fileEventTime(item.value)
-            // Without an id the key hashes the whole event, which the page did not parse whole.
-            let key = id.map { IncydrNormalizer.key("file_event", $0) }
-                ?? IncydrNormalizer.contentKey((try? JSONParser.parse(item.raw)) ?? item.value)
-            return IncomingEvent(
-                source: configuration.name, logType: IncydrConfiguration.logType,
-                dedupeKey: key, dedupeTime: time,
-                raw: item.raw, normalized: IncydrNormalizer.fileEvent(item.value, occurredAt: time ?? receivedAt), origin: origin
-            )
-        }
+        let events = page.items
         let parsed = ParsedPage(
             events: events,
             totalCount: page.fields["totalCount"]?.textValue.flatMap { Int($0) },

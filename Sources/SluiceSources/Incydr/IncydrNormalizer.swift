@@ -22,27 +22,23 @@ enum IncydrNormalizer {
         static let privateIP = FieldPath("source.privateIp")
         static let executable = FieldPath("process.executable")
         static let eventID = FieldPath("event.id")
-        static let timestamp = FieldPath(segments: ["@timestamp"])
-
-        static let all = [
-            inserted, userEmail, userID, deviceUid, fileName, fileSHA256, fileID, fileDirectory, destinationName, destinationDomains,
-            destinationCategory, action, sourceIP, privateIP, executable, eventID, timestamp,
-        ]
     }
 
-    /// What of a file event ``fileEvent(_:occurredAt:)``, ``fileEventTime(_:)`` and its dedupe
-    /// key read: a page is parsed keeping only these members of each event.
-    static let fileEventMembers = JSONKeep(paths: Path.all)
+    /// A file event's id (`event.id`), its dedupe key's source.
+    static func fileEventID(_ item: JSONView) -> String? {
+        item.value(at: Path.eventID)?.textValue
+    }
 
     /// A file event's own time: `@timestamp`, else `event.inserted`.
-    static func fileEventTime(_ item: JSONValue) -> Timestamp? {
-        item["@timestamp"].flatMap(Timestamp.init(json:)) ?? item.value(at: Path.inserted).flatMap(Timestamp.init(json:))
+    static func fileEventTime(_ item: JSONView) -> Timestamp? {
+        item["@timestamp"]?.timestamp ?? item.value(at: Path.inserted)?.timestamp
     }
 
     /// `occurredAt` is ``fileEventTime(_:)``, or the time received for an event without one.
-    static func fileEvent(_ item: JSONValue, occurredAt: Timestamp) -> NormalizedEvent {
-        func text(_ path: FieldPath) -> String? { item.value(at: path).flatMap(\.textValue) }
-        func first(_ path: FieldPath) -> String? { item.value(at: path)?.arrayValue?.first?.textValue }
+    /// Reads the fields it needs from the mapped event; nothing else of it is decoded.
+    static func fileEvent(_ item: JSONView, occurredAt: Timestamp) -> NormalizedEvent {
+        func text(_ path: FieldPath) -> String? { item.value(at: path)?.textValue }
+        func first(_ path: FieldPath) -> String? { item.value(at: path)?.first?.textValue }
         var actor: AuditActor?
         let email = text(Path.userEmail)
         let userID = text(Path.userID)
