@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension JSONValue {
     /// Compact JSON with members in their original order.
     public func serialized() -> [UInt8] {
@@ -10,9 +16,9 @@ extension JSONValue {
     /// Canonical JSON: members sorted by the UTF-8 bytes of their names (last duplicate wins),
     /// no whitespace, numbers as written. Two senders' renderings of the same event agree here,
     /// which makes it the dedupe key for events that carry no id of their own.
-    public func canonicalBytes() -> [UInt8] {
+    public func canonicalBytes(capacity: Int = 256) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(capacity)
         write(into: &out, sortedKeys: true)
         return out
     }
@@ -45,19 +51,30 @@ extension JSONValue {
         }
     }
 
-    /// Members sorted by name (bytewise), keeping only the last of any repeated name. Sorting
-    /// by (name, position) and keeping the last of each run avoids a per-object dictionary.
+    /// Members sorted by name (bytewise), keeping only the last of any repeated name (the same
+    /// bytes). Sorting by (name, position) and keeping the last of each run avoids a per-object
+    /// dictionary; names compare with memcmp over their UTF-8 storage.
     static func canonicalOrder(_ members: [JSONMember]) -> [JSONMember] {
         if members.count < 2 { return members }
+        func compare(_ a: Int, _ b: Int) -> Int32 {
+            var ka = members[a].key
+            var kb = members[b].key
+            return ka.withUTF8 { x in
+                kb.withUTF8 { y in
+                    let common = min(x.count, y.count)
+                    let c = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                    return c != 0 ? c : Int32(x.count) - Int32(y.count)
+                }
+            }
+        }
         let order = members.indices.sorted { a, b in
-            let ka = members[a].key, kb = members[b].key
-            if ka == kb { return a < b }
-            return ka.utf8.lexicographicallyPrecedes(kb.utf8)
+            let c = compare(a, b)
+            return c == 0 ? a < b : c < 0
         }
         var result: [JSONMember] = []
         result.reserveCapacity(members.count)
         for (position, index) in order.enumerated() {
-            if position + 1 < order.count, members[order[position + 1]].key == members[index].key { continue }
+            if position + 1 < order.count, compare(order[position + 1], index) == 0 { continue }
             result.append(members[index])
         }
         return result

@@ -154,7 +154,7 @@ public struct EventNormalizer: Sendable, Hashable {
     /// The key that makes a redelivery a duplicate: the sender's event id when the field map
     /// names one, the signed webhook's id (with the event's position), else SHA-256 of the
     /// canonical JSON.
-    public func dedupeKey(for value: JSONValue, webhookID: String?, index: Int) -> [UInt8] {
+    public func dedupeKey(for value: JSONValue, webhookID: String?, index: Int, sizeHint: Int = 256) -> [UInt8] {
         let event = unwrapped(value)
         for path in fields.eventID {
             if let id = event.value(at: path)?.textValue, !id.isEmpty {
@@ -164,6 +164,7 @@ public struct EventNormalizer: Sendable, Hashable {
         if let webhookID {
             return Array(SHA256.hash(data: Array("webhook:\(webhookID):\(index)".utf8)))
         }
-        return Array(SHA256.hash(data: value.canonicalBytes()))
+        // The event's own size is near its canonical size: one allocation, no regrowth.
+        return Array(SHA256.hash(data: value.canonicalBytes(capacity: sizeHint)))
     }
 }

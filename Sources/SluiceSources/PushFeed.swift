@@ -38,7 +38,7 @@ public struct PushIngestor: Sendable {
             incoming.append(IncomingEvent(
                 source: feed.name,
                 logType: feed.logType,
-                dedupeKey: feed.normalizer.dedupeKey(for: event.value, webhookID: webhookID, index: index),
+                dedupeKey: feed.normalizer.dedupeKey(for: event.value, webhookID: webhookID, index: index, sizeHint: event.raw.count + 16),
                 dedupeTime: ownTime,
                 raw: event.raw,
                 normalized: normalized
