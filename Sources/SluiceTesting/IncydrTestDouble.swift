@@ -14,6 +14,12 @@ public final class IncydrTestDouble: Sendable {
         public var id: String
         public var inserted: Timestamp
         public var json: String
+
+        public init(id: String, inserted: Timestamp, json: String) {
+            self.id = id
+            self.inserted = inserted
+            self.json = json
+        }
     }
 
     public struct AuditEntry: Sendable {
@@ -86,6 +92,14 @@ public final class IncydrTestDouble: Sendable {
                     """
                 s.fileEvents.append(FileEvent(id: id, inserted: inserted, json: json))
             }
+            s.fileEvents.sort { ($0.inserted, $0.id) < ($1.inserted, $1.id) }
+        }
+    }
+
+    /// Adds file events exactly as given (their `json` is served byte for byte).
+    public func addFileEvents(_ events: [FileEvent]) {
+        state.withLock { s in
+            s.fileEvents += events
             s.fileEvents.sort { ($0.inserted, $0.id) < ($1.inserted, $1.id) }
         }
     }

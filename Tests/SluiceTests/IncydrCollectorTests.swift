@@ -13,6 +13,41 @@ import Testing
 @Suite struct IncydrCollectorTests {
     static let now = SluiceRuntimeClock.now
 
+    /// Collected events are stored as the API sent them, byte for byte, however they are
+    /// written: line breaks and spaces between tokens, escapes, NUL, non-ASCII, nesting, numbers
+    /// as written; the normalizer still reads their fields.
+    @Test func collectedEventsAreStoredByteForByte() async throws {
+        let double = IncydrTestDouble()
+        let start = Self.now() - .seconds(1_800)
+        let events = (0..<400).map { n -> IncydrTestDouble.FileEvent in
+            let id = "0_varied-\(n)"
+            let inserted = Timestamp(microseconds: start.microseconds + Int64(n) * 1_000)
+            let json: String = switch n % 5 {
+            case 0: "{\n  \"event\" : {\"id\": \"\(id)\", \"inserted\": \"\(inserted.rfc3339)\", \"action\": \"file-created\"},\r\n  \"user\": {\"email\": \"a\(n)@example.com\"}\n}"
+            case 1: #"{"event":{"id":"\#(id)","inserted":"\#(inserted.rfc3339)","action":"file-modified"},"file":{"name":"r\u00e9sum\u00e9-\#(n).pdf","note":"a\u0000b"}}"#
+            case 2: #"{"event":{"id":"\#(id)","inserted":"\#(inserted.rfc3339)"},"file":{"name":"東京-\#(n) 🛡️.xlsx","sizeInBytes":1.50e+3,"deep":[[[{"x":[-0,true,null]}]]]}}"#
+            case 3: #"{"event":{"id":"\#(id)","inserted":"\#(inserted.rfc3339)","action":"file-downloaded"},"user":{"email":"u\#(n)@example.com","id":12345678901234567890},"destination":{"domains":[]},"source":{"privateIp":["10.0.0.\#(n % 250)"]}}"#
+            // A later member of the same name (escaped) shadows `event`, id and all: the key is
+            // then the canonical JSON, in which `n` tells the events apart.
+            default: #"{"event":{"id":"\#(id)","inserted":"\#(inserted.rfc3339)"},"e\u0076ent":{"shadow":true},"n":\#(n),"x":"\"quoted\" \\ \/ \b\f\n\r\t"}"#
+            }
+            return IncydrTestDouble.FileEvent(id: id, inserted: inserted, json: json)
+        }
+        double.addFileEvents(events)
+        try await withCollector(double) { collector, store, _ in
+            let reports = await collector.run()
+            #expect(reports.map(\.outcome) == [.succeeded], "\(reports.map { $0.error ?? "" })")
+            let stored = try await store.events(afterSeq: 0, limit: 1_000)
+            #expect(Set(stored.map(\.raw)) == Set(events.map { Array($0.json.utf8) }))
+            #expect(stored.count == events.count)
+            let modified = try #require(stored.first { String(decoding: $0.raw, as: UTF8.self).contains("varied-1\"") })
+            #expect(modified.normalized.action == "file-modified")
+            #expect(modified.normalized.targets.first?.name == "résumé-1.pdf")
+            let created = try #require(stored.first { String(decoding: $0.raw, as: UTF8.self).contains("varied-0\"") })
+            #expect(created.normalized.actor?.id == "a0@example.com")
+        }
+    }
+
     func withCollector(
         _ double: IncydrTestDouble,
         streams: [IncydrConfiguration.Stream] = [.fileEvents],
