@@ -23,7 +23,7 @@ public final class PostgresEventStore: EventStore, Service {
     let client: PostgresClient
     let database: PostgresDatabase
     let logger: Logger
-    private let pending = GroupCommitQueue<PendingAppend> { $0.rows.count }
+    private let committer = GroupCommitter<PendingAppend> { $0.rows.count }
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     /// Runs inside the commit transaction after the events are inserted, before COMMIT (tests use
@@ -40,13 +40,12 @@ public final class PostgresEventStore: EventStore, Service {
     private let chores: AsyncStream<Void>
     let choresDue: AsyncStream<Void>.Continuation
 
-    struct PendingAppend {
+    struct PendingAppend: Sendable {
         var rows: [PostgresEventRow]
         var checkpoint: CheckpointUpdate?
         /// The lease the appending task worked under (``LeaseFence``), checked in the commit.
         var fence: Lease?
         var committedAt: Timestamp
-        var continuation: CheckedContinuation<AppendResult, any Error>
     }
 
     public init(configuration: PostgresStoreConfiguration, logger: Logger, beforeCommit: (@Sendable () async -> Void)? = nil) {
@@ -131,9 +130,7 @@ public final class PostgresEventStore: EventStore, Service {
             await drain()
             group.cancelAll()
         }
-        for item in pending.takeAll() {
-            item.continuation.resume(throwing: StoreError(.unavailable, "the store stopped before this append was committed"))
-        }
+        committer.failAll(StoreError(.unavailable, "the store stopped before this append was committed"))
     }
 
     // MARK: Append (group commit)
@@ -149,9 +146,7 @@ public final class PostgresEventStore: EventStore, Service {
             if untimedKeysRemain.load(ordering: .relaxed) {
                 (rows, storedBefore) = try await droppingUntimedDuplicates(rows, of: events)
             }
-            let committed = rows
-            let result = try await withCheckedThrowingContinuation { continuation in
-                pending.add(PendingAppend(rows: committed, checkpoint: checkpoint, fence: fence, committedAt: receivedAt, continuation: continuation))
+            let result = try await committer.submit(PendingAppend(rows: rows, checkpoint: checkpoint, fence: fence, committedAt: receivedAt)) {
                 wake.yield()
             }
             return AppendResult(accepted: result.accepted, duplicates: result.duplicates + storedBefore)
@@ -196,36 +191,43 @@ public final class PostgresEventStore: EventStore, Service {
         untimedKeysRemain.store(through > 0, ordering: .relaxed)
     }
 
+    /// Commits whatever is queued, in bounded transactions. When a group fails because of its
+    /// data, each request is committed alone so that the rest still land. Not when the server is
+    /// unreachable or out of time: each retry would wait out the deadline again, so the last
+    /// request of a group of n would get its 503 only after n + 1 deadlines, and every push
+    /// queued behind it later still.
     private func drain() async {
-        while true {
-            let batch = pending.takeGroup(maxEvents: configuration.maxEventsPerCommit)
-            if batch.isEmpty { return }
-            await commit(batch)
-        }
-    }
-
-    private func commit(_ batch: [PendingAppend]) async {
-        let started = ContinuousClock.now
-        let outcome: [Result<AppendResult, StoreError>]
-        do {
-            outcome = try await commitTogether(batch)
-        } catch where batch.count > 1 && Self.storeError(error, doing: "commit").code == .invalidRequest {
-            // One request's data may be what failed the group: commit each alone so the rest
-            // still land. Not when the server is unreachable or out of time: each retry would
-            // wait out the deadline again, so the last request of a group of n would get its
-            // 503 only after n + 1 deadlines, and every push queued behind it later still.
-            for item in batch { await commit([item]) }
-            return
-        } catch {
-            let failure = Self.storeError(error, doing: "commit")
-            logger.error("event store commit failed", metadata: ["error": "\(failure)"])
-            for item in batch { item.continuation.resume(throwing: failure) }
-            return
-        }
-        StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
-        for (item, result) in zip(batch, outcome) {
-            item.continuation.resume(with: result.mapError { $0 as any Error })
-        }
+        var started = ContinuousClock.now
+        let logger = self.logger
+        await committer.drain(
+            maxEvents: configuration.maxEventsPerCommit,
+            together: { batch in
+                started = ContinuousClock.now
+                return try await commitTogether(batch)
+            },
+            alone: { batch in
+                var results: [Result<AppendResult, StoreError>] = []
+                for item in batch {
+                    do {
+                        results.append(contentsOf: try await commitTogether([item]))
+                    } catch {
+                        let failure = Self.storeError(error, doing: "commit")
+                        logger.error("event store commit failed", metadata: ["error": "\(failure)"])
+                        results.append(.failure(failure))
+                    }
+                }
+                return results
+            },
+            retryAlone: { Self.storeError($0, doing: "commit").code == .invalidRequest },
+            failure: { error in
+                let failure = Self.storeError(error, doing: "commit")
+                logger.error("event store commit failed", metadata: ["error": "\(failure)"])
+                return failure
+            },
+            committed: {
+                StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+            }
+        )
     }
 
     /// One transaction for the whole group. A lost lease or a checkpoint that moved under its writer fails only
@@ -408,7 +410,6 @@ public final class PostgresEventStore: EventStore, Service {
 
     /// SQLSTATE classes and codes that say the server, not the request, is the problem.
     static func storeError(_ error: any Error, doing operation: String) -> StoreError {
-        if let error = error as? StoreError { return error }
         if let error = error as? PostgresTransactionError {
             // What failed first says why: BEGIN, the work inside, or COMMIT.
             guard let cause = error.beginError ?? error.closureError ?? error.commitError ?? error.rollbackError else {
@@ -416,24 +417,23 @@ public final class PostgresEventStore: EventStore, Service {
             }
             return storeError(cause, doing: operation)
         }
-        guard let error = error as? PSQLError else {
-            if error is CancellationError { return StoreError(.unavailable, "\(operation) was cancelled: the store is stopping") }
-            return StoreError(.unavailable, "\(operation) failed: \(error)")
-        }
-        guard let info = error.serverInfo, let state = info[.sqlState] else {
-            // No answer from the server: refused, reset, timed out or closed.
-            return StoreError(.unavailable, "\(operation) failed: PostgreSQL is unreachable (\(error.code)); check storage.postgres.url and the server")
-        }
-        let message = info[.message] ?? "SQLSTATE \(state)"
-        switch state {
-        case "53100":
-            return StoreError(.full, "\(operation) failed: PostgreSQL's disk is full (\(message)); free space on the database volume")
-        case "XX001", "XX002":
-            return StoreError(.corrupt, "\(operation) failed: PostgreSQL reports damaged data (\(message))")
-        case _ where state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("42"):
-            return StoreError(.invalidRequest, "\(operation) failed: \(message) (SQLSTATE \(state))")
-        default:
-            return StoreError(.unavailable, "\(operation) failed: \(message) (SQLSTATE \(state))")
+        return StoreError.wrapping(error, doing: operation) { error in
+            guard let error = error as? PSQLError else { return nil }
+            guard let info = error.serverInfo, let state = info[.sqlState] else {
+                // No answer from the server: refused, reset, timed out or closed.
+                return StoreFailure(.unavailable, "PostgreSQL is unreachable (\(error.code))", remedy: "check storage.postgres.url and the server")
+            }
+            let message = info[.message] ?? "SQLSTATE \(state)"
+            switch state {
+            case "53100":
+                return StoreFailure(.full, "PostgreSQL's disk is full (\(message))", remedy: "free space on the database volume")
+            case "XX001", "XX002":
+                return StoreFailure(.corrupt, "PostgreSQL reports damaged data (\(message))")
+            case _ where state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("42"):
+                return StoreFailure(.invalidRequest, "\(message) (SQLSTATE \(state))")
+            default:
+                return StoreFailure(.unavailable, "\(message) (SQLSTATE \(state))")
+            }
         }
     }
 }

@@ -24,7 +24,7 @@ public final class SQLiteEventStore: EventStore {
     public let configuration: SQLiteStoreConfiguration
     let logger: Logger
     let writerQueue = DispatchQueue(label: "sluice.store.group-commit")
-    private let pending = GroupCommitQueue<PendingAppend> { $0.rows.count }
+    private let committer = GroupCommitter<PendingAppend> { $0.rows.count }
     /// A separate connection that copies committed WAL frames into the database file beside the
     /// writer, so that commits never wait for a checkpoint.
     private let checkpointer: DatabaseQueue
@@ -56,11 +56,10 @@ public final class SQLiteEventStore: EventStore {
     /// Checkpoints at most this often: a page rewritten by many commits is copied once per interval.
     private let checkpointInterval: DispatchTimeInterval = .seconds(1)
 
-    struct PendingAppend {
+    struct PendingAppend: Sendable {
         var rows: [PreparedEvent]
         var checkpoint: CheckpointUpdate?
         var committedAt: Timestamp
-        var continuation: CheckedContinuation<AppendResult, any Error>
     }
 
     /// Opens (creating if needed) the database and runs pending migrations.
@@ -147,8 +146,7 @@ public final class SQLiteEventStore: EventStore {
             }
             let (rows, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt)
             if trainingDue { scheduleTraining() }
-            let result = try await withCheckedThrowingContinuation { continuation in
-                pending.add(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt, continuation: continuation))
+            let result = try await committer.submit(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt)) {
                 writerQueue.async { self.drain() }
             }
             return AppendResult(accepted: result.accepted, duplicates: result.duplicates + storedBefore)
@@ -187,75 +185,60 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// Runs on `writerQueue`: commits whatever is queued, in bounded transactions.
+    /// Runs on `writerQueue`: commits whatever is queued, in bounded transactions. A group is
+    /// first tried without savepoints (two extra statements per request); duplicates never fail
+    /// an insert, so a failure is rare, and then, unless it poisons any transaction (a full disk,
+    /// an I/O error), the group is committed again with one savepoint per request.
     private func drain() {
-        while true {
-            let batch = pending.takeGroup(maxEvents: configuration.maxEventsPerCommit)
-            if batch.isEmpty { return }
-            commit(batch)
-        }
-    }
-
-    private func commit(_ batch: [PendingAppend]) {
-        var results = [Result<AppendResult, StoreError>](repeating: .failure(StoreError(.unavailable, "not committed")), count: batch.count)
-        let started = ContinuousClock.now
-        do {
-            // Optimistic path: no savepoints (two extra statements per request). Duplicates
-            // never fail an insert, so a failure here is rare; then the whole transaction rolls
-            // back and the group is retried with one savepoint per request.
-            try pool.write { db in
-                let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
-                for (i, item) in batch.enumerated() {
-                    results[i] = .success(try insert(item, labels: ids, in: db))
+        var started = ContinuousClock.now
+        committer.drain(
+            maxEvents: configuration.maxEventsPerCommit,
+            together: { batch in
+                started = ContinuousClock.now
+                return try pool.write { db in
+                    let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
+                    return try batch.map { item in .success(try insert(item, labels: ids, in: db)) }
                 }
+            },
+            alone: { batch in try commitIsolated(batch) },
+            retryAlone: { !Self.isFatalForTransaction($0) },
+            failure: { error in
+                let failure = Self.storeError(error, doing: "commit")
+                logger.error("event store commit failed", metadata: ["error": "\(failure)"])
+                return failure
+            },
+            committed: {
+                StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+                wroteEvents.store(true, ordering: .relaxed)
+                scheduleCheckpoint()
+                if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }
             }
-        } catch where batch.count > 1 && !Self.isFatalForTransaction(error) {
-            do {
-                try commitIsolated(batch, into: &results)
-            } catch {
-                fail(batch, with: error)
-                return
-            }
-        } catch {
-            fail(batch, with: error)
-            return
-        }
-        StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
-        wroteEvents.store(true, ordering: .relaxed)
-        for (item, result) in zip(batch, results) {
-            item.continuation.resume(with: result.mapError { $0 as any Error })
-        }
-        scheduleCheckpoint()
-        if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }
+        )
     }
 
     /// Commits each request of the group inside its own savepoint, so that one failing request
     /// fails alone.
-    private func commitIsolated(_ batch: [PendingAppend], into results: inout [Result<AppendResult, StoreError>]) throws {
+    private func commitIsolated(_ batch: [PendingAppend]) throws -> [Result<AppendResult, StoreError>] {
         try pool.write { db in
             // Labels first, outside any savepoint: one undone with a savepoint must not be cached.
             let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
-            for (i, item) in batch.enumerated() {
+            var results: [Result<AppendResult, StoreError>] = []
+            for item in batch {
                 do {
                     var outcome = AppendResult(accepted: 0, duplicates: 0)
                     try db.inSavepoint {
                         outcome = try insert(item, labels: ids, in: db)
                         return .commit
                     }
-                    results[i] = .success(outcome)
+                    results.append(.success(outcome))
                 } catch {
                     // A full disk or I/O error poisons the transaction: fail it all.
                     if Self.isFatalForTransaction(error) { throw error }
-                    results[i] = .failure(Self.storeError(error, doing: "append"))
+                    results.append(.failure(Self.storeError(error, doing: "append")))
                 }
             }
+            return results
         }
-    }
-
-    private func fail(_ batch: [PendingAppend], with error: any Error) {
-        let failure = Self.storeError(error, doing: "commit")
-        logger.error("event store commit failed", metadata: ["error": "\(failure)"])
-        for item in batch { item.continuation.resume(throwing: failure) }
     }
 
     /// Queues one passive checkpoint (after `checkpointInterval`) unless one is already queued.
@@ -583,20 +566,19 @@ public final class SQLiteEventStore: EventStore {
     }
 
     static func storeError(_ error: any Error, doing operation: String) -> StoreError {
-        if let error = error as? StoreError { return error }
-        guard let dbError = error as? DatabaseError else {
-            return StoreError(.unavailable, "\(operation) failed: \(error)")
-        }
-        let detail = dbError.message ?? "\(dbError.resultCode)"
-        switch dbError.resultCode {
-        case .SQLITE_FULL:
-            return StoreError(.full, "\(operation) failed: the disk or database is full (\(detail)); free space on the data volume")
-        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return StoreError(.corrupt, "\(operation) failed: the database file is damaged (\(detail))")
-        case .SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE:
-            return StoreError(.invalidRequest, "\(operation) failed: \(detail)")
-        default:
-            return StoreError(.unavailable, "\(operation) failed: \(detail)")
+        StoreError.wrapping(error, doing: operation) { error in
+            guard let dbError = error as? DatabaseError else { return nil }
+            let detail = dbError.message ?? "\(dbError.resultCode)"
+            switch dbError.resultCode {
+            case .SQLITE_FULL:
+                return StoreFailure(.full, "the disk or database is full (\(detail))", remedy: "free space on the data volume")
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return StoreFailure(.corrupt, "the database file is damaged (\(detail))")
+            case .SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE:
+                return StoreFailure(.invalidRequest, detail)
+            default:
+                return StoreFailure(.unavailable, detail)
+            }
         }
     }
 }

@@ -1,0 +1,131 @@
+import SluiceCore
+import Synchronization
+
+/// The group commit both stores use. Appends wait here; the store's single writer takes them
+/// oldest first in groups bounded by their event count and commits each group as one
+/// transaction. When that fails because of one request (its data, not the disk or the server),
+/// the group is committed again request by request, so that the request at fault fails alone.
+/// Every caller is resumed only after the transaction holding its events committed, or with
+/// why it did not: acknowledged means durable.
+///
+/// The writer brings the two ways of committing (SQLite: a transaction, then savepoints inside
+/// one; PostgreSQL: a transaction, then one per request) and when to retry; the rest is here.
+package final class GroupCommitter<Request: Sendable>: Sendable {
+    package typealias Results = [Result<AppendResult, StoreError>]
+
+    private struct Waiting: Sendable {
+        var request: Request
+        var continuation: CheckedContinuation<AppendResult, any Error>
+    }
+
+    private let waiting = Mutex<[Waiting]>([])
+    private let eventCount: @Sendable (Request) -> Int
+
+    package init(eventCount: @escaping @Sendable (Request) -> Int) {
+        self.eventCount = eventCount
+    }
+
+    /// Queues `request` and waits for its commit; `wake` tells the writer there is work (called
+    /// once the request is queued).
+    package func submit(_ request: Request, wake: @Sendable () -> Void) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { continuation in
+            waiting.withLock { $0.append(Waiting(request: request, continuation: continuation)) }
+            wake()
+        }
+    }
+
+    /// The oldest waiting requests holding at most `maxEvents` events together (at least one
+    /// request, however large), removed from the queue; empty when nothing waits.
+    private func takeGroup(maxEvents: Int) -> [Waiting] {
+        waiting.withLock { queue in
+            var taken = 0
+            var count = 0
+            while taken < queue.count, count == 0 || count + eventCount(queue[taken].request) <= maxEvents {
+                count += eventCount(queue[taken].request)
+                taken += 1
+            }
+            let group = Array(queue.prefix(taken))
+            queue.removeFirst(taken)
+            return group
+        }
+    }
+
+    /// Commits everything waiting, group after group, for a writer that commits synchronously.
+    /// `together` commits a group as one transaction; `alone` commits each request on its own
+    /// when `retryAlone` accepts what `together` threw; `failure` names what went wrong;
+    /// `committed` runs after each group that committed.
+    package func drain(
+        maxEvents: Int,
+        together: ([Request]) throws -> Results,
+        alone: ([Request]) throws -> Results,
+        retryAlone: (any Error) -> Bool,
+        failure: (any Error) -> StoreError,
+        committed: () -> Void = {}
+    ) {
+        while true {
+            let group = takeGroup(maxEvents: maxEvents)
+            if group.isEmpty { return }
+            let requests = group.map(\.request)
+            let results: Results
+            do {
+                do {
+                    results = try together(requests)
+                } catch where group.count > 1 && retryAlone(error) {
+                    results = try alone(requests)
+                }
+            } catch {
+                resume(group, failing: failure(error))
+                continue
+            }
+            committed()
+            resume(group, with: results)
+        }
+    }
+
+    /// The same for a writer that commits asynchronously.
+    package func drain(
+        maxEvents: Int,
+        together: ([Request]) async throws -> Results,
+        alone: ([Request]) async throws -> Results,
+        retryAlone: (any Error) -> Bool,
+        failure: (any Error) -> StoreError,
+        committed: () -> Void = {}
+    ) async {
+        while true {
+            let group = takeGroup(maxEvents: maxEvents)
+            if group.isEmpty { return }
+            let requests = group.map(\.request)
+            let results: Results
+            do {
+                do {
+                    results = try await together(requests)
+                } catch where group.count > 1 && retryAlone(error) {
+                    results = try await alone(requests)
+                }
+            } catch {
+                resume(group, failing: failure(error))
+                continue
+            }
+            committed()
+            resume(group, with: results)
+        }
+    }
+
+    /// Fails every waiting request (the writer is stopping); none of them was committed.
+    package func failAll(_ error: StoreError) {
+        resume(waiting.withLock { queue in
+            defer { queue.removeAll() }
+            return queue
+        }, failing: error)
+    }
+
+    private func resume(_ group: [Waiting], with results: Results) {
+        for (waiting, result) in zip(group, results) {
+            waiting.continuation.resume(with: result.mapError { $0 as any Error })
+        }
+    }
+
+    private func resume(_ group: [Waiting], failing error: StoreError) {
+        for waiting in group { waiting.continuation.resume(throwing: error) }
+    }
+}
