@@ -79,7 +79,7 @@ extension ConfigReader {
         // Placeholders until the required keys are known good: every key is still checked.
         var configuration = IncydrConfiguration(name: name, baseURL: baseURL ?? "", clientID: clientID ?? "", clientSecret: clientSecret ?? "", streams: streams)
         if let v = fields["lookback"], let seconds = durationSeconds(v, "\(path).lookback") { configuration.lookback = .seconds(seconds) }
-        if let v = fields["overlap"], let seconds = durationSeconds(v, "\(path).overlap") { configuration.overlap = .seconds(seconds) }
+        if let v = fields["overlap"], let seconds = durationSeconds(v, "\(path).overlap", allowingZero: true) { configuration.overlap = .seconds(seconds) }
         if let v = fields["request_timeout"], let seconds = durationSeconds(v, "\(path).request_timeout") { configuration.requestTimeout = .seconds(seconds) }
         if let v = fields["requests_per_minute"], let n = int(v, "\(path).requests_per_minute", range: 1...1_000_000) { configuration.requestsPerMinute = n }
         if let v = fields["max_pages_per_run"], let n = int(v, "\(path).max_pages_per_run", range: 1...10_000_000) { configuration.maxPagesPerRun = n }

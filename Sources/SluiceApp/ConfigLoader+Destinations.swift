@@ -77,7 +77,7 @@ extension ConfigReader {
                 switch key {
                 case "max_events": batchEvents = int(value, "\(path).batch.max_events", range: 1...100_000)
                 case "max_bytes": batchBytes = byteSize(value, "\(path).batch.max_bytes")
-                default: if let d = duration(value, "\(path).batch.max_wait") { delivery.maxWait = d }
+                default: if let d = duration(value, "\(path).batch.max_wait", allowingZero: true) { delivery.maxWait = d }
                 }
             }
         }
@@ -283,9 +283,9 @@ extension ConfigReader {
     }
 
     /// `250ms`, `30s`, `5m`, `1h`, `7d`, or whole seconds.
-    mutating func duration(_ node: Node, _ path: String) -> Duration? {
-        if let text = node.scalar?.string, text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 { return .milliseconds(n) }
-        return durationSeconds(node, path).map { .seconds($0) }
+    mutating func duration(_ node: Node, _ path: String, allowingZero: Bool = false) -> Duration? {
+        if let text = node.scalar?.string, text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 || (n == 0 && allowingZero) { return .milliseconds(n) }
+        return durationSeconds(node, path, allowingZero: allowingZero).map { .seconds($0) }
     }
 
     mutating func readRoutes(_ node: Node) -> [DeliveryRoute] {

@@ -121,11 +121,19 @@ struct ConfigReader {
         return nil
     }
 
-    mutating func durationSeconds(_ node: Node, _ path: String) -> Int? {
+    /// A duration in whole seconds; zero only where `allowingZero` (it means "none", as a
+    /// batch's `max_wait: 0s` means "do not wait").
+    mutating func durationSeconds(_ node: Node, _ path: String, allowingZero: Bool = false) -> Int? {
         guard let text = string(node, path) else { return nil }
-        if let seconds = DurationText.seconds(text), seconds > 0 { return seconds }
-        fail(path, "expected a duration such as 300s, 5m, 1h or 7d, got \"\(text)\"", node)
-        return nil
+        guard let seconds = DurationText.seconds(text) else {
+            fail(path, "expected a duration such as 300s, 5m, 1h or 7d, got \"\(text)\"", node)
+            return nil
+        }
+        if seconds == 0 && !allowingZero {
+            fail(path, "must be longer than 0s, got \"\(text)\"", node)
+            return nil
+        }
+        return seconds
     }
 
     /// A secret: `${env:NAME}`, `${file:/path}` or (discouraged) the literal value.

@@ -215,4 +215,17 @@ public enum DurationText {
         guard let n = Int(text), n >= 0 else { return nil }
         return n
     }
+
+    /// `duration` as a configuration file writes it: in the largest unit that divides it
+    /// (`1h`, `90m`, `45s`, `250ms`), so what is shown can be pasted back.
+    public static func text(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        guard attoseconds == 0 else {
+            return "\(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)ms"
+        }
+        for (suffix, factor) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds != 0 && seconds % factor == 0 {
+            return "\(seconds / factor)\(suffix)"
+        }
+        return "\(seconds)s"
+    }
 }

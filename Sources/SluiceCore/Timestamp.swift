@@ -25,6 +25,13 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public var description: String { rfc3339 }
 
+    /// The end of a range that has none (a replay "until further notice"): the largest instant,
+    /// so comparisons need no special case, and shown as null, never as a date.
+    public static let noEnd = Timestamp(microseconds: .max)
+
+    /// This time as JSON: its RFC 3339 text, or null for ``noEnd``.
+    public var jsonValue: JSONValue { self == .noEnd ? .null : .string(rfc3339) }
+
     /// `2021-08-17T13:28:57.801578Z`: always six fractional digits, always UTC.
     public var rfc3339: String {
         var us = microseconds % 1_000_000

@@ -9,6 +9,9 @@ public struct ClientCredentialsGrant: Sendable {
         case basic
         /// `client_id` and `client_secret` in the form body.
         case form
+        /// HTTP Basic and an empty body: no grant type, which the endpoint implies. Code42's
+        /// `POST /v1/oauth` as its official SDK calls it.
+        case basicWithoutBody
     }
 
     public var tokenURL: String
@@ -26,22 +29,27 @@ public struct ClientCredentialsGrant: Sendable {
     }
 
     public func request(using transport: HTTPTransport) async throws(TokenError) -> AccessToken {
-        var headers = [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")]
+        var headers = [("Accept", "application/json")]
         var form = "grant_type=client_credentials"
         switch authentication {
-        case .basic:
+        case .basic, .basicWithoutBody:
             let credentials = Data("\(clientID):\(clientSecret)".utf8).base64EncodedString()
             headers.append(("Authorization", "Basic \(credentials)"))
         case .form:
             form += "&client_id=\(HTTPTransport.percentEncoded(clientID))&client_secret=\(HTTPTransport.percentEncoded(clientSecret))"
         }
         if let scope { form += "&scope=\(HTTPTransport.percentEncoded(scope))" }
+        var body: [UInt8]? = nil
+        if authentication != .basicWithoutBody {
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            body = Array(form.utf8)
+        }
         let target = HTTPTransport.redacted(tokenURL)
         let response: OutboundResponse
         do {
-            response = try await transport.send(OutboundRequest(method: "POST", url: tokenURL, headers: headers, body: Array(form.utf8), timeout: .seconds(30)))
+            response = try await transport.send(OutboundRequest(method: "POST", url: tokenURL, headers: headers, body: body, timeout: .seconds(30)))
         } catch {
-            throw TokenError("token request to \(target) failed: \(error.message)", isTransient: true)
+            throw TokenError("the token request failed: \(error.message)", isTransient: true)
         }
         switch response.status {
         case 200..<300:

@@ -83,7 +83,7 @@ public struct GoogleJWTGrant: Sendable {
             )
         } catch {
             let transient = error.code != .forbidden && error.code != .invalidURL
-            throw TokenError("token request to \(target) failed: \(error.message)", isTransient: transient)
+            throw TokenError("the token request failed: \(error.message)", isTransient: transient)
         }
         let json = try? JSONParser.parse(response.body)
         switch response.status {

@@ -76,6 +76,10 @@ public struct HTTPTransport: Sendable {
     public static let shared: HTTPTransport = {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10)))
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        // A refused or failed connection is reported at once: every caller retries under its own
+        // RetryPolicy (attempts, backoff, counted and shown), so the client must not also retry
+        // silently until its connect timeout, which made one attempt at a closed port last 10 s.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return live(client: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration))
     }()
 

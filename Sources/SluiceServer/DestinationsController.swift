@@ -98,7 +98,7 @@ struct DestinationsController: Sendable {
         else {
             throw APIError(.badRequest, "send {\"since\": \"<RFC 3339 time>\", \"until\": \"<RFC 3339 time, optional>\"}: the events that occurred in that range are sent again")
         }
-        var until = Timestamp(microseconds: Int64.max)
+        var until = Timestamp.noEnd
         if let untilValue = json["until"] {
             guard let text = untilValue.stringValue, let parsed = Timestamp(rfc3339: text) else {
                 throw APIError(.badRequest, "until must be an RFC 3339 time such as 2026-11-22T00:00:00Z")
@@ -144,7 +144,7 @@ struct DestinationsController: Sendable {
         .object([
             JSONMember("id", .number(String(job.id))),
             JSONMember("since", .string(job.since.rfc3339)),
-            JSONMember("until", job.until.microseconds == Int64.max ? .null : .string(job.until.rfc3339)),
+            JSONMember("until", job.until.jsonValue),
             JSONMember("sent", .number(String(job.sent))),
             JSONMember("created_at", .string(job.createdAt.rfc3339)),
             JSONMember("finished_at", job.finishedAt.map { .string($0.rfc3339) } ?? .null),

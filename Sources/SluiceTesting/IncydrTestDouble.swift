@@ -9,6 +9,13 @@ import Synchronization
 /// parts on request: short-lived tokens, 429 with and without `Retry-After`, bursts of 500s,
 /// `""` or null as the last page token, events inserted late, and the audit search's
 /// 10,000-result window.
+///
+/// Its shapes are the official SDK's (`incydr` 2.12.6; Tests/system/incydr_sdk_double.py checks
+/// Sluice against the SDK's own models): the token request has no body; file-event date
+/// filters are in milliseconds; audit pages carry no `totalResultCount` (the count is asked of
+/// `search-results-count`) and nothing past 10,000; users and cases are paged by number only,
+/// cases with `srtDir=asc&srtKey=number`. A request of another shape gets a 400 naming it, and
+/// is listed in ``Stats/refused``.
 public final class IncydrTestDouble: Sendable {
     public struct FileEvent: Sendable {
         public var id: String
@@ -41,6 +48,8 @@ public final class IncydrTestDouble: Sendable {
         public var status401 = 0
         public var status429 = 0
         public var status500 = 0
+        /// Requests the SDK would not send, each with why.
+        public var refused: [String] = []
     }
 
     struct State {
@@ -176,12 +185,19 @@ public final class IncydrTestDouble: Sendable {
     /// Serves the double on 127.0.0.1 (a runtime-chosen port); `body` gets its base URL.
     public func withServer<Value: Sendable>(_ body: @Sendable (String) async throws -> Value) async throws -> Value {
         let router = Router()
-        router.post("/v1/oauth") { request, _ in self.token(request) }
+        router.post("/v1/oauth") { request, _ in
+            let body = try await request.body.collect(upTo: 1 << 16)
+            guard body.readableBytes == 0 else { return self.refuse("POST /v1/oauth with a body; the SDK sends none") }
+            return self.token(request)
+        }
         router.post("/v2/file-events") { request, context in
             try await self.data(request, path: "/v2/file-events") { try self.fileEvents(body: try await request.body.collect(upTo: 1 << 20)) }
         }
         router.post("/v1/audit/search-audit-log") { request, context in
-            try await self.data(request, path: "/v1/audit/search-audit-log") { try self.auditSearch(body: try await request.body.collect(upTo: 1 << 20)) }
+            try await self.data(request, path: "/v1/audit/search-audit-log") { try self.auditSearch(body: try await request.body.collect(upTo: 1 << 20), countOnly: false) }
+        }
+        router.post("/v1/audit/search-results-count") { request, context in
+            try await self.data(request, path: "/v1/audit/search-results-count") { try self.auditSearch(body: try await request.body.collect(upTo: 1 << 20), countOnly: true) }
         }
         router.get("/v1/users") { request, context in
             try await self.data(request, path: "/v1/users") {
@@ -190,7 +206,11 @@ public final class IncydrTestDouble: Sendable {
         }
         router.get("/v1/cases") { request, context in
             try await self.data(request, path: "/v1/cases") {
-                self.listing(\.cases, key: "cases", page: request.uri.queryParameters["pgNum"], size: request.uri.queryParameters["pgSize"])
+                let query = request.uri.queryParameters
+                guard query["srtDir"] == "asc", query["srtKey"] == "number" else {
+                    return self.refuse("GET /v1/cases without srtDir=asc&srtKey=number, which the SDK always sends")
+                }
+                return self.listing(\.cases, key: "cases", page: query["pgNum"], size: query["pgSize"])
             }
         }
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
@@ -204,6 +224,12 @@ public final class IncydrTestDouble: Sendable {
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// A 400 for a request the SDK would not send, recorded.
+    private func refuse(_ why: String) -> Response {
+        state.withLock { $0.stats.refused.append(why) }
+        return json(.badRequest, #"{"problems":[{"type":"NOT_AS_THE_SDK_SENDS","description":\#(String(decoding: JSONValue.string(why).serialized(), as: UTF8.self))}]}"#)
     }
 
     private func token(_ request: Request) -> Response {
@@ -263,7 +289,11 @@ public final class IncydrTestDouble: Sendable {
         var through: Timestamp?
         for group in query["groups"]?.arrayValue ?? [] {
             for filter in group["filters"]?.arrayValue ?? [] where filter["term"]?.stringValue == "event.inserted" {
-                let value = filter["value"].flatMap(Timestamp.init(json:))
+                // As the SDK writes dates: `2022-06-01T00:00:00.000Z`, milliseconds.
+                guard let text = filter["value"]?.stringValue, Self.isMilliseconds(text) else {
+                    return refuse("an event.inserted filter value not in milliseconds (\(filter["value"]?.textValue ?? "none"))")
+                }
+                let value = Timestamp(rfc3339: text)
                 switch filter["operator"]?.stringValue {
                 case "ON_OR_AFTER": after = value
                 case "ON_OR_BEFORE": through = value
@@ -306,8 +336,24 @@ public final class IncydrTestDouble: Sendable {
         return json(.ok, #"{"fileEvents":[\#(items)],"nextPgToken":\#(next),"problems":null,"totalCount":\#(matching.count)}"#)
     }
 
-    private func auditSearch(body: ByteBuffer) throws -> Response {
+    /// `2022-06-01T00:00:00.123Z`
+    static func isMilliseconds(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 24, bytes[23] == UInt8(ascii: "Z"), bytes[19] == UInt8(ascii: "."), Timestamp(rfc3339: text) != nil else { return false }
+        return bytes[20..<23].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    /// The members of the SDK's `QueryAuditLogRequest`, all of which it sends (null when unused).
+    static let auditQueryMembers: Set<String> = [
+        "actorIds", "actorIpAddresses", "actorNames", "dateRange", "eventTypes", "page", "pageSize", "resourceIds", "userTypes",
+    ]
+
+    private func auditSearch(body: ByteBuffer, countOnly: Bool) throws -> Response {
         let query = try JSONParser.parse(Array(body.readableBytesView))
+        let members = Set(query.objectMembers?.map(\.key) ?? [])
+        guard members == Self.auditQueryMembers else {
+            return refuse("an audit search whose members are not QueryAuditLogRequest's: \(members.sorted())")
+        }
         let page = query["page"]?.textValue.flatMap { Int($0) } ?? 0
         let size = query["pageSize"]?.textValue.flatMap { Int($0) } ?? 100
         func seconds(_ key: String) -> Int64? {
@@ -320,13 +366,14 @@ public final class IncydrTestDouble: Sendable {
                 (start.map { e.timestamp.microseconds >= $0 } ?? true) && (end.map { e.timestamp.microseconds <= $0 } ?? true)
             }
         }
+        if countOnly { return json(.ok, #"{"totalResultCount":\#(matching.count)}"#) }
         let from = page * size
         // Past the 10,000-result window the API answers without `events`.
         if from >= 10_000 {
-            return json(.ok, #"{"paginationRangeStartIndex":10000,"paginationRangeEndIndex":10000,"totalResultCount":\#(matching.count)}"#)
+            return json(.ok, #"{"paginationRangeStartIndex":10000,"paginationRangeEndIndex":10000}"#)
         }
-        let items = matching.dropFirst(from).prefix(size).map(\.json).joined(separator: ",")
-        let count = min(size, max(0, matching.count - from))
+        let count = min(size, 10_000 - from, max(0, matching.count - from))
+        let items = matching.dropFirst(from).prefix(count).map(\.json).joined(separator: ",")
         return json(.ok, #"{"events":[\#(items)],"paginationRangeStartIndex":\#(from),"paginationRangeEndIndex":\#(from + count)}"#)
     }
 

@@ -39,7 +39,7 @@ struct ReplayCommand: AsyncParsableCommand {
             printError("--since takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got \"\(since)\"")
             throw ExitCode(2)
         }
-        var end = Timestamp(microseconds: Int64.max)
+        var end = Timestamp.noEnd
         if let until {
             guard let parsed = Timestamp(rfc3339: until) else {
                 printError("--until takes an RFC 3339 time (2026-11-01T00:00:00Z) or a date (2026-11-01), got \"\(until)\"")
@@ -56,8 +56,7 @@ struct ReplayCommand: AsyncParsableCommand {
             let now = SluiceRuntime.systemNow()
             let audit = AdminAuditEntry.replay(destination: destination, since: start, until: end, by: .commandLine, at: now)
             let job = try await ledger.createReplay(destination: destination, since: start, until: end, at: now, audit: audit)
-            let untilText = end.microseconds == Int64.max ? "null" : "\"\(end.rfc3339)\""
-            print("{\"destination\":\(JSONValue.quoted(destination)),\"replay\":\(job.id),\"since\":\"\(start.rfc3339)\",\"until\":\(untilText),\"status\":\"queued\"}")
+            print("{\"destination\":\(JSONValue.quoted(destination)),\"replay\":\(job.id),\"since\":\"\(start.rfc3339)\",\"until\":\(String(decoding: end.jsonValue.serialized(), as: UTF8.self)),\"status\":\"queued\"}")
         } catch {
             throw error.exit()
         }

@@ -3,6 +3,7 @@ import Foundation
 import SluiceApp
 import SluiceCore
 import SluiceHTTP
+import SluiceSources
 import SluiceWorkflows
 
 /// `sluice workflow test|runs|retry`.
@@ -55,16 +56,24 @@ struct WorkflowCommand: AsyncParsableCommand {
                 printError("cannot read the alert file \(event)")
                 throw ExitCode(2)
             }
+            let source = feed ?? definition.trigger.feeds.first ?? "test"
+            let feedConfig = config.feeds.first { $0.name == source }
+            // Read as a push of the file would be, so the alert (and the external id hashed from
+            // it) is the one the store would keep: no surrounding whitespace or final newline.
+            let decoded: [DecodedEvent]
             do {
-                _ = try JSONParser.parse(Array(bytes))
+                decoded = try PushBodyDecoder(limits: feedConfig?.limits ?? PushLimits()).decode(Array(bytes))
             } catch {
-                printError("\(event) is not one JSON document: \(error)")
+                printError("\(event) is not one JSON document as a feed accepts it: \(error.message)")
                 throw ExitCode(2)
             }
-            let source = feed ?? definition.trigger.feeds.first ?? "test"
-            let logType = definition.trigger.logTypes.first ?? config.feeds.first { $0.name == source }?.logType ?? "JSON"
+            guard decoded.count == 1, let pushed = decoded.first else {
+                printError("\(event) holds \(decoded.count) events; put the one alert to test in the file")
+                throw ExitCode(2)
+            }
+            let logType = definition.trigger.logTypes.first ?? feedConfig?.logType ?? "JSON"
             let now = SluiceRuntime.systemNow()
-            let alert = OutboundEvent(seq: 0, source: source, logType: logType, action: "", occurredAt: now, receivedAt: now, raw: Array(bytes))
+            let alert = OutboundEvent(seq: 0, source: source, logType: logType, action: "", occurredAt: now, receivedAt: now, raw: pushed.raw)
             let runner = WorkflowRunner(definition: definition, transport: .shared, logger: try store.makeLogger(label: "sluice.workflow"), now: SluiceRuntime.systemNow)
             if runner.trigger(alert) == nil {
                 print("trigger: the workflow would not start for this alert on feed \(source) (log type \(logType)); running the steps anyway")

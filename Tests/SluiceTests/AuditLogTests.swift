@@ -84,6 +84,7 @@ import Testing
         )
         func run(_ arguments: [String]) async throws -> Int32 { try await cli.run(arguments).status }
         #expect(try await run(["replay", "disk", "--since", "2026-11-01", "--until", "2026-11-02"]) == 0)
+        #expect(try await run(["replay", "disk", "--since", "2026-11-03"]) == 0)
         #expect(try await run(["dead-letters", "redrive", "disk"]) == 0)
         #expect(try await run(["replay", "nowhere", "--since", "2026-11-01"]) != 0)
         #expect(try await run(["pause", "disk", "--reason", "disk almost full"]) == 0)
@@ -94,13 +95,18 @@ import Testing
         let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: .init(label: "test"))
         let entries = try await Self.auditEntries(store)
         #expect(entries.map(\.normalized.action).sorted() == [
-            "destination.dead_letters_redriven", "destination.paused", "destination.replay_started", "destination.resumed",
+            "destination.dead_letters_redriven", "destination.paused", "destination.replay_started", "destination.replay_started", "destination.resumed",
         ])
+        // A replay without an end records null, not the "no end" instant printed as a date.
+        let untils = try entries.filter { $0.normalized.action == "destination.replay_started" }
+            .map { try JSONParser.parse($0.raw)["metadata"]?["until"] }
+        #expect(untils.contains(.string("2026-11-02T00:00:00.000000Z")))
+        #expect(untils.contains(.null))
         #expect(try await store.hold(destination: "disk") == nil)
         #expect(entries.allSatisfy { $0.normalized.actor == AdminAuditEntry.console("alice") })
         #expect(entries.allSatisfy { $0.normalized.context == AuditContext(location: "local", userAgent: "sluice-cli") })
         #expect(entries.allSatisfy { $0.normalized.targets == [AuditTarget(type: "destination", id: "disk")] })
         let replays = try await store.openReplays(destination: "disk")
-        #expect(replays.count == 1)
+        #expect(replays.count == 2)
     }
 }

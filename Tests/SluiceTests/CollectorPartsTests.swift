@@ -31,6 +31,25 @@ import Testing
     }
 }
 
+@Suite struct DurationTextTests {
+    /// Shown in the largest unit that divides it, and read back by the config loader as the same
+    /// duration: `every: 1h` shows as "every 1h", not "every 3600.0 seconds".
+    @Test(arguments: [
+        (Duration.seconds(3_600), "1h"), (.seconds(86_400 * 7), "7d"), (.seconds(5_400), "90m"), (.seconds(45), "45s"),
+        (.seconds(0), "0s"), (.seconds(3_601), "3601s"), (.milliseconds(250), "250ms"), (.milliseconds(1_500), "1500ms"),
+    ])
+    func durationsAreWrittenAsTheConfigWritesThem(duration: Duration, text: String) {
+        #expect(DurationText.text(duration) == text)
+        if duration.components.attoseconds == 0 {
+            #expect(DurationText.seconds(text).map { Duration.seconds($0) } == duration)
+        }
+    }
+
+    @Test func aScheduleDescribesItsInterval() {
+        #expect(CollectorSchedule.every(.seconds(3_600)).description == "every 1h")
+    }
+}
+
 @Suite struct RetryPolicyTests {
     @Test func decisions() {
         var rng = SystemRandomNumberGenerator()

@@ -38,7 +38,7 @@ import Testing
                 }
                 let collector = try #require(listing["collectors"]?.arrayValue?.first)
                 #expect(collector["name"]?.stringValue == "incydr")
-                #expect(collector["schedule"]?.stringValue == "every 3600.0 seconds")
+                #expect(collector["schedule"]?.stringValue == "every 1h")
                 #expect(collector["next_run"]?.stringValue != nil)
                 let stream = try #require(collector["streams"]?.arrayValue?.first)
                 #expect(stream.value(at: FieldPath("last_run.outcome"))?.stringValue == "succeeded")

@@ -269,6 +269,24 @@ import Testing
         #expect(config.routes.first?.actions == ["user.created"])
     }
 
+    /// `max_wait: 0s` says "do not wait"; a zero retry delay says nothing sensible and is refused by name.
+    @Test func zeroIsADurationOnlyWhereItMeansNone() throws {
+        let yaml = """
+            feeds:
+              incident-io: { log_type: INCIDENT_IO, secret: "${env:FEED}" }
+            destinations:
+              now: { type: file, path: /tmp/out, batch: { max_wait: 0s } }
+              now-ms: { type: file, path: /tmp/out2, batch: { max_wait: 0ms } }
+            routes:
+              - { from: [incident-io], to: [now, now-ms] }
+            """
+        let config = try ConfigLoader(environment: environment).load(yaml: yaml)
+        #expect(config.destinations.map(\.delivery.maxWait) == [.zero, .zero])
+        let refused = Self.issues(yaml.replacingOccurrences(of: "batch: { max_wait: 0s }", with: "retry: { base_delay: 0s }"), environment)
+        #expect(refused.map(\.path) == ["destinations.now.retry.base_delay"])
+        #expect(refused.first?.message.contains("longer than 0s") == true, "\(refused)")
+    }
+
     @Test func theAuditSourceIsRoutableAndReserved() {
         let yaml = """
             feeds:

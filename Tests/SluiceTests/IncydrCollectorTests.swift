@@ -73,6 +73,7 @@ import Testing
             }
             try await body(make(), store, make)
         }
+        #expect(double.stats.refused.isEmpty, "requests the SDK would not send: \(double.stats.refused)")
         #expect(!logs.text.contains(double.clientSecret), "the client secret reached the logs")
         #expect(!logs.text.contains("eyJ.test-token"), "an access token reached the logs")
     }
@@ -249,16 +250,35 @@ import Testing
         }
     }
 
+    /// 25,000 entries in one window, pages that never say how many there are, and nothing served
+    /// past 10,000: the window's count is asked first and it is halved until each part fits.
     @Test func theAuditSearchCapIsHandledBySplittingTheWindow() async throws {
         let double = IncydrTestDouble()
-        double.addAuditEntries(count: 10_500, from: Self.now() - .seconds(600), spacing: .milliseconds(20))
-        try await withCollector(double, streams: [.audit], configure: { $0.auditPageSize = 1_000 }) { collector, store, _ in
+        double.addAuditEntries(count: 25_000, from: Self.now() - .seconds(900), spacing: .milliseconds(30))
+        try await withCollector(double, streams: [.audit], configure: { $0.auditPageSize = 2_000; $0.maxPagesPerRun = 200 }) { collector, store, _ in
             let report = try #require(await collector.run().first)
             #expect(report.outcome == .succeeded, "\(report.error ?? "")")
             #expect(report.warnings.isEmpty)
-            #expect(report.eventsNew == 10_500)
-            #expect(try await Self.count(store) == 10_500)
+            #expect(report.eventsNew == 25_000)
+            #expect(try await Self.count(store) == 25_000)
+            // Asked before each window: the first, and each half of every window over the cap.
+            #expect(double.stats.requestsByPath["/v1/audit/search-results-count", default: 0] >= 7)
             #expect(await collector.run()[0].eventsNew == 0)
+        }
+    }
+
+    /// One second holding more than the cap cannot be split: what Incydr serves is stored, and the
+    /// run says what is missing.
+    @Test func aWindowTooShortToSplitWarnsOfTheEntriesPastTheCap() async throws {
+        let double = IncydrTestDouble()
+        let from = Self.now() - .seconds(120)
+        // All at one instant, so no split separates them.
+        double.addAuditEntries(count: 10_200, from: from, spacing: .zero)
+        try await withCollector(double, streams: [.audit], configure: { $0.auditPageSize = 5_000; $0.maxPagesPerRun = 100 }) { collector, store, _ in
+            let report = try #require(await collector.run().first)
+            #expect(report.outcome == .succeeded, "\(report.error ?? "")")
+            #expect(report.warnings.contains { $0.contains("10200 audit events") && $0.contains("missing") }, "\(report.warnings)")
+            #expect(try await Self.count(store) == 10_000)
         }
     }
 
@@ -332,6 +352,24 @@ import Testing
             #expect(again.eventsNew == 0)
             #expect(again.eventsDuplicate == 60)
         }
+    }
+
+    /// A closed port fails each attempt at once with the connection's own error (the HTTP
+    /// client does not retry behind the retry policy until its connect timeout), and the run
+    /// counts the requests it made.
+    @Test func aClosedPortFailsEachAttemptWithTheRefusalAndCountsIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
+        // Port 1 on loopback: nothing listens there.
+        var configuration = IncydrConfiguration(name: "incydr", baseURL: "http://127.0.0.1:1", clientID: "id", clientSecret: "secret-value", streams: [.fileEvents])
+        configuration.retry = RetryPolicy(maxAttempts: 2, backoff: Backoff(base: .milliseconds(10), cap: .milliseconds(20)))
+        let collector = IncydrCollector(configuration: configuration, store: store, transport: .shared, logger: Logger(label: "test"), now: SluiceRuntimeClock.now)
+        let report = try #require(await collector.run().first)
+        #expect(report.outcome == .failed)
+        #expect(report.error?.lowercased().contains("refused") == true, "\(report.error ?? "")")
+        #expect(report.error?.contains("timed out") == false)
+        #expect(report.requests == 2 && report.retries == 1, "requests \(report.requests), retries \(report.retries)")
     }
 
     @Test func badCredentialsFailEveryStreamWithAClearErrorAndNoSecret() async throws {

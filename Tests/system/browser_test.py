@@ -255,6 +255,10 @@ workflows:
             collectors_text = driver.find_element(By.TAG_NAME, "main").text
             check("the collectors page shows each stream's last error", "file_events" in collectors_text and "127.0.0.1" in collectors_text
                   and "browser-test-incydr-secret" not in driver.page_source)
+            # The schedule as the config writes it; the refused connection counted as a request.
+            check("the collectors page shows the schedule as configured", "every 1h" in collectors_text, collectors_text[:300])
+            rows = [row.text for row in driver.find_elements(By.CSS_SELECTOR, "table tbody tr")]
+            check("the collectors page counts the failed run's request", rows and all(" 1 (0)" in row for row in rows), rows)
             for name in ("destinations",):
                 driver.get(base + f"/ui/{name}")
                 shot(f"08-{name}")

@@ -279,6 +279,25 @@ def dry_run(binary, ctia, tmp, config, data, checks):
     checks("dry run: prints the incident it would create", "would create this incident" in result.stdout
            and "Secure Cloud Insights Alert - dry-run-alert" in result.stdout, result.stdout)
     checks("dry run: no secret printed", CLIENT_SECRET not in result.stdout + result.stderr)
+    # The same alert saved with a final newline (as editors save files): a push stores it without
+    # one, so the dry run must predict the same alert key and incident (its external id) as for
+    # the bytes the store keeps.
+    with open(alert, "rb") as f:
+        stored_form = f.read().strip()
+    with open(alert, "wb") as f:
+        f.write(stored_form + b"\n")
+    with_newline = subprocess.run(
+        [binary, "workflow", "test", "sci", "--event", alert, "--config", config, "--data-dir", data],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    def predicted(output):
+        keys = [line for line in output.splitlines() if "alert key" in line]
+        incidents = [json.loads(line.split("would create this incident: ", 1)[1]) for line in output.splitlines() if "would create this incident: " in line]
+        return keys, [i.get("external_ids") for i in incidents]
+    keys, external_ids = predicted(result.stdout)
+    checks("dry run: a final newline changes neither the alert key nor the incident's external id",
+           with_newline.returncode == 0 and predicted(with_newline.stdout) == (keys, external_ids) and len(keys) == 1 and external_ids and external_ids[0],
+           (predicted(result.stdout), predicted(with_newline.stdout)))
     with ctia.lock:
         checks("dry run: nothing remote was called", ctia.requests == [], ctia.requests)
     bad = os.path.join(tmp, "bad.json")

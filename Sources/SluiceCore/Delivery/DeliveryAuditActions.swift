@@ -11,7 +11,7 @@ extension AdminAuditEntry {
     public static func replay(destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester, at time: Timestamp) -> AdminAuditEntry {
         requester.entry(
             "destination.replay_started", targets: [AuditTarget(type: "destination", id: destination)],
-            metadata: [JSONMember("since", .string(since.rfc3339)), JSONMember("until", .string(until.rfc3339))], at: time
+            metadata: [JSONMember("since", .string(since.rfc3339)), JSONMember("until", until.jsonValue)], at: time
         )
     }
 

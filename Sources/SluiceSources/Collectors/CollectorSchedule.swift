@@ -16,7 +16,7 @@ public enum CollectorSchedule: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cron(let expression): expression.text
-        case .every(let interval): "every \(interval)"
+        case .every(let interval): "every \(DurationText.text(interval))"
         }
     }
 }

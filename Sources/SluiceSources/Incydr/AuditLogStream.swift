@@ -2,7 +2,8 @@ import SluiceCore
 import SluiceHTTP
 
 /// `POST /v1/audit/search-audit-log` over a window whose end is fixed before paging; 0-based
-/// page numbers; a window holding more than the API's 10,000-result cap is split in halves.
+/// page numbers. Each window's size is asked first (`POST /v1/audit/search-results-count`); one
+/// holding more than the API's 10,000-result cap is split in halves until each fits.
 struct AuditLogStream: Sendable {
     struct Checkpoint: Codable, Sendable {
         var through: Timestamp?
@@ -49,14 +50,25 @@ struct AuditLogStream: Sendable {
                 try await run.commit([])
                 return
             }
-            let body = JSONValue.object([
-                JSONMember("dateRange", .object([
-                    JSONMember("startTime", .number(window.start.posixSeconds)), JSONMember("endTime", .number(window.end.posixSeconds)),
-                ])),
-                JSONMember("page", .number(String(state.page))),
-                JSONMember("pageSize", .number(String(size))),
-            ]).serialized()
-            let response = try await api.call("POST", "/v1/audit/search-audit-log", json: body, stream: .audit, counters: &run.counters)
+            if state.page == 0 {
+                // Ask the window's size first, as the SDK does (`search-results-count`): pages
+                // do not say it, and nothing past the cap is ever served.
+                let total = try await count(window, counters: &run.counters)
+                // Windows of under two seconds are not split further.
+                let splittable = window.end.microseconds - window.start.microseconds >= 2_000_000
+                if total > Self.resultCap {
+                    if splittable {
+                        let middle = Timestamp(microseconds: window.start.microseconds + (window.end.microseconds - window.start.microseconds) / 2)
+                        state.windows.replaceSubrange(0..<1, with: [Span(start: window.start, end: middle), Span(start: middle, end: window.end)])
+                        checkpoint.run = state
+                        run.checkpoint = checkpoint
+                        try await run.commit([])
+                        continue
+                    }
+                    warnings.append("\(total) audit events between \(window.start) and \(window.end), more than the \(Self.resultCap) Incydr pages through; the rest of this window is missing")
+                }
+            }
+            let response = try await api.call("POST", "/v1/audit/search-audit-log", json: Self.query(window, page: state.page, size: size), stream: .audit, counters: &run.counters)
             let page: JSONPage
             do {
                 page = try JSONPage.parse(response.body, itemsKey: "events")
@@ -64,23 +76,6 @@ struct AuditLogStream: Sendable {
                 throw CollectorError(.invalidResponse, "audit: the response is not the documented JSON page: \(error)")
             }
             run.counters.pages += 1
-            let total = page.fields["totalResultCount"]?.textValue.flatMap { Int($0) }
-            let overCap = !page.hasItems || (state.page == 0 && (total ?? 0) > Self.resultCap)
-            // Windows of under two seconds are not split further.
-            let splittable = window.end.microseconds - window.start.microseconds >= 2_000_000
-            if overCap && splittable {
-                // Re-read the window as two halves; events already stored come back as duplicates.
-                let middle = Timestamp(microseconds: window.start.microseconds + (window.end.microseconds - window.start.microseconds) / 2)
-                state.windows.replaceSubrange(0..<1, with: [Span(start: window.start, end: middle), Span(start: middle, end: window.end)])
-                state.page = 0
-                checkpoint.run = state
-                run.checkpoint = checkpoint
-                try await run.commit([])
-                continue
-            }
-            if !page.hasItems {
-                warnings.append("more than \(Self.resultCap) audit events between \(window.start) and \(window.end); Incydr pages no further, so some may be missing")
-            }
             let receivedAt = run.now()
             let origin = run.origin(.audit)
             let events = page.items.map { item in
@@ -91,6 +86,7 @@ struct AuditLogStream: Sendable {
                     raw: item.raw, normalized: IncydrNormalizer.auditEntry(item.value, occurredAt: time ?? receivedAt), origin: origin
                 )
             }
+            // A short page ends the window, as does one past the cap (no `events`).
             if page.items.count < size || !page.hasItems {
                 state.windows.removeFirst()
                 state.page = 0
@@ -101,5 +97,32 @@ struct AuditLogStream: Sendable {
             run.checkpoint = checkpoint
             try await run.commit(events)
         }
+    }
+
+    /// `search-results-count` for `window`: how many entries it holds.
+    func count(_ window: Span, counters: inout StreamRunCounters) async throws(CollectorError) -> Int {
+        let response = try await api.call("POST", "/v1/audit/search-results-count", json: Self.query(window, page: 0, size: configuration.auditPageSize), stream: .audit, counters: &counters)
+        guard let total = (try? JSONParser.parse(response.body))?["totalResultCount"]?.textValue.flatMap({ Int($0) }), total >= 0 else {
+            throw CollectorError(.invalidResponse, "audit: the search-results-count answer has no totalResultCount")
+        }
+        return total
+    }
+
+    /// The search body as the SDK writes it (`QueryAuditLogRequest`): every member present, the
+    /// filters Sluice does not use as null, the range in POSIX seconds.
+    static func query(_ window: Span, page: Int, size: Int) -> [UInt8] {
+        JSONValue.object([
+            JSONMember("actorIds", .null),
+            JSONMember("actorIpAddresses", .null),
+            JSONMember("actorNames", .null),
+            JSONMember("dateRange", .object([
+                JSONMember("endTime", .number(window.end.posixSeconds)), JSONMember("startTime", .number(window.start.posixSeconds)),
+            ])),
+            JSONMember("eventTypes", .null),
+            JSONMember("page", .number(String(page))),
+            JSONMember("pageSize", .number(String(size))),
+            JSONMember("resourceIds", .null),
+            JSONMember("userTypes", .null),
+        ]).serialized()
     }
 }

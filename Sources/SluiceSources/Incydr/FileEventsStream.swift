@@ -192,11 +192,12 @@ public struct WindowCount: Sendable, Hashable, Codable {
 }
 
 extension Timestamp {
-    /// `2022-06-01T00:00:00.000Z`: the form Incydr's file-event filters document.
+    /// `2022-06-01T00:00:00.123Z`: the form Incydr's file-event filters document and the SDK
+    /// sends (`parse_ts_to_ms_str`): milliseconds, the microseconds cut off as the SDK cuts them.
+    /// Cutting moves a window's start earlier (an overlap, read as duplicates) and its end
+    /// earlier too, where the next window, which starts no later, picks up what it left.
     var incydrMilliseconds: String {
-        let text = rfc3339
-        guard text.count == 28 else { return text }
-        return String(text.prefix(23)) + "Z"
+        String(rfc3339.dropLast(4)) + "Z"
     }
 
     /// `1664755200.123456`: POSIX seconds, as the SDK sends the audit search's `dateRange`.

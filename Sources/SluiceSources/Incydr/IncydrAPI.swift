@@ -38,7 +38,7 @@ struct IncydrAPI: Sendable {
         self.budget = RequestBudget(limit: configuration.requestsPerMinute)
         let grant = ClientCredentialsGrant(
             tokenURL: configuration.baseURL + "/v1/oauth", clientID: configuration.clientID,
-            clientSecret: configuration.clientSecret
+            clientSecret: configuration.clientSecret, authentication: .basicWithoutBody
         )
         let budget = self.budget
         self.tokens = AccessTokenCache { [transport] in
@@ -68,8 +68,11 @@ struct IncydrAPI: Sendable {
                 try await budget.acquire()
                 token = try await tokens.token()
             } catch let error as TokenError {
+                // The token request this call waited on failed: it counts as this stream's request.
+                counters.requests += 1
                 if !error.isTransient { throw CollectorError(.rejected, "\(stream.rawValue): \(error.message)") }
                 if attempt >= configuration.retry.maxAttempts { throw CollectorError(.gaveUp, "\(stream.rawValue): \(error.message)") }
+                counters.retries += 1
                 try await sleep(configuration.retry.backoff.delay(attempt: attempt, using: &generator))
                 continue
             } catch {

@@ -102,10 +102,11 @@ enum IncydrNormalizer {
         )
     }
 
-    /// Incydr's user types onto the schema's actor types; unknown ones are kept, lowercased.
+    /// Incydr's user types onto the schema's actor types; the others (`SUPPORT_USER`: the
+    /// vendor's support staff acting in the tenant, `UNKNOWN`) are kept, lowercased.
     static func actorType(_ incydr: String?) -> String {
         switch incydr {
-        case "USER", "SUPPORT_USER": "user"
+        case "USER": "user"
         case "API_CLIENT": "api_key"
         case "SYSTEM": "system"
         case nil: "unknown"

@@ -3,8 +3,10 @@ import SluiceCore
 import SluiceHTTP
 
 /// Users (`GET /v1/users`, `page`/`pageSize`, 1-based) and cases (`GET /v1/cases`,
-/// `pgNum`/`pgSize`, 1-based): full listings on every run, stored as events only for entities
-/// that are new or whose content changed since the state recorded with the last event.
+/// `pgNum`/`pgSize`, 1-based, in ascending case number as the SDK asks: `srtDir=asc`,
+/// `srtKey=number`): full listings on every run, paged as the SDK pages them (a page shorter
+/// than the page size is the last), stored as events only for entities that are new or whose
+/// content changed since the state recorded with the last event.
 struct SnapshotStream: Sendable {
     struct Checkpoint: Codable, Sendable {
         var lastCompleted: Timestamp?
@@ -14,8 +16,6 @@ struct SnapshotStream: Sendable {
     struct Run: Codable, Sendable {
         var started: Timestamp
         var page: Int
-        /// Set when the provider pages with `nextPageToken` instead of numbers.
-        var pageToken: String?
     }
 
     let api: IncydrAPI
@@ -35,10 +35,10 @@ struct SnapshotStream: Sendable {
         let size = isUsers ? configuration.usersPageSize : configuration.casesPageSize
         for _ in 0..<configuration.maxPagesPerRun {
             guard var state = checkpoint.run else { return }
-            var query = isUsers
+            // Without a stated order, page n + 1 need not continue page n.
+            let query = isUsers
                 ? [("page", String(state.page)), ("pageSize", String(size))]
-                : [("pgNum", String(state.page)), ("pgSize", String(size))]
-            if let token = state.pageToken { query.append(("pageToken", token)) }
+                : [("pgNum", String(state.page)), ("pgSize", String(size)), ("srtDir", "asc"), ("srtKey", "number")]
             let response = try await api.call("GET", isUsers ? "/v1/users" : "/v1/cases", query: query, stream: stream, counters: &run.counters)
             let page: JSONPage
             do {
@@ -72,11 +72,7 @@ struct SnapshotStream: Sendable {
                     origin: origin
                 ))
             }
-            if let token = page.fields["nextPageToken"]?.stringValue, !token.isEmpty {
-                state.pageToken = token
-                state.page += 1
-                checkpoint.run = state
-            } else if page.items.count < size || page.fields["nextPageToken"] != nil {
+            if page.items.count < size {
                 checkpoint.lastCompleted = state.started
                 checkpoint.run = nil
             } else {
