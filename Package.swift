@@ -47,13 +47,14 @@ let package = Package(
             dependencies: ["CZlib", "CZstd"],
             swiftSettings: swiftSettings
         ),
-        // What both stores share: the group-commit queue, dedupe keys, filter terms, stored
-        // encodings, metrics. No database driver.
+        // What both stores share: the group committer, dedupe keys, filter terms, stored
+        // encodings, the wording of failures, metrics. No database driver.
         .target(
             name: "SluiceStoreKit",
             dependencies: [
                 "SluiceCore",
                 "SluiceCompression",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings

@@ -11,7 +11,7 @@ extension ConfigReader {
     mutating func readIncydr(name: String, _ node: Node, path: String) -> CollectorSettings? {
         let allowed: Set<String> = [
             "type", "base_url", "client_id", "client_secret", "streams", "schedule", "lookback", "overlap", "page_size",
-            "file_events_filter", "requests_per_minute", "max_pages_per_run", "request_timeout", "retry",
+            "file_events_filter", "requests_per_minute", "max_pages_per_run", "request_timeout", "retry", "allow_private_networks",
         ]
         guard let entries = mapping(node, path, allowed: allowed) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
@@ -81,6 +81,7 @@ extension ConfigReader {
         if let v = fields["lookback"], let seconds = durationSeconds(v, "\(path).lookback") { configuration.lookback = .seconds(seconds) }
         if let v = fields["overlap"], let seconds = durationSeconds(v, "\(path).overlap", allowingZero: true) { configuration.overlap = .seconds(seconds) }
         if let v = fields["request_timeout"], let seconds = durationSeconds(v, "\(path).request_timeout") { configuration.requestTimeout = .seconds(seconds) }
+        if let v = fields["allow_private_networks"], let allowed = bool(v, "\(path).allow_private_networks") { configuration.allowPrivateNetworks = allowed }
         if let v = fields["requests_per_minute"], let n = int(v, "\(path).requests_per_minute", range: 1...1_000_000) { configuration.requestsPerMinute = n }
         if let v = fields["max_pages_per_run"], let n = int(v, "\(path).max_pages_per_run", range: 1...10_000_000) { configuration.maxPagesPerRun = n }
         if let v = fields["page_size"], let sizes = mapping(v, "\(path).page_size", allowed: ["file_events", "audit", "users", "cases"]) {

@@ -79,13 +79,9 @@ public enum SluiceRuntime {
                 destination = SplunkHECDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
             case .https(var c, let grant):
                 if let grant {
-                    c.authorization = .clientCredentials(AccessTokenCache {
-                        do {
-                            return try await grant.request(using: transport)
-                        } catch {
-                            throw error
-                        }
-                    })
+                    // The token URL passes the destination's guard, like its URL.
+                    let guarded = transport.guarded(by: guardrail)
+                    c.authorization = .clientCredentials(AccessTokenCache { try await grant.request(using: guarded) })
                 }
                 destination = HTTPSDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
             case .file(let c):

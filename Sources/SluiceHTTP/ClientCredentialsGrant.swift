@@ -49,7 +49,8 @@ public struct ClientCredentialsGrant: Sendable {
         do {
             response = try await transport.send(OutboundRequest(method: "POST", url: tokenURL, headers: headers, body: body, timeout: .seconds(30)))
         } catch {
-            throw TokenError("the token request failed: \(error.message)", isTransient: true)
+            // A URL the SSRF guard refuses stays refused: no retry.
+            throw TokenError("the token request failed: \(error.message)", isTransient: error.code != .forbidden && error.code != .invalidURL)
         }
         switch response.status {
         case 200..<300:

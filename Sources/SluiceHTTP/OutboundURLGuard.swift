@@ -1,9 +1,9 @@
 import Foundation
 import Synchronization
 
-/// Refuses outbound URLs that could reach what a destination's owner did not mean to expose:
-/// cloud metadata and link-local addresses always; loopback, private and shared ranges and plain
-/// `http://` unless the destination allows private networks. Decisions are cached per host for
+/// Refuses outbound URLs that could reach what Sluice's owner did not mean to expose: cloud
+/// metadata and link-local addresses always; loopback, private and shared ranges and plain
+/// `http://` unless the destination, collector or workflow allows private networks. Decisions are cached per host for
 /// `cacheLifetime`, so a busy destination does not resolve its host for every batch.
 ///
 /// The check resolves the host itself; the HTTP client resolves again when it connects, so a DNS
@@ -42,14 +42,14 @@ public final class OutboundURLGuard: Sendable {
     static func problem(host: String, allowPrivate: Bool) -> String? {
         let name = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
         if name == "metadata.google.internal" || name == "metadata" {
-            return "host \(host) is a cloud metadata service; destinations may never reach it"
+            return "host \(host) is a cloud metadata service; Sluice never sends requests there"
         }
         let addresses = resolve(name)
         if addresses.isEmpty { return nil }  // the client reports the resolution failure itself, and it is retried
         for address in addresses {
             switch classify(address) {
             case .metadataOrLinkLocal:
-                return "host \(host) resolves to \(render(address)), a link-local or metadata address; destinations may never reach it"
+                return "host \(host) resolves to \(render(address)), a link-local or metadata address; Sluice never sends requests there"
             case .privateRange where !allowPrivate:
                 return "host \(host) resolves to \(render(address)), a loopback or private address; set allow_private_networks: true if that is intended"
             default:
@@ -110,5 +110,17 @@ public final class OutboundURLGuard: Sendable {
             cursor = info.pointee.ai_next
         }
         return out
+    }
+}
+
+extension HTTPTransport {
+    /// This transport with `guardrail` checked before every request: a refused URL fails with
+    /// `.forbidden` (or `.invalidURL`) and nothing is sent. Token grants sent through it are
+    /// checked like the requests they authorize.
+    public func guarded(by guardrail: OutboundURLGuard) -> HTTPTransport {
+        HTTPTransport { (request) throws(TransportError) -> OutboundResponse in
+            try guardrail.check(request.url)
+            return try await send(request)
+        }
     }
 }

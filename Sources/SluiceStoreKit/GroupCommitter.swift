@@ -1,3 +1,5 @@
+import CoreMetrics
+import Logging
 import SluiceCore
 import Synchronization
 
@@ -9,7 +11,8 @@ import Synchronization
 /// why it did not: acknowledged means durable.
 ///
 /// The writer brings the two ways of committing (SQLite: a transaction, then savepoints inside
-/// one; PostgreSQL: a transaction, then one per request) and when to retry; the rest is here.
+/// one; PostgreSQL: a transaction, then one per request) and when to retry; the rest is here,
+/// with the commit-duration metric and the log line of a failed group.
 package final class GroupCommitter<Request: Sendable>: Sendable {
     package typealias Results = [Result<AppendResult, StoreError>]
 
@@ -20,8 +23,10 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
 
     private let waiting = Mutex<[Waiting]>([])
     private let eventCount: @Sendable (Request) -> Int
+    private let logger: Logger
 
-    package init(eventCount: @escaping @Sendable (Request) -> Int) {
+    package init(logger: Logger, eventCount: @escaping @Sendable (Request) -> Int) {
+        self.logger = logger
         self.eventCount = eventCount
     }
 
@@ -52,8 +57,9 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
 
     /// Commits everything waiting, group after group, for a writer that commits synchronously.
     /// `together` commits a group as one transaction; `alone` commits each request on its own
-    /// when `retryAlone` accepts what `together` threw; `failure` names what went wrong;
-    /// `committed` runs after each group that committed.
+    /// when `retryAlone` accepts what `together` threw; `failure` names what went wrong (it is
+    /// logged and given to every caller of the group); `committed` runs after each group that
+    /// committed, once its duration is recorded.
     package func drain(
         maxEvents: Int,
         together: ([Request]) throws -> Results,
@@ -66,6 +72,7 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
             let group = takeGroup(maxEvents: maxEvents)
             if group.isEmpty { return }
             let requests = group.map(\.request)
+            let started = ContinuousClock.now
             let results: Results
             do {
                 do {
@@ -74,11 +81,10 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
                     results = try alone(requests)
                 }
             } catch {
-                resume(group, failing: failure(error))
+                fail(group, with: failure(error))
                 continue
             }
-            committed()
-            resume(group, with: results)
+            finish(group, with: results, started: started, committed: committed)
         }
     }
 
@@ -95,6 +101,7 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
             let group = takeGroup(maxEvents: maxEvents)
             if group.isEmpty { return }
             let requests = group.map(\.request)
+            let started = ContinuousClock.now
             let results: Results
             do {
                 do {
@@ -103,11 +110,10 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
                     results = try await alone(requests)
                 }
             } catch {
-                resume(group, failing: failure(error))
+                fail(group, with: failure(error))
                 continue
             }
-            committed()
-            resume(group, with: results)
+            finish(group, with: results, started: started, committed: committed)
         }
     }
 
@@ -117,6 +123,17 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
             defer { queue.removeAll() }
             return queue
         }, failing: error)
+    }
+
+    private func finish(_ group: [Waiting], with results: Results, started: ContinuousClock.Instant, committed: () -> Void) {
+        StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+        committed()
+        resume(group, with: results)
+    }
+
+    private func fail(_ group: [Waiting], with error: StoreError) {
+        logger.error("event store commit failed", metadata: ["error": "\(error)"])
+        resume(group, failing: error)
     }
 
     private func resume(_ group: [Waiting], with results: Results) {

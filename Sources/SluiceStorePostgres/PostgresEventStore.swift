@@ -23,7 +23,7 @@ public final class PostgresEventStore: EventStore, Service {
     let client: PostgresClient
     let database: PostgresDatabase
     let logger: Logger
-    private let committer = GroupCommitter<PendingAppend> { $0.rows.count }
+    private let committer: GroupCommitter<PendingAppend>
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
     /// Runs inside the commit transaction after the events are inserted, before COMMIT (tests use
@@ -51,6 +51,7 @@ public final class PostgresEventStore: EventStore, Service {
     public init(configuration: PostgresStoreConfiguration, logger: Logger, beforeCommit: (@Sendable () async -> Void)? = nil) {
         self.configuration = configuration
         self.logger = logger
+        self.committer = GroupCommitter(logger: logger) { $0.rows.count }
         self.beforeCommit = beforeCommit
         let tls: PostgresClient.Configuration.TLS = switch configuration.tls {
         case .disable: .disable
@@ -197,14 +198,10 @@ public final class PostgresEventStore: EventStore, Service {
     /// request of a group of n would get its 503 only after n + 1 deadlines, and every push
     /// queued behind it later still.
     private func drain() async {
-        var started = ContinuousClock.now
         let logger = self.logger
         await committer.drain(
             maxEvents: configuration.maxEventsPerCommit,
-            together: { batch in
-                started = ContinuousClock.now
-                return try await commitTogether(batch)
-            },
+            together: { batch in try await commitTogether(batch) },
             alone: { batch in
                 var results: [Result<AppendResult, StoreError>] = []
                 for item in batch {
@@ -219,14 +216,7 @@ public final class PostgresEventStore: EventStore, Service {
                 return results
             },
             retryAlone: { Self.storeError($0, doing: "commit").code == .invalidRequest },
-            failure: { error in
-                let failure = Self.storeError(error, doing: "commit")
-                logger.error("event store commit failed", metadata: ["error": "\(failure)"])
-                return failure
-            },
-            committed: {
-                StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
-            }
+            failure: { Self.storeError($0, doing: "commit") }
         )
     }
 

@@ -24,7 +24,7 @@ public final class SQLiteEventStore: EventStore {
     public let configuration: SQLiteStoreConfiguration
     let logger: Logger
     let writerQueue = DispatchQueue(label: "sluice.store.group-commit")
-    private let committer = GroupCommitter<PendingAppend> { $0.rows.count }
+    private let committer: GroupCommitter<PendingAppend>
     /// A separate connection that copies committed WAL frames into the database file beside the
     /// writer, so that commits never wait for a checkpoint.
     private let checkpointer: DatabaseQueue
@@ -66,6 +66,7 @@ public final class SQLiteEventStore: EventStore {
     public init(configuration: SQLiteStoreConfiguration, logger: Logger) throws(StoreError) {
         self.configuration = configuration
         self.logger = logger
+        self.committer = GroupCommitter(logger: logger) { $0.rows.count }
         trainer = DictionaryTrainer(policy: configuration.dictionaries)
         preparer = EventPreparer(book: book, trainer: trainer, contexts: contexts)
         let directory = (configuration.path as NSString).deletingLastPathComponent
@@ -190,25 +191,18 @@ public final class SQLiteEventStore: EventStore {
     /// an insert, so a failure is rare, and then, unless it poisons any transaction (a full disk,
     /// an I/O error), the group is committed again with one savepoint per request.
     private func drain() {
-        var started = ContinuousClock.now
         committer.drain(
             maxEvents: configuration.maxEventsPerCommit,
             together: { batch in
-                started = ContinuousClock.now
-                return try pool.write { db in
+                try pool.write { db in
                     let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
                     return try batch.map { item in .success(try insert(item, labels: ids, in: db)) }
                 }
             },
             alone: { batch in try commitIsolated(batch) },
             retryAlone: { !Self.isFatalForTransaction($0) },
-            failure: { error in
-                let failure = Self.storeError(error, doing: "commit")
-                logger.error("event store commit failed", metadata: ["error": "\(failure)"])
-                return failure
-            },
+            failure: { Self.storeError($0, doing: "commit") },
             committed: {
-                StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
                 wroteEvents.store(true, ordering: .relaxed)
                 scheduleCheckpoint()
                 if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }

@@ -166,7 +166,8 @@ public final class IncydrTestDouble: Sendable {
 
     public var stats: Stats { state.withLock { $0.stats } }
 
-    /// A `collectors:` config section for a collector named `incydr` pointed at this double,
+    /// A `collectors:` config section for a collector named `incydr` pointed at this double (on
+    /// loopback, so with `allow_private_networks: true`),
     /// its secret read from `INCYDR_SECRET`; `extra` lines (already indented) are appended.
     public func collectorsYAML(baseURL: String, streams: String, extra: [String] = []) -> String {
         ([
@@ -177,6 +178,8 @@ public final class IncydrTestDouble: Sendable {
             "    client_id: \(clientID)",
             "    client_secret: \"${env:INCYDR_SECRET}\"",
             "    streams: [\(streams)]",
+            // The double listens on loopback.
+            "    allow_private_networks: true",
         ] + extra.map { "    " + $0 }).joined(separator: "\n") + "\n"
     }
 

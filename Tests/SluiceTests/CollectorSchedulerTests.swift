@@ -28,11 +28,10 @@ import Testing
         try await store.recordRun(stream: "recent/file_events", summary: Self.summary(started: now - .seconds(600)), at: now)
         try await double.withServer { baseURL in
             let collectors = ["missed", "recent"].map { name in
-                ScheduledCollector(
-                    collector: IncydrCollector(
-                        configuration: IncydrConfiguration(name: name, baseURL: baseURL, clientID: double.clientID, clientSecret: double.clientSecret, streams: [.fileEvents]),
-                        store: store, transport: .shared, logger: Logger(label: "test"), now: SluiceRuntimeClock.now
-                    ),
+                var configuration = IncydrConfiguration(name: name, baseURL: baseURL, clientID: double.clientID, clientSecret: double.clientSecret, streams: [.fileEvents])
+                configuration.allowPrivateNetworks = true
+                return ScheduledCollector(
+                    collector: IncydrCollector(configuration: configuration, store: store, transport: .shared, logger: Logger(label: "test"), now: SluiceRuntimeClock.now),
                     schedule: .every(.seconds(3_600))
                 )
             }

@@ -269,6 +269,37 @@ import Testing
         #expect(config.routes.first?.actions == ["user.created"])
     }
 
+    /// The `https` destination's OAuth2 token URL passes the destination's SSRF guard like its URL:
+    /// a loopback token endpoint without `allow_private_networks` is never contacted, and the
+    /// destination pauses with the guard's reason.
+    @Test func theHTTPSDestinationsTokenURLPassesItsGuard() async throws {
+        let double = IncydrTestDouble()  // its /v1/oauth is a client-credentials token endpoint
+        try await double.withServer { base in
+            let yaml = """
+                feeds:
+                  incident-io: { log_type: INCIDENT_IO, secret: "${env:FEED}" }
+                destinations:
+                  hook:
+                    type: https
+                    url: https://ingest.invalid/events
+                    oauth2: { token_url: "\(base)/v1/oauth", client_id: \(double.clientID), client_secret: \(double.clientSecret) }
+                routes:
+                  - { from: [incident-io], to: [hook] }
+                """
+            let config = try ConfigLoader(environment: environment).load(yaml: yaml)
+            let hook = try #require(SluiceRuntime.makeDestinations(config, now: SluiceRuntimeClock.now).first)
+            let now = SluiceRuntimeClock.now()
+            let event = OutboundEvent(seq: 1, source: "incident-io", logType: "INCIDENT_IO", action: "a", occurredAt: now, receivedAt: now, raw: Array(#"{"a":1}"#.utf8))
+            let outcome = await hook.destination.send([event])
+            guard case .unauthorized(let reason) = outcome else {
+                Issue.record("expected a pause for the refused token URL, got \(outcome)")
+                return
+            }
+            #expect(reason.contains("allow_private_networks"), "\(reason)")
+            #expect(double.stats.tokenRequests == 0, "the token endpoint was contacted")
+        }
+    }
+
     /// `max_wait: 0s` says "do not wait"; a zero retry delay says nothing sensible and is refused by name.
     @Test func zeroIsADurationOnlyWhereItMeansNone() throws {
         let yaml = """

@@ -1,3 +1,4 @@
+import Logging
 import SluiceCore
 import SluiceStoreKit
 import Synchronization
@@ -36,7 +37,7 @@ import Testing
     }
 
     @Test func groupsAreBoundedByEventsAndResumedInOrder() async throws {
-        let committer = GroupCommitter<Append> { $0.events }
+        let committer = GroupCommitter<Append>(logger: Logger(label: "test")) { $0.events }
         let tasks = await Self.submitAll([
             Append(name: "a", events: 3), Append(name: "b", events: 4), Append(name: "c", events: 5), Append(name: "d", events: 20),
         ], to: committer)
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func aRequestWhoseDataFailsTheGroupFailsAlone() async throws {
-        let committer = GroupCommitter<Append> { $0.events }
+        let committer = GroupCommitter<Append>(logger: Logger(label: "test")) { $0.events }
         let tasks = await Self.submitAll([Append(name: "good", events: 1), Append(name: "bad", events: 1), Append(name: "also good", events: 1)], to: committer)
         var aloneCalls = 0
         await committer.drain(
@@ -87,7 +88,7 @@ import Testing
     }
 
     @Test func aFailureOfTheTransactionFailsTheWholeGroupWithoutRetrying() async throws {
-        let committer = GroupCommitter<Append> { $0.events }
+        let committer = GroupCommitter<Append>(logger: Logger(label: "test")) { $0.events }
         let tasks = await Self.submitAll([Append(name: "one", events: 1), Append(name: "two", events: 1)], to: committer)
         committer.drain(
             maxEvents: 100,
@@ -105,7 +106,7 @@ import Testing
     }
 
     @Test func stoppingFailsWhatStillWaits() async throws {
-        let committer = GroupCommitter<Append> { $0.events }
+        let committer = GroupCommitter<Append>(logger: Logger(label: "test")) { $0.events }
         let tasks = await Self.submitAll([Append(name: "late", events: 2)], to: committer)
         committer.failAll(StoreError(.unavailable, "the store stopped"))
         guard case .failure(let error) = await tasks[0].value else { Issue.record("acknowledged without a commit"); return }

@@ -63,6 +63,7 @@ import Testing
                 var configuration = IncydrConfiguration(
                     name: "incydr", baseURL: baseURL, clientID: double.clientID, clientSecret: double.clientSecret, streams: streams
                 )
+                configuration.allowPrivateNetworks = true
                 configuration.fileEventsPageSize = 40
                 configuration.auditPageSize = 50
                 configuration.usersPageSize = 10
@@ -364,12 +365,34 @@ import Testing
         // Port 1 on loopback: nothing listens there.
         var configuration = IncydrConfiguration(name: "incydr", baseURL: "http://127.0.0.1:1", clientID: "id", clientSecret: "secret-value", streams: [.fileEvents])
         configuration.retry = RetryPolicy(maxAttempts: 2, backoff: Backoff(base: .milliseconds(10), cap: .milliseconds(20)))
+        configuration.allowPrivateNetworks = true
         let collector = IncydrCollector(configuration: configuration, store: store, transport: .shared, logger: Logger(label: "test"), now: SluiceRuntimeClock.now)
         let report = try #require(await collector.run().first)
         #expect(report.outcome == .failed)
         #expect(report.error?.lowercased().contains("refused") == true, "\(report.error ?? "")")
         #expect(report.error?.contains("timed out") == false)
         #expect(report.requests == 2 && report.retries == 1, "requests \(report.requests), retries \(report.retries)")
+    }
+
+    /// A base URL on loopback without `allow_private_networks`: the SSRF guard refuses it before
+    /// any connection (the token request included), every stream fails with the guard's reason,
+    /// and nothing is retried.
+    @Test func aPrivateBaseURLIsRefusedByTheGuardWithoutAConnection() async throws {
+        let double = IncydrTestDouble()
+        double.addFileEvents(count: 5, insertedFrom: Self.now() - .seconds(60))
+        try await withCollector(double, streams: [.fileEvents, .audit], configure: { $0.allowPrivateNetworks = false }) { collector, store, _ in
+            let reports = await collector.run()
+            #expect(reports.count == 2 && reports.allSatisfy { $0.outcome == .failed })
+            for report in reports {
+                // The double is plain http on loopback: the guard names the first problem it finds.
+                #expect(report.error?.contains("127.0.0.1") == true && report.error?.contains("plain http") == true, "\(report.error ?? "")")
+                #expect(report.error?.contains("allow_private_networks: true") == true)
+                #expect(report.retries == 0)
+            }
+            #expect(double.stats.tokenRequests == 0 && double.stats.requestsByPath.isEmpty, "the double was contacted")
+            let stored = try await Self.count(store)
+            #expect(stored == 0)
+        }
     }
 
     @Test func badCredentialsFailEveryStreamWithAClearErrorAndNoSecret() async throws {

@@ -91,6 +91,7 @@ def main():
             f.write(f"""collectors:
   incydr:
     type: code42_incydr
+    allow_private_networks: true
     base_url: http://127.0.0.1:{closed}
     client_id: key-browser-test
     client_secret: "${{env:INCYDR_SECRET}}"

@@ -41,6 +41,7 @@ feeds:
 collectors:
   incydr:
     type: code42_incydr
+    allow_private_networks: true
     base_url: http://127.0.0.1:{free_port()}
     client_id: cli-client
     client_secret: "${{env:INCYDR_SECRET}}"

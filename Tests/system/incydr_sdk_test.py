@@ -41,6 +41,7 @@ def write_config(path, base_url, streams, page_sizes):
         f.write(f"""collectors:
   incydr:
     type: code42_incydr
+    allow_private_networks: true
     base_url: {base_url}
     client_id: {CLIENT_ID}
     client_secret: "${{env:INCYDR_SECRET}}"

@@ -282,6 +282,7 @@ feeds:
 collectors:
   incydr:
     type: code42_incydr
+    allow_private_networks: true
     base_url: http://127.0.0.1:{incydr.http.port}
     client_id: {INCYDR_ID}
     client_secret: "${{env:INCYDR_SECRET}}"

@@ -33,6 +33,8 @@ struct IncydrAPI: Sendable {
 
     init(configuration: IncydrConfiguration, transport: HTTPTransport, logger: Logger) {
         self.configuration = configuration
+        // Every request, the token's included, passes the SSRF guard first.
+        let transport = transport.guarded(by: OutboundURLGuard(allowPrivateNetworks: configuration.allowPrivateNetworks))
         self.transport = transport
         self.logger = logger
         self.budget = RequestBudget(limit: configuration.requestsPerMinute)
@@ -88,6 +90,8 @@ struct IncydrAPI: Sendable {
                 response = answer
                 if accept(answer) { return answer }
                 outcome = .status(answer.status, retryAfter: RetryAfter.parse(answer.header("Retry-After")))
+            } catch where error.code == .forbidden || error.code == .invalidURL {
+                throw CollectorError(.rejected, "\(stream.rawValue): \(error.message)")
             } catch {
                 outcome = .transportFailure(error.message)
             }

@@ -34,6 +34,9 @@ public struct IncydrConfiguration: Sendable {
     public var maxPagesPerRun = 10_000
     public var retry = RetryPolicy()
     public var requestTimeout: Duration = .seconds(60)
+    /// Whether `baseURL` may be a loopback or private address (or plain http); refused by
+    /// default, like destinations and workflows, with the SSRF guard's reason.
+    public var allowPrivateNetworks = false
 
     public init(name: String, baseURL: String, clientID: String, clientSecret: String, streams: [Stream]) {
         self.name = name
