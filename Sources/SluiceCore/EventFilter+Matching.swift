@@ -46,8 +46,10 @@ extension EventFilter {
         return ASCIIFolded.contains(Array(action.utf8), needle) || ASCIIFolded.contains(raw, needle)
     }
 
+    /// `a` is the filter's value. One holding NUL matches nothing, as in the indexes, which keep
+    /// no term for such a value: events not indexed yet must not answer differently.
     private func same(_ a: String, _ b: String) -> Bool {
-        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
+        a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) && !a.utf8.contains(0)
     }
 }
 

@@ -45,32 +45,9 @@ public struct DestinationStatus: Sendable {
     }
 }
 
-/// Why a delivery request could not be done.
-public struct DeliveryControlError: Error, Sendable, CustomStringConvertible {
-    public enum Code: Sendable, Hashable { case unknownDestination, invalidRequest, store }
-
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
-/// What the admin API may see and do with the running destinations.
+/// What the admin API and the web UI may see and do with the running destinations.
 public protocol DestinationControl: Sendable {
     func statuses() async throws(StoreError) -> [DestinationStatus]
-    func deadLetters(_ destination: String, afterSeq: Int64, limit: Int) async throws(DeliveryControlError) -> [DeadLetter]
-    /// Marks dead letters (all when `seqs` is nil) to be sent again; returns how many. Recorded
-    /// as `destination.dead_letters_redriven` by `requester`.
-    func redrive(_ destination: String, seqs: [Int64]?, by requester: AuditRequester) async throws(DeliveryControlError) -> Int
-    /// Queues a re-send of the events that occurred in `[since, until)`. Recorded as
-    /// `destination.replay_started` by `requester`.
-    func replay(_ destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester) async throws(DeliveryControlError) -> ReplayJob
-    /// Pauses (`reason` given) or resumes (nil) delivery to `destination`; false when it already
-    /// was in that state. Recorded as `destination.paused` / `destination.resumed` by `requester`.
-    func setPaused(_ destination: String, reason: String?, by requester: AuditRequester) async throws(DeliveryControlError) -> Bool
+    /// An operator's actions (re-drive, replay, pause), shared with the CLI.
+    var administration: DestinationAdministration { get }
 }

@@ -10,7 +10,8 @@ import SluiceHTTP
 /// dead-lettered moves the cursor, together with the new dead letters, in one transaction. A
 /// crash repeats at most the pass in flight. Retries never end unless `maxAttempts` is set;
 /// refused credentials pause the destination until they work again. Between passes the loop
-/// sends dead letters an operator re-drove and replays an operator asked for.
+/// sends dead letters an operator re-drove and replays an operator asked for. An idle loop does
+/// not poll: it waits for the store's next commit (``StoreChanges``).
 struct DeliveryLoop: Sendable {
     let destination: any Destination
     let selection: RouteSelection
@@ -19,32 +20,59 @@ struct DeliveryLoop: Sendable {
     let state: DestinationState
     let logger: Logger
     let now: @Sendable () -> Timestamp
+    let holds: HoldWatch
+
+    init(
+        destination: any Destination, selection: RouteSelection, ledger: any DeliveryLedger, settings: DeliverySettings, state: DestinationState,
+        logger: Logger, now: @escaping @Sendable () -> Timestamp
+    ) {
+        self.destination = destination
+        self.selection = selection
+        self.ledger = ledger
+        self.settings = settings
+        self.state = state
+        self.logger = logger
+        self.now = now
+        self.holds = HoldWatch(destination: destination.name, ledger: ledger)
+    }
 
     var readLimit: Int { min(max(destination.limits.maxEvents * settings.concurrency, 500), 10_000) }
 
     func run() async {
+        let changes = ledger.changes
         var cursor: Int64?
         /// The events after `cursor`, read while the previous pass was being sent.
         var ahead: [OutboundEvent]?
-        var lastSideWork = ContinuousClock.now - .seconds(60)
+        /// Re-drives and replays are looked for when an operator's change commits (the control
+        /// counter moves), at the store's fallback interval, and again while one has more to send.
+        var controlSeen: UInt64?
+        var sideWorkAt = ContinuousClock.now
+        var sideWorkRemains = false
         while !Task.isCancelled {
+            // Read before the store: a commit from here on wakes the wait below at once.
+            let mark = changes.mark
             do {
                 guard try await waitWhileHeld() else { return }
-                if ContinuousClock.now - lastSideWork >= .seconds(1) {
-                    lastSideWork = ContinuousClock.now
-                    try await redrive()
-                    try await replay()
+                if sideWorkRemains || controlSeen != mark.control || ContinuousClock.now - sideWorkAt >= changes.fallback {
+                    controlSeen = mark.control
+                    sideWorkAt = ContinuousClock.now
+                    let redriving = try await redrive()
+                    let replaying = try await replay()
+                    sideWorkRemains = redriving || replaying
                 }
                 let position: Int64
                 if let cursor { position = cursor } else { position = try await ledger.consumerCursor(destination.name) }
                 cursor = position
-                guard let next = try await pass(after: position, prefetched: ahead) else {
+                switch try await pass(after: position, prefetched: ahead) {
+                case .nothingNew:
                     ahead = nil
-                    try await Task.sleep(for: settings.pollInterval)
-                    continue
+                    if !sideWorkRemains { await changes.wait(after: mark, timeout: changes.fallback) }
+                case .waitedForCompany:
+                    ahead = nil
+                case .moved(let next, let prefetched):
+                    cursor = next
+                    ahead = prefetched
                 }
-                cursor = next.cursor
-                ahead = next.ahead
             } catch is CancellationError {
                 return
             } catch {
@@ -58,14 +86,25 @@ struct DeliveryLoop: Sendable {
         }
     }
 
-    /// One pass; returns the new cursor, or nil when there was nothing to do yet. When the pass
-    /// was a full read (a backlog), the next read runs while this pass is sent and comes back as `ahead`.
-    func pass(after position: Int64, prefetched: [OutboundEvent]? = nil) async throws -> (cursor: Int64, ahead: [OutboundEvent]?)? {
+    /// What one pass did.
+    enum PassResult {
+        /// Nothing is stored after the cursor.
+        case nothingNew
+        /// The routed events did not fill a batch and are younger than `maxWait`: the pass waited
+        /// a little for company and moved nothing.
+        case waitedForCompany
+        /// Delivered through `cursor`; `ahead` holds the next read when this one was a full backlog.
+        case moved(cursor: Int64, ahead: [OutboundEvent]?)
+    }
+
+    /// One pass. When the pass was a full read (a backlog), the next read runs while this pass is
+    /// sent and comes back in `.moved`.
+    func pass(after position: Int64, prefetched: [OutboundEvent]? = nil) async throws -> PassResult {
         let events: [OutboundEvent]
         if let prefetched { events = prefetched } else { events = try await ledger.outboundEvents(afterSeq: position, limit: readLimit) }
         guard let last = events.last else {
             state.lag(seconds: 0)
-            return nil
+            return .nothingNew
         }
         let routed = events.filter(selection.matches)
         if let first = routed.first {
@@ -75,14 +114,14 @@ struct DeliveryLoop: Sendable {
             if waited < settings.maxWait, events.count < readLimit, routed.count < destination.limits.maxEvents,
                routed.reduce(0, { $0 + destination.encodedSize(of: $1) }) < destination.limits.maxBytes {
                 try await Task.sleep(for: min(settings.pollInterval, settings.maxWait - waited))
-                return nil
+                return .waitedForCompany
             }
         }
         let backlog = events.count == readLimit
         async let next = backlog ? ledger.outboundEvents(afterSeq: last.seq, limit: readLimit) : nil
         let letters = try await deliver(routed)
         try await ledger.commitDelivery(consumer: destination.name, through: last.seq, deadLetters: letters, at: now())
-        return (last.seq, try await next)
+        return .moved(cursor: last.seq, ahead: try await next)
     }
 
     /// Sends `events` in batches, `concurrency` at a time; returns the dead letters. Throws
@@ -177,12 +216,17 @@ struct DeliveryLoop: Sendable {
         return letters
     }
 
-    /// Waits while an operator holds the destination (checking every poll interval); false when
-    /// cancelled meanwhile. A batch in flight stops before its next attempt.
+    /// Waits while an operator holds the destination; false when cancelled meanwhile. A batch in
+    /// flight stops before its next attempt. The hold is read again only when an operator's change
+    /// commits or the store's fallback interval passed (``HoldWatch``), not before every attempt.
     func waitWhileHeld() async throws -> Bool {
-        while let hold = try await ledger.hold(destination: destination.name) {
+        let changes = ledger.changes
+        while true {
+            let mark = changes.mark
+            guard let hold = try await holds.hold(at: mark) else { break }
             state.held(hold.description)
-            do { try await Task.sleep(for: settings.pollInterval) } catch { return false }
+            await changes.wait(after: mark, timeout: changes.fallback)
+            if Task.isCancelled { return false }
         }
         state.held(nil)
         return !Task.isCancelled
@@ -192,10 +236,10 @@ struct DeliveryLoop: Sendable {
         DeadLetter(destination: destination.name, seq: event.seq, reason: reason, createdAt: now())
     }
 
-    /// Sends the dead letters an operator asked to re-drive.
-    func redrive() async throws {
+    /// Sends the dead letters an operator asked to re-drive; true when it sent some (more may wait).
+    func redrive() async throws -> Bool {
         let requests = try await ledger.redriveRequests(destination: destination.name, limit: readLimit)
-        guard !requests.isEmpty else { return }
+        guard !requests.isEmpty else { return false }
         let events = try await ledger.outboundEvents(seqs: requests.map(\.seq))
         let refused = try await deliver(events)
         let refusedSeqs = Set(refused.map(\.seq))
@@ -205,16 +249,17 @@ struct DeliveryLoop: Sendable {
         logger.info("re-drove dead letters", metadata: [
             "destination.name": "\(destination.name)", "delivered": "\(delivered.count)", "refused": "\(refused.count)",
         ])
+        return true
     }
 
-    /// Sends the next chunk of the oldest open replay.
-    func replay() async throws {
-        guard let job = try await ledger.openReplays(destination: destination.name).first else { return }
+    /// Sends the next chunk of the oldest open replay; true while a replay is open.
+    func replay() async throws -> Bool {
+        guard let job = try await ledger.openReplays(destination: destination.name).first else { return false }
         let events = try await ledger.outboundEvents(occurredFrom: job.since, until: job.until, after: job.position, limit: readLimit)
         guard let last = events.last else {
             try await ledger.advanceReplay(id: job.id, to: job.position, sent: job.sent, finishedAt: now())
             logger.info("replay finished", metadata: ["destination.name": "\(destination.name)", "replay.id": "\(job.id)", "sent": "\(job.sent)"])
-            return
+            return true
         }
         let routed = events.filter(selection.matches)
         let refused = try await deliver(routed)
@@ -222,5 +267,6 @@ struct DeliveryLoop: Sendable {
         try await ledger.advanceReplay(
             id: job.id, to: EventCursor(occurredAt: last.occurredAt, seq: last.seq), sent: job.sent + routed.count - refused.count, finishedAt: nil
         )
+        return true
     }
 }

@@ -20,6 +20,7 @@ public struct ConfiguredDestination: Sendable {
 public final class DeliveryService: Service, DestinationControl {
     let loops: [String: DeliveryLoop]
     let ledger: any DeliveryLedger
+    public let administration: DestinationAdministration
     let leases: LeaseSettings?
     let now: @Sendable () -> Timestamp
     let logger: Logger
@@ -40,6 +41,7 @@ public final class DeliveryService: Service, DestinationControl {
         }
         self.loops = loops
         self.ledger = ledger
+        self.administration = DestinationAdministration(ledger: ledger, destinations: destinations.map(\.destination.name), now: now)
         self.leases = leases
         self.now = now
         self.logger = logger
@@ -75,54 +77,5 @@ public final class DeliveryService: Service, DestinationControl {
             ))
         }
         return out
-    }
-
-    func known(_ destination: String) throws(DeliveryControlError) {
-        guard loops[destination] != nil else {
-            throw DeliveryControlError(.unknownDestination, "no destination named \"\(destination)\"; GET /v1/destinations lists them")
-        }
-    }
-
-    public func deadLetters(_ destination: String, afterSeq: Int64, limit: Int) async throws(DeliveryControlError) -> [DeadLetter] {
-        try known(destination)
-        do {
-            return try await ledger.deadLetters(destination: destination, afterSeq: afterSeq, limit: limit)
-        } catch {
-            throw DeliveryControlError(.store, error.description)
-        }
-    }
-
-    public func redrive(_ destination: String, seqs: [Int64]?, by requester: AuditRequester) async throws(DeliveryControlError) -> Int {
-        try known(destination)
-        let audit = AdminAuditEntry.redrive(destination: destination, seqs: seqs, by: requester, at: now())
-        do {
-            return try await ledger.requestRedrive(destination: destination, seqs: seqs, audit: audit)
-        } catch {
-            throw DeliveryControlError(.store, error.description)
-        }
-    }
-
-    public func replay(_ destination: String, since: Timestamp, until: Timestamp, by requester: AuditRequester) async throws(DeliveryControlError) -> ReplayJob {
-        try known(destination)
-        guard since < until else {
-            throw DeliveryControlError(.invalidRequest, "since (\(since.rfc3339)) must be before until (\(until.rfc3339))")
-        }
-        do {
-            let audit = AdminAuditEntry.replay(destination: destination, since: since, until: until, by: requester, at: now())
-            return try await ledger.createReplay(destination: destination, since: since, until: until, at: now(), audit: audit)
-        } catch {
-            throw DeliveryControlError(.store, error.description)
-        }
-    }
-
-    public func setPaused(_ destination: String, reason: String?, by requester: AuditRequester) async throws(DeliveryControlError) -> Bool {
-        try known(destination)
-        let time = now()
-        let hold = reason.map { DestinationHold(reason: $0, heldBy: requester.actor.name ?? requester.actor.id, heldAt: time) }
-        do {
-            return try await ledger.setHold(destination: destination, hold: hold, audit: .hold(destination: destination, reason: reason, by: requester, at: time))
-        } catch {
-            throw DeliveryControlError(.store, error.description)
-        }
     }
 }

@@ -6,7 +6,8 @@ public struct DeliverySettings: Sendable, Hashable {
     public var concurrency: Int
     /// How long a batch that is not full may wait for more events.
     public var maxWait: Duration
-    /// How often an idle loop looks for new events.
+    /// While a batch waits for company (up to `maxWait`), how often the loop looks for more
+    /// events. An idle loop does not poll: the store's commits wake it (``StoreChanges``).
     public var pollInterval: Duration
     public var backoff: Backoff
     /// The longest `Retry-After` honoured; a longer one is clamped.

@@ -50,7 +50,10 @@ public final class WorkflowService: Service {
     func follow(_ runner: WorkflowRunner) async {
         let definition = runner.definition
         var cursor: Int64?
+        let changes = journal.changes
         while !Task.isCancelled {
+            // Read before the store: a commit from here on ends the wait below at once.
+            let mark = changes.mark
             do {
                 if cursor == nil {
                     let start = definition.settings.fromBeginning ? 0 : try await journal.latestSeq()
@@ -68,7 +71,8 @@ public final class WorkflowService: Service {
             } catch {
                 runner.logger.warning("workflow could not read the store; trying again", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: pollInterval)
+            // New events wake the workflow; runs that come due (retries) are looked for every pollInterval.
+            await changes.wait(after: mark, timeout: min(pollInterval, changes.fallback))
         }
     }
 

@@ -114,9 +114,7 @@ struct DestinationsController: Sendable {
     @Sendable func pause(request: Request, context: SluiceRequestContext) async throws -> Response {
         let name = try context.parameters.require("name")
         let body = try await request.body.collect(upTo: 64 << 10)
-        guard let json = try? JSONParser.parse(Array(body.readableBytesView)), let reason = json["reason"]?.stringValue,
-              !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.count <= 500
-        else {
+        guard let json = try? JSONParser.parse(Array(body.readableBytesView)), let reason = json["reason"]?.stringValue else {
             throw APIError(.badRequest, "send {\"reason\": \"why delivery stops\"} (1 to 500 characters); status and the audit log show it")
         }
         let requester = context.requester(request)
@@ -131,10 +129,11 @@ struct DestinationsController: Sendable {
         return Response.json(.object([JSONMember("destination", .string(name)), JSONMember("paused", .bool(false)), JSONMember("changed", .bool(changed))]))
     }
 
-    func call<T>(_ body: (any DestinationControl) async throws(DeliveryControlError) -> T) async throws -> T {
+    /// Runs an operator's action through the one ``DestinationAdministration`` the CLI uses too.
+    func call<T>(_ body: (DestinationAdministration) async throws(DeliveryControlError) -> T) async throws -> T {
         guard let control else { throw APIError(.notFound, "no destinations are configured") }
         do {
-            return try await body(control)
+            return try await body(control.administration)
         } catch {
             throw APIError.from(error)
         }

@@ -4,6 +4,14 @@ import PostgresNIO
 import SluiceCore
 
 extension PostgresEventStore: DeliveryLedger {
+    /// Commits an operator's change to a consumer (a hold, a re-drive, a replay, a retry), then
+    /// wakes this instance's consumers.
+    func controlTransaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        let result = try await database.transaction(body)
+        changes.controlChanged()
+        return result
+    }
+
     public func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent] {
         do {
             return try await decoder.outboundEvents(try await database.rows(
@@ -167,7 +175,7 @@ extension PostgresEventStore: DeliveryLedger {
 
     public func requestRedrive(destination: String, seqs: [Int64]?, audit: AdminAuditEntry?) async throws(StoreError) -> Int {
         do {
-            return try await database.transaction { [logger] connection in
+            return try await controlTransaction { [logger] connection in
                 let marked: Int
                 if let seqs {
                     marked = seqs.isEmpty ? 0 : try await connection.query(
@@ -228,7 +236,7 @@ extension PostgresEventStore: DeliveryLedger {
 
     public func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp, audit: AdminAuditEntry?) async throws(StoreError) -> ReplayJob {
         do {
-            return try await database.transaction { [logger] connection in
+            return try await controlTransaction { [logger] connection in
                 let rows = try await connection.query(
                     """
                     INSERT INTO replays (destination, since, until, created_at)
@@ -283,7 +291,7 @@ extension PostgresEventStore: DeliveryLedger {
 
     public func setHold(destination: String, hold: DestinationHold?, audit: AdminAuditEntry?) async throws(StoreError) -> Bool {
         do {
-            return try await database.transaction { [logger] connection in
+            return try await controlTransaction { [logger] connection in
                 let changed = if let hold {
                     try await connection.query(
                         """

@@ -229,7 +229,7 @@ extension PostgresEventStore: WorkflowJournal {
 
     public func requestRetry(runID: Int64, workflow: String, audit: AdminAuditEntry?, at time: Timestamp) async throws(StoreError) -> (run: WorkflowRun, changed: Bool)? {
         do {
-            return try await database.transaction { [logger] connection in
+            return try await controlTransaction { [logger] connection in
                 guard let run = try await connection.query(
                     "SELECT \(unescaped: Self.runColumns) FROM workflow_runs WHERE id = \(runID) AND workflow = \(workflow) FOR UPDATE", logger: logger
                 ).collect().first.map(Self.workflowRun(from:)) else { return nil }

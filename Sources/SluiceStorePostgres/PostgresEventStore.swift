@@ -39,6 +39,9 @@ public final class PostgresEventStore: EventStore, Service {
     /// Wakes the background work: dictionary training and moving rows of the earlier form into payloads.
     private let chores: AsyncStream<Void>
     let choresDue: AsyncStream<Void>.Continuation
+    /// This instance's commits, published as they happen. Other instances' commits are seen when
+    /// a consumer's wait times out, so the fallback is short.
+    public let changes = StoreChanges(fallback: .milliseconds(100))
 
     struct PendingAppend: Sendable {
         var rows: [PostgresEventRow]
@@ -216,7 +219,8 @@ public final class PostgresEventStore: EventStore, Service {
                 return results
             },
             retryAlone: { Self.storeError($0, doing: "commit").code == .invalidRequest },
-            failure: { Self.storeError($0, doing: "commit") }
+            failure: { Self.storeError($0, doing: "commit") },
+            committed: { changes.eventsCommitted() }
         )
     }
 

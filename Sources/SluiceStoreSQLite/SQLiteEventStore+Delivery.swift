@@ -191,7 +191,7 @@ extension SQLiteEventStore: DeliveryLedger {
 
     public func requestRedrive(destination: String, seqs: [Int64]?, audit: AdminAuditEntry?) async throws(StoreError) -> Int {
         do {
-            return try await pool.write { db in
+            return try await writeControl { db in
                 let marked = try Self.markRedrive(destination: destination, seqs: seqs, in: db)
                 if var audit {
                     audit.metadata.append(JSONMember("letters", .number(String(marked))))
@@ -256,7 +256,7 @@ extension SQLiteEventStore: DeliveryLedger {
 
     public func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp, audit: AdminAuditEntry?) async throws(StoreError) -> ReplayJob {
         do {
-            return try await pool.write { db in
+            return try await writeControl { db in
                 try db.execute(
                     sql: "INSERT INTO replays (destination, since, until, created_at) VALUES (?, ?, ?, ?)",
                     arguments: [destination, since.microseconds, until.microseconds, time.microseconds]
@@ -307,7 +307,7 @@ extension SQLiteEventStore: DeliveryLedger {
 extension SQLiteEventStore {
     public func setHold(destination: String, hold: DestinationHold?, audit: AdminAuditEntry?) async throws(StoreError) -> Bool {
         do {
-            return try await pool.write { db in
+            return try await writeControl { db in
                 if let hold {
                     try db.execute(
                         sql: "INSERT INTO destination_holds (destination, reason, held_by, held_at) VALUES (?, ?, ?, ?) ON CONFLICT (destination) DO NOTHING",

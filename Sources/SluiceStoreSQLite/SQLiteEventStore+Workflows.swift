@@ -232,7 +232,7 @@ extension SQLiteEventStore: WorkflowJournal {
 
     public func requestRetry(runID: Int64, workflow: String, audit: AdminAuditEntry?, at time: Timestamp) async throws(StoreError) -> (run: WorkflowRun, changed: Bool)? {
         do {
-            return try await pool.write { db in
+            return try await writeControl { db in
                 let fetch = { () throws -> WorkflowRun? in
                     try Row.fetchOne(db, sql: "SELECT \(Self.runColumns) FROM workflow_runs WHERE id = ? AND workflow = ?", arguments: [runID, workflow])
                         .map(Self.workflowRun(from:))

@@ -50,6 +50,15 @@ public final class SQLiteEventStore: EventStore {
     let compactionPause = Mutex<String?>(nil)
     /// Whether this process has committed events (``close()`` has nothing to finish otherwise).
     let wroteEvents = Atomic(false)
+    /// Commits of this process are published as they happen; those of another process on the same
+    /// file (the CLI) are noticed by ``otherWriters`` within ``otherWritersInterval``.
+    public let changes = StoreChanges(fallback: .seconds(30))
+    /// Set once at the end of `init`, cancelled in `deinit`.
+    nonisolated(unsafe) private var otherWriters: (any DispatchSourceTimer)?
+    /// The writer connection's last `PRAGMA data_version` (-1 before the first look).
+    private let dataVersion = Atomic<Int64>(-1)
+    /// How often the writer connection asks SQLite whether another connection committed.
+    static let otherWritersInterval: DispatchTimeInterval = .seconds(1)
     /// Events indexed per pass: large enough for sorted inserts to share pages, small enough
     /// that a pass stays short next to the commits it is queued between.
     static let indexBatchSize = 20_000
@@ -133,6 +142,35 @@ public final class SQLiteEventStore: EventStore {
         // for the next push. Rows of the previous layout move to the new one in the background.
         if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(0)) }
         if configuration.automaticCompaction && legacyRemains.load(ordering: .relaxed) { scheduleCompaction(after: .milliseconds(500)) }
+        watchOtherWriters()
+    }
+
+    deinit {
+        otherWriters?.cancel()
+    }
+
+    /// Commits an operator's change to a consumer (a hold, a re-drive, a replay, a retry), then
+    /// wakes the consumers.
+    func writeControl<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result = try await pool.write(updates)
+        changes.controlChanged()
+        return result
+    }
+
+    /// Publishes the commits of other processes on this file: `PRAGMA data_version` on the writer
+    /// connection changes only when another connection committed, and costs no I/O.
+    private func watchOtherWriters() {
+        let timer = DispatchSource.makeTimerSource(queue: writerQueue)
+        timer.schedule(deadline: .now() + Self.otherWritersInterval, repeating: Self.otherWritersInterval, leeway: .milliseconds(250))
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
+            let version = try? self.pool.writeWithoutTransaction { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") }
+            guard let version = version ?? nil else { return }
+            let previous = self.dataVersion.exchange(version, ordering: .relaxed)
+            if previous >= 0, previous != version { self.changes.changedElsewhere() }
+        }
+        timer.resume()
+        otherWriters = timer
     }
 
     // MARK: Append (group commit)
@@ -204,6 +242,7 @@ public final class SQLiteEventStore: EventStore {
             failure: { Self.storeError($0, doing: "commit") },
             committed: {
                 wroteEvents.store(true, ordering: .relaxed)
+                changes.eventsCommitted()
                 scheduleCheckpoint()
                 if configuration.automaticIndexing { scheduleIndexing(after: .milliseconds(200)) }
             }

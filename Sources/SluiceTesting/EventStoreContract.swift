@@ -277,3 +277,33 @@ extension EventStoreContract {
         #expect(byDecomposed == [decomposed.raw, both.raw])
     }
 }
+
+extension EventStoreContract {
+    /// Commits are published on ``DeliveryLedger/changes``: events move the events counter and wake
+    /// a consumer waiting since before them; an operator's hold, re-drive and replay move the
+    /// control counter. The waits' limits are far above the store's fallback interval for this
+    /// process's own commits, which must wake at once, so a missing signal fails here.
+    public static func commitsArePublished(_ store: any SluiceStorage) async throws {
+        let changes = store.changes
+        let before = changes.mark
+        let waiter = Task { await changes.wait(after: before, timeout: .seconds(120)) }
+        _ = try await store.append([event(occurredAt: t(1), key: "published")], receivedAt: t(2))
+        let woken = await waiter.value
+        #expect(woken.events != before.events, "the append did not wake a consumer waiting since before it")
+        #expect(woken.control == before.control, "an append is not an operator's change")
+
+        var mark = changes.mark
+        _ = try await store.setHold(destination: "d", hold: DestinationHold(reason: "test", heldBy: "ops", heldAt: t(3)), audit: nil)
+        #expect(changes.mark.control != mark.control, "a hold did not move the control counter")
+        mark = changes.mark
+        _ = try await store.requestRedrive(destination: "d", seqs: nil, audit: nil)
+        #expect(changes.mark.control != mark.control, "a re-drive request did not move the control counter")
+        mark = changes.mark
+        _ = try await store.createReplay(destination: "d", since: t(0), until: t(10), at: t(4), audit: nil)
+        #expect(changes.mark.control != mark.control, "a replay did not move the control counter")
+
+        // A waiter for a mark already passed returns at once.
+        let passed = await changes.wait(after: before, timeout: .seconds(120))
+        #expect(passed == changes.mark)
+    }
+}

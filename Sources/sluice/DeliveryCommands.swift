@@ -3,12 +3,25 @@ import Foundation
 import SluiceApp
 import SluiceCore
 
-/// Opens the store of `options`' config after checking that `destination` is configured.
-private func openLedger(_ options: StoreOptions, destination: String, label: String) async throws -> any SluiceStorage {
+/// The operator's actions on destinations over the store of `options`' config, the same
+/// ``DestinationAdministration`` the API and the web UI use; `destination` is checked first.
+private func administration(_ options: StoreOptions, destination: String, label: String) async throws -> DestinationAdministration {
     let config = try options.loadConfig()
     let logger = try options.makeLogger(label: label)
-    try requireConfigured(destination, kind: "destination", known: config.destinations.map(\.name))
-    return try await options.openStore(config, logger: logger)
+    let names = config.destinations.map(\.name)
+    try await exitOnRefusal { () async throws(DeliveryControlError) in try DestinationAdministration.requireConfigured(destination, among: names) }
+    let store = try await options.openStore(config, logger: logger)
+    return DestinationAdministration(ledger: store, destinations: names, now: SluiceRuntime.systemNow)
+}
+
+/// Runs an administrative action; a refusal is printed and exits 2 (1 when the store failed).
+private func exitOnRefusal<T>(_ body: () async throws(DeliveryControlError) -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        printError(error.message)
+        throw ExitCode(error.code == .store ? 1 : 2)
+    }
 }
 
 /// `sluice replay DESTINATION --since T [--until T]`.
@@ -47,19 +60,11 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             end = parsed
         }
-        guard start < end else {
-            printError("--since must be before --until")
-            throw ExitCode(2)
+        let admin = try await administration(store, destination: destination, label: "sluice.replay")
+        let job = try await exitOnRefusal { () async throws(DeliveryControlError) in
+            try await admin.replay(destination, since: start, until: end, by: .commandLine)
         }
-        let ledger = try await openLedger(store, destination: destination, label: "sluice.replay")
-        do {
-            let now = SluiceRuntime.systemNow()
-            let audit = AdminAuditEntry.replay(destination: destination, since: start, until: end, by: .commandLine, at: now)
-            let job = try await ledger.createReplay(destination: destination, since: start, until: end, at: now, audit: audit)
-            print("{\"destination\":\(JSONValue.quoted(destination)),\"replay\":\(job.id),\"since\":\"\(start.rfc3339)\",\"until\":\(String(decoding: end.jsonValue.serialized(), as: UTF8.self)),\"status\":\"queued\"}")
-        } catch {
-            throw error.exit()
-        }
+        print("{\"destination\":\(JSONValue.quoted(destination)),\"replay\":\(job.id),\"since\":\"\(start.rfc3339)\",\"until\":\(String(decoding: end.jsonValue.serialized(), as: UTF8.self)),\"status\":\"queued\"}")
     }
 }
 
@@ -86,13 +91,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let ledger = try await openLedger(store, destination: destination, label: "sluice.dead-letters")
-            do {
-                for letter in try await ledger.deadLetters(destination: destination, afterSeq: after, limit: limit) {
-                    print("{\"seq\":\(letter.seq),\"reason\":\(JSONValue.quoted(letter.reason)),\"created_at\":\"\(letter.createdAt.rfc3339)\",\"attempts\":\(letter.attempts),\"redrive_requested\":\(letter.redriveRequested)}")
-                }
-            } catch {
-                throw error.exit()
+            let admin = try await administration(store, destination: destination, label: "sluice.dead-letters")
+            let letters = try await exitOnRefusal { () async throws(DeliveryControlError) in try await admin.deadLetters(destination, afterSeq: after, limit: limit) }
+            for letter in letters {
+                print("{\"seq\":\(letter.seq),\"reason\":\(JSONValue.quoted(letter.reason)),\"created_at\":\"\(letter.createdAt.rfc3339)\",\"attempts\":\(letter.attempts),\"redrive_requested\":\(letter.redriveRequested)}")
             }
         }
     }
@@ -111,15 +113,10 @@ struct DeadLettersCommand: AsyncParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() async throws {
-            let ledger = try await openLedger(store, destination: destination, label: "sluice.dead-letters")
-            do {
-                let seqs = seq.isEmpty ? nil : seq
-                let audit = AdminAuditEntry.redrive(destination: destination, seqs: seqs, by: .commandLine, at: SluiceRuntime.systemNow())
-                let marked = try await ledger.requestRedrive(destination: destination, seqs: seqs, audit: audit)
-                print("{\"destination\":\(JSONValue.quoted(destination)),\"redrive_requested\":\(marked)}")
-            } catch {
-                throw error.exit()
-            }
+            let admin = try await administration(store, destination: destination, label: "sluice.dead-letters")
+            let seqs = seq.isEmpty ? nil : seq
+            let marked = try await exitOnRefusal { () async throws(DeliveryControlError) in try await admin.redrive(destination, seqs: seqs, by: .commandLine) }
+            print("{\"destination\":\(JSONValue.quoted(destination)),\"redrive_requested\":\(marked)}")
         }
     }
 }
@@ -129,7 +126,7 @@ struct PauseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pause",
         abstract: "Stop sending to a destination until `sluice resume`; events keep being stored and wait.",
-        discussion: "The running `sluice serve` stops before its next request (within about 0.1 s of a request ending) and shows the reason under GET /v1/destinations."
+        discussion: "The running `sluice serve` stops before its next request (it notices within about a second) and shows the reason under GET /v1/destinations."
     )
 
     @Argument(help: "The destination's name (a key under destinations: in the config).")
@@ -141,10 +138,6 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, reason.count <= 500 else {
-            printError("--reason takes 1 to 500 characters")
-            throw ExitCode(2)
-        }
         try await setHold(store, destination: destination, reason: reason)
     }
 }
@@ -163,18 +156,11 @@ struct ResumeCommand: AsyncParsableCommand {
 }
 
 private func setHold(_ options: StoreOptions, destination: String, reason: String?) async throws {
-    let ledger = try await openLedger(options, destination: destination, label: reason == nil ? "sluice.resume" : "sluice.pause")
-    let requester = AuditRequester.commandLine
-    let now = SluiceRuntime.systemNow()
-    let hold = reason.map { DestinationHold(reason: $0, heldBy: requester.actor.id, heldAt: now) }
-    do {
-        let changed = try await ledger.setHold(
-            destination: destination, hold: hold, audit: .hold(destination: destination, reason: reason, by: requester, at: now)
-        )
-        print("{\"destination\":\(JSONValue.quoted(destination)),\"paused\":\(reason != nil),\"changed\":\(changed)}")
-    } catch {
-        throw error.exit()
-    }
+    // The reason is checked before the store is opened.
+    if let reason { _ = try await exitOnRefusal { () throws(DeliveryControlError) in try DestinationAdministration.pauseReason(reason) } }
+    let admin = try await administration(options, destination: destination, label: reason == nil ? "sluice.resume" : "sluice.pause")
+    let changed = try await exitOnRefusal { () async throws(DeliveryControlError) in try await admin.setPaused(destination, reason: reason, by: .commandLine) }
+    print("{\"destination\":\(JSONValue.quoted(destination)),\"paused\":\(reason != nil),\"changed\":\(changed)}")
 }
 
 extension AuditRequester {

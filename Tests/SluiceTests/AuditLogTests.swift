@@ -90,6 +90,9 @@ import Testing
         #expect(try await run(["pause", "disk", "--reason", "disk almost full"]) == 0)
         #expect(try await run(["pause", "disk", "--reason", "still full"]) == 0, "already paused: nothing changes, nothing is recorded")
         #expect(try await run(["pause", "disk", "--reason", ""]) == 2)
+        #expect(try await run(["replay", "disk", "--since", "2026-11-03", "--until", "2026-11-02"]) == 2, "since after until")
+        let held = try await SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: .init(label: "test")).hold(destination: "disk")
+        #expect(held?.heldBy == "cli:alice" && held?.reason == "disk almost full")
         #expect(try await run(["resume", "disk"]) == 0)
 
         let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: .init(label: "test"))

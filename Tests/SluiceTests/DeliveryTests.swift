@@ -92,8 +92,8 @@ import Testing
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
                     let first = try await eventually { double.received.events.count == 20 }
                     #expect(first)
-                    #expect(try await service.setPaused("chronicle", reason: "SIEM maintenance", by: Self.admin))
-                    #expect(try await service.setPaused("chronicle", reason: "again", by: Self.admin) == false, "already paused")
+                    #expect(try await service.administration.setPaused("chronicle", reason: "SIEM maintenance", by: Self.admin))
+                    #expect(try await service.administration.setPaused("chronicle", reason: "again", by: Self.admin) == false, "already paused")
                     // Once the loop shows the pause it waits in it, so nothing new can be sent.
                     let holding = try await eventually { try await Self.status(service, "chronicle").pausedReason?.contains("SIEM maintenance") == true }
                     #expect(holding)
@@ -102,11 +102,11 @@ import Testing
                     #expect(status.lagEvents == 30)
                     #expect(status.pausedReason?.hasPrefix("paused by ops at ") == true && status.pausedReason?.hasSuffix(": SIEM maintenance") == true)
                     #expect(double.received.events.count == 20)
-                    #expect(try await service.setPaused("chronicle", reason: nil, by: Self.admin))
+                    #expect(try await service.administration.setPaused("chronicle", reason: nil, by: Self.admin))
                     let resumed = try await eventually { double.received.events.count == 50 }
                     #expect(resumed)
                     #expect(try await Self.status(service, "chronicle").pausedReason == nil)
-                    await #expect(throws: DeliveryControlError.self) { _ = try await service.setPaused("nowhere", reason: "x", by: Self.admin) }
+                    await #expect(throws: DeliveryControlError.self) { _ = try await service.administration.setPaused("nowhere", reason: "x", by: Self.admin) }
                 }
             }
             let audit = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events.sorted { $0.seq < $1.seq }
@@ -191,7 +191,7 @@ import Testing
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
                     let settled = try await eventually { try await store.deadLetterCount(destination: "chronicle") == 1 && double.received.events.count == 199 }
                     #expect(settled)
-                    let letters = try await service.deadLetters("chronicle", afterSeq: 0, limit: 10)
+                    let letters = try await service.administration.deadLetters("chronicle", afterSeq: 0, limit: 10)
                     let letter = try #require(letters.first)
                     let event = try #require(try await store.outboundEvents(seqs: [letter.seq]).first)
                     #expect(String(decoding: event.raw, as: UTF8.self).contains("\"id\":\"e77\""))
@@ -201,7 +201,7 @@ import Testing
 
                     // The receiver's parser is fixed; the operator re-drives.
                     double.setPoisonMarker(nil)
-                    #expect(try await service.redrive("chronicle", seqs: nil, by: Self.admin) == 1)
+                    #expect(try await service.administration.redrive("chronicle", seqs: nil, by: Self.admin) == 1)
                     let redriven = try await eventually { try await store.deadLetterCount(destination: "chronicle") == 0 }
                     #expect(redriven)
                 }
@@ -322,17 +322,75 @@ import Testing
                 try await Self.delivering([Self.chronicle(double, base: base)], store: store) { service in
                     let first = try await eventually { double.received.events.count == 100 }
                     #expect(first)
-                    let job = try await service.replay("chronicle", since: Self.base + .seconds(20), until: Self.base + .seconds(40), by: Self.admin)
+                    let job = try await service.administration.replay("chronicle", since: Self.base + .seconds(20), until: Self.base + .seconds(40), by: Self.admin)
                     let finished = try await eventually { try await store.openReplays(destination: "chronicle").isEmpty }
                     #expect(finished)
                     #expect(job.since == Self.base + .seconds(20))
-                    await #expect(throws: DeliveryControlError.self) { _ = try await service.replay("nowhere", since: Self.base, until: Self.base + .seconds(1), by: Self.admin) }
+                    await #expect(throws: DeliveryControlError.self) { _ = try await service.administration.replay("nowhere", since: Self.base, until: Self.base + .seconds(1), by: Self.admin) }
                 }
             }
         }
         let ids = Self.ids(double.received.events)
         #expect(ids.count == 120)
         #expect(Set(ids.suffix(20)) == Set((20..<40).map { "e\($0)" }))
+    }
+
+    /// The one administration the API, the web UI and the CLI share: its checks and words, the
+    /// name a hold records (a token by name, the command line as `cli:<login>`), and an audit
+    /// entry only for a change.
+    @Test(arguments: StoreBackend.available) func destinationAdministrationChecksOnceForEveryCaller(_ backend: StoreBackend) async throws {
+        try await Self.withStore(backend) { store, _ in
+            let admin = DestinationAdministration(ledger: store, destinations: ["archive", "siem"], now: SluiceRuntimeClock.now)
+            let cli = AuditRequester(actor: AdminAuditEntry.console("alice"))
+            do throws(DeliveryControlError) {
+                _ = try await admin.setPaused("nowhere", reason: "x", by: Self.admin)
+                Issue.record("an unknown destination was paused")
+            } catch {
+                #expect(error.code == .unknownDestination && error.message == "no destination named \"nowhere\"; configured: archive, siem")
+            }
+            for blank in ["", "   \n", String(repeating: "r", count: 501)] {
+                do throws(DeliveryControlError) {
+                    _ = try await admin.setPaused("archive", reason: blank, by: Self.admin)
+                    Issue.record("the reason \(blank.debugDescription) was taken")
+                } catch {
+                    #expect(error.code == .invalidRequest && error.message.contains("Say why delivery stops") && error.message.contains("1 to 500"))
+                }
+            }
+            do throws(DeliveryControlError) {
+                _ = try await admin.replay("archive", since: Self.base + .seconds(10), until: Self.base, by: Self.admin)
+                Issue.record("a replay ending before it starts was queued")
+            } catch {
+                #expect(error.code == .invalidRequest && error.message.contains("must be before"))
+            }
+            #expect(try await admin.setPaused("archive", reason: "  maintenance \n", by: Self.admin))
+            #expect(try await store.hold(destination: "archive").map { [$0.heldBy, $0.reason] } == ["ops", "maintenance"])
+            #expect(try await admin.setPaused("siem", reason: "change window", by: cli))
+            #expect(try await store.hold(destination: "siem")?.heldBy == "cli:alice")
+            #expect(try await admin.setPaused("siem", reason: "again", by: cli) == false)
+            #expect(try await admin.setPaused("siem", reason: nil, by: cli))
+            let audit = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+            #expect(audit.map(\.normalized.action).sorted() == ["destination.paused", "destination.paused", "destination.resumed"])
+        }
+    }
+
+    /// An idle loop sleeps until the store's next commit instead of polling: an event appended to
+    /// an idle SQLite store reaches the destination long before the store's 30 s fallback, with
+    /// the company poll set to a minute so that nothing but the commit's signal can wake it.
+    @Test func anIdleLoopIsWokenByTheNextCommit() async throws {
+        try await Self.withStore(.sqlite) { store, directory in
+            try await Self.push(store, count: 3)
+            let file = FileDestination(configuration: .init(name: "archive", directory: directory.path + "/out"), now: SluiceRuntimeClock.now)
+            let settings = DeliverySettings(concurrency: 1, maxWait: .zero, pollInterval: .seconds(60))
+            #expect(store.changes.fallback >= .seconds(30))
+            try await Self.delivering([file], store: store, settings: settings) { _ in
+                let first = try await eventually { try await store.consumerCursor("archive") == 3 }
+                #expect(first)
+                try await Task.sleep(for: .milliseconds(300))  // the loop is waiting now
+                try await Self.push(store, count: 1, from: 3)
+                let woken = try await eventually(limit: .seconds(20)) { try await store.consumerCursor("archive") == 4 }
+                #expect(woken, "the commit did not wake the idle loop")
+            }
+        }
     }
 
     @Test(arguments: StoreBackend.available) func fileDestinationWritesEveryEventAcrossRotatedFiles(_ backend: StoreBackend) async throws {

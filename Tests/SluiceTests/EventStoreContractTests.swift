@@ -7,10 +7,11 @@ import Testing
 @Suite struct EventStoreContractTests {
     enum Contract: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case appendAndDedupe, timedDedupeKeys, concurrentAppends, filtersAndPaging, purge, checkpointsCommitWithEvents, unusualTextRoundTrips
+        case commitsArePublished
 
         var testDescription: String { rawValue }
 
-        func check(_ store: any EventStore) async throws {
+        func check(_ store: any SluiceStorage) async throws {
             switch self {
             case .appendAndDedupe: try await EventStoreContract.appendAndDedupe(store)
             case .timedDedupeKeys: try await EventStoreContract.timedDedupeKeys(store)
@@ -19,6 +20,7 @@ import Testing
             case .purge: try await EventStoreContract.purge(store)
             case .checkpointsCommitWithEvents: try await EventStoreContract.checkpointsCommitWithEvents(store)
             case .unusualTextRoundTrips: try await EventStoreContract.unusualTextRoundTrips(store)
+            case .commitsArePublished: try await EventStoreContract.commitsArePublished(store)
             }
         }
     }

@@ -82,6 +82,22 @@ import Testing
         return left
     }
 
+    /// Another process's commits (here: another store on the same file, as the CLI would be) wake
+    /// this store's consumers through `PRAGMA data_version`, long before the 30 s fallback.
+    @Test func commitsOfAnotherWriterWakeThisStoresConsumers() async throws {
+        try await withStore { store, _ in
+            let other = try SQLiteEventStore(configuration: store.configuration, logger: Logger(label: "test"))
+            try await Task.sleep(for: .milliseconds(1_500))  // the watcher has read its first version
+            let before = store.changes.mark
+            #expect(store.changes.fallback >= .seconds(30))
+            let waiter = Task { await store.changes.wait(after: before, timeout: .seconds(25)) }
+            _ = try await other.setHold(destination: "d", hold: DestinationHold(reason: "cli", heldBy: "cli:ops", heldAt: Timestamp(seconds: 1)), audit: nil)
+            let woken = await waiter.value
+            #expect(woken.control != before.control, "the other writer's hold was not noticed")
+            #expect(try await store.hold(destination: "d")?.heldBy == "cli:ops")
+        }
+    }
+
     @Test func eventsLeftUnindexedAreIndexedWhenTheStoreOpens() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -2,6 +2,9 @@
 /// its replays. A destination's cursor and the dead letters of the events it passes move in one
 /// transaction, so a crash never loses a refused event nor its place.
 public protocol DeliveryLedger: Sendable {
+    /// Published after each commit of events or of an operator's change to a consumer; consumers
+    /// wait on it instead of polling.
+    var changes: StoreChanges { get }
     /// Up to `limit` events after `seq`, in store order.
     func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent]
     /// The events with these sequence numbers that still exist, in store order.

@@ -217,7 +217,7 @@ struct WebOperationsController: Sendable {
         for status in statuses {
             var letters: [[String: Any]] = []
             if status.deadLetters > 0, let destinations {
-                letters = ((try? await destinations.deadLetters(status.name, afterSeq: 0, limit: 20)) ?? []).map { letter in
+                letters = ((try? await destinations.administration.deadLetters(status.name, afterSeq: 0, limit: 20)) ?? []).map { letter in
                     [
                         "seq": String(letter.seq), "reason": letter.reason, "attempts": letter.attempts,
                         "at": WebPages.time(letter.createdAt, offsetMinutes: offset), "queued": letter.redriveRequested,
@@ -239,13 +239,13 @@ struct WebOperationsController: Sendable {
 
     func destinationChange(
         _ request: Request, context: SluiceRequestContext,
-        _ body: @Sendable (String, AuditRequester, [String: String], any DestinationControl) async throws(DeliveryControlError) -> String
+        _ body: @Sendable (String, AuditRequester, [String: String], DestinationAdministration) async throws(DeliveryControlError) -> String
     ) async -> Response {
         let name = context.parameters.get("name") ?? ""
         return await change(request, context: context, back: "/ui/destinations") { requester, fields throws(WebChangeError) in
             guard let destinations else { throw WebChangeError(.notFound, "There is no destination named \(name).") }
             do throws(DeliveryControlError) {
-                return try await body(name, requester, fields, destinations)
+                return try await body(name, requester, fields, destinations.administration)
             } catch {
                 throw WebChangeError(APIError.from(error))
             }
@@ -261,9 +261,7 @@ struct WebOperationsController: Sendable {
 
     @Sendable func pause(request: Request, context: SluiceRequestContext) async throws -> Response {
         await destinationChange(request, context: context) { name, requester, fields, control throws(DeliveryControlError) in
-            let reason = (fields["reason"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !reason.isEmpty, reason.count <= 500 else { throw DeliveryControlError(.invalidRequest, "Say why delivery stops (1 to 500 characters).") }
-            let changed = try await control.setPaused(name, reason: reason, by: requester)
+            let changed = try await control.setPaused(name, reason: fields["reason"] ?? "", by: requester)
             return changed ? "\(name) is paused." : "\(name) was already paused."
         }
     }
