@@ -178,7 +178,6 @@ let package = Package(
                 "SluiceCore",
                 "SluiceHTTP",
                 "SluiceDestinations",
-                "SluiceStoreKit",
                 "SluiceStoreSQLite",
                 "SluiceStorePostgres",
                 "SluiceSources",
@@ -254,7 +253,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -12,7 +12,8 @@ public final class WorkflowService: Service {
     public let runners: [WorkflowRunner]
     let journal: any WorkflowJournal & DeliveryLedger
     public let control: JournalWorkflowControl
-    let pollInterval: Duration
+    /// How long a workflow waits before it tries again when the store could not be read.
+    let storeRetryInterval: Duration
     let leases: LeaseSettings?
     let now: @Sendable () -> Timestamp
     let logger: Logger
@@ -20,7 +21,7 @@ public final class WorkflowService: Service {
     /// With `leases`, each workflow runs on whichever instance holds its lease (`workflow/NAME`).
     public init(
         definitions: [WorkflowDefinition], journal: any WorkflowJournal & DeliveryLedger, transport: HTTPTransport, leases: LeaseSettings? = nil,
-        logger: Logger, pollInterval: Duration = .milliseconds(500), now: @escaping @Sendable () -> Timestamp
+        logger: Logger, storeRetryInterval: Duration = .milliseconds(500), now: @escaping @Sendable () -> Timestamp
     ) {
         self.runners = definitions.map { definition in
             var workflowLogger = logger
@@ -29,7 +30,7 @@ public final class WorkflowService: Service {
         }
         self.journal = journal
         self.control = JournalWorkflowControl(definitions: definitions, journal: journal, now: now)
-        self.pollInterval = pollInterval
+        self.storeRetryInterval = storeRetryInterval
         self.leases = leases
         self.now = now
         self.logger = logger
@@ -54,6 +55,7 @@ public final class WorkflowService: Service {
         while !Task.isCancelled {
             // Read before the store: a commit from here on ends the wait below at once.
             let mark = changes.mark
+            var wait = storeRetryInterval
             do {
                 if cursor == nil {
                     let start = definition.settings.fromBeginning ? 0 : try await journal.latestSeq()
@@ -68,11 +70,15 @@ public final class WorkflowService: Service {
                     }
                     if try await runDue(runner) > 0 { found = true }
                 }
+                // Sleep until new events or an operator's retry commit, or the next run comes due.
+                wait = changes.fallback
+                if let due = try await journal.nextAttemptAt(workflow: definition.name) {
+                    wait = min(wait, .microseconds(max(0, due.microseconds - now().microseconds)))
+                }
             } catch {
                 runner.logger.warning("workflow could not read the store; trying again", metadata: ["error": "\(error)"])
             }
-            // New events wake the workflow; runs that come due (retries) are looked for every pollInterval.
-            await changes.wait(after: mark, timeout: min(pollInterval, changes.fallback))
+            await changes.wait(after: mark, timeout: wait)
         }
     }
 

@@ -59,6 +59,17 @@ extension PostgresEventStore: WorkflowJournal {
         }
     }
 
+    public func nextAttemptAt(workflow: String) async throws(StoreError) -> Timestamp? {
+        do {
+            let rows = try await database.rows(
+                "SELECT min(next_attempt_at) FROM workflow_runs WHERE workflow = \(workflow) AND status IN ('queued', 'retrying')"
+            )
+            return try rows.first?.decode(Int64?.self).map(Timestamp.init(microseconds:))
+        } catch {
+            throw Self.storeError(error, doing: "read when the next workflow run is due")
+        }
+    }
+
     public func dueRuns(workflow: String, at time: Timestamp, limit: Int) async throws(StoreError) -> [WorkflowRun] {
         do {
             return try await database.rows(

@@ -53,6 +53,18 @@ extension SQLiteEventStore: WorkflowJournal {
         }
     }
 
+    public func nextAttemptAt(workflow: String) async throws(StoreError) -> Timestamp? {
+        do {
+            return try await pool.read { db in
+                try Int64.fetchOne(
+                    db, sql: "SELECT min(next_attempt_at) FROM workflow_runs WHERE workflow = ? AND status IN ('queued', 'retrying')", arguments: [workflow]
+                ).map(Timestamp.init(microseconds:))
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read when the next workflow run is due")
+        }
+    }
+
     public func dueRuns(workflow: String, at time: Timestamp, limit: Int) async throws(StoreError) -> [WorkflowRun] {
         do {
             return try await pool.read { db in

@@ -7,7 +7,7 @@ import Testing
 @Suite struct EventStoreContractTests {
     enum Contract: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case appendAndDedupe, timedDedupeKeys, concurrentAppends, filtersAndPaging, purge, checkpointsCommitWithEvents, unusualTextRoundTrips
-        case commitsArePublished
+        case commitsArePublished, nextWorkflowAttempt
 
         var testDescription: String { rawValue }
 
@@ -21,6 +21,7 @@ import Testing
             case .checkpointsCommitWithEvents: try await EventStoreContract.checkpointsCommitWithEvents(store)
             case .unusualTextRoundTrips: try await EventStoreContract.unusualTextRoundTrips(store)
             case .commitsArePublished: try await EventStoreContract.commitsArePublished(store)
+            case .nextWorkflowAttempt: try await EventStoreContract.nextWorkflowAttempt(store)
             }
         }
     }

@@ -9,6 +9,8 @@ public protocol WorkflowJournal: Sendable {
     func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp) async throws(StoreError) -> (created: Int, duplicates: Int)
     /// `queued` or `retrying` runs of `workflow` due at `time`, oldest first.
     func dueRuns(workflow: String, at time: Timestamp, limit: Int) async throws(StoreError) -> [WorkflowRun]
+    /// When the earliest `queued` or `retrying` run of `workflow` is due; nil when none waits.
+    func nextAttemptAt(workflow: String) async throws(StoreError) -> Timestamp?
     func run(id: Int64) async throws(StoreError) -> WorkflowRun?
     /// Runs of `workflow` (any status when nil), newest first, with ids below `beforeID`.
     func runs(workflow: String, status: WorkflowRunStatus?, beforeID: Int64?, limit: Int) async throws(StoreError) -> [WorkflowRun]
