@@ -19,32 +19,22 @@ struct BearerAuthorization: Sendable {
         }
     }
 
-    /// Sends `request` with an `Authorization: Bearer` header. A 401 replaces the token once and
-    /// tries again, since a token can be revoked or expire early; a second 401 is the destination's answer.
+    /// Sends `request` with an `Authorization: Bearer` header through the one outbound client:
+    /// one attempt (the delivery loop retries), and a 401 replaces the token once, since a token
+    /// can be revoked or expire early; a second 401 is the destination's answer.
     func send(_ request: OutboundRequest, via http: HTTPDelivery) async -> Answer {
-        var attempt = 0
-        while true {
-            attempt += 1
-            let token: String
-            do {
-                token = try await cache.token()
-            } catch let error as TokenError {
-                return .failed(error.isTransient ? .retry(after: nil, reason: error.message) : .unauthorized(reason: error.message))
-            } catch {
-                return .failed(.retry(after: nil, reason: "could not get an access token: \(error)"))
+        var request = request
+        request.timeout = http.timeout
+        let client = OutboundClient(transport: http.transport.guarded(by: http.guardrail), tokens: cache, retry: .once)
+        do {
+            return .answered(try await client.send(request, accept: { $0.status != 401 }).response)
+        } catch {
+            if case .noToken(let transient) = error.kind {
+                return .failed(transient ? .retry(after: nil, reason: error.reason) : .unauthorized(reason: error.reason))
             }
-            var authorized = request
-            authorized.headers.append(("Authorization", "Bearer \(token)"))
-            switch await http.send(authorized) {
-            case .success(let response) where response.status == 401:
-                await cache.invalidate(token)
-                if attempt < 2 { continue }
-                return .answered(response)
-            case .success(let response):
-                return .answered(response)
-            case .failure(let error):
-                return .failed(ResponseClassifier.classify(error))
-            }
+            if let response = error.lastResponse { return .answered(response) }
+            if let transportError = error.lastError { return .failed(ResponseClassifier.classify(transportError)) }
+            return .failed(.retry(after: nil, reason: error.reason))
         }
     }
 }

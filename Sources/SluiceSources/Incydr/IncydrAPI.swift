@@ -30,6 +30,8 @@ struct IncydrAPI: Sendable {
     let budget: RequestBudget
     let tokens: AccessTokenCache
     let logger: Logger
+    /// Every call goes through it: the guard, the tenant's token and budget, the retry policy.
+    var client: OutboundClient { OutboundClient(transport: transport, tokens: tokens, budget: budget, retry: configuration.retry) }
 
     init(configuration: IncydrConfiguration, transport: HTTPTransport, logger: Logger) {
         self.configuration = configuration
@@ -60,75 +62,38 @@ struct IncydrAPI: Sendable {
         if !query.isEmpty {
             url += "?" + query.map { "\(HTTPTransport.percentEncoded($0.0))=\(HTTPTransport.percentEncoded($0.1))" }.joined(separator: "&")
         }
-        var generator = SystemRandomNumberGenerator()
-        var refreshed = false
-        var attempt = 0
-        while true {
-            attempt += 1
-            let token: String
-            do {
-                try await budget.acquire()
-                token = try await tokens.token()
-            } catch let error as TokenError {
-                // The token request this call waited on failed: it counts as this stream's request.
-                counters.requests += 1
-                if !error.isTransient { throw CollectorError(.rejected, "\(stream.rawValue): \(error.message)") }
-                if attempt >= configuration.retry.maxAttempts { throw CollectorError(.gaveUp, "\(stream.rawValue): \(error.message)") }
-                counters.retries += 1
-                try await sleep(configuration.retry.backoff.delay(attempt: attempt, using: &generator))
-                continue
-            } catch {
-                throw CollectorError(.cancelled, "\(stream.rawValue): cancelled")
-            }
-            var headers = [("Authorization", "Bearer \(token)"), ("Accept", "application/json")]
-            if body != nil { headers.append(("Content-Type", "application/json")) }
-            counters.requests += 1
-            let outcome: AttemptOutcome
-            var response: OutboundResponse?
-            do {
-                let answer = try await transport.send(OutboundRequest(method: method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout))
-                response = answer
-                if accept(answer) { return answer }
-                outcome = .status(answer.status, retryAfter: RetryAfter.parse(answer.header("Retry-After")))
-            } catch where error.code == .forbidden || error.code == .invalidURL {
-                throw CollectorError(.rejected, "\(stream.rawValue): \(error.message)")
-            } catch {
-                outcome = .transportFailure(error.message)
-            }
-            switch configuration.retry.decide(attempt: attempt, outcome: outcome, tokenRefreshed: refreshed, using: &generator) {
-            case .succeed:
-                return response!
-            case .refreshTokenAndRetry:
-                refreshed = true
-                await tokens.invalidate(token)
-                logger.info("Incydr rejected the access token; fetching a new one", metadata: ["collector.stream": "\(stream.rawValue)"])
-            case .retry(let delay, let reason):
-                counters.retries += 1
-                if case .status(429, _) = outcome {
-                    counters.throttled += 1
-                    // The limit is per tenant: every stream of this collector waits.
-                    await budget.pause(for: delay)
-                }
-                logger.notice("Incydr request will be retried", metadata: [
-                    "collector.stream": "\(stream.rawValue)", "reason": "\(reason)", "retry.delay": "\(delay)", "http.path": "\(path)",
-                ])
-                try await sleep(delay)
-            case .giveUp(let reason):
-                let detail = response.map { Self.problemSummary($0) } ?? ""
-                let code: CollectorError.Code = {
-                    if case .status(let status, _) = outcome, (400..<500).contains(status), status != 429, status != 408 { return .rejected }
-                    return .gaveUp
-                }()
-                throw CollectorError(code, "\(stream.rawValue): \(method) \(path) failed: \(reason)\(detail)")
-            }
-        }
-    }
-
-    private func sleep(_ delay: Duration) async throws(CollectorError) {
+        var headers = [("Accept", "application/json")]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let request = OutboundRequest(method: method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout)
         do {
-            try await Task.sleep(for: delay)
+            return try await client.send(request, accept: accept) { event in
+                switch event {
+                case .sent:
+                    counters.requests += 1
+                case .tokenFailed:
+                    break
+                case .refreshingToken:
+                    logger.info("Incydr rejected the access token; fetching a new one", metadata: ["collector.stream": "\(stream.rawValue)"])
+                case .retrying(let delay, let reason, let outcome):
+                    counters.retries += 1
+                    if case .status(429, _)? = outcome { counters.throttled += 1 }
+                    logger.notice("Incydr request will be retried", metadata: [
+                        "collector.stream": "\(stream.rawValue)", "reason": "\(reason)", "retry.delay": "\(delay)", "http.path": "\(path)",
+                    ])
+                }
+            }.response
         } catch {
-            throw CollectorError(.cancelled, "cancelled while waiting to retry")
+            switch error.kind {
+            case .cancelled:
+                throw CollectorError(.cancelled, "\(stream.rawValue): cancelled")
+            case .notAllowed, .noToken(transient: false):
+                throw CollectorError(.rejected, "\(stream.rawValue): \(error.reason)")
+            case .noToken(transient: true):
+                throw CollectorError(.gaveUp, "\(stream.rawValue): \(error.reason)")
+            case .gaveUp:
+                let detail = error.lastResponse.map { Self.problemSummary($0) } ?? ""
+                throw CollectorError(error.isRetryable ? .gaveUp : .rejected, "\(stream.rawValue): \(method) \(path) failed: \(error.reason)\(detail)")
+            }
         }
     }
 
