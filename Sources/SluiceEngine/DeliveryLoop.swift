@@ -182,7 +182,7 @@ struct DeliveryLoop: Sendable {
                         state.deadLettered(part.count)
                         break attempts
                     }
-                    wait = after.map { min($0, settings.maxRetryAfter) } ?? settings.backoff.delay(attempt: attempt, using: &random)
+                    wait = settings.retry.delay(attempt: attempt, retryAfter: after, using: &random)
                     logger.warning("delivery failed; retrying", metadata: [
                         "destination.name": "\(destination.name)", "reason": "\(reason)", "attempt": "\(attempt)", "events": "\(part.count)",
                     ])

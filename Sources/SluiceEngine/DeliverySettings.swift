@@ -30,4 +30,10 @@ public struct DeliverySettings: Sendable, Hashable {
         self.pausedRetryInterval = pausedRetryInterval
         self.maxAttempts = maxAttempts
     }
+
+    /// The same rules as every other outbound request (`Retry-After` clamped, else jittered
+    /// backoff); `maxAttempts` nil never gives up.
+    public var retry: RetryPolicy {
+        RetryPolicy(maxAttempts: maxAttempts ?? .max, backoff: backoff, maxRetryAfter: maxRetryAfter)
+    }
 }

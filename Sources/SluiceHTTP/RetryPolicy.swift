@@ -65,10 +65,10 @@ public struct RetryPolicy: Sendable, Hashable {
                 return .giveUp(reason: "HTTP 401 again with a fresh token: the credentials lack access")
             case 429:
                 reason = retryAfter.map { "HTTP 429 (rate limited; Retry-After \($0))" } ?? "HTTP 429 (rate limited, no Retry-After)"
-                wait = retryAfter.map { min($0, maxRetryAfter) }
+                wait = retryAfter
             case 408, 500..<600:
                 reason = "HTTP \(code)"
-                wait = retryAfter.map { min($0, maxRetryAfter) }
+                wait = retryAfter
             default:
                 return .giveUp(reason: "HTTP \(code), which retrying cannot fix")
             }
@@ -78,7 +78,13 @@ public struct RetryPolicy: Sendable, Hashable {
         guard attempt < maxAttempts else {
             return .giveUp(reason: "\(reason), still failing after \(attempt) attempts")
         }
-        return .retry(after: wait ?? backoff.delay(attempt: attempt, using: &generator), reason: reason)
+        return .retry(after: delay(attempt: attempt, retryAfter: wait, using: &generator), reason: reason)
+    }
+
+    /// How long to wait before attempt `attempt + 1`: the server's `Retry-After` (clamped to
+    /// `maxRetryAfter`) when it gave one, the jittered backoff otherwise.
+    public func delay(attempt: Int, retryAfter: Duration?, using generator: inout some RandomNumberGenerator) -> Duration {
+        retryAfter.map { min($0, maxRetryAfter) } ?? backoff.delay(attempt: attempt, using: &generator)
     }
 }
 
