@@ -1,5 +1,3 @@
-import SluiceCore
-
 /// Why a collector stream's run stopped early. Messages name the stream and what to check;
 /// they never contain credentials or tokens.
 public struct CollectorError: Error, Sendable, CustomStringConvertible {
@@ -42,7 +40,8 @@ public struct CollectorError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
-    static func from(_ error: StoreError) -> CollectorError {
+    /// A store failure during a run: a moved checkpoint is a conflict, anything else the store's.
+    public static func from(_ error: StoreError) -> CollectorError {
         CollectorError(error.code == .conflict ? .conflict : .store, error.description)
     }
 }

@@ -1,5 +1,3 @@
-import SluiceCore
-
 /// One collector stream as the admin API shows it.
 public struct StreamStatus: Sendable {
     public var stream: String

@@ -1,5 +1,3 @@
-import SluiceCore
-
 /// One destination as the admin API shows it. Never carries credentials.
 public struct DestinationStatus: Sendable {
     public var name: String
