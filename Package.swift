@@ -228,6 +228,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // One test target per library for what needs only that library; SluiceTests below is the
+        // integration target (real sockets, stores, the whole application).
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceCompressionTests", dependencies: ["SluiceCompression"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SluiceStoreKitTests",
+            dependencies: ["SluiceCore", "SluiceStoreKit", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"], swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceSourcesTests", dependencies: ["SluiceCore", "SluiceSources"], swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceWorkflowsTests", dependencies: ["SluiceCore", "SluiceHTTP", "SluiceWorkflows"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SluiceTests",
             dependencies: [
