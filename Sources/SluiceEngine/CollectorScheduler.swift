@@ -24,6 +24,8 @@ public final class CollectorScheduler: Service, CollectorControl {
     let leases: LeaseSettings?
     let logger: Logger
     let now: @Sendable () -> Timestamp
+    /// The checks and audit entries of operators' actions, shared with the CLI.
+    public let administration: CollectorAdministration
     private let nextRuns = Mutex<[String: Timestamp]>([:])
     private let requests: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>
     private let requestSink: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>.Continuation
@@ -33,6 +35,7 @@ public final class CollectorScheduler: Service, CollectorControl {
         self.leases = leases
         self.logger = logger
         self.now = now
+        self.administration = CollectorAdministration(collectors: collectors, now: now)
         (requests, requestSink) = AsyncStream.makeStream(of: (name: String, backfill: ClosedRange<Timestamp>?).self, bufferingPolicy: .bufferingNewest(64))
     }
 
@@ -129,43 +132,18 @@ public final class CollectorScheduler: Service, CollectorControl {
 
     public func requestRun(_ name: String, by requester: AuditRequester) async throws(StoreError) -> Bool {
         guard let scheduled = collectors[name] else { return false }
-        try await scheduled.collector.record(
-            requester.entry("collector.run_triggered", targets: [AuditTarget(type: "collector", id: name)], at: now())
-        )
+        try await scheduled.collector.record(administration.runTriggered(name, by: requester))
         requestSink.yield((name, nil))
         return true
     }
 
-    /// Longest window one backfill may cover.
-    public static let maximumBackfill = Duration.seconds(366 * 86_400)
-
     public func requestBackfill(_ name: String, window: ClosedRange<Timestamp>, by requester: AuditRequester) async throws(CollectorError) {
-        guard let scheduled = collectors[name] else { throw CollectorError(.rejected, "no collector named \(name)") }
-        let current = now()
-        guard window.upperBound <= current else {
-            throw CollectorError(.invalid, "a backfill ends at or before now (\(current.rfc3339)); the live checkpoint collects what comes after")
-        }
-        guard window.upperBound.microseconds - window.lowerBound.microseconds <= Int64(Self.maximumBackfill.components.seconds) * 1_000_000 else {
-            throw CollectorError(.invalid, "a backfill covers at most 366 days; split longer ones")
-        }
-        let streams = scheduled.collector.configuration.streams.filter { $0 == .fileEvents || $0 == .audit }
-        guard !streams.isEmpty else {
-            throw CollectorError(.invalid, "collector \(name) has no time-windowed stream (file_events, audit) to backfill")
-        }
-        do {
-            try await scheduled.collector.record(.backfillStarted(collector: name, streams: streams.map(\.rawValue), window: window, by: requester, at: current))
-        } catch {
-            throw CollectorError(.store, error.message)
-        }
+        _ = try await administration.startBackfill(name, window: window, by: requester)
         requestSink.yield((name, window))
     }
 
     public func rewind(_ name: String, stream: String, to time: Timestamp, by requester: AuditRequester) async throws(CollectorError) {
-        guard let scheduled = collectors[name] else { throw CollectorError(.rejected, "no collector named \(name)") }
-        guard let chosen = IncydrConfiguration.Stream(rawValue: stream), scheduled.collector.configuration.streams.contains(chosen) else {
-            throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(scheduled.collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
-        }
-        try await scheduled.collector.rewind(chosen, to: time, audit: .checkpointRewind(collector: name, stream: stream, to: time, by: requester, at: now()))
+        try await administration.rewind(name, stream: stream, to: time, by: requester)
     }
 }
 

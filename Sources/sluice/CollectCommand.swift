@@ -87,37 +87,26 @@ struct CollectCommand: AsyncParsableCommand {
         let eventStore = try await store.openStore(config, logger: logger)
         let scheduled = SluiceRuntime.makeCollectors(config, store: eventStore, logger: logger, now: SluiceRuntime.systemNow)
             .filter { $0.collector.configuration.name == name }
+        let admin = CollectorAdministration(collectors: scheduled, now: SluiceRuntime.systemNow)
         if let rewind {
             let (chosen, time) = rewind
-            let collector = scheduled[0].collector
-            guard collector.configuration.streams.contains(chosen) else {
-                printError("collector \(name) does not collect \(chosen.rawValue); its streams are \(collector.configuration.streams.map(\.rawValue).joined(separator: ", "))")
-                throw ExitCode(2)
-            }
-            let now = SluiceRuntime.systemNow()
-            do {
-                try await collector.rewind(chosen, to: time, audit: .checkpointRewind(collector: name, stream: chosen.rawValue, to: time, by: .commandLine, at: now))
-            } catch {
-                printError(error.message)
-                throw ExitCode(1)
-            }
+            try await exitOnRefusal { () async throws(CollectorError) in try await admin.rewind(name, stream: chosen.rawValue, to: time, by: .commandLine) }
             print("{\"collector\":\(JSONValue.quoted(name)),\"stream\":\"\(chosen.rawValue)\",\"rewound_to\":\"\(time.rfc3339)\"}")
             return
         }
         if once || backfill != nil {
             let collector = scheduled[0].collector
-            let chosen = streams ?? collector.configuration.streams
-            let targets = [AuditTarget(type: "collector", id: name)] + chosen.map { AuditTarget(type: "stream", id: "\(name)/\($0.rawValue)") }
-            let entry: AdminAuditEntry
             if let backfill {
-                entry = .backfillStarted(collector: name, streams: chosen.map(\.rawValue), window: backfill, by: .commandLine, at: SluiceRuntime.systemNow())
+                streams = try await exitOnRefusal { () async throws(CollectorError) in
+                    try await admin.startBackfill(name, window: backfill, streams: streams, by: .commandLine)
+                }
             } else {
-                entry = AuditRequester.commandLine.entry("collector.run_triggered", targets: targets, metadata: [JSONMember("once", .bool(true))], at: SluiceRuntime.systemNow())
-            }
-            do {
-                try await eventStore.record(entry)
-            } catch {
-                throw error.exit()
+                let entry = admin.runTriggered(name, streams: streams ?? collector.configuration.streams, once: true, by: .commandLine)
+                do {
+                    try await collector.record(entry)
+                } catch {
+                    throw error.exit()
+                }
             }
             let reports: [StreamRunReport]
             if let backfill {

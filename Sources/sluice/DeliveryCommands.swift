@@ -14,16 +14,6 @@ private func administration(_ options: StoreOptions, destination: String, label:
     return DestinationAdministration(ledger: store, destinations: names, now: SluiceRuntime.systemNow)
 }
 
-/// Runs an administrative action; a refusal is printed and exits 2 (1 when the store failed).
-private func exitOnRefusal<T>(_ body: () async throws(DeliveryControlError) -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch {
-        printError(error.message)
-        throw ExitCode(error.code == .store ? 1 : 2)
-    }
-}
-
 /// `sluice replay DESTINATION --since T [--until T]`.
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -106,3 +106,32 @@ extension StoreError {
         return ExitCode(1)
     }
 }
+
+/// An administrative action's refusal as the CLI reports it: its message on standard error, exit
+/// 2 when the request itself was refused, 1 when something failed (the store, the provider).
+protocol CommandLineRefusal: Error {
+    var message: String { get }
+    var isRefusal: Bool { get }
+}
+
+extension CredentialAdministrationError: CommandLineRefusal {
+    var isRefusal: Bool { kind != .store }
+}
+
+extension DeliveryControlError: CommandLineRefusal {
+    var isRefusal: Bool { code != .store }
+}
+
+extension CollectorError: CommandLineRefusal {
+    var isRefusal: Bool { code == .rejected || code == .invalid }
+}
+
+/// Runs an administrative action; a refusal or failure is printed and ends the command.
+func exitOnRefusal<T, Refusal: CommandLineRefusal>(_ body: () async throws(Refusal) -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        printError(error.message)
+        throw ExitCode(error.isRefusal ? 2 : 1)
+    }
+}

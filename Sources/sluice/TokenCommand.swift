@@ -82,13 +82,3 @@ extension StoreOptions {
         return config.credentialAdministration(store: store, now: SluiceRuntime.systemNow)
     }
 }
-
-/// Runs `body`; a refusal prints its reason and exits 2 (1 when the store failed).
-func exitOnRefusal<T>(_ body: () async throws(CredentialAdministrationError) -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch {
-        printError(error.message)
-        throw ExitCode(error.kind == .store ? 1 : 2)
-    }
-}

@@ -82,3 +82,50 @@ import Testing
         #expect(audit.map(\.normalized.action) == ["collector.run_triggered"] && audit.first?.normalized.targets.first?.id == "recent")
     }
 }
+
+/// The one administration of collectors that the API, the web UI and the CLI share: one set of
+/// checks and words, and an audit entry only for what it starts.
+@Suite struct CollectorAdministrationTests {
+    @Test func backfillsAndRewindsAreCheckedOnceForEveryCaller() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
+        var configuration = IncydrConfiguration(name: "incydr", baseURL: "https://incydr.invalid", clientID: "id", clientSecret: "secret", streams: [.users, .fileEvents])
+        configuration.allowPrivateNetworks = false
+        let collector = IncydrCollector(configuration: configuration, store: store, transport: .shared, logger: Logger(label: "test"), now: SluiceRuntimeClock.now)
+        let now = SluiceRuntimeClock.now()
+        let admin = CollectorAdministration(collectors: [ScheduledCollector(collector: collector, schedule: .every(.seconds(3_600)))], now: { now })
+        let requester = AuditRequester(actor: AdminAuditEntry.console("alice"))
+        let refusals: [(String, () async throws(CollectorError) -> Void)] = [
+            ("no collector named other; configured: incydr", { () async throws(CollectorError) in
+                _ = try await admin.startBackfill("other", window: (now - .seconds(60))...now, by: requester)
+            }),
+            ("a backfill ends at or before now", { () async throws(CollectorError) in
+                _ = try await admin.startBackfill("incydr", window: now...(now + .seconds(60)), by: requester)
+            }),
+            ("at most 366 days", { () async throws(CollectorError) in
+                _ = try await admin.startBackfill("incydr", window: (now - .seconds(400 * 86_400))...now, by: requester)
+            }),
+            ("cannot backfill users", { () async throws(CollectorError) in
+                _ = try await admin.startBackfill("incydr", window: (now - .seconds(60))...now, streams: [.users], by: requester)
+            }),
+            ("has no stream cases; its streams are users, file_events", { () async throws(CollectorError) in
+                try await admin.rewind("incydr", stream: "cases", to: now, by: requester)
+            }),
+        ]
+        for (words, action) in refusals {
+            do throws(CollectorError) {
+                try await action()
+                Issue.record("not refused: \(words)")
+            } catch {
+                #expect(error.message.contains(words), "\(error.message)")
+                #expect(error.code == .rejected || error.code == .invalid)
+            }
+        }
+        #expect(try await admin.startBackfill("incydr", window: (now - .seconds(3_600))...now, by: requester) == [.fileEvents])
+        try await admin.rewind("incydr", stream: "file_events", to: now - .seconds(60), by: requester)
+        let audit = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+        #expect(audit.map(\.normalized.action).sorted() == ["collector.backfill_started", "collector.checkpoint_rewound"])
+        #expect(audit.allSatisfy { $0.normalized.actor == AdminAuditEntry.console("alice") })
+    }
+}

@@ -70,7 +70,9 @@ collectors:
             ("two streams", ["collect", "incydr", "--stream", "audit", "file_events", "--rewind-to", "2026-11-01"], "exactly one --stream"),
             ("with --once", ["collect", "incydr", "--stream", "audit", "--once", "--rewind-to", "2026-11-01"], "neither --once"),
             ("bad time", ["collect", "incydr", "--stream", "audit", "--rewind-to", "last tuesday"], "RFC 3339"),
-            ("stream not collected", ["collect", "incydr", "--stream", "cases", "--rewind-to", "2026-11-01"], "does not collect cases"),
+            ("stream not collected", ["collect", "incydr", "--stream", "cases", "--rewind-to", "2026-11-01"], "has no stream cases"),
+            # A backfill from the command line is checked as the API checks it.
+            ("backfill past now", ["collect", "incydr", "--since", "2026-01-01", "--until", "2099-01-01"], "ends at or before now"),
         ]:
             refused = sluice(*arguments)
             checks(f"refused ({name}): exit status 2, the problem named", refused.returncode == 2 and expected in refused.stderr, refused.stderr)
