@@ -149,27 +149,27 @@ struct ConfigReader {
     }
 
     /// A secret's value: the text itself, or what its `${env:NAME}` / `${file:/path}` reference holds.
-    func resolveSecret(_ text: String) -> Result<String, WorkflowDefinitionError> {
+    func resolveSecret(_ text: String) -> Result<String, SecretReferenceError> {
         guard text.hasPrefix("${"), text.hasSuffix("}") else {
-            return text.isEmpty ? .failure(WorkflowDefinitionError("the secret is empty")) : .success(text)
+            return text.isEmpty ? .failure(SecretReferenceError("the secret is empty")) : .success(text)
         }
         let reference = String(text.dropFirst(2).dropLast())
         if reference.hasPrefix("env:") {
             let name = String(reference.dropFirst(4))
             guard let value = environment[name], !value.isEmpty else {
-                return .failure(WorkflowDefinitionError("environment variable \(name) is not set (referenced as ${env:\(name)})"))
+                return .failure(SecretReferenceError("environment variable \(name) is not set (referenced as ${env:\(name)})"))
             }
             return .success(value)
         }
         if reference.hasPrefix("file:") {
             let file = String(reference.dropFirst(5))
             guard let data = FileManager.default.contents(atPath: file), let value = String(data: data, encoding: .utf8) else {
-                return .failure(WorkflowDefinitionError("cannot read secret file \(file) (referenced as ${file:\(file)})"))
+                return .failure(SecretReferenceError("cannot read secret file \(file) (referenced as ${file:\(file)})"))
             }
             let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.isEmpty ? .failure(WorkflowDefinitionError("secret file \(file) is empty")) : .success(trimmed)
+            return trimmed.isEmpty ? .failure(SecretReferenceError("secret file \(file) is empty")) : .success(trimmed)
         }
-        return .failure(WorkflowDefinitionError("unknown secret reference \"\(text)\"; use ${env:NAME} or ${file:/path}"))
+        return .failure(SecretReferenceError("unknown secret reference \"\(text)\"; use ${env:NAME} or ${file:/path}"))
     }
 
     mutating func secretList(_ node: Node, _ path: String) -> [String] {
@@ -463,4 +463,15 @@ struct ConfigReader {
             limits: limits
         )
     }
+}
+
+/// Why a secret reference (`${env:NAME}`, `${file:/path}`) gives no value, wherever in the config it stands.
+struct SecretReferenceError: Error, Sendable, CustomStringConvertible {
+    var message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    var description: String { message }
 }

@@ -45,6 +45,9 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
     /// Whether the text holds `{{` tags at all.
     public var hasTags: Bool { parts.contains { if case .tag = $0 { true } else { false } } }
 
+    /// Whether the template is exactly one tag (`{{ rows }}`), whose value keeps its JSON type.
+    public var isSoleTag: Bool { soleExpression != nil }
+
     /// The template when it is exactly one tag: its value keeps its JSON type.
     var soleExpression: Expression? {
         if parts.count == 1, case .tag(let expression) = parts[0] { return expression }

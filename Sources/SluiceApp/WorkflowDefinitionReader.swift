@@ -1,20 +1,23 @@
 import SluiceCore
 import SluiceHTTP
+import SluiceWorkflows
 
-/// Reads a workflow's trigger and steps from their configured form (YAML turned into JSON) and
-/// reports every problem with its path (`workflows.sci.steps[2].create_ctia_incident.token`).
-public struct WorkflowDefinitionReader {
-    public private(set) var issues: [(path: String, message: String)] = []
+/// Reads a workflow's trigger and steps from their configured form (the config's YAML as JSON,
+/// see ``ConfigReader/json(from:)``) and reports every problem with its path
+/// (`workflows.sci.steps[2].create_ctia_incident.token`). Part of the one config reader: the
+/// workflows library receives the typed ``WorkflowDefinition``.
+struct WorkflowDefinitionReader {
+    private(set) var issues: [(path: String, message: String)] = []
     /// Resolves `${env:…}`/`${file:…}` references in fields that hold credentials.
-    let resolveSecret: (String) -> Result<String, WorkflowDefinitionError>
+    let resolveSecret: (String) -> Result<String, SecretReferenceError>
     /// Names already given to step outputs, extracted and formatted values.
     private var names: Set<String> = ["event", "alert"]
     /// `oauth_token` steps defined so far (a later step can only use an earlier token).
     private var tokenSteps: Set<String> = []
 
-    public static let stepKinds = ["extract", "condition", "format", "oauth_token", "http_request", "create_ctia_incident", "for_each"]
+    static let stepKinds = ["extract", "condition", "format", "oauth_token", "http_request", "create_ctia_incident", "for_each"]
 
-    public init(resolveSecret: @escaping (String) -> Result<String, WorkflowDefinitionError>) {
+    init(resolveSecret: @escaping (String) -> Result<String, SecretReferenceError>) {
         self.resolveSecret = resolveSecret
     }
 
@@ -70,7 +73,7 @@ public struct WorkflowDefinitionReader {
         }
     }
 
-    public mutating func jsonPath(_ value: JSONValue?, _ path: String) -> JSONPath? {
+    mutating func jsonPath(_ value: JSONValue?, _ path: String) -> JSONPath? {
         guard let source = text(value, path) else { return nil }
         do {
             return try JSONPath(source)
@@ -80,7 +83,7 @@ public struct WorkflowDefinitionReader {
         }
     }
 
-    public mutating func readTrigger(_ value: JSONValue, path: String) -> WorkflowTrigger? {
+    mutating func readTrigger(_ value: JSONValue, path: String) -> WorkflowTrigger? {
         guard let members = members(value, path, allowed: ["feeds", "log_types", "condition"]) else { return nil }
         var trigger = WorkflowTrigger(feeds: [], logTypes: [], condition: nil)
         for member in members {
@@ -100,7 +103,7 @@ public struct WorkflowDefinitionReader {
 
     static let comparisons = ["equals", "not_equals", "in", "prefix", "contains", "exists"]
 
-    public mutating func readCondition(_ value: JSONValue, path: String, extraKeys: Set<String> = []) -> WorkflowCondition? {
+    mutating func readCondition(_ value: JSONValue, path: String, extraKeys: Set<String> = []) -> WorkflowCondition? {
         guard let members = value.objectMembers else {
             fail(path, "must be a mapping: {path: $.level, equals: HIGH}, {value: \"{{ level }}\", in: [HIGH, CRITICAL]}, or all/any/not of those")
             return nil
@@ -167,7 +170,7 @@ public struct WorkflowDefinitionReader {
         }
     }
 
-    public mutating func readSteps(_ value: JSONValue, path: String) -> [WorkflowStep] {
+    mutating func readSteps(_ value: JSONValue, path: String) -> [WorkflowStep] {
         guard let items = value.arrayValue, !items.isEmpty else {
             fail(path, "must be a non-empty list of steps, each one of \(Self.stepKinds.joined(separator: ", "))")
             return []
@@ -395,7 +398,7 @@ public struct WorkflowDefinitionReader {
             if field("items") == nil { fail("\(path).items", "missing; the list to go through, as in \"{{ query0Data }}\"") }
             return nil
         }
-        guard items.soleExpression != nil else {
+        guard items.isSoleTag else {
             fail("\(path).items", "must be exactly one {{ name }} naming a list")
             return nil
         }
