@@ -6,13 +6,9 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import SluiceCore
-import SluiceDestinations
 import SluiceEngine
 import SluiceHTTP
 import SluiceServer
-import SluiceSources
-import SluiceStorePostgres
-import SluiceStoreSQLite
 import SluiceWorkflows
 import UnixSignals
 
@@ -23,32 +19,6 @@ public enum SluiceRuntime {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Timestamp(microseconds: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000)
-    }
-
-    /// Opens the SQLite store of `config` (which must not name PostgreSQL: that store runs only
-    /// inside ``withStore(_:logger:_:)`` or a ``StorageScope``).
-    static func openStore(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> SQLiteEventStore {
-        try SQLiteEventStore(configuration: config.storage.sqlite, logger: logger)
-    }
-
-    /// Runs `body` with the store `config` names: PostgreSQL (its connection pool and group-commit
-    /// writer running, migrations applied) when `storage.postgres` is set, else SQLite.
-    public static func withStore<Result: Sendable>(
-        _ config: SluiceConfig, logger: Logger, _ body: (any SluiceStorage) async throws -> Result
-    ) async throws -> Result {
-        if let postgres = config.storage.postgres {
-            return try await PostgresEventStore.withStore(configuration: postgres, logger: logger) { try await body($0) }
-        }
-        let store = try openStore(config, logger: logger)
-        let result: Result
-        do {
-            result = try await body(store)
-        } catch {
-            await store.close()
-            throw error
-        }
-        await store.close()
-        return result
     }
 
     /// Everything needed to serve: the store, resolved credentials, the router's dependencies.
@@ -63,55 +33,6 @@ public enum SluiceRuntime {
         public var delivery: DeliveryService?
         /// The configured workflows; nil when there are none.
         public var workflows: WorkflowService?
-    }
-
-    /// The destinations of `config`, each with the shared outbound transport and its own SSRF guard.
-    public static func makeDestinations(
-        _ config: SluiceConfig, transport: HTTPTransport = .shared, now: @escaping @Sendable () -> Timestamp
-    ) -> [ConfiguredDestination] {
-        config.destinations.map { settings in
-            let guardrail = OutboundURLGuard(allowPrivateNetworks: settings.allowPrivateNetworks)
-            let destination: any Destination
-            switch settings.kind {
-            case .chronicleWebhook(let c):
-                destination = ChronicleWebhookDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
-            case .splunkHEC(let c):
-                destination = SplunkHECDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
-            case .https(var c, let grant):
-                if let grant {
-                    // The token URL passes the destination's guard, like its URL.
-                    let guarded = transport.guarded(by: guardrail)
-                    c.authorization = .clientCredentials(AccessTokenCache { try await grant.request(using: guarded) })
-                }
-                destination = HTTPSDestination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
-            case .file(let c):
-                destination = FileDestination(configuration: c, now: now)
-            case .s3(let c):
-                destination = S3Destination(configuration: c, transport: transport, guardrail: guardrail, timeout: settings.timeout)
-            case .gcs(let c, let grant):
-                let tokens = AccessTokenCache { try await grant.request(using: transport, guardrail: guardrail) }
-                destination = GCSDestination(configuration: c, tokens: tokens, transport: transport, guardrail: guardrail, timeout: settings.timeout)
-            case .chronicleImport(let c, let grant):
-                let tokens = AccessTokenCache { try await grant.request(using: transport, guardrail: guardrail) }
-                destination = ChronicleImportDestination(configuration: c, tokens: tokens, transport: transport, guardrail: guardrail, timeout: settings.timeout)
-            }
-            return ConfiguredDestination(destination: destination, settings: settings.delivery)
-        }
-    }
-
-    /// The collectors of `config`, each with the shared outbound transport.
-    public static func makeCollectors(
-        _ config: SluiceConfig, store: any EventStore, transport: HTTPTransport = .shared, logger: Logger,
-        now: @escaping @Sendable () -> Timestamp
-    ) -> [ScheduledCollector] {
-        config.collectors.map { settings in
-            var collectorLogger = logger
-            collectorLogger[metadataKey: "collector.name"] = "\(settings.name)"
-            return ScheduledCollector(
-                collector: IncydrCollector(configuration: settings.incydr, store: store, transport: transport, logger: collectorLogger, now: now),
-                schedule: settings.schedule
-            )
-        }
     }
 
     public static func prepare(
@@ -209,17 +130,6 @@ public enum SluiceRuntime {
     }
 
     /// Runs `collectors` on their schedules in the foreground until SIGTERM or SIGINT.
-    /// Several instances share a PostgreSQL store: each collector, destination and workflow then
-    /// runs on whichever process holds its lease. One process owns a SQLite file: no leases.
-    public static func leaseSettings(_ config: SluiceConfig, store: any LeaseStore) -> LeaseSettings? {
-        config.storage.postgres.map { postgres in
-            LeaseSettings(
-                store: store, holder: InstanceIdentity.make(host: ProcessInfo.processInfo.hostName, processID: ProcessInfo.processInfo.processIdentifier),
-                duration: postgres.leaseDuration
-            )
-        }
-    }
-
     public static func runOnSchedule(
         _ collectors: [ScheduledCollector], leases: LeaseSettings?, logger: Logger, now: @escaping @Sendable () -> Timestamp = systemNow
     ) async throws {
