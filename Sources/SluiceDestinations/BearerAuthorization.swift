@@ -25,9 +25,8 @@ struct BearerAuthorization: Sendable {
     func send(_ request: OutboundRequest, via http: HTTPDelivery) async -> Answer {
         var request = request
         request.timeout = http.timeout
-        let client = OutboundClient(transport: http.transport.guarded(by: http.guardrail), tokens: cache, retry: .once)
         do {
-            return .answered(try await client.send(request, accept: { $0.status != 401 }).response)
+            return .answered(try await http.client(tokens: cache).send(request, accept: { $0.status != 401 }).response)
         } catch {
             if case .noToken(let transient) = error.kind {
                 return .failed(transient ? .retry(after: nil, reason: error.reason) : .unauthorized(reason: error.reason))

@@ -1,21 +1,27 @@
 import SluiceCore
 import SluiceHTTP
 
-/// Sends one request for a destination: the SSRF check first, then the transport; a failure to
-/// connect becomes an outcome, never an error.
+/// Sends one request for a destination through the one ``OutboundClient``: one attempt (the
+/// delivery loop decides retries), the SSRF guard before any connection; a failure to connect
+/// becomes an outcome, never an error.
 struct HTTPDelivery: Sendable {
     var transport: HTTPTransport
     var guardrail: OutboundURLGuard
     var timeout: Duration
 
+    /// The client for this destination's requests, with `tokens` when it sends bearer tokens.
+    func client(tokens: AccessTokenCache? = nil) -> OutboundClient {
+        OutboundClient(transport: transport.guarded(by: guardrail), tokens: tokens, retry: .once)
+    }
+
+    /// Any answer, whatever its status, or the transport's failure.
     func send(_ request: OutboundRequest) async -> Result<OutboundResponse, TransportError> {
         var request = request
         request.timeout = timeout
         do {
-            try guardrail.check(request.url)
-            return .success(try await transport.send(request))
+            return .success(try await client().send(request, accept: { _ in true }).response)
         } catch {
-            return .failure(error)
+            return .failure(error.lastError ?? TransportError(.connection, error.reason))
         }
     }
 
