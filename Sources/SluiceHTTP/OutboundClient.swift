@@ -102,7 +102,6 @@ public struct OutboundClient: Sendable {
     public enum Event: Sendable {
         /// A request went out (or its token fetch failed: that was a request too).
         case sent
-        case tokenFailed(TokenError)
         /// The token was refused (401); a fresh one is fetched for the next attempt.
         case refreshingToken
         /// Waiting to try again; `outcome` is the last attempt's (nil when its token fetch failed).
@@ -151,7 +150,6 @@ public struct OutboundClient: Sendable {
                     if error is CancellationError || Task.isCancelled { throw failure(.cancelled, "cancelled while fetching an access token") }
                     let tokenError = error as? TokenError ?? TokenError("could not get an access token: \(error)", isTransient: true)
                     observe(.sent)
-                    observe(.tokenFailed(tokenError))
                     try await perform(exchange.tokenFailed(tokenError, using: &generator), token: nil, outcome: nil, observe: observe, failure: failure)
                     continue
                 }

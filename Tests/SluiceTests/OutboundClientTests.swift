@@ -45,7 +45,6 @@ import Testing
                 switch event {
                 case .sent: events.append("sent")
                 case .refreshingToken: events.append("refresh")
-                case .tokenFailed: events.append("token failed")
                 case .retrying: events.append("retry")
                 }
             })

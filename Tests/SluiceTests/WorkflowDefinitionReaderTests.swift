@@ -6,7 +6,10 @@ import Testing
 /// The config reader's workflow part: conditions and steps read from their configured form, each
 /// mistake named with its path.
 @Suite struct WorkflowDefinitionReaderTests {
-    static let alert = WorkflowPartsAlert.alert
+    static let alert = try! JSONParser.parse(Array("""
+        {"name":"aws-s3-bucket-public","level":"HIGH","odd key":{"v":1},
+         "query0Data":[{"id":"arn:aws:s3:::a","entity":{"displayName":"a"}},{"id":"arn:aws:s3:::b","entity":{"displayName":"b"}}]}
+        """.utf8))
 
     func reader() -> WorkflowDefinitionReader {
         WorkflowDefinitionReader { text in
@@ -60,11 +63,4 @@ import Testing
             """), path: "s")
         #expect(second.issues.map(\.path) == ["s[0].oauth_token.client_id"])
     }
-}
-
-enum WorkflowPartsAlert {
-    static let alert = try! JSONParser.parse(Array("""
-        {"name":"aws-s3-bucket-public","level":"HIGH","odd key":{"v":1},
-         "query0Data":[{"id":"arn:aws:s3:::a","entity":{"displayName":"a"}},{"id":"arn:aws:s3:::b","entity":{"displayName":"b"}}]}
-        """.utf8))
 }

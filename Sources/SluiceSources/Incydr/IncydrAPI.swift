@@ -70,8 +70,6 @@ struct IncydrAPI: Sendable {
                 switch event {
                 case .sent:
                     counters.requests += 1
-                case .tokenFailed:
-                    break
                 case .refreshingToken:
                     logger.info("Incydr rejected the access token; fetching a new one", metadata: ["collector.stream": "\(stream.rawValue)"])
                 case .retrying(let delay, let reason, let outcome):
