@@ -30,11 +30,13 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
-        // Pure values: event model, audit schema, JSON, filters, errors. No I/O.
+        // Pure values (event model, audit schema, JSON, filters, errors) and the ports the
+        // libraries meet at (a store is a Service, hence ServiceLifecycle). No I/O.
         .target(
             name: "SluiceCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

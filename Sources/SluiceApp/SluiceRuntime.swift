@@ -33,6 +33,15 @@ public enum SluiceRuntime {
         public var delivery: DeliveryService?
         /// The configured workflows; nil when there are none.
         public var workflows: WorkflowService?
+
+        /// The long-lived services, in the order they start: the store first.
+        var services: [any Service] {
+            var services: [any Service] = [store, dependencies.credentials]
+            if let scheduler { services.append(scheduler) }
+            if let delivery { services.append(delivery) }
+            if let workflows { services.append(workflows) }
+            return services
+        }
     }
 
     public static func prepare(
@@ -84,8 +93,11 @@ public enum SluiceRuntime {
         )
     }
 
-    /// The Hummingbird application for a prepared runtime (with the retention purge as a
-    /// service); `sluice serve` and the tests both use it.
+    /// The Hummingbird application for a prepared runtime; `sluice serve` and the tests both use
+    /// it. Its one service group holds, in order, the store, the credentials, the collectors,
+    /// the delivery loops, the workflows, the retention purge and, last, the HTTP server: a
+    /// graceful shutdown stops them last to first, so the server finishes its requests (and their
+    /// commits) first and the store closes after everything that uses it.
     public static func buildApplication(
         _ prepared: Prepared,
         logger: Logger,
@@ -107,8 +119,7 @@ public enum SluiceRuntime {
             router: buildRouter(prepared.dependencies),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(prepared.config.server.idleTimeoutSeconds)))),
             configuration: .init(address: .hostname(address.host, port: address.port), serverName: "sluice"),
-            services: [retention, prepared.dependencies.credentials] + (prepared.scheduler.map { [$0] } ?? []) + (prepared.delivery.map { [$0] } ?? [])
-                + (prepared.workflows.map { [$0] } ?? []),
+            services: prepared.services + [retention],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -129,12 +140,14 @@ public enum SluiceRuntime {
         try await group.run()
     }
 
-    /// Runs `collectors` on their schedules in the foreground until SIGTERM or SIGINT.
+    /// Runs `collectors` on their schedules in the foreground until SIGTERM or SIGINT, in one
+    /// service group after the store they write to.
     public static func runOnSchedule(
-        _ collectors: [ScheduledCollector], leases: LeaseSettings?, logger: Logger, now: @escaping @Sendable () -> Timestamp = systemNow
+        _ collectors: [ScheduledCollector], store: any SluiceStorage, leases: LeaseSettings?, logger: Logger,
+        now: @escaping @Sendable () -> Timestamp = systemNow
     ) async throws {
         let scheduler = CollectorScheduler(collectors: collectors, leases: leases, logger: logger, now: now)
-        let group = ServiceGroup(configuration: .init(services: [scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [store, scheduler], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -28,7 +28,7 @@ public enum StorageScope {
             group.addTask {
                 await withDiscardingTaskGroup { running in
                     for await store in opened.stores {
-                        running.addTask { try? await store.run() }
+                        running.addTask { await store.runConnections() }
                     }
                 }
             }

@@ -19,14 +19,6 @@ public struct Lease: Sendable, Hashable {
     }
 }
 
-/// The lease the current task works under. A store that shares work between instances checks it
-/// inside each commit of leased work (delivery progress, collector pages, workflow journals) and
-/// refuses the commit with `.conflict` when the lease has changed hands: work done under a lost
-/// lease is never committed.
-public enum LeaseFence {
-    @TaskLocal public static var current: Lease?
-}
-
 /// This process's name as a lease holder: host, process id and a random part, so a restarted
 /// process never mistakes its predecessor's leases for its own.
 public enum InstanceIdentity {

@@ -28,11 +28,16 @@ public struct CheckpointUpdate: Sendable, Hashable {
     public var value: String
     /// Content digests of snapshot entities (user id → digest) recorded with this page.
     public var entityDigests: [String: [UInt8]]
+    /// The lease the collecting instance holds (nil when one instance owns the store): a store
+    /// shared by several instances refuses the page with ``StoreError/Code/conflict`` once that
+    /// lease has changed hands, so a page pulled under a lost lease is never committed.
+    public var fence: Lease?
 
-    public init(stream: String, expectedVersion: Int64, value: String, entityDigests: [String: [UInt8]] = [:]) {
+    public init(stream: String, expectedVersion: Int64, value: String, entityDigests: [String: [UInt8]] = [:], fence: Lease? = nil) {
         self.stream = stream
         self.expectedVersion = expectedVersion
         self.value = value
         self.entityDigests = entityDigests
+        self.fence = fence
     }
 }

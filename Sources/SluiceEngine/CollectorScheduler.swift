@@ -43,7 +43,7 @@ public final class CollectorScheduler: Service, CollectorControl {
         await withDiscardingTaskGroup { group in
             for scheduled in collectors.values {
                 group.addTask {
-                    await LeasedWork.run(Self.leaseName(scheduled), settings: self.leases, logger: self.logger) { await self.loop(scheduled) }
+                    await LeasedWork.run(Self.leaseName(scheduled), settings: self.leases, logger: self.logger) { fence in await self.loop(scheduled, fence: fence) }
                 }
             }
             group.addTask {
@@ -55,8 +55,8 @@ public final class CollectorScheduler: Service, CollectorControl {
                 // Each requested run is its own task, so a long run never delays the next request.
                 group.addTask {
                     guard let leases = self.leases else { return _ = await scheduled.collector.run(backfill: request.backfill) }
-                    let ran = await LeasedWork(name: Self.leaseName(scheduled), settings: leases, logger: self.logger).once {
-                        _ = await scheduled.collector.run(backfill: request.backfill)
+                    let ran = await LeasedWork(name: Self.leaseName(scheduled), settings: leases, logger: self.logger).once { fence in
+                        _ = await scheduled.collector.run(backfill: request.backfill, fence: fence)
                     }
                     if !ran {
                         self.logger.warning(
@@ -79,8 +79,8 @@ public final class CollectorScheduler: Service, CollectorControl {
     ) async throws(CollectorLeaseHeld) -> [StreamRunReport] {
         guard let leases else { return await scheduled.collector.run(streams: streams) }
         let reports = Mutex<[StreamRunReport]>([])
-        let ran = await LeasedWork(name: leaseName(scheduled), settings: leases, logger: logger).once(release: true) {
-            let done = await scheduled.collector.run(streams: streams)
+        let ran = await LeasedWork(name: leaseName(scheduled), settings: leases, logger: logger).once(release: true) { fence in
+            let done = await scheduled.collector.run(streams: streams, fence: fence)
             reports.withLock { $0 = done }
         }
         guard ran else {
@@ -94,7 +94,7 @@ public final class CollectorScheduler: Service, CollectorControl {
         "collector/\(scheduled.collector.configuration.name)"
     }
 
-    private func loop(_ scheduled: ScheduledCollector) async {
+    private func loop(_ scheduled: ScheduledCollector, fence: Lease?) async {
         let name = scheduled.collector.configuration.name
         var last = await scheduled.collector.lastRunStarted()
         while !Task.isCancelledOrShuttingDown {
@@ -113,7 +113,7 @@ public final class CollectorScheduler: Service, CollectorControl {
             }
             last = now()
             logger.info("scheduled collector run starting", metadata: ["collector.name": "\(name)", "schedule": "\(scheduled.schedule)"])
-            _ = await scheduled.collector.run()
+            _ = await scheduled.collector.run(fence: fence)
         }
     }
 

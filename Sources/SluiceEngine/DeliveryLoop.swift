@@ -38,7 +38,9 @@ struct DeliveryLoop: Sendable {
 
     var readLimit: Int { min(max(destination.limits.maxEvents * settings.concurrency, 500), 10_000) }
 
-    func run() async {
+    /// Delivers until cancelled. Every commit carries `fence`, the lease this instance holds on
+    /// the destination (nil when one instance owns the store), so none lands once it is lost.
+    func run(fence: Lease?) async {
         let changes = ledger.changes
         var cursor: Int64?
         /// The events after `cursor`, read while the previous pass was being sent.
@@ -56,14 +58,14 @@ struct DeliveryLoop: Sendable {
                 if sideWorkRemains || controlSeen != mark.control || ContinuousClock.now - sideWorkAt >= changes.fallback {
                     controlSeen = mark.control
                     sideWorkAt = ContinuousClock.now
-                    let redriving = try await redrive()
-                    let replaying = try await replay()
+                    let redriving = try await redrive(fence: fence)
+                    let replaying = try await replay(fence: fence)
                     sideWorkRemains = redriving || replaying
                 }
                 let position: Int64
                 if let cursor { position = cursor } else { position = try await ledger.consumerCursor(destination.name) }
                 cursor = position
-                switch try await pass(after: position, prefetched: ahead) {
+                switch try await pass(after: position, prefetched: ahead, fence: fence) {
                 case .nothingNew:
                     ahead = nil
                     if !sideWorkRemains { await changes.wait(after: mark, timeout: changes.fallback) }
@@ -99,7 +101,7 @@ struct DeliveryLoop: Sendable {
 
     /// One pass. When the pass was a full read (a backlog), the next read runs while this pass is
     /// sent and comes back in `.moved`.
-    func pass(after position: Int64, prefetched: [OutboundEvent]? = nil) async throws -> PassResult {
+    func pass(after position: Int64, prefetched: [OutboundEvent]? = nil, fence: Lease?) async throws -> PassResult {
         let events: [OutboundEvent]
         if let prefetched { events = prefetched } else { events = try await ledger.outboundEvents(afterSeq: position, limit: readLimit) }
         guard let last = events.last else {
@@ -120,7 +122,7 @@ struct DeliveryLoop: Sendable {
         let backlog = events.count == readLimit
         async let next = backlog ? ledger.outboundEvents(afterSeq: last.seq, limit: readLimit) : nil
         let letters = try await deliver(routed)
-        try await ledger.commitDelivery(consumer: destination.name, through: last.seq, deadLetters: letters, at: now())
+        try await ledger.commitDelivery(consumer: destination.name, through: last.seq, deadLetters: letters, at: now(), fence: fence)
         return .moved(cursor: last.seq, ahead: try await next)
     }
 
@@ -237,7 +239,7 @@ struct DeliveryLoop: Sendable {
     }
 
     /// Sends the dead letters an operator asked to re-drive; true when it sent some (more may wait).
-    func redrive() async throws -> Bool {
+    func redrive(fence: Lease?) async throws -> Bool {
         let requests = try await ledger.redriveRequests(destination: destination.name, limit: readLimit)
         guard !requests.isEmpty else { return false }
         let events = try await ledger.outboundEvents(seqs: requests.map(\.seq))
@@ -245,7 +247,7 @@ struct DeliveryLoop: Sendable {
         let refusedSeqs = Set(refused.map(\.seq))
         // A letter whose event retention already removed cannot be sent; it is settled with the rest.
         let delivered = requests.map(\.seq).filter { !refusedSeqs.contains($0) }
-        try await ledger.settleRedrive(destination: destination.name, delivered: delivered, refused: refused)
+        try await ledger.settleRedrive(destination: destination.name, delivered: delivered, refused: refused, fence: fence)
         logger.info("re-drove dead letters", metadata: [
             "destination.name": "\(destination.name)", "delivered": "\(delivered.count)", "refused": "\(refused.count)",
         ])
@@ -253,19 +255,19 @@ struct DeliveryLoop: Sendable {
     }
 
     /// Sends the next chunk of the oldest open replay; true while a replay is open.
-    func replay() async throws -> Bool {
+    func replay(fence: Lease?) async throws -> Bool {
         guard let job = try await ledger.openReplays(destination: destination.name).first else { return false }
         let events = try await ledger.outboundEvents(occurredFrom: job.since, until: job.until, after: job.position, limit: readLimit)
         guard let last = events.last else {
-            try await ledger.advanceReplay(id: job.id, to: job.position, sent: job.sent, finishedAt: now())
+            try await ledger.advanceReplay(id: job.id, to: job.position, sent: job.sent, finishedAt: now(), fence: fence)
             logger.info("replay finished", metadata: ["destination.name": "\(destination.name)", "replay.id": "\(job.id)", "sent": "\(job.sent)"])
             return true
         }
         let routed = events.filter(selection.matches)
         let refused = try await deliver(routed)
-        try await ledger.settleRedrive(destination: destination.name, delivered: [], refused: refused)
+        try await ledger.settleRedrive(destination: destination.name, delivered: [], refused: refused, fence: fence)
         try await ledger.advanceReplay(
-            id: job.id, to: EventCursor(occurredAt: last.occurredAt, seq: last.seq), sent: job.sent + routed.count - refused.count, finishedAt: nil
+            id: job.id, to: EventCursor(occurredAt: last.occurredAt, seq: last.seq), sent: job.sent + routed.count - refused.count, finishedAt: nil, fence: fence
         )
         return true
     }

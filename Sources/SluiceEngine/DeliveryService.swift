@@ -53,7 +53,7 @@ public final class DeliveryService: Service, DestinationControl {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for (name, loop) in self.loops {
-                    group.addTask { await LeasedWork.run("destination/\(name)", settings: self.leases, logger: loop.logger) { await loop.run() } }
+                    group.addTask { await LeasedWork.run("destination/\(name)", settings: self.leases, logger: loop.logger) { fence in await loop.run(fence: fence) } }
                 }
             }
         }

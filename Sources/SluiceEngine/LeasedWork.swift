@@ -21,22 +21,23 @@ public struct LeaseSettings: Sendable {
 /// Runs a piece of work (a destination's delivery loop, a workflow, a collector's schedule) only
 /// while this instance holds its lease: waits while another instance holds it, renews it while
 /// working, stops the work the moment a renewal fails or finds the lease taken over, and starts
-/// again from the store once it holds it anew. The work runs with ``LeaseFence/current`` set,
-/// so the store refuses its commits once the lease has changed hands.
+/// again from the store once it holds it anew. The work is handed the lease it runs under and
+/// passes it with each commit (its fence), so the store refuses those commits once the lease has
+/// changed hands.
 struct LeasedWork: Sendable {
     let name: String
     let settings: LeaseSettings
     let logger: Logger
 
     /// Runs `work` under the lease `name` when `settings` are given (several instances), else
-    /// directly (one instance owns the store).
-    static func run(_ name: String, settings: LeaseSettings?, logger: Logger, _ work: @escaping @Sendable () async -> Void) async {
-        guard let settings else { return await work() }
+    /// directly with no lease (one instance owns the store).
+    static func run(_ name: String, settings: LeaseSettings?, logger: Logger, _ work: @escaping @Sendable (Lease?) async -> Void) async {
+        guard let settings else { return await work(nil) }
         await LeasedWork(name: name, settings: settings, logger: logger).run(work)
     }
 
     /// Until cancelled: hold the lease and run `work` (again, whenever it returns).
-    func run(_ work: @escaping @Sendable () async -> Void) async {
+    func run(_ work: @escaping @Sendable (Lease?) async -> Void) async {
         var waiting = false
         while !Task.isCancelled {
             let lease: Lease?
@@ -67,10 +68,10 @@ struct LeasedWork: Sendable {
     }
 
     /// Runs `work` under `lease` while renewing it; returns true when the lease was lost.
-    private func hold(_ lease: Lease, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+    private func hold(_ lease: Lease, _ work: @escaping @Sendable (Lease?) async -> Void) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await LeaseFence.$current.withValue(lease) { await work() }
+                await work(lease)
                 return false
             }
             group.addTask {
@@ -90,7 +91,7 @@ struct LeasedWork: Sendable {
     /// (and nothing run) when another instance holds it. The lease is kept afterwards (this
     /// instance's own ``run(_:)`` may be working under it), to lapse if nothing renews it, unless
     /// `release` says this process has no other use for it.
-    func once(release: Bool = false, _ work: @escaping @Sendable () async -> Void) async -> Bool {
+    func once(release: Bool = false, _ work: @escaping @Sendable (Lease?) async -> Void) async -> Bool {
         guard let lease = try? await settings.store.acquireLease(name, holder: settings.holder, for: settings.duration) else { return false }
         let lost = await hold(lease, work)
         if release && !lost { try? await settings.store.releaseLease(lease) }

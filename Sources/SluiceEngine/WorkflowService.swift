@@ -44,14 +44,16 @@ public final class WorkflowService: Service {
             await withDiscardingTaskGroup { group in
                 for runner in self.runners {
                     group.addTask {
-                        await LeasedWork.run("workflow/\(runner.definition.name)", settings: self.leases, logger: runner.logger) { await self.follow(runner) }
+                        await LeasedWork.run("workflow/\(runner.definition.name)", settings: self.leases, logger: runner.logger) { fence in await self.follow(runner, fence: fence) }
                     }
                 }
             }
         }
     }
 
-    func follow(_ runner: WorkflowRunner) async {
+    /// Follows the events for `runner` until cancelled; every journal write carries `fence`, the
+    /// lease held on the workflow (nil when one instance owns the store).
+    func follow(_ runner: WorkflowRunner, fence: Lease?) async {
         let definition = runner.definition
         var cursor: Int64?
         let changes = journal.changes
@@ -67,11 +69,11 @@ public final class WorkflowService: Service {
                 var found = true
                 while found, !Task.isCancelled {
                     found = false
-                    if let moved = try await scan(runner, after: cursor!) {
+                    if let moved = try await scan(runner, after: cursor!, fence: fence) {
                         cursor = moved
                         found = true
                     }
-                    if try await runDue(runner) > 0 { found = true }
+                    if try await runDue(runner, fence: fence) > 0 { found = true }
                 }
                 // Sleep until new events or an operator's retry commit, or the next run comes due.
                 // Where the fallback is short (PostgreSQL: other instances' commits), an idle
@@ -88,7 +90,7 @@ public final class WorkflowService: Service {
     }
 
     /// Queues runs for the matching events after `cursor`; returns the new cursor, nil when there was nothing.
-    func scan(_ runner: WorkflowRunner, after cursor: Int64) async throws(StoreError) -> Int64? {
+    func scan(_ runner: WorkflowRunner, after cursor: Int64, fence: Lease?) async throws(StoreError) -> Int64? {
         let events = try await journal.outboundEvents(afterSeq: cursor, limit: 500)
         guard let last = events.last else { return nil }
         var runs: [NewWorkflowRun] = []
@@ -96,7 +98,7 @@ public final class WorkflowService: Service {
             guard let match = runner.trigger(event) else { continue }
             runs.append(NewWorkflowRun(workflow: runner.definition.name, alertKey: match, eventSeq: event.seq))
         }
-        let result = try await journal.enqueueRuns(runs, consumer: runner.definition.consumer, through: last.seq, at: now())
+        let result = try await journal.enqueueRuns(runs, consumer: runner.definition.consumer, through: last.seq, at: now(), fence: fence)
         if result.duplicates > 0 {
             runner.logger.info("alerts already seen by this workflow started no new run", metadata: ["duplicates": "\(result.duplicates)"])
         }
@@ -104,28 +106,28 @@ public final class WorkflowService: Service {
     }
 
     /// Works through the runs due now; returns how many it attempted.
-    func runDue(_ runner: WorkflowRunner) async throws(StoreError) -> Int {
+    func runDue(_ runner: WorkflowRunner, fence: Lease?) async throws(StoreError) -> Int {
         let name = runner.definition.name
         let due = try await journal.dueRuns(workflow: name, at: now(), limit: 20)
         var attempted = 0
         for candidate in due {
             guard !Task.isCancelled else { break }
-            guard let run = try await journal.beginAttempt(runID: candidate.id, at: now()) else { continue }
+            guard let run = try await journal.beginAttempt(runID: candidate.id, at: now(), fence: fence) else { continue }
             attempted += 1
             let outcome: RunOutcome
             if let event = try await journal.outboundEvents(seqs: [run.eventSeq]).first {
-                outcome = await runner.execute(run, event: event, journal: journal)
+                outcome = await runner.execute(run, event: event, journal: journal, fence: fence)
             } else {
                 outcome = .failed(step: "trigger", error: "the alert's event (seq \(run.eventSeq)) is no longer stored; retention removed it", retryable: false)
             }
             // A shutdown mid-run leaves the run queued; the next start resumes it.
             if Task.isCancelled { break }
-            try await settle(run, outcome: outcome, runner: runner)
+            try await settle(run, outcome: outcome, runner: runner, fence: fence)
         }
         return attempted
     }
 
-    func settle(_ run: WorkflowRun, outcome: RunOutcome, runner: WorkflowRunner) async throws(StoreError) {
+    func settle(_ run: WorkflowRun, outcome: RunOutcome, runner: WorkflowRunner, fence: Lease?) async throws(StoreError) {
         let settings = runner.definition.settings
         let time = now()
         let metadata: Logger.Metadata = ["workflow.run": "\(run.id)", "workflow.alert_key": "\(run.alertKey)", "workflow.attempt": "\(run.attempts)"]
@@ -133,18 +135,18 @@ public final class WorkflowService: Service {
         switch outcome {
         case .succeeded:
             status = .succeeded
-            try await journal.finishAttempt(runID: run.id, status: status, step: nil, detail: nil, nextAttemptAt: nil, at: time)
+            try await journal.finishAttempt(runID: run.id, status: status, step: nil, detail: nil, nextAttemptAt: nil, at: time, fence: fence)
             runner.logger.info("workflow run succeeded", metadata: metadata)
         case .skipped(let step, let reason):
             status = .skipped
-            try await journal.finishAttempt(runID: run.id, status: status, step: step, detail: reason, nextAttemptAt: nil, at: time)
+            try await journal.finishAttempt(runID: run.id, status: status, step: step, detail: reason, nextAttemptAt: nil, at: time, fence: fence)
             runner.logger.info("workflow run skipped", metadata: metadata.merging(["workflow.step": "\(step)", "reason": "\(reason)"]) { $1 })
         case .failed(let step, let error, let retryable):
             var generator = SystemRandomNumberGenerator()
             let again = retryable && run.attempts < settings.runAttempts
             status = again ? .retrying : .failed
             let next = again ? time + settings.runBackoff.delay(attempt: run.attempts, using: &generator) : nil
-            try await journal.finishAttempt(runID: run.id, status: status, step: step, detail: error, nextAttemptAt: next, at: time)
+            try await journal.finishAttempt(runID: run.id, status: status, step: step, detail: error, nextAttemptAt: next, at: time, fence: fence)
             runner.logger.warning(
                 again ? "workflow run failed; it will be retried" : "workflow run failed; retry it from the failed step with sluice workflow retry",
                 metadata: metadata.merging(["workflow.step": "\(step)", "error": "\(error)", "retry.at": "\(next?.rfc3339 ?? "-")"]) { $1 }

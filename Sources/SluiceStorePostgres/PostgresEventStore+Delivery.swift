@@ -86,8 +86,7 @@ extension PostgresEventStore: DeliveryLedger {
         )
     }
 
-    public func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp) async throws(StoreError) {
-        let fence = LeaseFence.current
+    public func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp, fence: Lease?) async throws(StoreError) {
         do {
             try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)
@@ -207,8 +206,7 @@ extension PostgresEventStore: DeliveryLedger {
         }
     }
 
-    public func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError) {
-        let fence = LeaseFence.current
+    public func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter], fence: Lease?) async throws(StoreError) {
         do {
             try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)
@@ -271,8 +269,7 @@ extension PostgresEventStore: DeliveryLedger {
         }
     }
 
-    public func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?) async throws(StoreError) {
-        let fence = LeaseFence.current
+    public func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?, fence: Lease?) async throws(StoreError) {
         do {
             try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)

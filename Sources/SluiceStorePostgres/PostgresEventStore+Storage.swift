@@ -8,6 +8,8 @@ extension PostgresEventStore: SluiceStorage {
     /// PostgreSQL's own limits (disk, quotas) surface as `full` errors on write; nothing is capped here.
     public func capacityProblem() async throws(StoreError) -> String? { nil }
 
-    /// Nothing to finish: the connection pool and the writer stop with ``run()``.
+    /// Nothing to finish: an append returns only once committed or failed, so when every
+    /// producer has stopped nothing is queued; the connection pool and the writer stop with
+    /// ``runConnections()``.
     public func close() async {}
 }

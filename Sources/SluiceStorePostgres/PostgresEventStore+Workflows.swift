@@ -31,8 +31,7 @@ extension PostgresEventStore: WorkflowJournal {
         }
     }
 
-    public func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp) async throws(StoreError) -> (created: Int, duplicates: Int) {
-        let fence = LeaseFence.current
+    public func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp, fence: Lease?) async throws(StoreError) -> (created: Int, duplicates: Int) {
         do {
             return try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)
@@ -163,10 +162,9 @@ extension PostgresEventStore: WorkflowJournal {
         }
     }
 
-    public func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?) async throws(StoreError) {
+    public func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?, fence: Lease?) async throws(StoreError) {
         let input = String(decoding: record.input.serialized(), as: UTF8.self)
         let output = String(decoding: record.output.serialized(), as: UTF8.self)
-        let fence = LeaseFence.current
         do {
             try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)
@@ -200,8 +198,7 @@ extension PostgresEventStore: WorkflowJournal {
         }
     }
 
-    public func beginAttempt(runID: Int64, at time: Timestamp) async throws(StoreError) -> WorkflowRun? {
-        let fence = LeaseFence.current
+    public func beginAttempt(runID: Int64, at time: Timestamp, fence: Lease?) async throws(StoreError) -> WorkflowRun? {
         do {
             return try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)
@@ -219,9 +216,8 @@ extension PostgresEventStore: WorkflowJournal {
     }
 
     public func finishAttempt(
-        runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp
+        runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp, fence: Lease?
     ) async throws(StoreError) {
-        let fence = LeaseFence.current
         do {
             try await database.transaction { [logger] connection in
                 try await Self.requireFence(fence, on: connection, logger: logger)

@@ -46,7 +46,7 @@ public final class PostgresEventStore: EventStore, Service {
     struct PendingAppend: Sendable {
         var rows: [PostgresEventRow]
         var checkpoint: CheckpointUpdate?
-        /// The lease the appending task worked under (``LeaseFence``), checked in the commit.
+        /// The lease the page was pulled under (``CheckpointUpdate/fence``), checked in the commit.
         var fence: Lease?
         var committedAt: Timestamp
     }
@@ -97,7 +97,7 @@ public final class PostgresEventStore: EventStore, Service {
     ) async throws -> Result {
         let store = PostgresEventStore(configuration: configuration, logger: logger, beforeCommit: beforeCommit)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await store.run() }
+            group.addTask { await store.runConnections() }
             defer { group.cancelAll() }
             // Fails within `timeout` when the server is unreachable (migrations have no deadline).
             try await store.checkHealth()
@@ -118,17 +118,20 @@ public final class PostgresEventStore: EventStore, Service {
         }
     }
 
-    /// Runs the connection pool and the group-commit writer until cancelled (or a graceful
-    /// shutdown); appends still queued then fail as unavailable, never acknowledged.
-    public func run() async throws {
+    /// Runs the connection pool, the group-commit writer and background chores until cancelled
+    /// (the end of ``withStore(configuration:logger:beforeCommit:_:)`` or of the command's
+    /// storage scope); appends still queued then fail as unavailable, never acknowledged. This is
+    /// the store's connection to the server, below the service group; as a service of that group
+    /// (``SluiceStorage/run()``) the store only marks where everything else has stopped.
+    public func runConnections() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             group.addTask {
-                for await _ in self.chores.cancelOnGracefulShutdown() {
+                for await _ in self.chores {
                     await self.doChores()
                 }
             }
-            for await _ in wakeups.cancelOnGracefulShutdown() {
+            for await _ in wakeups {
                 await drain()
             }
             await drain()
@@ -141,7 +144,6 @@ public final class PostgresEventStore: EventStore, Service {
 
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp, checkpoint: CheckpointUpdate?) async throws(StoreError) -> AppendResult {
         if events.isEmpty && checkpoint == nil { return AppendResult(accepted: 0, duplicates: 0) }
-        let fence = LeaseFence.current
         do {
             let (prepared, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt)
             if trainingDue { choresDue.yield() }
@@ -150,7 +152,7 @@ public final class PostgresEventStore: EventStore, Service {
             if untimedKeysRemain.load(ordering: .relaxed) {
                 (rows, storedBefore) = try await droppingUntimedDuplicates(rows, of: events)
             }
-            let result = try await committer.submit(PendingAppend(rows: rows, checkpoint: checkpoint, fence: fence, committedAt: receivedAt)) {
+            let result = try await committer.submit(PendingAppend(rows: rows, checkpoint: checkpoint, fence: checkpoint?.fence, committedAt: receivedAt)) {
                 wake.yield()
             }
             return AppendResult(accepted: result.accepted, duplicates: result.duplicates + storedBefore)

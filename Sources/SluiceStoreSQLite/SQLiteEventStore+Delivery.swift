@@ -3,6 +3,7 @@ import GRDB
 import SluiceCore
 import Synchronization
 
+/// One process owns a SQLite file, so its writes carry no lease: `fence` is always nil here.
 extension SQLiteEventStore: DeliveryLedger {
     /// Runs `body` with a row reader and maps its errors.
     private func readOutbound(doing operation: String, _ body: @escaping @Sendable (SQLiteEventRows) throws -> [OutboundEvent]) async throws(StoreError) -> [OutboundEvent] {
@@ -77,7 +78,7 @@ extension SQLiteEventStore: DeliveryLedger {
         )
     }
 
-    public func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp) async throws(StoreError) {
+    public func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp, fence: Lease?) async throws(StoreError) {
         do {
             try await pool.write { db in
                 try Self.insertDeadLetters(deadLetters, in: db)
@@ -231,7 +232,7 @@ extension SQLiteEventStore: DeliveryLedger {
         }
     }
 
-    public func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError) {
+    public func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter], fence: Lease?) async throws(StoreError) {
         do {
             try await pool.write { db in
                 let remove = try db.cachedStatement(sql: "DELETE FROM dead_letters WHERE destination = ? AND seq = ?")
@@ -290,7 +291,7 @@ extension SQLiteEventStore: DeliveryLedger {
         }
     }
 
-    public func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?) async throws(StoreError) {
+    public func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?, fence: Lease?) async throws(StoreError) {
         do {
             try await pool.write { db in
                 try db.execute(

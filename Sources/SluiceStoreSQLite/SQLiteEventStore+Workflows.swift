@@ -3,6 +3,7 @@ import GRDB
 import SluiceCore
 import SluiceStoreKit
 
+/// One process owns a SQLite file, so its writes carry no lease: `fence` is always nil here.
 extension SQLiteEventStore: WorkflowJournal {
     static let runColumns = "id, workflow, alert_key, event_seq, status, attempts, next_attempt_at, step, detail, duplicates, created_at, updated_at"
 
@@ -28,7 +29,7 @@ extension SQLiteEventStore: WorkflowJournal {
         }
     }
 
-    public func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp) async throws(StoreError) -> (created: Int, duplicates: Int) {
+    public func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp, fence: Lease?) async throws(StoreError) -> (created: Int, duplicates: Int) {
         do {
             return try await pool.write { db in
                 var created = 0
@@ -175,7 +176,7 @@ extension SQLiteEventStore: WorkflowJournal {
         }
     }
 
-    public func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?) async throws(StoreError) {
+    public func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?, fence: Lease?) async throws(StoreError) {
         do {
             try await pool.write { db in
                 try db.execute(
@@ -212,7 +213,7 @@ extension SQLiteEventStore: WorkflowJournal {
         }
     }
 
-    public func beginAttempt(runID: Int64, at time: Timestamp) async throws(StoreError) -> WorkflowRun? {
+    public func beginAttempt(runID: Int64, at time: Timestamp, fence: Lease?) async throws(StoreError) -> WorkflowRun? {
         do {
             return try await pool.write { db in
                 try db.execute(
@@ -228,7 +229,7 @@ extension SQLiteEventStore: WorkflowJournal {
     }
 
     public func finishAttempt(
-        runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp
+        runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp, fence: Lease?
     ) async throws(StoreError) {
         do {
             try await pool.write { db in

@@ -315,20 +315,20 @@ extension EventStoreContract {
         #expect(try await store.nextAttemptAt(workflow: "w") == nil)
         _ = try await store.enqueueRuns(
             [NewWorkflowRun(workflow: "w", alertKey: "a", eventSeq: 1), NewWorkflowRun(workflow: "w", alertKey: "b", eventSeq: 2)],
-            consumer: "w", through: 2, at: t(10)
+            consumer: "w", through: 2, at: t(10), fence: nil
         )
         #expect(try await store.nextAttemptAt(workflow: "w") == t(10), "queued runs are due when queued")
         #expect(try await store.nextAttemptAt(workflow: "other") == nil)
         let due = try await store.dueRuns(workflow: "w", at: t(10), limit: 10)
         #expect(due.count == 2)
         for (run, retryAt) in zip(due, [t(70), t(40)]) {
-            _ = try await store.beginAttempt(runID: run.id, at: t(11))
-            try await store.finishAttempt(runID: run.id, status: .retrying, step: "s", detail: "503", nextAttemptAt: retryAt, at: t(12))
+            _ = try await store.beginAttempt(runID: run.id, at: t(11), fence: nil)
+            try await store.finishAttempt(runID: run.id, status: .retrying, step: "s", detail: "503", nextAttemptAt: retryAt, at: t(12), fence: nil)
         }
         #expect(try await store.nextAttemptAt(workflow: "w") == t(40), "the earliest retry")
         for run in due {
-            _ = try await store.beginAttempt(runID: run.id, at: t(80))
-            try await store.finishAttempt(runID: run.id, status: .succeeded, step: nil, detail: nil, nextAttemptAt: nil, at: t(81))
+            _ = try await store.beginAttempt(runID: run.id, at: t(80), fence: nil)
+            try await store.finishAttempt(runID: run.id, status: .succeeded, step: nil, detail: nil, nextAttemptAt: nil, at: t(81), fence: nil)
         }
         #expect(try await store.nextAttemptAt(workflow: "w") == nil, "finished runs wait for nothing")
     }

@@ -90,15 +90,15 @@ public struct WorkflowRunner: Sendable {
         ])
     }
 
-    /// Runs (or resumes) `run` for `event`, journaling each step in `journal`.
-    public func execute(_ run: WorkflowRun, event: OutboundEvent, journal: any WorkflowJournal) async -> RunOutcome {
+    /// Runs (or resumes) `run` for `event`, journaling each step in `journal` under `fence`.
+    public func execute(_ run: WorkflowRun, event: OutboundEvent, journal: any WorkflowJournal, fence: Lease?) async -> RunOutcome {
         let done: [String: WorkflowStepRecord]
         do {
             done = Dictionary(try await journal.steps(runID: run.id).filter { $0.status == .succeeded }.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
         } catch {
             return .failed(step: "journal", error: error.message, retryable: true)
         }
-        var context = RunContext(runner: self, event: event, run: run, mode: .live(journal), done: done)
+        var context = RunContext(runner: self, event: event, run: run, mode: .live(journal, fence: fence), done: done)
         return await context.perform(definition.steps, prefix: "", itemKey: nil)
     }
 
@@ -126,7 +126,7 @@ public struct WorkflowRunner: Sendable {
 /// The state of one run while its steps execute.
 struct RunContext {
     enum Mode {
-        case live(any WorkflowJournal)
+        case live(any WorkflowJournal, fence: Lease?)
         case dryRun
     }
 
@@ -234,9 +234,9 @@ struct RunContext {
     /// Journals a step (a dry run keeps it in memory); a store failure fails the run for a retry.
     mutating func write(_ record: WorkflowStepRecord, incident: WorkflowIncident?) async -> RunOutcome? {
         records.append(record)
-        guard case .live(let journal) = mode else { return nil }
+        guard case .live(let journal, let fence) = mode else { return nil }
         do {
-            try await journal.recordStep(record, incident: incident)
+            try await journal.recordStep(record, incident: incident, fence: fence)
             return nil
         } catch {
             return .failed(step: record.key, error: "could not journal the step: \(error.message)", retryable: true)

@@ -130,6 +130,6 @@ struct CollectCommand: AsyncParsableCommand {
             if reports.contains(where: { $0.outcome != .succeeded }) { throw ExitCode(1) }
             return
         }
-        try await SluiceRuntime.runOnSchedule(scheduled, leases: SluiceRuntime.leaseSettings(config, store: eventStore), logger: logger)
+        try await SluiceRuntime.runOnSchedule(scheduled, store: eventStore, leases: SluiceRuntime.leaseSettings(config, store: eventStore), logger: logger)
     }
 }

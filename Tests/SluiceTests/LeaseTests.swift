@@ -46,9 +46,7 @@ struct LeaseTests {
             _ = try await store.append((0..<5).map { EventStoreContract.event(occurredAt: .init(seconds: Int64($0)), key: "e\($0)") }, receivedAt: .init(seconds: 10))
             let stale = try #require(try await store.acquireLease("destination/x", holder: "a", for: .seconds(60)))
             // While held, fenced commits go through.
-            try await LeaseFence.$current.withValue(stale) {
-                try await store.commitDelivery(consumer: "x", through: 2, deadLetters: [], at: .init(seconds: 11))
-            }
+            try await store.commitDelivery(consumer: "x", through: 2, deadLetters: [], at: .init(seconds: 11), fence: stale)
             #expect(try await store.consumerCursor("x") == 2)
             // Renewed for a short while (same holding), then left to lapse.
             #expect(try await store.acquireLease("destination/x", holder: "a", for: .seconds(1))?.token == stale.token)
@@ -56,21 +54,28 @@ struct LeaseTests {
             #expect(taken)
             let current = try #require(try await store.leases().first)
             // Each kind of leased commit, made under the lapsed holding, is refused whole.
-            try await LeaseFence.$current.withValue(stale) {
-                await #expect(throws: StoreError.self) {
-                    try await store.commitDelivery(
-                        consumer: "x", through: 5, deadLetters: [DeadLetter(destination: "x", seq: 3, reason: "r", createdAt: .init(seconds: 12))], at: .init(seconds: 12)
-                    )
-                }
-                await #expect(throws: StoreError.self) {
-                    _ = try await store.append(
-                        [EventStoreContract.event(source: "c", occurredAt: .init(seconds: 1), key: "page")], receivedAt: .init(seconds: 12),
-                        checkpoint: CheckpointUpdate(stream: "c/s", expectedVersion: 0, value: "{}")
-                    )
-                }
-                await #expect(throws: StoreError.self) {
-                    _ = try await store.enqueueRuns([NewWorkflowRun(workflow: "w", alertKey: "k", eventSeq: 1)], consumer: "w", through: 5, at: .init(seconds: 12))
-                }
+            await #expect(throws: StoreError.self) {
+                try await store.commitDelivery(
+                    consumer: "x", through: 5, deadLetters: [DeadLetter(destination: "x", seq: 3, reason: "r", createdAt: .init(seconds: 12))], at: .init(seconds: 12),
+                    fence: stale
+                )
+            }
+            await #expect(throws: StoreError.self) {
+                _ = try await store.append(
+                    [EventStoreContract.event(source: "c", occurredAt: .init(seconds: 1), key: "page")], receivedAt: .init(seconds: 12),
+                    checkpoint: CheckpointUpdate(stream: "c/s", expectedVersion: 0, value: "{}", fence: stale)
+                )
+            }
+            await #expect(throws: StoreError.self) {
+                _ = try await store.enqueueRuns(
+                    [NewWorkflowRun(workflow: "w", alertKey: "k", eventSeq: 1)], consumer: "w", through: 5, at: .init(seconds: 12), fence: stale
+                )
+            }
+            await #expect(throws: StoreError.self) {
+                try await store.settleRedrive(destination: "x", delivered: [1], refused: [], fence: stale)
+            }
+            await #expect(throws: StoreError.self) {
+                try await store.finishAttempt(runID: 1, status: .failed, step: nil, detail: nil, nextAttemptAt: nil, at: .init(seconds: 12), fence: stale)
             }
             #expect(try await store.consumerCursor("x") == 2)
             #expect(try await store.deadLetterCount(destination: "x") == 0)
@@ -78,9 +83,7 @@ struct LeaseTests {
             #expect(try await store.events(matching: EventFilter(source: "c"), after: nil, limit: 10).events.isEmpty)
             #expect(try await store.runCounts().isEmpty)
             // The new holder's commits go through.
-            try await LeaseFence.$current.withValue(current) {
-                try await store.commitDelivery(consumer: "x", through: 5, deadLetters: [], at: .init(seconds: 13))
-            }
+            try await store.commitDelivery(consumer: "x", through: 5, deadLetters: [], at: .init(seconds: 13), fence: current)
             #expect(try await store.consumerCursor("x") == 5)
         }
     }

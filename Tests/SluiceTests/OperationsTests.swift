@@ -133,12 +133,12 @@ import Testing
             var ids: [String: Int64] = [:]
             for outcome in outcomes {
                 _ = try await store.enqueueRuns(
-                    [NewWorkflowRun(workflow: "wf", alertKey: outcome.key, eventSeq: 1)], consumer: "workflow/wf", through: 1, at: outcome.at
+                    [NewWorkflowRun(workflow: "wf", alertKey: outcome.key, eventSeq: 1)], consumer: "workflow/wf", through: 1, at: outcome.at, fence: nil
                 )
                 let run = try #require(try await store.runs(workflow: "wf", status: nil, beforeID: nil, limit: 1).first)
                 ids[outcome.key] = run.id
                 guard outcome.status != .queued else { continue }
-                _ = try await store.beginAttempt(runID: run.id, at: outcome.at)
+                _ = try await store.beginAttempt(runID: run.id, at: outcome.at, fence: nil)
                 let step = WorkflowStepRecord(
                     runID: run.id, key: "create", kind: "ctia.create_incident", status: .succeeded, input: .object([]),
                     output: .object([]), error: nil, attempts: 1, startedAt: outcome.at, finishedAt: outcome.at
@@ -147,10 +147,10 @@ import Testing
                     workflow: "wf", alertKey: outcome.key, externalID: "ext-\(outcome.key)", remoteID: "r-\(outcome.key)", title: nil,
                     runID: run.id, eventSeq: 1, created: true, recordedAt: outcome.at
                 )
-                try await store.recordStep(step, incident: incident)
+                try await store.recordStep(step, incident: incident, fence: nil)
                 try await store.finishAttempt(
                     runID: run.id, status: outcome.status, step: nil, detail: nil,
-                    nextAttemptAt: outcome.status == .retrying ? now : nil, at: outcome.at
+                    nextAttemptAt: outcome.status == .retrying ? now : nil, at: outcome.at, fence: nil
                 )
             }
             let service = RetentionService(store: store, settings: .init(days: 365, batchSize: 2), logger: Logger(label: "test"), now: { now })

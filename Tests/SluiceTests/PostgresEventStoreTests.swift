@@ -167,7 +167,7 @@ struct PostgresEventStoreTests {
         )
         let store = PostgresEventStore(configuration: configuration, logger: Self.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await store.run() }
+            group.addTask { await store.runConnections() }
             do throws(StoreError) {
                 try await store.checkHealth()
                 Issue.record("a health check against a closed port succeeded")

@@ -16,8 +16,9 @@ public protocol DeliveryLedger: Sendable {
 
     /// The last `seq` `consumer` has finished with; 0 when it has none.
     func consumerCursor(_ consumer: String) async throws(StoreError) -> Int64
-    /// Records `deadLetters` and moves `consumer`'s cursor forward to `seq` in one transaction.
-    func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp) async throws(StoreError)
+    /// Records `deadLetters` and moves `consumer`'s cursor forward to `seq` in one transaction;
+    /// refused with `.conflict` when `fence` (the lease the delivering loop holds) has changed hands.
+    func commitDelivery(consumer: String, through seq: Int64, deadLetters: [DeadLetter], at time: Timestamp, fence: Lease?) async throws(StoreError)
     /// How many of the events after `seq` any of `routes` selects (all events when nil), counting at
     /// most `cap`; and the receive time of the first of them.
     func backlog(afterSeq seq: Int64, routes: [DeliveryRoute]?, cap: Int) async throws(StoreError) -> (count: Int, oldest: Timestamp?)
@@ -31,8 +32,8 @@ public protocol DeliveryLedger: Sendable {
     /// Dead letters marked for re-drive, oldest first.
     func redriveRequests(destination: String, limit: Int) async throws(StoreError) -> [DeadLetter]
     /// Settles re-driven letters: `delivered` ones are removed, `refused` ones get their new
-    /// reason, one more attempt and their re-drive mark cleared.
-    func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter]) async throws(StoreError)
+    /// reason, one more attempt and their re-drive mark cleared. Fenced like ``commitDelivery(consumer:through:deadLetters:at:fence:)``.
+    func settleRedrive(destination: String, delivered: [Int64], refused: [DeadLetter], fence: Lease?) async throws(StoreError)
 
     /// Holds (pauses) or releases a destination for an operator; returns false when it was
     /// already in that state (then nothing, not even `audit`, is written). `audit` is stored in
@@ -45,6 +46,6 @@ public protocol DeliveryLedger: Sendable {
     func createReplay(destination: String, since: Timestamp, until: Timestamp, at time: Timestamp, audit: AdminAuditEntry?) async throws(StoreError) -> ReplayJob
     /// Replays not yet finished (all destinations when nil), oldest first.
     func openReplays(destination: String?) async throws(StoreError) -> [ReplayJob]
-    /// Records a replay's progress; `finished` closes it.
-    func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?) async throws(StoreError)
+    /// Records a replay's progress; `finished` closes it. Fenced like ``commitDelivery(consumer:through:deadLetters:at:fence:)``.
+    func advanceReplay(id: Int64, to position: EventCursor?, sent: Int, finishedAt: Timestamp?, fence: Lease?) async throws(StoreError)
 }

@@ -1,12 +1,15 @@
 /// What workflows keep in the store: each workflow's cursor over the events, its runs, each
 /// step's journal entry and the incidents made. Runs and the cursor that found them move in one
-/// transaction, and so do a create step's journal entry and its incident.
+/// transaction, and so do a create step's journal entry and its incident. The writes of a
+/// running workflow carry the lease it holds (`fence`; nil when one instance owns the store):
+/// a store shared by several instances refuses them with `.conflict` once that lease has
+/// changed hands, so work done under a lost lease is never committed.
 public protocol WorkflowJournal: Sendable {
     /// Sets `consumer`'s cursor to `seq` unless it already has one; returns the cursor in force.
     func startCursor(_ consumer: String, at seq: Int64, time: Timestamp) async throws(StoreError) -> Int64
     /// Creates `runs` (an alert key the workflow already has counts as a duplicate of its run)
     /// and moves `consumer`'s cursor to `seq`, in one transaction.
-    func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp) async throws(StoreError) -> (created: Int, duplicates: Int)
+    func enqueueRuns(_ runs: [NewWorkflowRun], consumer: String, through seq: Int64, at time: Timestamp, fence: Lease?) async throws(StoreError) -> (created: Int, duplicates: Int)
     /// `queued` or `retrying` runs of `workflow` due at `time`, oldest first.
     func dueRuns(workflow: String, at time: Timestamp, limit: Int) async throws(StoreError) -> [WorkflowRun]
     /// When the earliest `queued` or `retrying` run of `workflow` is due; nil when none waits.
@@ -19,11 +22,11 @@ public protocol WorkflowJournal: Sendable {
     /// The journal of a run, in the order the steps finished.
     func steps(runID: Int64) async throws(StoreError) -> [WorkflowStepRecord]
     /// Writes a step's journal entry and, for a create step, its incident, in one transaction.
-    func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?) async throws(StoreError)
+    func recordStep(_ record: WorkflowStepRecord, incident: WorkflowIncident?, fence: Lease?) async throws(StoreError)
     /// Records that an attempt of the run started (counts it, clears the due time).
-    func beginAttempt(runID: Int64, at time: Timestamp) async throws(StoreError) -> WorkflowRun?
+    func beginAttempt(runID: Int64, at time: Timestamp, fence: Lease?) async throws(StoreError) -> WorkflowRun?
     /// Records where a run ended up after an attempt.
-    func finishAttempt(runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp) async throws(StoreError)
+    func finishAttempt(runID: Int64, status: WorkflowRunStatus, step: String?, detail: String?, nextAttemptAt: Timestamp?, at time: Timestamp, fence: Lease?) async throws(StoreError)
     /// Queues a `failed` or `retrying` run again at once, from the step that failed; stores
     /// `audit` in the same transaction. Nil when no such run exists; the run unchanged when it
     /// is not one that can be retried.

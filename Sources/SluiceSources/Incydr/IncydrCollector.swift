@@ -62,12 +62,14 @@ public final class IncydrCollector: Sendable {
     ///
     /// - Parameter backfill: read only this window of file events and audit log, under a
     ///   checkpoint of its own beside the live one (users and cases are listings; skipped).
-    public func run(streams: [IncydrConfiguration.Stream]? = nil, backfill: ClosedRange<Timestamp>? = nil) async -> [StreamRunReport] {
+    /// - Parameter fence: the lease this instance holds on the collector, committed with every
+    ///   page (nil when one instance owns the store).
+    public func run(streams: [IncydrConfiguration.Stream]? = nil, backfill: ClosedRange<Timestamp>? = nil, fence: Lease? = nil) async -> [StreamRunReport] {
         var chosen = streams ?? configuration.streams
         if backfill != nil { chosen.removeAll { $0 == .users || $0 == .cases } }
         return await withTaskGroup(of: StreamRunReport.self) { group in
             for stream in chosen {
-                group.addTask { await self.runStream(stream, backfill: backfill) }
+                group.addTask { await self.runStream(stream, backfill: backfill, fence: fence) }
             }
             var reports: [StreamRunReport] = []
             for await report in group { reports.append(report) }
@@ -86,7 +88,7 @@ public final class IncydrCollector: Sendable {
         running.withLock { $0.contains(checkpointKey(stream)) }
     }
 
-    private func runStream(_ stream: IncydrConfiguration.Stream, backfill: ClosedRange<Timestamp>?) async -> StreamRunReport {
+    private func runStream(_ stream: IncydrConfiguration.Stream, backfill: ClosedRange<Timestamp>?, fence: Lease?) async -> StreamRunReport {
         let key = checkpointKey(stream, backfill: backfill)
         let started = now()
         var report = StreamRunReport(
@@ -102,15 +104,15 @@ public final class IncydrCollector: Sendable {
         do {
             switch stream {
             case .fileEvents:
-                var run = try await StreamRun<FileEventsStream.Checkpoint>.start(store: store, key: key, now: now)
+                var run = try await StreamRun<FileEventsStream.Checkpoint>.start(store: store, key: key, fence: fence, now: now)
                 defer { counters = run.counters }
                 report.window = try await FileEventsStream(api: api, configuration: configuration).run(&run, backfill: backfill)
             case .audit:
-                var run = try await StreamRun<AuditLogStream.Checkpoint>.start(store: store, key: key, now: now)
+                var run = try await StreamRun<AuditLogStream.Checkpoint>.start(store: store, key: key, fence: fence, now: now)
                 defer { counters = run.counters }
                 try await AuditLogStream(api: api, configuration: configuration).run(&run, backfill: backfill, warnings: &report.warnings)
             case .users, .cases:
-                var run = try await StreamRun<SnapshotStream.Checkpoint>.start(store: store, key: key, now: now)
+                var run = try await StreamRun<SnapshotStream.Checkpoint>.start(store: store, key: key, fence: fence, now: now)
                 defer { counters = run.counters }
                 try await SnapshotStream(api: api, configuration: configuration, stream: stream).run(&run)
             }

@@ -6,6 +6,9 @@ import SluiceCore
 struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
     let store: any EventStore
     let key: String
+    /// The lease this instance holds on the collector (nil when one instance owns the store),
+    /// committed with each page so that a page pulled under a lost lease never lands.
+    let fence: Lease?
     let now: @Sendable () -> Timestamp
     /// When this run started: with the page number, names each page's origin.
     let started: Timestamp
@@ -13,7 +16,7 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
     var checkpoint: Checkpoint?
     var counters = StreamRunCounters()
 
-    static func start(store: any EventStore, key: String, now: @escaping @Sendable () -> Timestamp) async throws(CollectorError) -> StreamRun {
+    static func start(store: any EventStore, key: String, fence: Lease?, now: @escaping @Sendable () -> Timestamp) async throws(CollectorError) -> StreamRun {
         let stored: StreamCheckpoint?
         do {
             stored = try await store.checkpoint(stream: key)
@@ -28,7 +31,7 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
                 throw CollectorError(.invalidResponse, "the stored checkpoint of \(key) is unreadable (\(error)); rewind it through the API")
             }
         }
-        return StreamRun(store: store, key: key, now: now, started: now(), version: stored?.version ?? 0, checkpoint: checkpoint)
+        return StreamRun(store: store, key: key, fence: fence, now: now, started: now(), version: stored?.version ?? 0, checkpoint: checkpoint)
     }
 
     /// The origin of the events of the page just fetched (`counters.pages` counts it already).
@@ -45,7 +48,7 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
     /// run still owns it (no other run or rewind moved it since it was read).
     mutating func commit(_ events: [IncomingEvent], entityDigests: [String: [UInt8]] = [:]) async throws(CollectorError) {
         let value = try Self.encode(checkpoint, key: key)
-        let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value, entityDigests: entityDigests)
+        let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value, entityDigests: entityDigests, fence: fence)
         do {
             let result = try await store.append(events, receivedAt: now(), checkpoint: update)
             version += 1
