@@ -36,9 +36,6 @@ public final class WorkflowService: Service {
         self.logger = logger
     }
 
-    /// The shortest an idle workflow sleeps when no run comes due sooner.
-    static let leastIdleWait = Duration.milliseconds(500)
-
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
@@ -76,9 +73,7 @@ public final class WorkflowService: Service {
                     if try await runDue(runner, fence: fence) > 0 { found = true }
                 }
                 // Sleep until new events or an operator's retry commit, or the next run comes due.
-                // Where the fallback is short (PostgreSQL: other instances' commits), an idle
-                // workflow still looks no more often than every 500 ms, as before.
-                wait = max(changes.fallback, Self.leastIdleWait)
+                wait = changes.fallback
                 if let due = try await journal.nextAttemptAt(workflow: definition.name) {
                     wait = min(wait, .microseconds(max(0, due.microseconds - now().microseconds)))
                 }

@@ -5,9 +5,13 @@ import SluiceCore
 
 extension PostgresEventStore: DeliveryLedger {
     /// Commits an operator's change to a consumer (a hold, a re-drive, a replay, a retry), then
-    /// wakes this instance's consumers.
+    /// wakes this instance's consumers; other instances' wake on the notification it commits.
     func controlTransaction<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
-        let result = try await database.transaction(body)
+        let result = try await database.transaction { connection in
+            let result = try await body(connection)
+            try await self.notifyCommit(.control, on: connection)
+            return result
+        }
         changes.controlChanged()
         return result
     }

@@ -18,9 +18,15 @@ import Synchronization
 ///
 /// ``run()`` must be running (it runs the connection pool and the group-commit writer) for any
 /// call to complete; ``withStore(configuration:logger:_:)`` does both for the length of a closure.
-public final class PostgresEventStore: EventStore, Service {
+public final class PostgresEventStore: EventStore {
     public let configuration: PostgresStoreConfiguration
     let client: PostgresClient
+    /// One connection of its own, to hear other instances' commits (``listenForChanges()``).
+    let listener: PostgresClient
+    /// The notification channel of this store's schema.
+    let changeChannel: String
+    /// Marks this instance's own notifications, which it need not hear.
+    let instanceTag = ":" + String(UInt64.random(in: 1...UInt64.max), radix: 36)
     let database: PostgresDatabase
     let logger: Logger
     private let committer: GroupCommitter<PendingAppend>
@@ -39,9 +45,10 @@ public final class PostgresEventStore: EventStore, Service {
     /// Wakes the background work: dictionary training and moving rows of the earlier form into payloads.
     private let chores: AsyncStream<Void>
     let choresDue: AsyncStream<Void>.Continuation
-    /// This instance's commits, published as they happen. Other instances' commits are seen when
-    /// a consumer's wait times out, so the fallback is short.
-    public let changes = StoreChanges(fallback: .milliseconds(100))
+    /// Commits, published as they happen: this instance's own, and other instances' as their
+    /// notifications arrive (``listenForChanges()``). The fallback only bounds how long one goes
+    /// unseen while the listener reconnects.
+    public let changes = StoreChanges(fallback: .seconds(10))
 
     struct PendingAppend: Sendable {
         var rows: [PostgresEventRow]
@@ -72,6 +79,9 @@ public final class PostgresEventStore: EventStore, Service {
             ("search_path", configuration.schema), ("synchronous_commit", "on"), ("application_name", "sluice"),
         ]
         client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        clientConfiguration.options.maximumConnections = 1
+        listener = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        changeChannel = Self.changeChannel(schema: configuration.schema)
         database = PostgresDatabase(client: client, logger: logger, timeout: configuration.timeout)
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         (chores, choresDue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -126,6 +136,8 @@ public final class PostgresEventStore: EventStore, Service {
     public func runConnections() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
+            group.addTask { await self.listener.run() }
+            group.addTask { await self.listenForChanges() }
             group.addTask {
                 for await _ in self.chores {
                     await self.doChores()
@@ -246,6 +258,7 @@ public final class PostgresEventStore: EventStore, Service {
             }
             let rows = admitted.flatMap { batch[$0].rows }
             var inserted = try await Self.insert(rows, on: connection, logger: logger)
+            if !inserted.isEmpty { try await self.notifyCommit(.events, on: connection) }
             for i in admitted {
                 // A stored identity counts for the first row that carries it; any other is a duplicate.
                 let accepted = batch[i].rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }

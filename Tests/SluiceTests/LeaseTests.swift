@@ -88,6 +88,35 @@ struct LeaseTests {
         }
     }
 
+    /// An instance hears another's commits through the schema's notifications, each kind on its
+    /// own counter, long before the consumers' fallback would have let them look.
+    @Test func anInstanceHearsAnotherInstancesCommits() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { one in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { two in
+                    let patience = Duration.seconds(120)
+                    #expect(two.changes.fallback < patience)
+                    // Both counters move once the listener is connected (commits before it were unheard).
+                    let listening = await two.changes.wait(after: StoreChanges.Mark(events: 0, control: 0), timeout: patience)
+                    #expect(listening.events > 0 && listening.control > 0)
+                    _ = try await one.append([EventStoreContract.event(occurredAt: .init(seconds: 1), key: "heard")], receivedAt: .init(seconds: 2))
+                    let afterEvents = await two.changes.wait(after: listening, timeout: patience)
+                    #expect(afterEvents.events != listening.events, "an event committed by another instance wakes this one")
+                    #expect(afterEvents.control == listening.control)
+                    let hold = DestinationHold(reason: "maintenance", heldBy: "test", heldAt: .init(seconds: 3))
+                    #expect(try await one.setHold(destination: "x", hold: hold, audit: nil))
+                    let afterHold = await two.changes.wait(after: afterEvents, timeout: patience)
+                    #expect(afterHold.control != afterEvents.control, "an operator's change made on another instance wakes this one")
+                    #expect(afterHold.events == afterEvents.events)
+                    // Its own commits are published once, not heard again through the channel.
+                    let own = two.changes.mark
+                    _ = try await two.append([EventStoreContract.event(occurredAt: .init(seconds: 4), key: "own")], receivedAt: .init(seconds: 5))
+                    #expect(two.changes.mark.events == own.events + 1)
+                }
+            }
+        }
+    }
+
     /// Two instances run the same destination: only the lease holder delivers; when it stops, the
     /// other takes over and delivers the rest. Every event arrives exactly once (the holder is
     /// stopped only after its progress is committed, so nothing is in flight).

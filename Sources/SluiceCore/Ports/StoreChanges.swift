@@ -18,6 +18,11 @@ public final class StoreChanges: Sendable {
     public struct Mark: Sendable, Hashable {
         public var events: UInt64
         public var control: UInt64
+
+        public init(events: UInt64, control: UInt64) {
+            self.events = events
+            self.control = control
+        }
     }
 
     private struct State {
