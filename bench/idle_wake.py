@@ -7,15 +7,22 @@ Each binary in turn, same configuration: the embedded SQLite store, three `file`
 with `batch.max_wait: 1ms` (the least every version accepts) and one workflow whose trigger no pushed event matches.
  1. Idle: after 5 s of settling, the CPU the process used (utime + stime from /proc) over
     --idle seconds with no traffic, as a share of one core.
- 2. Latency: --pushes single events, one every 200 ms into the idle instance; for each, the time
+ 2. Latency: --pushes single events, 150 to 250 ms apart at random (a fixed spacing can fall
+    into step with a polling loop and hide its wait) into the idle instance; for each, the time
     from the push's 200 to the moment its line is in the first destination's file (the directory
     polled every 0.5 ms). p50, p95 and max.
+With --postgres URL, two instances share a fresh schema of that server: the first started holds
+every lease (it delivers and runs the workflow); events are pushed to the second, so each one
+reaches the destination only once the first instance hears of its commit. The idle figure is
+the first instance's.
 Prints a table; nothing outside 127.0.0.1 is contacted.
 """
 import argparse
 import glob
 import json
 import os
+import random
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -37,7 +44,7 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def config(tmp):
+def config(tmp, postgres=None):
     destinations = "".join(
         f"  out{n}:\n    type: file\n    path: {tmp}/out{n}\n    batch: {{ max_wait: 1ms }}\n" for n in range(3)
     )
@@ -45,6 +52,8 @@ def config(tmp):
                         routes="  - { from: [default], to: [out0, out1, out2] }\n")
     closed = free_port()
     with open(path, "a") as f:
+        if postgres:
+            f.write(f'storage:\n  postgres: {{ url: "{postgres[0]}", schema: {postgres[1]}, lease_ttl: 10s }}\n')
         f.write(f"""workflows:
   unmatched:
     allow_private_networks: true
@@ -72,14 +81,22 @@ def delivered(directory, marker):
 
 
 def measure(label, binary, args):
+    schema = f"idle_{random.randrange(1 << 30):x}"
+    postgres = (args.postgres, schema) if args.postgres else None
     with tempfile.TemporaryDirectory(prefix="sluice-idle-") as tmp:
-        process = SluiceProcess(binary, os.path.join(tmp, "data"), ADMIN, SECRET, os.path.join(tmp, "serve.log"), config=config(tmp)).start(60)
+        path = config(tmp, postgres)
+        holder = SluiceProcess(binary, os.path.join(tmp, "data"), ADMIN, SECRET, os.path.join(tmp, "serve.log"), config=path).start(60)
+        process = holder
+        if postgres:
+            time.sleep(3)  # the first instance takes every lease before the second starts
+            process = SluiceProcess(binary, os.path.join(tmp, "data2"), ADMIN, SECRET, os.path.join(tmp, "serve2.log"), config=path).start(60)
         try:
             time.sleep(5)
-            start = cpu_seconds(process.proc.pid)
+            start = cpu_seconds(holder.proc.pid)
             time.sleep(args.idle)
-            idle = (cpu_seconds(process.proc.pid) - start) / args.idle * 100
+            idle = (cpu_seconds(holder.proc.pid) - start) / args.idle * 100
             lags = []
+            spacing = random.Random(7)
             for n in range(args.pushes):
                 marker = f"idle-wake-{label}-{n}-{time.time_ns()}".encode()
                 body = json.dumps({"action": "user.logged_in", "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -91,9 +108,13 @@ def measure(label, binary, args):
                         raise RuntimeError(f"{label}: event {n} not delivered within 10 s")
                     time.sleep(0.0005)
                 lags.append((time.perf_counter() - acknowledged) * 1000)
-                time.sleep(0.2)
+                time.sleep(spacing.uniform(0.15, 0.25))
         finally:
             process.signal(15)
+            if process is not holder:
+                holder.signal(15)
+            if postgres:
+                subprocess.run(["psql", args.postgres, "-qc", f"DROP SCHEMA IF EXISTS {schema} CASCADE"], capture_output=True, timeout=60)
     lags.sort()
     return {"idle_core_percent": idle, "p50_ms": statistics.median(lags), "p95_ms": lags[int(len(lags) * 0.95) - 1], "max_ms": lags[-1]}
 
@@ -104,6 +125,7 @@ def main():
     parser.add_argument("--idle", type=float, default=60)
     parser.add_argument("--pushes", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--postgres", help="a PostgreSQL URL: two instances on a fresh schema, pushes to the one not delivering")
     args = parser.parse_args()
     binaries = [entry.split("=", 1) for entry in args.sluice]
     results = {label: [] for label, _ in binaries}
