@@ -135,9 +135,10 @@ extension ConfigReader {
             return .array(sequence.map(jsonValue))
         case .scalar(let scalar):
             guard scalar.style == .plain else { return .string(scalar.string) }
-            if let b = node.bool { return .bool(b) }
             if node.null != nil { return .null }
+            if let b = node.bool { return .bool(b) }
             if let i = node.int { return .number(String(i)) }
+            if let d = node.float, d.isFinite, scalar.string.first?.isNumber == true || scalar.string.first == "-" { return .number(String(d)) }
             return .string(scalar.string)
         case .alias:
             return .null

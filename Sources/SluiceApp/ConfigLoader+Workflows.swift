@@ -15,8 +15,9 @@ extension ConfigReader {
     mutating func readWorkflow(name: String, _ node: Node, path: String) -> WorkflowDefinition? {
         guard let entries = mapping(node, path, allowed: Self.workflowKeys) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
-        let environment = self
-        var reader = WorkflowDefinitionReader { text in environment.resolveSecret(text) }
+        let errorsBefore = errors.count
+        workflowNames = ["event", "alert"]
+        tokenSteps = []
         var settings = WorkflowSettings()
         if let v = fields["from_beginning"], let b = bool(v, "\(path).from_beginning") { settings.fromBeginning = b }
         if let v = fields["allow_private_networks"], let b = bool(v, "\(path).allow_private_networks") { settings.allowPrivateNetworks = b }
@@ -39,19 +40,18 @@ extension ConfigReader {
         }
         var trigger: WorkflowTrigger?
         if let v = fields["trigger"] {
-            trigger = reader.readTrigger(Self.json(from: v), path: "\(path).trigger")
+            trigger = readTrigger(v, path: "\(path).trigger")
         } else {
             fail("\(path).trigger", "missing; say which events start a run, as in trigger: {feeds: [sci-alerts]}", node)
         }
-        let alertKey = fields["alert_key"].flatMap { reader.jsonPath(Self.json(from: $0), "\(path).alert_key") }
+        let alertKey = fields["alert_key"].flatMap { jsonPath($0, "\(path).alert_key") }
         var steps: [WorkflowStep] = []
         if let v = fields["steps"] {
-            steps = reader.readSteps(Self.json(from: v), path: "\(path).steps")
+            steps = readSteps(v, path: "\(path).steps")
         } else {
             fail("\(path).steps", "missing; list the steps, e.g. extract, oauth_token, create_ctia_incident", node)
         }
-        for issue in reader.issues { fail(issue.path, issue.message, node) }
-        guard reader.issues.isEmpty, let trigger else { return nil }
+        guard errors.count == errorsBefore, let trigger else { return nil }
         return WorkflowDefinition(name: name, trigger: trigger, alertKey: alertKey, steps: steps, settings: settings)
     }
 
@@ -61,25 +61,6 @@ extension ConfigReader {
             for feed in workflow.trigger.feeds where !sources.contains(feed) {
                 fail("workflows.\(workflow.name).trigger.feeds", "no feed or collector is named \"\(feed)\"; known: \(sources.sorted().joined(separator: ", "))")
             }
-        }
-    }
-
-    /// A YAML node as JSON: plain scalars typed by YAML's core schema, quoted ones always text.
-    static func json(from node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            guard scalar.style == .plain else { return .string(scalar.string) }
-            if node.null != nil { return .null }
-            if let b = node.bool { return .bool(b) }
-            if let i = node.int { return .number(String(i)) }
-            if let d = node.float, d.isFinite, scalar.string.first?.isNumber == true || scalar.string.first == "-" { return .number(String(d)) }
-            return .string(scalar.string)
-        case .mapping(let mapping):
-            return .object(mapping.map { JSONMember($0.key.string ?? "", json(from: $0.value)) })
-        case .sequence(let sequence):
-            return .array(sequence.map { json(from: $0) })
-        case .alias:
-            return .null
         }
     }
 }

@@ -56,6 +56,10 @@ struct ConfigReader {
     let environment: [String: String]
     var errors: [ConfigIssue] = []
     var warnings: [ConfigIssue] = []
+    /// Names given so far in the workflow being read (step outputs, extracted and formatted values).
+    var workflowNames: Set<String> = []
+    /// `oauth_token` steps defined so far in the workflow being read (a later step can only use an earlier token).
+    var tokenSteps: Set<String> = []
 
     init(environment: [String: String]) {
         self.environment = environment
@@ -68,7 +72,7 @@ struct ConfigReader {
     mutating func mapping(_ node: Node?, _ path: String, allowed: Set<String>) -> [(String, Node)]? {
         guard let node else { return nil }
         guard let mapping = node.mapping else {
-            fail(path, "expected a mapping of keys to values", node)
+            fail(path, allowed.isEmpty ? "expected a mapping of keys to values" : "expected a mapping with keys among \(allowed.sorted().joined(separator: ", "))", node)
             return nil
         }
         var out: [(String, Node)] = []
