@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 import Hummingbird
 import HummingbirdTesting
 import InMemoryLogging
@@ -9,25 +8,12 @@ import SluiceApp
 import SluiceCore
 import SluiceStorePostgres
 import SluiceStoreSQLite
-
-/// A throwaway directory, removed by ``remove()``.
-public struct TemporaryDirectory: Sendable {
-    public let path: String
-
-    public init() throws {
-        let base = FileManager.default.temporaryDirectory.path
-        path = "\(base)/sluice-test-\(UInt64.random(in: 0...UInt64.max))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    public func remove() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
+import SluiceTesting
+import Testing
 
 /// A Sluice instance on a real SQLite file in a temporary directory (or on a store the test
 /// opened, such as PostgreSQL), served over a real socket on a loopback port chosen at runtime.
-public struct TestSluice: Sendable {
+struct TestSluice: Sendable {
     public let prepared: SluiceRuntime.Prepared
     public let directory: TemporaryDirectory
     public let logs: InMemoryLogHandler
