@@ -269,18 +269,41 @@ public struct JSONParser: ~Copyable {
         throw error("unterminated string", at: start - 1)
     }
 
-    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+    /// Steps into an object or array at `depth`; true when it closes at once (`closing` is next).
+    @inline(__always)
+    private mutating func open(depth: Int, closing: UInt8) throws(JSONSyntaxError) -> Bool {
         if depth > limits.maxDepth {
             throw error("JSON nested deeper than \(limits.maxDepth) levels")
         }
         index += 1
-        var members: [JSONMember] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+        guard index < bytes.count, bytes[index] == closing else { return false }
+        index += 1
+        return true
+    }
+
+    /// After a member or item of a `container` ("object" or "array"): true when `closing` ended
+    /// it, false when a comma says another follows.
+    @inline(__always)
+    private mutating func closes(_ container: String, with closing: UInt8) throws(JSONSyntaxError) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw error("unexpected end of input inside an \(container)") }
+        switch bytes[index] {
+        case UInt8(ascii: ","):
             index += 1
-            return .object(members)
+            return false
+        case closing:
+            index += 1
+            return true
+        default:
+            throw error("expected ',' or '\(Character(Unicode.Scalar(closing)))' in an \(container)")
         }
-        while true {
+    }
+
+    private mutating func parseObject(depth: Int) throws(JSONSyntaxError) -> JSONValue {
+        var members: [JSONMember] = []
+        if try open(depth: depth, closing: UInt8(ascii: "}")) { return .object(members) }
+        repeat {
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input inside an object") }
             guard bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in double quotes") }
@@ -290,46 +313,18 @@ public struct JSONParser: ~Copyable {
             index += 1
             skipWhitespace()
             members.append(JSONMember(key, try parseValue(depth: depth + 1)))
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input inside an object") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            }
-            throw error("expected ',' or '}' in an object")
-        }
+        } while try !closes("object", with: UInt8(ascii: "}"))
+        return .object(members)
     }
 
     private mutating func parseArray(depth: Int) throws(JSONSyntaxError) -> JSONValue {
-        if depth > limits.maxDepth {
-            throw error("JSON nested deeper than \(limits.maxDepth) levels")
-        }
-        index += 1
         var items: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(items)
-        }
-        while true {
+        if try open(depth: depth, closing: UInt8(ascii: "]")) { return .array(items) }
+        repeat {
             skipWhitespace()
             items.append(try parseValue(depth: depth + 1))
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end of input inside an array") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-                continue
-            }
-            if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            }
-            throw error("expected ',' or ']' in an array")
-        }
+        } while try !closes("array", with: UInt8(ascii: "]"))
+        return .array(items)
     }
 
     /// Moves past one string, checking escapes, control characters and UTF-8 as ``parseString()``

@@ -50,13 +50,7 @@ public final class DeliveryService: Service, DestinationControl {
     /// Runs the loops until cancelled or graceful shutdown; a batch in flight is abandoned (and
     /// sent again after restart), never half-committed.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                for (name, loop) in self.loops {
-                    group.addTask { await LeasedWork.run("destination/\(name)", settings: self.leases, logger: loop.logger) { fence in await loop.run(fence: fence) } }
-                }
-            }
-        }
+        await LeasedWork.runEach(loops.map { name, loop in ("destination/\(name)", loop.logger, { fence in await loop.run(fence: fence) }) }, settings: leases)
     }
 
     public func statuses() async throws(StoreError) -> [DestinationStatus] {

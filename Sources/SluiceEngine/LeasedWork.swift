@@ -1,4 +1,5 @@
 import Logging
+import ServiceLifecycle
 import SluiceCore
 
 /// How this instance shares work with others on the same store.
@@ -34,6 +35,20 @@ struct LeasedWork: Sendable {
     static func run(_ name: String, settings: LeaseSettings?, logger: Logger, _ work: @escaping @Sendable (Lease?) async -> Void) async {
         guard let settings else { return await work(nil) }
         await LeasedWork(name: name, settings: settings, logger: logger).run(work)
+    }
+
+    /// Runs every piece of `work` side by side, each under its own lease (``run(_:settings:logger:_:)``),
+    /// until cancelled or a graceful shutdown: the delivery loops of the destinations, the workflows.
+    static func runEach(
+        _ work: [(name: String, logger: Logger, run: @Sendable (Lease?) async -> Void)], settings: LeaseSettings?
+    ) async {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for piece in work {
+                    group.addTask { await run(piece.name, settings: settings, logger: piece.logger, piece.run) }
+                }
+            }
+        }
     }
 
     /// Until cancelled: hold the lease and run `work` (again, whenever it returns).

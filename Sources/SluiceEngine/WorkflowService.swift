@@ -37,15 +37,9 @@ public final class WorkflowService: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                for runner in self.runners {
-                    group.addTask {
-                        await LeasedWork.run("workflow/\(runner.definition.name)", settings: self.leases, logger: runner.logger) { fence in await self.follow(runner, fence: fence) }
-                    }
-                }
-            }
-        }
+        await LeasedWork.runEach(
+            runners.map { runner in ("workflow/\(runner.definition.name)", runner.logger, { fence in await self.follow(runner, fence: fence) }) }, settings: leases
+        )
     }
 
     /// Follows the events for `runner` until cancelled; every journal write carries `fence`, the

@@ -68,23 +68,17 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
         failure: (any Error) -> StoreError,
         committed: () -> Void = {}
     ) {
-        while true {
-            let group = takeGroup(maxEvents: maxEvents)
-            if group.isEmpty { return }
-            let requests = group.map(\.request)
-            let started = ContinuousClock.now
-            let results: Results
+        while let group = nextGroup(maxEvents: maxEvents) {
+            let requests = group.waiting.map(\.request)
             do {
                 do {
-                    results = try together(requests)
-                } catch where group.count > 1 && retryAlone(error) {
-                    results = try alone(requests)
+                    settle(group, try together(requests), committed: committed)
+                } catch where requests.count > 1 && retryAlone(error) {
+                    settle(group, try alone(requests), committed: committed)
                 }
             } catch {
-                fail(group, with: failure(error))
-                continue
+                fail(group.waiting, with: failure(error))
             }
-            finish(group, with: results, started: started, committed: committed)
         }
     }
 
@@ -97,24 +91,33 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
         failure: (any Error) -> StoreError,
         committed: () -> Void = {}
     ) async {
-        while true {
-            let group = takeGroup(maxEvents: maxEvents)
-            if group.isEmpty { return }
-            let requests = group.map(\.request)
-            let started = ContinuousClock.now
-            let results: Results
+        while let group = nextGroup(maxEvents: maxEvents) {
+            let requests = group.waiting.map(\.request)
             do {
                 do {
-                    results = try await together(requests)
-                } catch where group.count > 1 && retryAlone(error) {
-                    results = try await alone(requests)
+                    settle(group, try await together(requests), committed: committed)
+                } catch where requests.count > 1 && retryAlone(error) {
+                    settle(group, try await alone(requests), committed: committed)
                 }
             } catch {
-                fail(group, with: failure(error))
-                continue
+                fail(group.waiting, with: failure(error))
             }
-            finish(group, with: results, started: started, committed: committed)
         }
+    }
+
+    /// A group taken off the queue, and when its commit started.
+    private struct Group {
+        var waiting: [Waiting]
+        var started: ContinuousClock.Instant
+    }
+
+    private func nextGroup(maxEvents: Int) -> Group? {
+        let waiting = takeGroup(maxEvents: maxEvents)
+        return waiting.isEmpty ? nil : Group(waiting: waiting, started: .now)
+    }
+
+    private func settle(_ group: Group, _ results: Results, committed: () -> Void) {
+        finish(group.waiting, with: results, started: group.started, committed: committed)
     }
 
     /// Fails every waiting request (the writer is stopping); none of them was committed.
