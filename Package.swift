@@ -210,6 +210,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Tamper evidence: RFC 6962 Merkle trees, signed and chained checkpoints, their Ed25519 key.
+        .target(
+            name: "SluiceIntegrity",
+            dependencies: ["SluiceCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SluiceTesting",
             dependencies: [
@@ -231,6 +237,7 @@ let package = Package(
         // integration target (real sockets, stores, the whole application).
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceCompressionTests", dependencies: ["SluiceCompression"], swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceIntegrityTests", dependencies: ["SluiceCore", "SluiceIntegrity"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SluiceStoreKitTests",
             dependencies: ["SluiceCore", "SluiceStoreKit", .product(name: "Logging", package: "swift-log")],

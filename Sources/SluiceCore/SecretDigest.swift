@@ -10,15 +10,8 @@ public struct SecretDigest: Sendable, Hashable {
     }
 
     public init?(hex: String) {
-        guard hex.utf8.count == 64 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        var iterator = hex.utf8.makeIterator()
-        while let a = iterator.next(), let b = iterator.next() {
-            guard let hi = SecretDigest.nibble(a), let lo = SecretDigest.nibble(b) else { return nil }
-            out.append(hi << 4 | lo)
-        }
-        self.bytes = out
+        guard hex.utf8.count == 64, let bytes = [UInt8](hex: hex) else { return nil }
+        self.bytes = bytes
     }
 
     public var hex: String { bytes.hexString }
@@ -29,14 +22,6 @@ public struct SecretDigest: Sendable, Hashable {
         return constantTimeEquals(bytes, other)
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        case 0x41...0x46: c - 0x41 + 10
-        default: nil
-        }
-    }
 }
 
 /// Compares two byte strings without an early exit, so timing does not reveal where they differ.
@@ -81,6 +66,27 @@ public enum SecretGenerator {
 }
 
 extension Array where Element == UInt8 {
+    /// The bytes `hex` spells (either case); nil when it is not an even number of hex digits.
+    public init?(hex: String) {
+        guard hex.utf8.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(hex.utf8.count / 2)
+        var iterator = hex.utf8.makeIterator()
+        while let a = iterator.next(), let b = iterator.next() {
+            guard let hi = nibble(a), let lo = nibble(b) else { return nil }
+            out.append(hi << 4 | lo)
+        }
+        self = out
+    }
+
     public var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()

@@ -1,0 +1,96 @@
+import Crypto
+
+/// A SHA-256 digest, 32 bytes.
+public typealias MerkleHash = [UInt8]
+
+/// The Merkle tree of RFC 6962 (Certificate Transparency, section 2.1; RFC 9162 section 2.1):
+/// a leaf hashes as SHA-256(0x00 ‖ data), an inner node as SHA-256(0x01 ‖ left ‖ right), the
+/// empty tree as SHA-256 of nothing, and a tree of n > 1 leaves splits at the largest power of
+/// two below n. The two prefixes keep a leaf from ever passing for a node.
+public enum MerkleTree {
+    public static func leafHash(_ data: some Sequence<UInt8>) -> MerkleHash {
+        var hasher = SHA256()
+        hasher.update(data: [0x00])
+        hasher.update(data: Array(data))
+        return Array(hasher.finalize())
+    }
+
+    public static func nodeHash(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
+        var hasher = SHA256()
+        hasher.update(data: [0x01])
+        hasher.update(data: left)
+        hasher.update(data: right)
+        return Array(hasher.finalize())
+    }
+
+    /// The root over `leaves` (leaf hashes, in order). Pairing level by level and carrying an odd
+    /// last node up unchanged builds exactly RFC 6962's tree, without recursion.
+    public static func root(_ leaves: [MerkleHash]) -> MerkleHash {
+        guard !leaves.isEmpty else { return Array(SHA256.hash(data: [UInt8]())) }
+        var level = leaves
+        while level.count > 1 {
+            var next: [MerkleHash] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count {
+                next.append(nodeHash(level[i], level[i + 1]))
+                i += 2
+            }
+            if i < level.count { next.append(level[i]) }
+            level = next
+        }
+        return level[0]
+    }
+
+    /// The inclusion proof (audit path) of leaf `index` in the tree over `leaves`: the sibling
+    /// hashes from the leaf up to the root, as RFC 6962's PATH(m, D[n]) lists them.
+    public static func inclusionProof(index: Int, _ leaves: [MerkleHash]) -> [MerkleHash] {
+        precondition(leaves.indices.contains(index), "leaf \(index) is not in a tree of \(leaves.count)")
+        var proof: [MerkleHash] = []
+        var level = leaves
+        var position = index
+        while level.count > 1 {
+            let sibling = position ^ 1
+            // A last node without a sibling is carried up: nothing to add at this level.
+            if sibling < level.count { proof.append(level[sibling]) }
+            var next: [MerkleHash] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count {
+                next.append(nodeHash(level[i], level[i + 1]))
+                i += 2
+            }
+            if i < level.count { next.append(level[i]) }
+            level = next
+            position /= 2
+        }
+        return proof
+    }
+
+    /// Whether `proof` shows `leaf` at `index` in a tree of `size` leaves with `root` (RFC 9162,
+    /// section 2.1.3.2). A proof of the wrong length, or an index outside the tree, never passes.
+    public static func verifyInclusion(leaf: MerkleHash, index: Int, size: Int, proof: [MerkleHash], root: MerkleHash) -> Bool {
+        guard index >= 0, index < size else { return false }
+        var fn = index
+        var sn = size - 1
+        var hash = leaf
+        for sibling in proof {
+            if sn == 0 { return false }
+            if fn & 1 == 1 || fn == sn {
+                hash = nodeHash(sibling, hash)
+                if fn & 1 == 0 {
+                    // Right edge: climb until this node is a right child.
+                    while fn & 1 == 0 && fn != 0 {
+                        fn >>= 1
+                        sn >>= 1
+                    }
+                }
+            } else {
+                hash = nodeHash(hash, sibling)
+            }
+            fn >>= 1
+            sn >>= 1
+        }
+        return sn == 0 && hash == root
+    }
+}
