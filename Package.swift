@@ -143,6 +143,7 @@ let package = Package(
         .target(
             name: "SluiceEngine",
             dependencies: [
+                "SluiceIntegrity",
                 "SluiceCore",
                 "SluiceSources",
                 "SluiceHTTP",
@@ -158,6 +159,7 @@ let package = Package(
         .target(
             name: "SluiceServer",
             dependencies: [
+                "SluiceIntegrity",
                 "SluiceCore",
                 "SluiceSources",
                 "SluiceDestinations",
@@ -177,6 +179,7 @@ let package = Package(
         .target(
             name: "SluiceApp",
             dependencies: [
+                "SluiceIntegrity",
                 "SluiceCore",
                 "SluiceHTTP",
                 "SluiceDestinations",
@@ -199,6 +202,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
+                "SluiceIntegrity",
                 "SluiceApp",
                 "SluiceCore",
                 "SluiceEngine",
@@ -249,6 +253,7 @@ let package = Package(
         .testTarget(
             name: "SluiceTests",
             dependencies: [
+                "SluiceIntegrity",
                 "SluiceCore",
                 "SluiceHTTP",
                 "SluiceDestinations",

@@ -190,7 +190,7 @@ struct ConfigReader {
 
     mutating func read(_ root: Node?, dataDirectory: String?) -> SluiceConfig? {
         guard let root else { return nil }
-        guard let top = mapping(root, "", allowed: ["storage", "server", "retention", "feeds", "collectors", "destinations", "routes", "workflows"]) else { return nil }
+        guard let top = mapping(root, "", allowed: ["storage", "server", "retention", "integrity", "feeds", "collectors", "destinations", "routes", "workflows"]) else { return nil }
         var config = SluiceConfig.embeddedDefault(dataDirectory: dataDirectory ?? SluiceConfig.defaultDataDirectory)
         config.isEmbeddedDefault = false
         config.feeds = []
@@ -201,6 +201,7 @@ struct ConfigReader {
             case "storage": readStorage(node, into: &config.storage)
             case "server": readServer(node, into: &config.server)
             case "retention": readRetention(node, into: &config.retention)
+            case "integrity": readIntegrity(node, into: &config.integrity)
             case "feeds":
                 sawFeeds = true
                 config.feeds = readFeeds(node)
@@ -219,6 +220,12 @@ struct ConfigReader {
             config.storage.sqlite.path = dataDirectory + "/sluice.db"
         }
         checkRoutes(config, routesNode: routesNode)
+        if config.storage.postgres != nil, config.integrity.enabled, config.integrity.keyFile == nil {
+            warnings.append(ConfigIssue(
+                path: "integrity.key_file",
+                message: "not set: each instance on PostgreSQL signs checkpoints with a key of its own data directory; give all instances one key_file so one public key verifies the chain"
+            ))
+        }
         checkWorkflowTriggers(config)
         if !sawFeeds && config.collectors.isEmpty {
             warnings.append(ConfigIssue(path: "feeds", message: "no feeds are configured, so nothing can push events"))
@@ -332,6 +339,17 @@ struct ConfigReader {
                     }
                     server.adminTokens.append(ConfiguredAdminToken(name: name, role: role, token: token))
                 }
+            }
+        }
+    }
+
+    mutating func readIntegrity(_ node: Node, into integrity: inout IntegritySettings) {
+        guard let entries = mapping(node, "integrity", allowed: ["enabled", "interval", "key_file"]) else { return }
+        for (key, value) in entries {
+            switch key {
+            case "enabled": integrity.enabled = bool(value, "integrity.enabled") ?? integrity.enabled
+            case "interval": integrity.interval = duration(value, "integrity.interval") ?? integrity.interval
+            default: integrity.keyFile = text(value, "integrity.key_file") ?? integrity.keyFile
             }
         }
     }

@@ -14,6 +14,7 @@ public struct SluiceConfig: Sendable {
     public var storage: StorageSettings
     public var server: ServerSettings
     public var retention: RetentionSettings
+    public var integrity = IntegritySettings()
     public var feeds: [FeedSettings]
     public var collectors: [CollectorSettings] = []
     public var destinations: [DestinationSettings] = []
@@ -87,6 +88,20 @@ public struct ConfiguredAdminToken: Sendable {
     public var name: String
     public var role: AdminRole
     public var token: String
+}
+
+/// `integrity:`: signed, chained checkpoints over the stored events (docs/integrity.md).
+public struct IntegritySettings: Sendable {
+    public var enabled = true
+    public var interval: Duration = .seconds(60)
+    /// The Ed25519 key that signs checkpoints; nil: `integrity.key` beside the SQLite database,
+    /// made on first start.
+    public var keyFile: String?
+
+    /// Where the signing key is read (and, the first time, written).
+    public func keyPath(storage: StorageSettings) -> String {
+        keyFile ?? (URL(fileURLWithPath: storage.sqlite.path).deletingLastPathComponent().path + "/integrity.key")
+    }
 }
 
 public struct RetentionSettings: Sendable {

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import SluiceCore
 import SluiceEngine
 import SluiceHTTP
+import SluiceIntegrity
 import SluiceServer
 import SluiceWorkflows
 import UnixSignals
@@ -33,10 +34,16 @@ public enum SluiceRuntime {
         public var delivery: DeliveryService?
         /// The configured workflows; nil when there are none.
         public var workflows: WorkflowService?
+        /// The checkpoint writer; nil when `integrity.enabled` is false.
+        public var integrity: IntegrityService?
 
         /// The long-lived services, in the order they start: the store first.
         var services: [any Service] {
-            var services: [any Service] = [store, dependencies.credentials]
+            var services: [any Service] = [store]
+            // Right after the store: stopped after everything that writes events, so its last
+            // checkpoint covers them all.
+            if let integrity { services.append(integrity) }
+            services.append(dependencies.credentials)
             if let scheduler { services.append(scheduler) }
             if let delivery { services.append(delivery) }
             if let workflows { services.append(workflows) }
@@ -72,6 +79,12 @@ public enum SluiceRuntime {
             ? nil : DeliveryService(destinations: destinations, routes: config.routes, ledger: store, leases: leases, logger: logger, now: now)
         let workflows = config.workflows.isEmpty
             ? nil : WorkflowService(definitions: config.workflows, journal: store, transport: .shared, leases: leases, logger: logger, now: now)
+        let integrityKey = try integrityKey(config, logger: logger)
+        let integrity = integrityKey.map { key in
+            IntegrityService(
+                checkpointer: IntegrityCheckpointer(store: store, key: key), interval: config.integrity.interval, leases: leases, logger: logger, now: now
+            )
+        }
         let dependencies = ServerDependencies(
             store: store,
             storeSize: { await store.storedBytes() },
@@ -85,12 +98,27 @@ public enum SluiceRuntime {
             collectors: scheduler,
             destinations: delivery,
             workflows: workflows?.control,
-            leases: leases.map { LeaseDirectory(store: $0.store, holder: $0.holder) }
+            leases: leases.map { LeaseDirectory(store: $0.store, holder: $0.holder) },
+            integrityKey: integrityKey?.publicKey
         )
         return Prepared(
             store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery,
-            workflows: workflows
+            workflows: workflows, integrity: integrity
         )
+    }
+
+    /// The key that signs integrity checkpoints (read, or made on first start), nil when
+    /// integrity is off; a key file others can read is refused with the reason.
+    static func integrityKey(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> IntegrityKey? {
+        guard config.integrity.enabled else { return nil }
+        let path = config.integrity.keyPath(storage: config.storage)
+        do {
+            let (key, created) = try IntegrityKey.loadOrCreate(path: path)
+            if created { logger.notice("made the integrity checkpoint key", metadata: ["integrity.key_file": "\(path)", "integrity.key_id": "\(key.publicKey.id)"]) }
+            return key
+        } catch {
+            throw StoreError(.invalidRequest, "integrity: \(error.message) (or set integrity.key_file, or integrity.enabled: false)")
+        }
     }
 
     /// The Hummingbird application for a prepared runtime; `sluice serve` and the tests both use

@@ -61,6 +61,20 @@ public struct IntegrityKey: Sendable {
         return IntegrityKey(key)
     }
 
+    /// The key at `path`, made there (mode 0600) when there is none yet; `created` says which.
+    public static func loadOrCreate(path: String) throws(IntegrityKeyError) -> (key: IntegrityKey, created: Bool) {
+        if FileManager.default.fileExists(atPath: path) { return (try load(path: path), false) }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw IntegrityKeyError("cannot create the directory of the integrity key \(path): \(error.localizedDescription)")
+        }
+        let key = IntegrityKey()
+        try key.save(path: path)
+        return (key, true)
+    }
+
     /// Writes the key to a new file at `path` with mode 0600 (never over an existing file).
     public func save(path: String) throws(IntegrityKeyError) {
         // O_EXCL: an existing key is never overwritten (its checkpoints would lose their signer).

@@ -3,6 +3,7 @@ import Logging
 import Prometheus
 import SluiceCore
 import SluiceDestinations
+import SluiceIntegrity
 import SluiceSources
 import SluiceWorkflows
 
@@ -29,6 +30,8 @@ public struct ServerDependencies: Sendable {
     /// Who holds which collector, destination and workflow, and this instance's holder name
     /// (nil on a single-instance store).
     public var leases: LeaseDirectory?
+    /// The key that signs integrity checkpoints (nil while integrity is off).
+    public var integrityKey: IntegrityPublicKey?
 
     public init(
         store: any EventStore,
@@ -43,8 +46,10 @@ public struct ServerDependencies: Sendable {
         collectors: (any CollectorControl)? = nil,
         destinations: (any DestinationControl)? = nil,
         workflows: (any WorkflowControl)? = nil,
-        leases: LeaseDirectory? = nil
+        leases: LeaseDirectory? = nil,
+        integrityKey: IntegrityPublicKey? = nil
     ) {
+        self.integrityKey = integrityKey
         self.workflows = workflows
         self.leases = leases
         self.collectors = collectors
@@ -93,6 +98,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
     LeasesController(leases: dependencies.leases, now: dependencies.now).addRoutes(to: admin)
+    IntegrityController(store: dependencies.store, key: dependencies.integrityKey).addRoutes(to: admin)
     let gate = WebGate(sessions: WebSessions(), credentials: dependencies.credentials, now: dependencies.now)
     WebOperationsController(
         gate: gate, store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,

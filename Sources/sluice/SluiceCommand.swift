@@ -10,7 +10,7 @@ struct SluiceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "Sluice: a self-hosted security telemetry hub.",
-        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self, TokenCommand.self, StorageCommand.self]
+        subcommands: [Serve.self, ConfigCommand.self, SecretCommand.self, FeedCommand.self, EventsCommand.self, CollectCommand.self, ReplayCommand.self, DeadLettersCommand.self, PauseCommand.self, ResumeCommand.self, WorkflowCommand.self, TokenCommand.self, StorageCommand.self, VerifyCommand.self, IntegrityCommand.self]
     )
 
     /// Runs the chosen subcommand inside a ``StorageScope``, so a PostgreSQL store it opens keeps

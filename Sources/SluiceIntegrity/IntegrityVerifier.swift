@@ -1,0 +1,167 @@
+import SluiceCore
+
+/// Something verification found wrong, with the seqs and ids that locate it.
+public enum IntegrityProblem: Sendable, Hashable, CustomStringConvertible {
+    /// A checkpoint event that does not read as a checkpoint.
+    case damagedCheckpoint(seq: Int64, id: String)
+    /// A checkpoint signed by a key the verifier was not given (or forged with another key).
+    case unknownKey(checkpointSeq: Int64, keyID: String)
+    /// A checkpoint whose signature does not match what it states.
+    case badSignature(checkpointSeq: Int64)
+    /// The checkpoint does not follow the one before it: one was removed or replaced in between.
+    /// `uncovered` are the events that only the missing checkpoint covered.
+    case missingCheckpoint(beforeSeq: Int64, uncovered: SeqRanges)
+    /// Events a checkpoint covers that are no longer stored.
+    case missingEvents(checkpointSeq: Int64, seqs: SeqRanges)
+    /// A stored event inside a checkpoint's range that the checkpoint does not list.
+    case insertedEvent(seq: Int64, id: String, checkpointSeq: Int64)
+    /// The events a checkpoint covers are all there, but no longer hash to its root: one or more
+    /// of them changed (their bytes, a normalized field, or their seqs among themselves).
+    case changedEvents(checkpointSeq: Int64, seqs: SeqRanges)
+    /// A checkpoint covering seqs that an earlier one covered.
+    case overlappingCheckpoint(checkpointSeq: Int64)
+    /// A stored event older than a checkpoint that no checkpoint covers.
+    case uncoveredEvent(seq: Int64, id: String)
+    /// The chain's recorded end (the `sluice/integrity` position) is not the newest checkpoint
+    /// stored: the newest checkpoints were removed. `uncovered` are the events they covered.
+    case newestCheckpointMissing(throughSeq: Int64, uncovered: SeqRanges)
+
+    public var description: String {
+        switch self {
+        case .damagedCheckpoint(let seq, let id): "checkpoint event seq \(seq) (\(id)) is damaged: it does not read as a checkpoint"
+        case .unknownKey(let seq, let keyID): "checkpoint seq \(seq) is signed by key \(keyID), which is not a trusted key: it was forged or replaced (or pass that key with --public-key)"
+        case .badSignature(let seq): "checkpoint seq \(seq) does not match its signature: it was changed"
+        case .missingCheckpoint(let seq, let uncovered):
+            "the checkpoint before seq \(seq) is missing or was replaced (the chain breaks there)"
+                + (uncovered.count > 0 ? "; events \(uncovered) were covered only by it" : "")
+        case .missingEvents(let seq, let seqs): "events \(seqs) are covered by checkpoint seq \(seq) but are no longer stored"
+        case .insertedEvent(let seq, let id, let checkpoint): "event seq \(seq) (\(id)) lies in the range of checkpoint seq \(checkpoint), which does not cover it: it was added later"
+        case .changedEvents(let seq, let seqs): "events \(seqs) no longer match the root of checkpoint seq \(seq): one or more of them changed"
+        case .overlappingCheckpoint(let seq): "checkpoint seq \(seq) covers seqs an earlier checkpoint covered"
+        case .uncoveredEvent(let seq, let id): "event seq \(seq) (\(id)) is older than a checkpoint but covered by none"
+        case .newestCheckpointMissing(let seq, let uncovered):
+            "the newest checkpoint (through seq \(seq)) is missing: the chain's recorded end matches no stored checkpoint"
+                + (uncovered.count > 0 ? "; events \(uncovered) were covered only by it" : "")
+        }
+    }
+}
+
+/// What `sluice verify` found.
+public struct IntegrityReport: Sendable {
+    public var checkpoints = 0
+    /// Events whose checkpoint is intact and signed by a trusted key.
+    public var verifiedEvents = 0
+    /// The last checkpoint through which everything is intact: its seq, the last seq it covers, its time.
+    public var verifiedThrough: (checkpointSeq: Int64, lastSeq: Int64, time: Timestamp)?
+    public var problems: [IntegrityProblem] = []
+    /// Events committed after the last checkpoint: the next checkpoint covers them.
+    public var pending: SeqRanges = SeqRanges([])
+
+    public var isIntact: Bool { problems.isEmpty }
+}
+
+/// Reads the whole store in commit order once, recomputing each event's leaf, and checks every
+/// checkpoint: its signature under the trusted keys, its link to the one before, that the events
+/// it lists are all stored and none was added in its range, and that they still hash to its root.
+public struct IntegrityVerifier: Sendable {
+    public let store: any EventStore
+    public let keys: [IntegrityPublicKey]
+    public var pageSize = 10_000
+
+    public init(store: any EventStore, keys: [IntegrityPublicKey]) {
+        self.store = store
+        self.keys = keys
+    }
+
+    private struct Leaf {
+        var seq: Int64
+        var id: String
+        var hash: MerkleHash
+    }
+
+    public func verify() async throws(StoreError) -> IntegrityReport {
+        let trusted = Dictionary(keys.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var report = IntegrityReport()
+        var waiting: [Leaf] = []
+        var previous = IntegrityCheckpoint.origin
+        var previousTrusted = true
+        var coveredThrough: Int64 = 0
+        var cursor: Int64 = 0
+        while true {
+            let page = try await store.events(afterSeq: cursor, limit: pageSize)
+            for event in page {
+                guard IntegrityCheckpoint.isCheckpoint(event) else {
+                    waiting.append(Leaf(seq: event.seq, id: event.id.rawValue, hash: IntegrityLeaf.hash(of: event)))
+                    continue
+                }
+                report.checkpoints += 1
+                guard let checkpoint = IntegrityCheckpoint(event: event) else {
+                    report.problems.append(.damagedCheckpoint(seq: event.seq, id: event.id.rawValue))
+                    previousTrusted = false
+                    continue
+                }
+                var trustedHere = true
+                if let key = trusted[checkpoint.keyID] {
+                    if !checkpoint.isSigned(by: key) {
+                        report.problems.append(.badSignature(checkpointSeq: event.seq))
+                        trustedHere = false
+                    }
+                } else {
+                    report.problems.append(.unknownKey(checkpointSeq: event.seq, keyID: checkpoint.keyID))
+                    trustedHere = false
+                }
+                let first = checkpoint.seqs.first ?? event.seq
+                let last = checkpoint.seqs.last ?? 0
+                // Events before this checkpoint's range are covered by no checkpoint present.
+                let before = waiting.prefix { $0.seq < first }
+                waiting.removeFirst(before.count)
+                // After an untrusted checkpoint, the broken link only repeats what was reported.
+                if checkpoint.previous != previous && previousTrusted {
+                    report.problems.append(.missingCheckpoint(beforeSeq: event.seq, uncovered: SeqRanges(before.map(\.seq))))
+                } else {
+                    report.problems.append(contentsOf: before.map { .uncoveredEvent(seq: $0.seq, id: $0.id) })
+                }
+                if first <= coveredThrough { report.problems.append(.overlappingCheckpoint(checkpointSeq: event.seq)) }
+                let inRange = waiting.prefix { $0.seq <= last }
+                waiting.removeFirst(inRange.count)
+                var covered: [Leaf] = []
+                var problemsHere = 0
+                for leaf in inRange {
+                    if checkpoint.seqs.contains(leaf.seq) {
+                        covered.append(leaf)
+                    } else {
+                        report.problems.append(.insertedEvent(seq: leaf.seq, id: leaf.id, checkpointSeq: event.seq))
+                        problemsHere += 1
+                    }
+                }
+                if covered.count != Int(checkpoint.seqs.count) {
+                    let present = Set(covered.map(\.seq))
+                    let missing = checkpoint.seqs.ranges.lazy.flatMap { $0 }.filter { !present.contains($0) }
+                    report.problems.append(.missingEvents(checkpointSeq: event.seq, seqs: SeqRanges(missing)))
+                    problemsHere += 1
+                } else if MerkleTree.root(covered.map(\.hash)) != checkpoint.root {
+                    report.problems.append(.changedEvents(checkpointSeq: event.seq, seqs: checkpoint.seqs))
+                    problemsHere += 1
+                }
+                if trustedHere && problemsHere == 0 && report.problems.isEmpty {
+                    report.verifiedEvents += covered.count
+                    report.verifiedThrough = (event.seq, last, checkpoint.time)
+                }
+                coveredThrough = max(coveredThrough, last)
+                previous = checkpoint.hash
+                previousTrusted = trustedHere
+            }
+            guard let last = page.last, page.count == pageSize else { break }
+            cursor = last.seq
+        }
+        // The chain's end as the checkpointer recorded it must be the newest checkpoint read.
+        if let stored = try await store.checkpoint(stream: IntegrityCheckpointer.stream),
+           let end = IntegrityCheckpointer.Position(text: stored.value), end.hash != previous {
+            let uncovered = waiting.prefix { $0.seq <= end.lastSeq }
+            waiting.removeFirst(uncovered.count)
+            report.problems.append(.newestCheckpointMissing(throughSeq: end.lastSeq, uncovered: SeqRanges(uncovered.map(\.seq))))
+        }
+        report.pending = SeqRanges(waiting.map(\.seq))
+        return report
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import PostgresNIO
+import SluiceCore
+import SluiceIntegrity
+@testable import SluiceStorePostgres
+@testable import SluiceStoreSQLite
+import SluiceTesting
+import Testing
+
+/// Checkpoints written over a real store (SQLite file, PostgreSQL schema), then the store changed
+/// behind Sluice's back with SQL: `IntegrityVerifier` names exactly what was done, nothing else.
+@Suite struct IntegrityTests {
+    static let key = IntegrityKey()
+    static let base = Timestamp(seconds: 1_765_000_000)
+
+    /// Appends `count` events and writes a checkpoint over them; returns the checkpoint and its event's seq.
+    @discardableResult
+    static func batch(_ store: any SluiceStorage, _ count: Int, from: Int, key: IntegrityKey = key) async throws -> (checkpoint: IntegrityCheckpoint, seq: Int64) {
+        let events = (from..<(from + count)).map { i in
+            EventStoreContract.event(occurredAt: base + .seconds(i), key: "e\(i)", raw: "{\"id\":\"e\(i)\",\"n\":\(i)}")
+        }
+        _ = try await store.append(events, receivedAt: base + .seconds(from))
+        let checkpoint = try #require(try await IntegrityCheckpointer(store: store, key: key).checkpoint(at: base + .seconds(from + count), fence: nil))
+        let seq = try await store.latestSeq()
+        return (checkpoint, seq)
+    }
+
+    /// SQL run on the store's own database, as someone with access to it would.
+    static func tamper(_ store: any SluiceStorage, _ statements: String...) async throws {
+        if let sqlite = store as? SQLiteEventStore {
+            try await sqlite.pool.write { db in for sql in statements { try db.execute(sql: sql) } }
+        } else if let postgres = store as? PostgresEventStore {
+            try await postgres.database.transaction { connection in
+                for sql in statements { try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.tamper")) }
+            }
+        }
+    }
+
+    static func verify(_ store: any SluiceStorage, keys: [IntegrityPublicKey] = [key.publicKey]) async throws -> IntegrityReport {
+        try await IntegrityVerifier(store: store, keys: keys).verify()
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func anUntouchedStoreVerifiesAndNewerEventsWaitForTheNextCheckpoint(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            try await Self.batch(store, 10, from: 0)
+            try await Self.batch(store, 10, from: 10)
+            // Nothing new but checkpoints: no checkpoint is written.
+            #expect(try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(100), fence: nil) == nil)
+            var report = try await Self.verify(store)
+            #expect(report.problems.isEmpty)
+            #expect(report.checkpoints == 2 && report.verifiedEvents == 20 && report.pending.count == 0)
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(50), key: "late")], receivedAt: Self.base + .seconds(50))
+            report = try await Self.verify(store)
+            #expect(report.isIntact && report.pending.count == 1)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func eachChangeIsNamedWhereItIsAndNothingElse(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let first = try await Self.batch(store, 10, from: 0)
+            let second = try await Self.batch(store, 10, from: 10)
+            let third = try await Self.batch(store, 10, from: 20)
+            let fourth = try await Self.batch(store, 10, from: 30)
+            #expect(try await Self.verify(store).problems.isEmpty)
+            let removed = first.checkpoint.seqs.ranges[0].lowerBound + 3
+            let edited = second.checkpoint.seqs.ranges[0].lowerBound + 5
+            try await Self.tamper(
+                store,
+                "DELETE FROM events WHERE seq = \(removed)",
+                // A normalized field: the event's time.
+                "UPDATE events SET occurred_at = occurred_at + 1000000 WHERE seq = \(edited)",
+                // The third checkpoint's own event.
+                "DELETE FROM events WHERE seq = \(third.seq)"
+            )
+            let report = try await Self.verify(store)
+            #expect(report.problems == [
+                .missingEvents(checkpointSeq: first.seq, seqs: SeqRanges([removed])),
+                .changedEvents(checkpointSeq: second.seq, seqs: second.checkpoint.seqs),
+                .missingCheckpoint(beforeSeq: fourth.seq, uncovered: third.checkpoint.seqs),
+            ])
+            #expect(report.verifiedThrough == nil)
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func twoEventsThatSwappedSeqsNoLongerMatchTheirRoot(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let only = try await Self.batch(store, 6, from: 0)
+            let a = only.checkpoint.seqs.ranges[0].lowerBound + 1
+            let b = a + 1
+            try await Self.tamper(
+                store, "UPDATE events SET seq = -1 WHERE seq = \(a)", "UPDATE events SET seq = \(a) WHERE seq = \(b)", "UPDATE events SET seq = \(b) WHERE seq = -1"
+            )
+            #expect(try await Self.verify(store).problems == [.changedEvents(checkpointSeq: only.seq, seqs: only.checkpoint.seqs)])
+        }
+    }
+
+    /// A checkpoint signed with another key is named, and only it; given both keys (a rotation),
+    /// the chain verifies.
+    @Test func aCheckpointSignedWithAnotherKeyIsNamed() async throws {
+        try await StoreBackend.sqlite.withStore { store in
+            try await Self.batch(store, 5, from: 0)
+            let other = IntegrityKey()
+            let forged = try await Self.batch(store, 5, from: 5, key: other)
+            try await Self.batch(store, 5, from: 10)
+            #expect(try await Self.verify(store).problems == [.unknownKey(checkpointSeq: forged.seq, keyID: other.publicKey.id)])
+            #expect(try await Self.verify(store, keys: [Self.key.publicKey, other.publicKey]).isIntact)
+        }
+    }
+
+    @Test func anEventSlippedIntoACoveredRangeOrAfterTheLastCheckpointIsNamed() async throws {
+        try await StoreBackend.sqlite.withStore { store in
+            let only = try await Self.batch(store, 5, from: 0)
+            let gap = only.checkpoint.seqs.ranges[0].lowerBound + 2
+            try await Self.tamper(store, "DELETE FROM events WHERE seq = \(gap)")
+            // Put back a different event under the removed seq: the checkpoint lists it, so its root no longer matches.
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(2), key: "forged")], receivedAt: Self.base)
+            let appended = try await store.latestSeq()
+            try await Self.tamper(store, "UPDATE events SET seq = \(gap) WHERE seq = \(appended)")
+            #expect(try await Self.verify(store).problems == [.changedEvents(checkpointSeq: only.seq, seqs: only.checkpoint.seqs)])
+        }
+    }
+
+    /// Two writers chaining onto the same checkpoint: the second one's compare-and-set fails and
+    /// nothing of it is stored, so the chain never forks.
+    @Test(arguments: StoreBackend.available)
+    func twoCheckpointersNeverForkTheChain(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            try await Self.batch(store, 5, from: 0)
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(9), key: "x")], receivedAt: Self.base)
+            let results = await withTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 {
+                    group.addTask { (try? await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(20), fence: nil)) != nil }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(results.filter { $0 }.count >= 1)
+            let report = try await Self.verify(store)
+            #expect(report.problems.isEmpty && report.pending.count == 0)
+        }
+    }
+}
+
+/// The running service: its last checkpoint at shutdown covers everything pushed, and the API
+/// shows the key, the checkpoints and a verification against the key.
+@Suite struct IntegrityServiceTests {
+    @Test func aStoppedInstanceIsCoveredAndTheAPIShowsItsKeyCheckpointsAndVerification() async throws {
+        let sluice = try await TestSluice()
+        defer { sluice.cleanUp() }
+        let headers = CredentialTests.bearer(TestSluice.adminToken)
+        let key = try IntegrityKey.load(path: sluice.directory.path + "/integrity.key").publicKey
+        try await sluice.withLiveServer { client in
+            for _ in 0..<5 { #expect(try await CredentialTests.push(client, secret: TestSluice.defaultFeedSecret) == .ok) }
+            let shown = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/public-key", method: .get, headers: headers))
+            #expect(shown["public_key"]?.stringValue == key.base64 && shown["key_id"]?.stringValue == key.id)
+            #expect(try await client.execute(uri: "/v1/integrity/public-key", method: .get).status == .unauthorized)
+            // Before any checkpoint: nothing verified yet, everything pending.
+            let early = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/verify", method: .get, headers: headers))
+            #expect(early["intact"] == .bool(true) && early["checkpoints"]?.textValue == "0")
+        }
+        // Stopped: the last checkpoint covers every event stored.
+        let report = try await IntegrityVerifier(store: sluice.store, keys: [key]).verify()
+        #expect(report.isIntact && report.pending.count == 0 && report.checkpoints == 1)
+        #expect(report.verifiedEvents == (try await sluice.store.count()) - 1)
+        try await sluice.withLiveServer { client in
+            let listed = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/checkpoints", method: .get, headers: headers))
+            let first = try #require(listed["checkpoints"]?.arrayValue?.first)
+            #expect(first["key_id"]?.stringValue == key.id)
+            let statement = try #require(first["statement"]?.stringValue)
+            let signature = try #require(first["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) })
+            #expect(try #require(IntegrityCheckpoint(statement: statement, signature: Array(signature))).isSigned(by: key))
+            let verified = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/verify", method: .get, headers: headers))
+            #expect(verified["intact"] == .bool(true) && verified["verified_events"]?.textValue == String(report.verifiedEvents))
+        }
+    }
+}
