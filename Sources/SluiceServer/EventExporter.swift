@@ -27,6 +27,9 @@ public struct EventExporter: Sendable {
     private var finished = false
     /// Events emitted so far.
     public private(set) var count = 0
+    /// Their seqs, when ``recordsSeqs`` (for the proofs of `--with-proof`).
+    public private(set) var seqs: [Int64] = []
+    public var recordsSeqs = false
 
     public init(store: any EventStore, filter: EventFilter, format: ExportFormat, pageSize: Int = 1000) {
         self.store = store
@@ -55,6 +58,7 @@ public struct EventExporter: Sendable {
             }
         }
         count += page.events.count
+        if recordsSeqs { seqs.append(contentsOf: page.events.map(\.seq)) }
         cursor = page.nextCursor
         if cursor == nil { finished = true }
         if chunk.isEmpty { return finished ? nil : chunk }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SluiceApp
 import SluiceCore
+import SluiceIntegrity
 import SluiceServer
 
 struct EventsCommand: AsyncParsableCommand {
@@ -19,6 +20,9 @@ struct EventsCommand: AsyncParsableCommand {
 
         @Option(name: .long, help: "Write to this file instead of standard output.")
         var out: String?
+
+        @Flag(name: .long, help: "With --format ndjson and --out FILE: also write FILE.proofs.ndjson, each event's inclusion proof and the signed checkpoints that cover it (docs/integrity.md).")
+        var withProof = false
 
         @Option(name: .long, help: "Feed or collector name.") var feed: String?
         @Option(name: .customLong("log-type"), help: "Log type, e.g. INCIDENT_IO.") var logType: String?
@@ -50,6 +54,10 @@ struct EventsCommand: AsyncParsableCommand {
                 source: feed, logType: logType, actor: actor, actorType: actorType, action: action.map(ActionMatch.init),
                 target: target, targetType: targetType, since: try time("since", since), until: try time("until", until), text: text
             )
+            if withProof && (exportFormat != .ndjson || out == nil) {
+                printError("--with-proof needs --format ndjson and --out FILE (the proofs go to FILE.proofs.ndjson)")
+                throw ExitCode(2)
+            }
             let logger = try options.makeLogger(label: "sluice.export")
             let config = try options.loadConfig()
             if let missing = config.storage.missingStore {
@@ -68,8 +76,22 @@ struct EventsCommand: AsyncParsableCommand {
                 handle = FileHandle.standardOutput
             }
             var exporter = EventExporter(store: store, filter: filter, format: exportFormat)
+            exporter.recordsSeqs = withProof
             while let chunk = try await exporter.next() {
                 try handle.write(contentsOf: chunk)
+            }
+            if withProof, let out {
+                let proofs: [[UInt8]]
+                do {
+                    proofs = try await ExportProofs(store: store).lines(for: exporter.seqs)
+                } catch {
+                    throw error.exit()
+                }
+                let path = out + ".proofs.ndjson"
+                guard FileManager.default.createFile(atPath: path, contents: Data(proofs.joined())) else {
+                    printError("cannot write to \(path)")
+                    throw ExitCode(1)
+                }
             }
             if out != nil {
                 try handle.close()

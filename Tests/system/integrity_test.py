@@ -6,12 +6,15 @@
 1. Events pushed, the instance stopped (its last checkpoint covers them): `sluice verify` exits 0.
 2. kill -9 while pushing: after the restart and a clean stop, every event is covered (nothing
    was left between a commit and its checkpoint).
-3. On copies of the database, each change made with SQL (a row deleted, an event's time changed,
+3. `sluice events export --with-proof`: the export verified offline by docs/examples/verify_export.py
+   (standard library and `cryptography` only) with the public key; one byte changed, refused.
+4. On copies of the database, each change made with SQL (a row deleted, an event's time changed,
    two events' seqs swapped, a checkpoint deleted, the newest checkpoint deleted, a key file opened
    to others) makes `sluice verify` exit 1 naming exactly that change, and nothing else.
 Nothing outside 127.0.0.1 is contacted.
 """
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -57,6 +60,8 @@ def checkpoints(db):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
+    parser.add_argument("--python", default=os.path.join(os.environ.get("SLUICE_TEST_VENV", ".build/test-venv"), "bin", "python"),
+                        help="a Python with `cryptography`, for the docs' verifier")
     args = parser.parse_args()
     checks = Checks()
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +94,31 @@ def main():
         checks("after the restart and a clean stop", sluice.signal(signal.SIGTERM) == 0)
         code, report, _ = verify(args.binary, data, "--config", config)
         checks("every event committed before the kill is covered", code == 0 and report["pending"]["count"] == 0, json.dumps(report))
+        # A verifiable export, checked with nothing of Sluice's but the public key.
+        exported = os.path.join(tmp, "export.ndjson")
+        result = subprocess.run([args.binary, "events", "export", "--format", "ndjson", "--with-proof", "--out", exported, "--data-dir", data,
+                                 "--config", config], capture_output=True, text=True, timeout=120, env=ENV)
+        checks("export with proofs", result.returncode == 0 and os.path.exists(exported + ".proofs.ndjson"), result.stderr)
+        key = subprocess.run([args.binary, "integrity", "public-key", "--data-dir", data, "--config", config], capture_output=True, text=True,
+                             timeout=60, env=ENV).stdout.split()[0]
+        verifier = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples", "verify_export.py")
+        offline = subprocess.run([args.python, verifier, exported, key], capture_output=True, text=True, timeout=120)
+        with open(exported) as f:
+            lines = f.read().splitlines()
+        checks("the docs' Python verifier accepts the export", offline.returncode == 0 and f"intact: {len(lines)} events verified" in offline.stdout,
+               offline.stdout + offline.stderr)
+        # One byte of one event's action changed in the export.
+        victim = next(i for i, line in enumerate(lines) if '"action":"user.login"' in line)
+        lines[victim] = lines[victim].replace('"action":"user.login"', '"action":"user.logon"', 1)
+        with open(exported, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        offline = subprocess.run([args.python, verifier, exported, key], capture_output=True, text=True, timeout=120)
+        checks("one byte changed: the verifier refuses exactly that event", offline.returncode == 1 and offline.stdout.count("FAIL") == 1
+               and "not the event its checkpoint covers" in offline.stdout, offline.stdout)
+        other = base64.b64encode(os.urandom(32)).decode()
+        offline = subprocess.run([args.python, verifier, exported + "", other], capture_output=True, text=True, timeout=120)
+        checks("another public key verifies nothing", offline.returncode == 1, offline.stdout[-300:])
+
         db = os.path.join(data, "sluice.db")
         marks = checkpoints(db)
         checks("several checkpoints were written", len(marks) >= 3, str(marks))
