@@ -55,15 +55,14 @@ public struct IntegrityCheckpointer: Sendable {
         var leaves: [MerkleHash] = []
         var seqs: [Int64] = []
         var readThrough = position.lastSeq
-        while true {
-            let page = try await store.events(afterSeq: readThrough, limit: pageSize)
-            guard let last = page.last else { break }
-            for event in page where !IntegrityCheckpoint.isCheckpoint(event) {
-                leaves.append(IntegrityLeaf.hash(of: event))
-                seqs.append(event.seq)
+        try await LeafReader(store: store, pageSize: pageSize).read(after: position.lastSeq) { (page) throws(StoreError) in
+            for entry in page {
+                if let leaf = entry.leaf {
+                    leaves.append(leaf)
+                    seqs.append(entry.seq)
+                }
             }
-            readThrough = last.seq
-            if page.count < pageSize { break }
+            readThrough = page.last?.seq ?? readThrough
         }
         guard !leaves.isEmpty else { return nil }
         let checkpoint: IntegrityCheckpoint

@@ -86,12 +86,10 @@ public struct IntegrityVerifier: Sendable {
         var previous = IntegrityCheckpoint.origin
         var previousTrusted = true
         var coveredThrough: Int64 = 0
-        var cursor: Int64 = 0
-        while true {
-            let page = try await store.events(afterSeq: cursor, limit: pageSize)
-            for event in page {
-                guard IntegrityCheckpoint.isCheckpoint(event) else {
-                    waiting.append(Leaf(seq: event.seq, id: event.id.rawValue, hash: IntegrityLeaf.hash(of: event)))
+        try await LeafReader(store: store, pageSize: pageSize).read(after: 0) { (page) throws(StoreError) in
+            for entry in page {
+                guard let event = entry.checkpoint else {
+                    if let leaf = entry.leaf { waiting.append(Leaf(seq: entry.seq, id: entry.id, hash: leaf)) }
                     continue
                 }
                 report.checkpoints += 1
@@ -151,8 +149,6 @@ public struct IntegrityVerifier: Sendable {
                 previous = checkpoint.hash
                 previousTrusted = trustedHere
             }
-            guard let last = page.last, page.count == pageSize else { break }
-            cursor = last.seq
         }
         // The chain's end as the checkpointer recorded it must be the newest checkpoint read.
         if let stored = try await store.checkpoint(stream: IntegrityCheckpointer.stream),

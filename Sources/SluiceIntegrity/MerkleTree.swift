@@ -8,19 +8,22 @@ public typealias MerkleHash = [UInt8]
 /// empty tree as SHA-256 of nothing, and a tree of n > 1 leaves splits at the largest power of
 /// two below n. The two prefixes keep a leaf from ever passing for a node.
 public enum MerkleTree {
-    public static func leafHash(_ data: some Sequence<UInt8>) -> MerkleHash {
+    static let leafPrefix: [UInt8] = [0x00]
+    static let nodePrefix: [UInt8] = [0x01]
+
+    public static func leafHash(_ data: [UInt8]) -> MerkleHash {
         var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(data: Array(data))
-        return Array(hasher.finalize())
+        hasher.update(data: leafPrefix)
+        hasher.update(data: data)
+        return hasher.finalize().withUnsafeBytes { Array($0) }
     }
 
     public static func nodeHash(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
         var hasher = SHA256()
-        hasher.update(data: [0x01])
+        hasher.update(data: nodePrefix)
         hasher.update(data: left)
         hasher.update(data: right)
-        return Array(hasher.finalize())
+        return hasher.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// The root over `leaves` (leaf hashes, in order). Pairing level by level and carrying an odd
