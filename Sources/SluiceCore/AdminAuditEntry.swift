@@ -5,6 +5,8 @@ public struct AdminAuditEntry: Sendable, Hashable {
     /// The source name of these events; feeds and collectors may not use it.
     public static let source = "sluice"
     public static let logType = "SLUICE_AUDIT"
+    /// The log type of Sluice's integrity checkpoints (docs/integrity.md), also from source `sluice`.
+    public static let integrityLogType = "SLUICE_INTEGRITY"
 
     public var action: String
     /// The version of this action's shape (its targets and metadata).

@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import SluiceCore
+import SluiceIntegrity
 
 /// Deletes events older than the retention period, and finished workflow runs (with their step
 /// journals and incident records) last changed before it, in bounded batches so that the writer
@@ -48,9 +49,21 @@ public struct RetentionService: Service {
         let cutoff = now() - .seconds(Int64(settings.days) * 86_400)
         var purged = Purged()
         while true {
-            let removed = try await store.purge(occurredBefore: cutoff, limit: settings.batchSize)
-            purged.events += removed
-            if removed < settings.batchSize { break }
+            // Each batch records the seqs it removed, in its own transaction, so that
+            // verification tells purged events from deleted ones (docs/integrity.md).
+            let time = now()
+            let removed = try await store.purge(occurredBefore: cutoff, limit: settings.batchSize) { seqs in
+                AdminAuditEntry(
+                    action: IntegrityVerifier.purgedAction, actor: AdminAuditEntry.system,
+                    metadata: [
+                        JSONMember("seqs", .string(SeqRanges(seqs.sorted()).description)), JSONMember("count", .number(String(seqs.count))),
+                        JSONMember("cutoff", .string(cutoff.rfc3339)),
+                    ],
+                    occurredAt: time
+                )
+            }
+            purged.events += removed.count
+            if removed.count < settings.batchSize { break }
             await Task.yield()
         }
         while true {

@@ -6,7 +6,7 @@ import SluiceCore
 /// machine like any other event. Its raw JSON carries the signed statement and the signature
 /// (base64) beside the statement's values, for readers that do not parse the statement.
 extension IntegrityCheckpoint {
-    public static let logType = "SLUICE_INTEGRITY"
+    public static let logType = AdminAuditEntry.integrityLogType
     public static let action = "integrity.checkpoint"
 
     public var incomingEvent: IncomingEvent {

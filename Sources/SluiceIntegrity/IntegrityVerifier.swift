@@ -56,6 +56,11 @@ public struct IntegrityReport: Sendable {
     public var problems: [IntegrityProblem] = []
     /// Events committed after the last checkpoint: the next checkpoint covers them.
     public var pending: SeqRanges = SeqRanges([])
+    /// Covered events that retention purged (recorded by its `retention.purged` entries).
+    public var purgedEvents = 0
+    /// Events still stored in checkpoints that retention thinned out: present and listed, but
+    /// their root cannot be recomputed without the purged ones.
+    public var unprovableAfterPurge = 0
 
     public var isIntact: Bool { problems.isEmpty }
 }
@@ -79,7 +84,38 @@ public struct IntegrityVerifier: Sendable {
         var hash: MerkleHash
     }
 
+    /// The seqs retention recorded as purged, as sorted runs.
+    func purgedRuns() async throws(StoreError) -> [ClosedRange<Int64>] {
+        var runs: [ClosedRange<Int64>] = []
+        var cursor: EventCursor?
+        repeat {
+            let page = try await store.events(
+                matching: EventFilter(source: AdminAuditEntry.source, action: ActionMatch(Self.purgedAction)), after: cursor, limit: 1_000
+            )
+            for event in page.events {
+                guard let document = try? JSONParser.parse(event.raw), case .string(let text)? = document["metadata"]?["seqs"],
+                      let seqs = SeqRanges(parsing: text) else { continue }
+                runs += seqs.ranges
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return runs.sorted { $0.lowerBound < $1.lowerBound }
+    }
+
+    /// The action of retention's record of each purged batch (`RetentionService`).
+    public static let purgedAction = "retention.purged"
+
     public func verify() async throws(StoreError) -> IntegrityReport {
+        let purged = try await purgedRuns()
+        func wasPurged(_ seq: Int64) -> Bool {
+            var low = 0
+            var high = purged.count - 1
+            while low <= high {
+                let mid = (low + high) / 2
+                if seq < purged[mid].lowerBound { high = mid - 1 } else if seq > purged[mid].upperBound { low = mid + 1 } else { return true }
+            }
+            return false
+        }
         let trusted = Dictionary(keys.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var report = IntegrityReport()
         var waiting: [Leaf] = []
@@ -134,9 +170,16 @@ public struct IntegrityVerifier: Sendable {
                 }
                 if covered.count != Int(checkpoint.seqs.count) {
                     let present = Set(covered.map(\.seq))
-                    let missing = checkpoint.seqs.ranges.lazy.flatMap { $0 }.filter { !present.contains($0) }
-                    report.problems.append(.missingEvents(checkpointSeq: event.seq, seqs: SeqRanges(missing)))
-                    problemsHere += 1
+                    let absent = checkpoint.seqs.ranges.lazy.flatMap { $0 }.filter { !present.contains($0) }
+                    let missing = absent.filter { !wasPurged($0) }
+                    report.purgedEvents += absent.count - missing.count
+                    if missing.isEmpty {
+                        report.unprovableAfterPurge += covered.count
+                        covered = []
+                    } else {
+                        report.problems.append(.missingEvents(checkpointSeq: event.seq, seqs: SeqRanges(missing)))
+                        problemsHere += 1
+                    }
                 } else if MerkleTree.root(covered.map(\.hash)) != checkpoint.root {
                     report.problems.append(.changedEvents(checkpointSeq: event.seq, seqs: checkpoint.seqs))
                     problemsHere += 1

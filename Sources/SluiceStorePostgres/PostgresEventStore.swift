@@ -369,14 +369,24 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: Retention
 
-    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+    public func purge(occurredBefore cutoff: Timestamp, limit: Int, audit: (@Sendable ([Int64]) -> AdminAuditEntry)?) async throws(StoreError) -> [Int64] {
         do {
-            let rows = try await database.rows(
-                """
-                WITH doomed AS (SELECT seq FROM events WHERE occurred_at < \(cutoff.microseconds) ORDER BY occurred_at LIMIT \(limit))
-                DELETE FROM events WHERE seq IN (SELECT seq FROM doomed) RETURNING seq
-                """
-            )
+            // Checkpoints stay (docs/integrity.md); the audit entry commits with the deletion.
+            let purged = try await database.transaction { [logger] connection in
+                let rows = try await connection.query(
+                    """
+                    WITH doomed AS (SELECT seq FROM events WHERE occurred_at < \(cutoff.microseconds)
+                        AND NOT (source = \(AdminAuditEntry.source) AND log_type = \(AdminAuditEntry.integrityLogType)) ORDER BY occurred_at LIMIT \(limit))
+                    DELETE FROM events WHERE seq IN (SELECT seq FROM doomed) RETURNING seq
+                    """,
+                    logger: logger
+                )
+                var seqs: [Int64] = []
+                for try await seq in rows.decode(Int64.self) { seqs.append(seq) }
+                seqs.sort()
+                if let audit, !seqs.isEmpty { try await self.insertAudit(audit(seqs), on: connection, logger: logger) }
+                return seqs
+            }
             try await database.execute(
                 """
                 UPDATE store_state SET value = 0 WHERE name = \(StoredDedupeKey.untimedThroughState) AND value > 0
@@ -384,7 +394,7 @@ public final class PostgresEventStore: EventStore {
                 """
             )
             try await refreshUntimedKeysState()
-            return rows.count
+            return purged
         } catch {
             throw Self.storeError(error, doing: "purge")
         }

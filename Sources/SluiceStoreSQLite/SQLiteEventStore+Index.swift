@@ -233,12 +233,14 @@ extension SQLiteEventStore {
 
     // MARK: Retention
 
-    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int {
+    public func purge(occurredBefore cutoff: Timestamp, limit: Int, audit: (@Sendable ([Int64]) -> AdminAuditEntry)?) async throws(StoreError) -> [Int64] {
         do {
             return try await pool.write { db in
                 try self.contexts.withDecompressor { (decompressor) throws(StoreError) in
                     do {
-                        return try self.purge(occurredBefore: cutoff, limit: limit, in: db, decompressor: decompressor)
+                        let purged = try self.purge(occurredBefore: cutoff, limit: limit, in: db, decompressor: decompressor)
+                        if let audit, !purged.isEmpty { try self.insertAudit(audit(purged), in: db) }
+                        return purged
                     } catch {
                         throw Self.storeError(error, doing: "purge")
                     }
@@ -249,19 +251,30 @@ extension SQLiteEventStore {
         }
     }
 
-    private func purge(occurredBefore cutoff: Timestamp, limit: Int, in db: Database, decompressor: ZstdDecompressor) throws -> Int {
+    private func purge(occurredBefore cutoff: Timestamp, limit: Int, in db: Database, decompressor: ZstdDecompressor) throws -> [Int64] {
         let legacy = hasLegacy(db)
         let indexedThrough = try Self.termsIndexedThrough(db)
         var terms = Set<TermBytes>()
         var stats = StorageStatsDelta()
-        var purged = 0
+        var purged: [Int64] = []
+        // Checkpoints stay (the layout before compression never held any).
+        var keep = ""
+        var arguments: StatementArguments = [cutoff.microseconds]
+        if let source = try labels.existingID(.source, AdminAuditEntry.source, in: db),
+           let logType = try labels.existingID(.logType, AdminAuditEntry.integrityLogType, in: db) {
+            keep = " AND NOT (source = ? AND log_type = ?)"
+            arguments += [source, logType]
+        }
+        arguments += [limit]
         // Oldest first across both tables: the rows' seq and time, and what decoding them gives.
-        var doomed: [(seq: Int64, occurredAt: Int64, legacy: Bool)] = []
-        for (table, isLegacy) in [("events", false), ("events_v1", true)] where !isLegacy || legacy {
+        var doomed: [(seq: Int64, occurredAt: Int64, legacy: Bool)] = try Row.fetchAll(
+            db, sql: "SELECT seq, occurred_at FROM events WHERE occurred_at < ?\(keep) ORDER BY occurred_at, seq LIMIT ?", arguments: arguments
+        ).map { ($0[0], $0[1], false) }
+        if legacy {
             doomed += try Row.fetchAll(
-                db, sql: "SELECT seq, occurred_at FROM \(table) WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?",
+                db, sql: "SELECT seq, occurred_at FROM events_v1 WHERE occurred_at < ? ORDER BY occurred_at, seq LIMIT ?",
                 arguments: [cutoff.microseconds, limit]
-            ).map { ($0[0], $0[1], isLegacy) }
+            ).map { ($0[0], $0[1], true) }
         }
         doomed.sort { ($0.occurredAt, $0.seq) < ($1.occurredAt, $1.seq) }
         doomed = Array(doomed.prefix(limit))
@@ -275,7 +288,7 @@ extension SQLiteEventStore {
                     for term in Self.terms(of: event) { terms.insert(term) }
                 }
                 try db.execute(sql: "DELETE FROM events_v1 WHERE seq = ?", arguments: [row.seq])
-                purged += 1
+                purged.append(row.seq)
                 continue
             }
             // Decode the row for its terms and sizes; a row that does not decode still goes
@@ -296,7 +309,7 @@ extension SQLiteEventStore {
                 }
             }
             try deleteEvent.execute(arguments: [row.seq])
-            purged += 1
+            purged.append(row.seq)
         }
         try stats.write(in: db)
         // Events go in (occurred_at, seq) order, so every posting before the first event left
@@ -316,7 +329,7 @@ extension SQLiteEventStore {
         let untimedDone = try Self.clearUntimedState(in: db, legacy: legacy)
         if untimedDone { untimedKeysRemain.store(false, ordering: .relaxed) }
         try deleteUnusedDictionaries(in: db)
-        return purged
+        return purged.sorted()
     }
 
     /// Marks the old key form gone once no event stored before the change remains.

@@ -174,9 +174,9 @@ public enum EventStoreContract {
         let events = (0..<25).map { i in event(occurredAt: t(Int64(i)), key: "p\(i)") }
         _ = try await store.append(events, receivedAt: t(100))
         try await afterSeeding()
-        #expect(try await store.purge(occurredBefore: t(10), limit: 4) == 4)
-        #expect(try await store.purge(occurredBefore: t(10), limit: 100) == 6)
-        #expect(try await store.purge(occurredBefore: t(10), limit: 100) == 0)
+        #expect(try await store.purge(occurredBefore: t(10), limit: 4).count == 4)
+        #expect(try await store.purge(occurredBefore: t(10), limit: 100).count == 6)
+        #expect(try await store.purge(occurredBefore: t(10), limit: 100).count == 0)
         let left = try await store.events(matching: EventFilter(), after: nil, limit: 100).events
         #expect(left.count == 15)
         #expect(left.allSatisfy { $0.normalized.occurredAt >= t(10) })

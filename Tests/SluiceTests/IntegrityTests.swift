@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import PostgresNIO
 import SluiceCore
+import SluiceEngine
 import SluiceIntegrity
 @testable import SluiceStorePostgres
 @testable import SluiceStoreSQLite
@@ -124,6 +125,38 @@ import Testing
             let appended = try await store.latestSeq()
             try await Self.tamper(store, "UPDATE events SET seq = \(gap) WHERE seq = \(appended)")
             #expect(try await Self.verify(store).problems == [.changedEvents(checkpointSeq: only.seq, seqs: only.checkpoint.seqs)])
+        }
+    }
+
+    /// Retention keeps checkpoints and records each purged batch with its seqs, in the same
+    /// transaction: verification reports those events as purged, not missing, and a checkpoint
+    /// whose events are all gone stays in the chain. A deletion beside the purge is still named.
+    @Test(arguments: StoreBackend.available)
+    func purgedEventsAreReportedAsPurgedNotMissing(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            // Events occurred at base + i seconds; checkpoints at base + 10, + 20, + 30.
+            let first = try await Self.batch(store, 10, from: 0)
+            let second = try await Self.batch(store, 10, from: 10)
+            let third = try await Self.batch(store, 10, from: 20)
+            // Everything that occurred before base + 15 s: all of the first checkpoint's events, half the second's.
+            let retention = RetentionService(
+                store: store, settings: .init(days: 1, batchSize: 4), logger: Logger(label: "test"), now: { Self.base + .seconds(86_400 + 15) }
+            )
+            #expect(try await retention.purgeOnce().events == 15)
+            // Checkpoints stay, although they occurred before the cutoff.
+            let kept = try await store.events(matching: EventFilter(source: AdminAuditEntry.source, logType: IntegrityCheckpoint.logType), after: nil, limit: 10)
+            #expect(Set(kept.events.map(\.seq)) == [first.seq, second.seq, third.seq])
+            var report = try await Self.verify(store)
+            #expect(report.problems.isEmpty)
+            #expect(report.purgedEvents == 15 && report.unprovableAfterPurge == 5 && report.verifiedEvents == 10)
+            // The purge records are events too (four batches of at most 4, and the pass's summary):
+            // the next checkpoint covers them.
+            #expect(report.pending.count == 5)
+            try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(100_000), fence: nil)
+            let removed = third.checkpoint.seqs.ranges[0].lowerBound
+            try await Self.tamper(store, "DELETE FROM events WHERE seq = \(removed)")
+            report = try await Self.verify(store)
+            #expect(report.problems == [.missingEvents(checkpointSeq: third.seq, seqs: SeqRanges([removed]))])
         }
     }
 

@@ -264,7 +264,7 @@ import Testing
         #expect(try await store.events(matching: EventFilter(source: "feed-a", action: .exact("no.such.action")), after: nil, limit: 10).events.isEmpty)
         #expect(try await store.append([again], receivedAt: Timestamp(seconds: 1_765_100_002)) == AppendResult(accepted: 0, duplicates: 1))
         // Retention removes moved rows with their old ids.
-        #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_765_000_100), limit: 1_000) == 100)
+        #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_765_000_100), limit: 1_000).count == 100)
         #expect(try await store.event(id: written[50].id) == nil)
         let check = try await store.checkStorage(maxReported: 5)
         #expect(check.isHealthy && check.checked == 4_901)

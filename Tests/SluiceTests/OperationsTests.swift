@@ -106,9 +106,13 @@ import Testing
         #expect(try await service.purgeOnce() == RetentionService.Purged(events: 12, workflowRuns: 0))
         let left = try await sluice.store.events(matching: EventFilter(), after: nil, limit: 100).events
         #expect(left.filter { $0.source != AdminAuditEntry.source }.count == 3)
-        let audit = left.filter { $0.source == AdminAuditEntry.source && $0.normalized.action.hasPrefix("retention.") }
-        #expect(audit.map(\.normalized.action) == ["retention.purge_completed"] && audit.first?.normalized.actor == AdminAuditEntry.system)
-        let raw = String(decoding: audit.first?.raw ?? [], as: UTF8.self)
+        let audit = left.filter { $0.source == AdminAuditEntry.source && $0.normalized.action.hasPrefix("retention.") }.sorted { $0.seq < $1.seq }
+        // One record per batch naming its seqs (for verification, docs/integrity.md), then the pass's summary.
+        #expect(audit.map(\.normalized.action) == ["retention.purged", "retention.purged", "retention.purged", "retention.purge_completed"])
+        #expect(audit.allSatisfy { $0.normalized.actor == AdminAuditEntry.system })
+        let batches = audit.dropLast().map { String(decoding: $0.raw, as: UTF8.self) }
+        #expect(batches.map { $0.contains("\"count\":5") } == [true, true, false] && batches[2].contains("\"count\":2"))
+        let raw = String(decoding: audit.last?.raw ?? [], as: UTF8.self)
         #expect(raw.contains("\"deleted\":12"))
         let stored = try await sluice.store.count()
         #expect(try await service.purgeOnce() == RetentionService.Purged())

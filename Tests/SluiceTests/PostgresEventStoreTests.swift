@@ -150,7 +150,7 @@ struct PostgresEventStoreTests {
                 timed.dedupeTime = old.normalized.occurredAt
                 let fresh = EventStoreContract.event(occurredAt: .init(seconds: 101), key: "fresh")
                 #expect(try await store.append([timed, fresh], receivedAt: .init(seconds: 300)) == AppendResult(accepted: 1, duplicates: 1))
-                #expect(try await store.purge(occurredBefore: .init(seconds: 1_000), limit: 100) == 2)
+                #expect(try await store.purge(occurredBefore: .init(seconds: 1_000), limit: 100).count == 2)
                 let after = try await PostgresTestDatabase.scalar(
                     "SELECT value::text FROM \(schema).store_state WHERE name = 'untimed_dedupe_keys_through'", on: configuration
                 )

@@ -61,8 +61,8 @@ import Testing
             _ = try await store.append([EventStoreContract.event(actorID: "other", actorName: "other", occurredAt: Timestamp(seconds: 5), key: "c")], receivedAt: tied)
             try await store.indexPendingTerms()
             // Oldest first, ties by store order: the first batch takes only "a".
-            #expect(try await store.purge(occurredBefore: Timestamp(seconds: 2), limit: 1) == 1)
-            #expect(try await store.purge(occurredBefore: Timestamp(seconds: 2), limit: 1) == 1)
+            #expect(try await store.purge(occurredBefore: Timestamp(seconds: 2), limit: 1).count == 1)
+            #expect(try await store.purge(occurredBefore: Timestamp(seconds: 2), limit: 1).count == 1)
             let blocks = try await store.pool.read { db in
                 try Int.fetchOne(db, sql: "SELECT count(*) FROM event_postings WHERE term = ?", arguments: [EventTerms.term(.actor, "only-first")])
             }
@@ -217,7 +217,7 @@ import Testing
         redelivered.dedupeTime = occurred
         let fresh = EventStoreContract.event(occurredAt: Timestamp(seconds: 101), key: "fresh")
         #expect(try await store.append([redelivered, fresh], receivedAt: Timestamp(seconds: 300)) == AppendResult(accepted: 1, duplicates: 1))
-        #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_000), limit: 100) == 2)
+        #expect(try await store.purge(occurredBefore: Timestamp(seconds: 1_000), limit: 100).count == 2)
         #expect(try await untimedThrough() == 0)
         #expect(try await store.append([redelivered], receivedAt: Timestamp(seconds: 400)) == AppendResult(accepted: 1, duplicates: 0))
     }

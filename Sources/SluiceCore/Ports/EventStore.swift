@@ -31,8 +31,11 @@ public protocol EventStore: Sendable {
     func event(id: EventID) async throws(StoreError) -> StoredEvent?
     /// Events after `seq` in store order (what a consumer reads next), at most `limit`.
     func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent]
-    /// Deletes up to `limit` events that occurred before `cutoff`; returns how many went.
-    func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> Int
+    /// Deletes up to `limit` events that occurred before `cutoff`, oldest first; returns the seqs
+    /// that went. Integrity checkpoints (Sluice's own `SLUICE_INTEGRITY` events) are kept: they
+    /// are small, and they are what proves the rest of the chain. `audit`, given the seqs, is
+    /// stored in the same transaction when any went, so a purge is never unrecorded.
+    func purge(occurredBefore cutoff: Timestamp, limit: Int, audit: (@Sendable ([Int64]) -> AdminAuditEntry)?) async throws(StoreError) -> [Int64]
     /// Whether the store answers a trivial query.
     func checkHealth() async throws(StoreError)
 }
@@ -41,6 +44,11 @@ extension EventStore {
     /// Commits `events` atomically; returns only after commit.
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
         try await append(events, receivedAt: receivedAt, checkpoint: nil)
+    }
+
+    /// ``purge(occurredBefore:limit:audit:)`` without an audit entry.
+    public func purge(occurredBefore cutoff: Timestamp, limit: Int) async throws(StoreError) -> [Int64] {
+        try await purge(occurredBefore: cutoff, limit: limit, audit: nil)
     }
 
     /// Stores an audit entry of an action that changes nothing in the store itself.
