@@ -8,7 +8,8 @@ import SluiceIntegrity
 /// against the key (docs/integrity.md). 404 while integrity is off.
 struct IntegrityController: Sendable {
     let store: any EventStore
-    let key: IntegrityPublicKey?
+    let verification: IntegrityVerification
+    var key: IntegrityPublicKey? { verification.key }
 
     func addRoutes(to group: RouterGroup<SluiceRequestContext>) {
         group.get("integrity/public-key", use: publicKey)
@@ -16,8 +17,10 @@ struct IntegrityController: Sendable {
         group.get("integrity/verify", use: verify)
     }
 
+    static let off = APIError(.notFound, "integrity is off on this instance (integrity.enabled: false)")
+
     func requireKey() throws(APIError) -> IntegrityPublicKey {
-        guard let key else { throw APIError(.notFound, "integrity is off on this instance (integrity.enabled: false)") }
+        guard let key else { throw Self.off }
         return key
     }
 
@@ -51,8 +54,7 @@ struct IntegrityController: Sendable {
     }
 
     @Sendable func verify(request: Request, context: SluiceRequestContext) async throws -> Response {
-        let key = try requireKey()
-        let report = try await storeCall { try await IntegrityVerifier(store: store, keys: [key]).verify() }
+        guard let report = try await verification.verify() else { throw Self.off }
         return Response.json(report.json)
     }
 }

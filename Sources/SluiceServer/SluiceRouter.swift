@@ -98,14 +98,15 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
     LeasesController(leases: dependencies.leases, now: dependencies.now).addRoutes(to: admin)
-    IntegrityController(store: dependencies.store, key: dependencies.integrityKey).addRoutes(to: admin)
+    let integrity = IntegrityVerification(store: dependencies.store, key: dependencies.integrityKey, now: dependencies.now)
+    IntegrityController(store: dependencies.store, verification: integrity).addRoutes(to: admin)
     let gate = WebGate(sessions: WebSessions(), credentials: dependencies.credentials, now: dependencies.now)
     WebOperationsController(
         gate: gate, store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,
         administration: dependencies.credentialAdministration, collectors: dependencies.collectors, destinations: dependencies.destinations,
         workflows: dependencies.workflows
     ).addRoutes(to: router)
-    WebUIController(store: dependencies.store, gate: gate).addRoutes(to: router)
+    WebUIController(store: dependencies.store, integrity: integrity, gate: gate).addRoutes(to: router)
     return router
 }
 

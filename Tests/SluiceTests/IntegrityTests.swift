@@ -3,6 +3,7 @@ import GRDB
 import HTTPTypes
 import HummingbirdTesting
 import Logging
+import NIOCore
 import PostgresNIO
 import SluiceCore
 import SluiceEngine
@@ -208,8 +209,16 @@ import Testing
             let statement = try #require(first["statement"]?.stringValue)
             let signature = try #require(first["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) })
             #expect(try #require(IntegrityCheckpoint(statement: statement, signature: Array(signature))).isSigned(by: key))
+            // The audit log page shows the newest checkpoint before anyone verified here, then what verifying found.
+            let (cookie, _) = try await WebUITests.signIn(client)
+            var page = String(buffer: try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie]).body)
+            #expect(page.contains("Newest checkpoint: seq") && !page.contains("Verified through"))
             let verified = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/verify", method: .get, headers: headers))
             #expect(verified["intact"] == .bool(true) && verified["verified_events"]?.textValue == String(report.verifiedEvents))
+            page = String(buffer: try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie]).body)
+            #expect(page.contains("Verified through seq"))
+            let verdict = String(buffer: try await client.execute(uri: "/ui/integrity", method: .get, headers: [.cookie: cookie]).body)
+            #expect(verdict.contains("Intact: 1 checkpoints, \(report.verifiedEvents) events verified"))
         }
     }
 }

@@ -7,7 +7,7 @@ enum WebTemplates {
         var library = MustacheLibrary()
         for (name, text) in [
             ("header", header), ("footer", footer), ("sign-in", signIn), ("events", events), ("event", event), ("problem", problem),
-            ("feeds", feeds), ("feed-secret", feedSecret), ("collectors", collectors), ("destinations", destinations), ("workflows", workflows),
+            ("feeds", feeds), ("feed-secret", feedSecret), ("integrity", integrity), ("collectors", collectors), ("destinations", destinations), ("workflows", workflows),
         ] {
             // The templates are constants of this file; a syntax error in one is a programming error.
             try! library.register(text, named: name)
@@ -84,6 +84,7 @@ enum WebTemplates {
           <div class="actions"><button type="submit">Filter</button> <a href="/ui/events">Clear</a></div>
         </form>
         {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        {{#integrity}}<p class="hint" role="status" id="integrity">Integrity: {{#verified}}{{verified}} {{/verified}}{{#broken}}<strong>{{broken}}</strong> {{/broken}}{{newest}} <a href="/ui/integrity">Verify now</a></p>{{/integrity}}
         <p class="export">Export this filter: <a href="{{exportCSV}}">CSV</a> · <a href="{{exportNDJSON}}">NDJSON</a></p>
         <table>
           <caption>Newest first. Times are {{zoneName}}.</caption>
@@ -104,6 +105,20 @@ enum WebTemplates {
         </table>
         {{#partial}}<p class="hint" role="status">The text search read a bounded slice of older events without filling this page; "Older" searches on from where it stopped. A date range or another filter makes it faster.</p>{{/partial}}
         <nav class="pages" aria-label="Pages">{{#first}}<a href="{{first}}">Newest</a>{{/first}} {{#older}}<a href="{{older}}" rel="next">Older →</a>{{/older}}</nav>
+        {{> footer}}
+        """
+
+    static let integrity = """
+        {{> header}}
+        <h1>Integrity</h1>
+        {{#off}}<p class="error" role="alert">Integrity is off on this instance (integrity.enabled: false).</p>{{/off}}
+        {{#report}}
+        <p role="status" id="verdict">{{#intact}}Intact: {{/intact}}{{^intact}}<strong>Not intact:</strong> {{/intact}}{{checkpoints}} checkpoints, {{verified}} events verified{{#through}} through seq {{lastSeq}} (checkpoint seq {{checkpointSeq}}, {{time}}){{/through}}.</p>
+        {{#pending}}<p class="hint">{{pending}} events are newer than the last checkpoint; the next checkpoint covers them.</p>{{/pending}}
+        {{#purged}}<p class="hint">{{purged}} covered events were purged by retention (recorded in the audit log).</p>{{/purged}}
+        {{#problems.0}}<ul class="problems">{{/problems.0}}{{#problems}}<li>{{.}}</li>{{/problems}}{{#problems.0}}</ul>{{/problems.0}}
+        {{/report}}
+        <p class="hint">Every event's leaf and every checkpoint was recomputed and checked against the key <code>{{keyID}}</code>; see docs/integrity.md. <code>sluice verify</code> does the same from the command line.</p>
         {{> footer}}
         """
 

@@ -4,12 +4,14 @@ import Hummingbird
 import Metrics
 import NIOCore
 import SluiceCore
+import SluiceIntegrity
 
 /// The web UI at `/ui`: sign-in with an admin or viewer token (a session cookie, CSRF tokens on
 /// every form), the audit log with filters, cursor paging and exports of exactly the current
 /// filter, and each entry with its raw JSON.
 struct WebUIController: Sendable {
     let store: any EventStore
+    let integrity: IntegrityVerification
     /// Sessions and the tokens they were signed in with, shared with the operations pages.
     let gate: WebGate
     var credentials: CredentialRegistry { gate.credentials }
@@ -41,6 +43,7 @@ struct WebUIController: Sendable {
         router.get("ui/events", use: events)
         router.get("ui/events/export", use: export)
         router.get("ui/events/{id}", use: event)
+        router.get("ui/integrity", use: integrityPage)
     }
 
     // MARK: Sign-in
@@ -173,8 +176,31 @@ struct WebUIController: Sendable {
             ]
         }
         if let next = page.nextCursor { values["older"] = WebPages.link("/ui/events", chosen + zone + [("cursor", next.token)]) }
+        if let line = await integrity.line(offsetMinutes: offset) { values["integrity"] = line }
         if page.partial { values["partial"] = true }
         return WebPages.page("events", values, status: .ok)
+    }
+
+    /// `/ui/integrity`: verifies the whole store now (it reads every event) and shows what it found.
+    @Sendable func integrityPage(request: Request, context: SluiceRequestContext) async throws -> Response {
+        guard let (_, session) = await signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
+        let offset = WebPages.offset(request)
+        var values: [String: Any] = ["title": "Integrity", "user": WebPages.user(session), "csrf": session.csrf, "keyID": integrity.key?.id ?? ""]
+        guard let report = try await integrity.verify() else {
+            values["off"] = true
+            return WebPages.page("integrity", values, status: .notFound)
+        }
+        var shown: [String: Any] = [
+            "intact": report.isIntact, "checkpoints": report.checkpoints, "verified": report.verifiedEvents,
+            "problems": report.problems.map(\.description),
+        ]
+        if let through = report.verifiedThrough {
+            shown["through"] = ["lastSeq": through.lastSeq, "checkpointSeq": through.checkpointSeq, "time": WebPages.time(through.time, offsetMinutes: offset)]
+        }
+        if report.pending.count > 0 { shown["pending"] = report.pending.count }
+        if report.purgedEvents > 0 { shown["purged"] = report.purgedEvents }
+        values["report"] = shown
+        return WebPages.page("integrity", values, status: .ok)
     }
 
     /// The filter with `since`/`until` written in the page's zone turned into UTC RFC 3339; a
