@@ -31,18 +31,21 @@ public enum MerkleTree {
     public static func root(_ leaves: [MerkleHash]) -> MerkleHash {
         guard !leaves.isEmpty else { return Array(SHA256.hash(data: [UInt8]())) }
         var level = leaves
-        while level.count > 1 {
-            var next: [MerkleHash] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            var i = 0
-            while i + 1 < level.count {
-                next.append(nodeHash(level[i], level[i + 1]))
-                i += 2
-            }
-            if i < level.count { next.append(level[i]) }
-            level = next
-        }
+        while level.count > 1 { level = parents(of: level) }
         return level[0]
+    }
+
+    /// The level above `level`: each pair hashed into its parent, an odd last node carried up.
+    static func parents(of level: [MerkleHash]) -> [MerkleHash] {
+        var next: [MerkleHash] = []
+        next.reserveCapacity((level.count + 1) / 2)
+        var i = 0
+        while i + 1 < level.count {
+            next.append(nodeHash(level[i], level[i + 1]))
+            i += 2
+        }
+        if i < level.count { next.append(level[i]) }
+        return next
     }
 
     /// The inclusion proof (audit path) of leaf `index` in the tree over `leaves`: the sibling
@@ -56,15 +59,7 @@ public enum MerkleTree {
             let sibling = position ^ 1
             // A last node without a sibling is carried up: nothing to add at this level.
             if sibling < level.count { proof.append(level[sibling]) }
-            var next: [MerkleHash] = []
-            next.reserveCapacity((level.count + 1) / 2)
-            var i = 0
-            while i + 1 < level.count {
-                next.append(nodeHash(level[i], level[i + 1]))
-                i += 2
-            }
-            if i < level.count { next.append(level[i]) }
-            level = next
+            level = parents(of: level)
             position /= 2
         }
         return proof
