@@ -24,7 +24,9 @@ public struct ExportProofs: Sendable {
         let checkpoints = try await allCheckpoints()
         var byCheckpoint: [Int: [Int64]] = [:]
         var pending: [Int64] = []
-        for seq in seqs {
+        // Checkpoints' own events need no proof: they carry their signature.
+        let ownEvents = Set(checkpoints.map(\.seq))
+        for seq in seqs where !ownEvents.contains(seq) {
             // Checkpoints cover ascending, disjoint runs: find the one whose runs hold `seq`.
             var low = 0
             var high = checkpoints.count - 1

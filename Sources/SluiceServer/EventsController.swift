@@ -3,6 +3,7 @@ import Logging
 import Hummingbird
 import NIOCore
 import SluiceCore
+import SluiceIntegrity
 
 /// `GET /v1/events`, `GET /v1/events/export`, `GET /v1/events/{id}`.
 struct EventsController: Sendable {
@@ -55,18 +56,29 @@ struct EventsController: Sendable {
     @Sendable func export(request: Request, context: SluiceRequestContext) async throws -> Response {
         let query = request.uri.formQueryParameters
         let filter = try EventFilterParser.parse(query)
+        let proof: Bool
+        switch query["proof"].map(String.init) {
+        case nil, "false": proof = false
+        case "true": proof = true
+        case let other?: throw APIError(.badRequest, "proof=\(other) must be true or false")
+        }
         return try await Self.exportResponse(
-            store: store, filter: filter, format: query["format"].map(String.init) ?? "ndjson", filename: "sluice-events", logger: context.logger
+            store: store, filter: filter, format: query["format"].map(String.init) ?? "ndjson", filename: "sluice-events", proof: proof, logger: context.logger
         )
     }
 }
 
 extension EventsController {
-    /// A streamed export of `filter` in the format named by `formatText` (csv or ndjson), as an attachment.
-    static func exportResponse(store: any EventStore, filter: EventFilter, format formatText: String, filename: String, logger: Logger) async throws -> Response {
+    /// A streamed export of `filter` in the format named by `formatText` (csv or ndjson), as an
+    /// attachment; with `proof`, the proof lines of `sluice events export --with-proof` follow the
+    /// events in the same NDJSON stream (docs/integrity.md).
+    static func exportResponse(
+        store: any EventStore, filter: EventFilter, format formatText: String, filename: String, proof: Bool = false, logger: Logger
+    ) async throws -> Response {
         guard let format = ExportFormat(rawValue: formatText) else {
             throw APIError(.badRequest, "format \"\(formatText)\" is not supported; use format=csv or format=ndjson")
         }
+        if proof && format != .ndjson { throw APIError(.badRequest, "proof=true needs format=ndjson") }
         // Fail before the 200 is sent if the store cannot answer at all.
         do {
             try await store.checkHealth()
@@ -79,16 +91,20 @@ extension EventsController {
                 .contentType: format.contentType, .contentDisposition: "attachment; filename=\"\(filename).\(format.fileExtension)\"",
                 .cacheControl: "no-store",
             ],
-            body: exportBody(EventExporter(store: store, filter: filter, format: format), logger: logger)
+            body: exportBody(EventExporter(store: store, filter: filter, format: format), proof: proof ? ExportProofs(store: store) : nil, logger: logger)
         )
     }
 
-    static func exportBody(_ exporter: EventExporter, logger: Logger) -> ResponseBody {
+    static func exportBody(_ exporter: EventExporter, proof: ExportProofs? = nil, logger: Logger) -> ResponseBody {
         ResponseBody { writer in
             var exporter = exporter
+            exporter.recordsSeqs = proof != nil
             do {
                 while let chunk = try await exporter.next() {
                     try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                if let proof {
+                    for line in try await proof.lines(for: exporter.seqs) { try await writer.write(ByteBuffer(bytes: line)) }
                 }
             } catch {
                 logger.error("export stopped", metadata: ["error": "\(error)"])
@@ -122,7 +138,7 @@ public enum EventFilterParser {
             }
             return t
         }
-        let known: Set<String> = ["feed", "log_type", "actor", "actor_type", "action", "target", "target_type", "since", "until", "q", "limit", "cursor", "format"]
+        let known: Set<String> = ["feed", "log_type", "actor", "actor_type", "action", "target", "target_type", "since", "until", "q", "limit", "cursor", "format", "proof"]
         for (name, _) in query where !known.contains(String(name)) {
             throw APIError(.badRequest, "unknown query parameter \"\(name)\"; filters are \(known.sorted().joined(separator: ", "))")
         }

@@ -217,6 +217,18 @@ import Testing
             #expect(verified["intact"] == .bool(true) && verified["verified_events"]?.textValue == String(report.verifiedEvents))
             page = String(buffer: try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie]).body)
             #expect(page.contains("Verified through seq"))
+            // The API's export with proofs: the events, then the checkpoint, then one proof per event it covers.
+            let exported = String(buffer: try await client.execute(uri: "/v1/events/export?format=ndjson&proof=true", method: .get, headers: headers).body)
+            let lines = try exported.split(separator: "\n").map { try JSONParser.parse(Array($0.utf8)) }
+            let proofs = lines.filter { $0["type"] != nil }
+            #expect(proofs.filter { $0["type"]?.stringValue == "checkpoint" }.count == 1)
+            #expect(proofs.filter { $0["type"]?.stringValue == "event" }.count == report.verifiedEvents)
+            // Every event line has its proof but the checkpoint's own event (it carries its
+            // signature); the sign-in's audit entry, committed after the last checkpoint, is pending.
+            let pending = proofs.filter { $0["type"]?.stringValue == "pending" }.count
+            #expect(pending == 1 && lines.count - proofs.count == report.verifiedEvents + 1 + pending)
+            #expect(try await client.execute(uri: "/v1/events/export?format=csv&proof=true", method: .get, headers: headers).status == .badRequest)
+            #expect(try await client.execute(uri: "/v1/events/export?proof=yes", method: .get, headers: headers).status == .badRequest)
             let verdict = String(buffer: try await client.execute(uri: "/ui/integrity", method: .get, headers: [.cookie: cookie]).body)
             #expect(verdict.contains("Intact: 1 checkpoints, \(report.verifiedEvents) events verified"))
         }

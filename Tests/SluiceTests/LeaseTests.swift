@@ -6,6 +6,7 @@ import SluiceApp
 import SluiceCore
 import SluiceDestinations
 import SluiceEngine
+import SluiceIntegrity
 import SluiceStorePostgres
 import SluiceStoreSQLite
 import SluiceTesting
@@ -112,6 +113,42 @@ struct LeaseTests {
                     let own = two.changes.mark
                     _ = try await two.append([EventStoreContract.event(occurredAt: .init(seconds: 4), key: "own")], receivedAt: .init(seconds: 5))
                     #expect(two.changes.mark.events == own.events + 1)
+                }
+            }
+        }
+    }
+
+    /// Two instances write integrity checkpoints under one lease: only the holder writes; when it
+    /// stops, the other takes over, and the chain neither skips nor repeats a range.
+    @Test func integrityCheckpointsFailOverWithoutSkippingOrRepeatingARange() async throws {
+        let key = IntegrityKey()
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { one in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { two in
+                    func service(_ store: PostgresEventStore, holder: String) -> IntegrityService {
+                        IntegrityService(
+                            checkpointer: IntegrityCheckpointer(store: store, key: key), interval: .milliseconds(100),
+                            leases: LeaseSettings(store: store, holder: holder, duration: .seconds(2)), logger: Self.logger, now: SluiceRuntimeClock.now
+                        )
+                    }
+                    let tasks = ["one": Task { try await service(one, holder: "one").run() }, "two": Task { try await service(two, holder: "two").run() }]
+                    defer { for task in tasks.values { task.cancel() } }
+                    @Sendable func covered() async throws -> Bool {
+                        let report = try await IntegrityVerifier(store: one, keys: [key.publicKey]).verify()
+                        return report.isIntact && report.pending.count == 0
+                    }
+                    try await DeliveryTests.push(one, count: 40)
+                    #expect(try await eventually { try await covered() })
+                    let holder = try #require(try await one.leases().first { $0.name == "integrity" })
+                    let stopped = try #require(tasks[holder.holder])
+                    stopped.cancel()
+                    _ = await stopped.result
+                    try await DeliveryTests.push(two, count: 40, from: 40)
+                    #expect(try await eventually { try await covered() })
+                    let after = try #require(try await two.leases().first { $0.name == "integrity" })
+                    #expect(after.holder != holder.holder && after.token > holder.token)
+                    let report = try await IntegrityVerifier(store: two, keys: [key.publicKey]).verify()
+                    #expect(report.problems.isEmpty && report.verifiedEvents == 80 && report.checkpoints >= 2)
                 }
             }
         }

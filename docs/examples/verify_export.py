@@ -2,7 +2,8 @@
 """Verify a Sluice export offline: python3 verify_export.py EXPORT.ndjson PUBLIC_KEY_BASE64
 
 EXPORT.ndjson is what `sluice events export --format ndjson --with-proof --out EXPORT.ndjson`
-wrote; its proofs are in EXPORT.ndjson.proofs.ndjson beside it. The public key is what
+wrote (its proofs are in EXPORT.ndjson.proofs.ndjson beside it), or what
+`GET /v1/events/export?format=ndjson&proof=true` answered (the proof lines follow the events). The public key is what
 `sluice integrity public-key` prints. Needs only the standard library and `cryptography`.
 Exits 0 when every exported event is in a checkpoint signed by that key; else names each failure.
 """
@@ -10,6 +11,7 @@ import base64
 import calendar
 import hashlib
 import json
+import os
 import struct
 import sys
 from datetime import datetime
@@ -118,9 +120,12 @@ def main(export_path, public_key_b64):
     public_key = Ed25519PublicKey.from_public_bytes(key_bytes)
     key_id = hashlib.sha256(key_bytes).digest()[:8].hex()
     checkpoints, proofs, failures = {}, {}, []
-    with open(export_path + ".proofs.ndjson") as f:
+    beside = export_path + ".proofs.ndjson"
+    with open(beside if os.path.exists(beside) else export_path) as f:
         for line in f:
             record = json.loads(line)
+            if "type" not in record:
+                continue  # an event line of a combined export
             if record["type"] == "checkpoint":
                 statement = record["statement"]
                 try:
@@ -137,6 +142,8 @@ def main(export_path, public_key_b64):
     with open(export_path) as f:
         for line in f:
             event = json.loads(line)
+            if "type" in event:
+                continue  # a proof line of a combined export
             if event["feed"] == "sluice" and event["log_type"] == "SLUICE_INTEGRITY":
                 # A checkpoint exported as an event proves itself: its signature.
                 try:
