@@ -136,6 +136,12 @@ import Testing
         let postgres = try #require(config.storage.postgres)
         #expect(postgres.host == "db" && postgres.port == 5433 && postgres.database == "telemetry" && postgres.password == "pg-pass")
         #expect(postgres.schema == "sluice_prod" && postgres.poolSize == 24 && postgres.timeout == .seconds(3) && postgres.tls == .require)
+        // Several instances would each sign with a key of their own: say so.
+        #expect(config.warnings.map(\.path) == ["integrity.key_file"])
+        let shared = try ConfigLoader(environment: environment.merging(["PG_URL": "postgres://app:pg-pass@db:5433/telemetry"]) { $1 })
+            .load(yaml: yaml + "\nintegrity: { key_file: /etc/sluice/integrity.key, interval: 30s }\n")
+        #expect(shared.warnings.isEmpty && shared.integrity.keyFile == "/etc/sluice/integrity.key" && shared.integrity.interval == .seconds(30))
+        #expect(throws: ConfigErrors.self) { try ConfigLoader(environment: environment).load(yaml: "integrity: { interval: never }\n") }
         let bad = """
             storage:
               postgres: { url: "${env:PG_URL}", pool_size: 1 }

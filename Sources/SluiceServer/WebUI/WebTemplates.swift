@@ -113,7 +113,8 @@ enum WebTemplates {
         <h1>Integrity</h1>
         {{#off}}<p class="error" role="alert">Integrity is off on this instance (integrity.enabled: false).</p>{{/off}}
         {{#report}}
-        <p role="status" id="verdict">{{#intact}}Intact: {{/intact}}{{^intact}}<strong>Not intact:</strong> {{/intact}}{{checkpoints}} checkpoints, {{verified}} events verified{{#through}} through seq {{lastSeq}} (checkpoint seq {{checkpointSeq}}, {{time}}){{/through}}.</p>
+        {{#none}}<p role="status" id="verdict">Nothing proven yet: no checkpoint has been written (the first comes within integrity.interval of the first event).</p>{{/none}}
+        {{^none}}<p role="status" id="verdict">{{#intact}}Intact: {{/intact}}{{^intact}}<strong>Not intact:</strong> {{/intact}}{{checkpoints}} checkpoints, {{verified}} events verified{{#through}} through seq {{lastSeq}} (checkpoint seq {{checkpointSeq}}, {{time}}){{/through}}.</p>{{/none}}
         {{#pending}}<p class="hint">{{pending}} events are newer than the last checkpoint; the next checkpoint covers them.</p>{{/pending}}
         {{#purged}}<p class="hint">{{purged}} covered events were purged by retention (recorded in the audit log).</p>{{/purged}}
         {{#problems.0}}<ul class="problems">{{/problems.0}}{{#problems}}<li>{{.}}</li>{{/problems}}{{#problems.0}}</ul>{{/problems.0}}

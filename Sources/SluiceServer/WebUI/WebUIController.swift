@@ -191,7 +191,7 @@ struct WebUIController: Sendable {
             return WebPages.page("integrity", values, status: .notFound)
         }
         var shown: [String: Any] = [
-            "intact": report.isIntact, "checkpoints": report.checkpoints, "verified": report.verifiedEvents,
+            "intact": report.isIntact, "none": report.isIntact && report.checkpoints == 0, "checkpoints": report.checkpoints, "verified": report.verifiedEvents,
             "problems": report.problems.map(\.description),
         ]
         if let through = report.verifiedThrough {
