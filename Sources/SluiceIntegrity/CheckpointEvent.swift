@@ -41,6 +41,21 @@ extension IntegrityCheckpoint {
         self.init(statement: statement, signature: Array(signatureBytes))
     }
 
+    /// Every stored checkpoint with its event's seq, oldest first (damaged ones left out: the
+    /// verifier names them).
+    public static func stored(in store: any EventStore) async throws(StoreError) -> [(seq: Int64, checkpoint: IntegrityCheckpoint)] {
+        var found: [(Int64, IntegrityCheckpoint)] = []
+        var cursor: EventCursor?
+        repeat {
+            let page = try await store.events(matching: EventFilter(source: AdminAuditEntry.source, logType: logType), after: cursor, limit: 1_000)
+            for event in page.events {
+                if let checkpoint = IntegrityCheckpoint(event: event) { found.append((event.seq, checkpoint)) }
+            }
+            cursor = page.nextCursor
+        } while cursor != nil
+        return found.sorted { $0.0 < $1.0 }
+    }
+
     /// Whether a stored event is a checkpoint (the events checkpoints do not cover).
     public static func isCheckpoint(_ event: StoredEvent) -> Bool {
         event.logType == logType && event.source == AdminAuditEntry.source

@@ -21,7 +21,7 @@ public struct ExportProofs: Sendable {
 
     /// The proof lines for the events `seqs` (in any order), checkpoints first.
     public func lines(for seqs: [Int64]) async throws(StoreError) -> [[UInt8]] {
-        let checkpoints = try await allCheckpoints()
+        let checkpoints = try await IntegrityCheckpoint.stored(in: store)
         var byCheckpoint: [Int: [Int64]] = [:]
         var pending: [Int64] = []
         // Checkpoints' own events need no proof: they carry their signature.
@@ -66,22 +66,6 @@ public struct ExportProofs: Sendable {
             events.append(Self.line([JSONMember("type", .string("pending")), JSONMember("seq", .number(String(seq)))]))
         }
         return out + events
-    }
-
-    /// Every stored checkpoint with its event's seq, oldest first (damaged ones left out).
-    func allCheckpoints() async throws(StoreError) -> [(seq: Int64, checkpoint: IntegrityCheckpoint)] {
-        var found: [(Int64, IntegrityCheckpoint)] = []
-        var cursor: EventCursor?
-        repeat {
-            let page = try await store.events(
-                matching: EventFilter(source: AdminAuditEntry.source, logType: IntegrityCheckpoint.logType), after: cursor, limit: 1_000
-            )
-            for event in page.events {
-                if let checkpoint = IntegrityCheckpoint(event: event) { found.append((event.seq, checkpoint)) }
-            }
-            cursor = page.nextCursor
-        } while cursor != nil
-        return found.sorted { $0.0 < $1.0 }
     }
 
     /// The leaves of `checkpoint`'s events in order, and the wanted events with their positions.

@@ -105,7 +105,38 @@ public struct IntegrityVerifier: Sendable {
     /// The action of retention's record of each purged batch (`RetentionService`).
     public static let purgedAction = "retention.purged"
 
-    public func verify() async throws(StoreError) -> IntegrityReport {
+    /// What to verify.
+    public enum Scope: Sendable, Hashable {
+        /// The whole store, through its newest event.
+        case all
+        /// The checkpoints written in this time range and the events they cover.
+        case written(ClosedRange<Timestamp>)
+        /// The checkpoints covering any seq in this range and the events they cover.
+        case seqs(ClosedRange<Int64>)
+    }
+
+    public func verify(_ scope: Scope = .all) async throws(StoreError) -> IntegrityReport {
+        var start: Int64 = 0
+        var through: Int64 = .max
+        var startLink = IntegrityCheckpoint.origin
+        if scope != .all {
+            let chosen = try await IntegrityCheckpoint.stored(in: store).filter { seq, checkpoint in
+                switch scope {
+                case .all: true
+                case .written(let times): times.contains(checkpoint.time)
+                case .seqs(let seqs): (checkpoint.seqs.first ?? seq) <= seqs.upperBound && (checkpoint.seqs.last ?? seq) >= seqs.lowerBound
+                }
+            }
+            guard let first = chosen.first, let last = chosen.last else { return IntegrityReport() }
+            // The range starts at its first checkpoint, trusting its link to the one before (not read).
+            start = (first.checkpoint.seqs.first ?? first.seq) - 1
+            through = last.seq
+            startLink = first.checkpoint.previous
+        }
+        return try await verify(after: start, through: through, startLink: startLink, toTheEnd: scope == .all)
+    }
+
+    func verify(after start: Int64, through: Int64, startLink: MerkleHash, toTheEnd: Bool) async throws(StoreError) -> IntegrityReport {
         let purged = try await purgedRuns()
         func wasPurged(_ seq: Int64) -> Bool {
             var low = 0
@@ -119,10 +150,10 @@ public struct IntegrityVerifier: Sendable {
         let trusted = Dictionary(keys.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var report = IntegrityReport()
         var waiting: [Leaf] = []
-        var previous = IntegrityCheckpoint.origin
+        var previous = startLink
         var previousTrusted = true
-        var coveredThrough: Int64 = 0
-        try await LeafReader(store: store, pageSize: pageSize).read(after: 0) { (page) throws(StoreError) in
+        var coveredThrough = start
+        try await LeafReader(store: store, pageSize: pageSize).read(after: start, through: through) { (page) throws(StoreError) in
             for entry in page {
                 guard let event = entry.checkpoint else {
                     if let leaf = entry.leaf { waiting.append(Leaf(seq: entry.seq, id: entry.id, hash: leaf)) }
@@ -194,7 +225,7 @@ public struct IntegrityVerifier: Sendable {
             }
         }
         // The chain's end as the checkpointer recorded it must be the newest checkpoint read.
-        if let stored = try await store.checkpoint(stream: IntegrityCheckpointer.stream),
+        if toTheEnd, let stored = try await store.checkpoint(stream: IntegrityCheckpointer.stream),
            let end = IntegrityCheckpointer.Position(text: stored.value), end.hash != previous {
             let uncovered = waiting.prefix { $0.seq <= end.lastSeq }
             waiting.removeFirst(uncovered.count)

@@ -16,13 +16,18 @@ struct LeafReader {
     let store: any EventStore
     let pageSize: Int
 
-    /// Calls `body` with each page of entries after `seq`, in order, until the store has no more.
-    func read(after seq: Int64, _ body: ([Entry]) async throws(StoreError) -> Void) async throws(StoreError) {
+    /// Calls `body` with each page of entries after `seq`, in order, until the store has no more
+    /// (or, with `through`, until that seq).
+    func read(after seq: Int64, through last: Int64 = .max, _ body: ([Entry]) async throws(StoreError) -> Void) async throws(StoreError) {
         var cursor = seq
         var page = try await store.events(afterSeq: cursor, limit: pageSize)
         while !page.isEmpty {
             cursor = page.last!.seq
-            let full = page.count == pageSize
+            var full = page.count == pageSize
+            if cursor >= last {
+                page = page.filter { $0.seq <= last }
+                full = false
+            }
             let store = self.store
             let size = pageSize
             let after = cursor

@@ -54,7 +54,22 @@ struct IntegrityController: Sendable {
     }
 
     @Sendable func verify(request: Request, context: SluiceRequestContext) async throws -> Response {
-        guard let report = try await verification.verify() else { throw Self.off }
+        let query = request.uri.queryParameters
+        var scope = IntegrityVerifier.Scope.all
+        if query["since"] != nil || query["until"] != nil {
+            func time(_ name: String, _ fallback: Timestamp) throws(APIError) -> Timestamp {
+                guard let text = query[Substring(name)].map(String.init) else { return fallback }
+                guard let t = Timestamp(rfc3339: text) else {
+                    throw APIError(.badRequest, "\(name)=\(text) is not a time; use RFC 3339 such as 2026-01-31T00:00:00Z or a date such as 2026-01-31")
+                }
+                return t
+            }
+            let since = try time("since", Timestamp(microseconds: .min))
+            let until = try time("until", Timestamp(microseconds: .max))
+            guard since < until else { throw APIError(.badRequest, "since must be before until") }
+            scope = .written(since...Timestamp(microseconds: until.microseconds - 1))
+        }
+        guard let report = try await verification.verify(scope) else { throw Self.off }
         return Response.json(report.json)
     }
 }

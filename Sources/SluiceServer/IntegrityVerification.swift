@@ -43,11 +43,12 @@ final class IntegrityVerification: Sendable {
         return values
     }
 
-    /// Runs a verification of the whole store and keeps its summary for the status line.
-    func verify() async throws -> IntegrityReport? {
+    /// Runs a verification (of the whole store unless `scope` says otherwise) and keeps the
+    /// summary of a whole-store one for the status line.
+    func verify(_ scope: IntegrityVerifier.Scope = .all) async throws -> IntegrityReport? {
         guard let key else { return nil }
-        let report = try await storeCall { try await IntegrityVerifier(store: store, keys: [key]).verify() }
-        last.withLock { $0 = (report, now()) }
+        let report = try await storeCall { try await IntegrityVerifier(store: store, keys: [key]).verify(scope) }
+        if scope == .all { last.withLock { $0 = (report, now()) } }
         return report
     }
 }

@@ -29,7 +29,55 @@ struct VerifyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the report as one JSON object.")
     var json = false
 
+    @Option(name: .long, help: "Only the checkpoints written at or after this time (RFC 3339 or YYYY-MM-DD), and the events they cover.")
+    var since: String?
+
+    @Option(name: .long, help: "Only the checkpoints written before this time.")
+    var until: String?
+
+    @Option(name: .customLong("first-seq"), help: "Only the checkpoints covering seqs from this one on, and the events they cover.")
+    var firstSeq: Int64?
+
+    @Option(name: .customLong("last-seq"), help: "Only the checkpoints covering seqs up to this one.")
+    var lastSeq: Int64?
+
+    /// What to verify, from the range options; exits 2 naming a bad one.
+    func scope() throws -> IntegrityVerifier.Scope {
+        if since != nil || until != nil {
+            guard firstSeq == nil && lastSeq == nil else {
+                printError("give a time range (--since/--until) or a seq range (--first-seq/--last-seq), not both")
+                throw ExitCode(2)
+            }
+            func time(_ flag: String, _ text: String?, _ fallback: Timestamp) throws -> Timestamp {
+                guard let text else { return fallback }
+                guard let t = Timestamp(rfc3339: text) else {
+                    printError("--\(flag) \(text) is not a time; use RFC 3339 (2026-01-31T00:00:00Z) or a date (2026-01-31)")
+                    throw ExitCode(2)
+                }
+                return t
+            }
+            let from = try time("since", since, Timestamp(microseconds: .min))
+            let to = try time("until", until, Timestamp(microseconds: .max))
+            guard from < to else {
+                printError("--since must be before --until")
+                throw ExitCode(2)
+            }
+            return .written(from...Timestamp(microseconds: to.microseconds - 1))
+        }
+        if firstSeq != nil || lastSeq != nil {
+            let from = firstSeq ?? 1
+            let to = lastSeq ?? .max
+            guard from >= 1, from <= to else {
+                printError("--first-seq must be at least 1 and not after --last-seq")
+                throw ExitCode(2)
+            }
+            return .seqs(from...to)
+        }
+        return .all
+    }
+
     func run() async throws {
+        let scope = try scope()
         let (store, config) = try await StorageCommand.open(options, label: "sluice.verify")
         var keys: [IntegrityPublicKey] = []
         for text in publicKey {
@@ -54,7 +102,7 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let report: IntegrityReport
         do {
-            report = try await IntegrityVerifier(store: store, keys: keys).verify()
+            report = try await IntegrityVerifier(store: store, keys: keys).verify(scope)
         } catch {
             throw error.exit()
         }

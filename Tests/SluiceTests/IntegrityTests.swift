@@ -90,6 +90,28 @@ import Testing
         }
     }
 
+    /// A range (of checkpoint times, or of seqs) verifies only the checkpoints in it, trusting
+    /// the first one's link to the one before: a change outside the range is not looked at.
+    @Test func aRangeVerifiesOnlyItsCheckpoints() async throws {
+        try await StoreBackend.sqlite.withStore { store in
+            let first = try await Self.batch(store, 10, from: 0)
+            let second = try await Self.batch(store, 10, from: 10)
+            let third = try await Self.batch(store, 10, from: 20)
+            let removed = first.checkpoint.seqs.ranges[0].lowerBound + 1
+            try await Self.tamper(store, "DELETE FROM events WHERE seq = \(removed)")
+            let verifier = IntegrityVerifier(store: store, keys: [Self.key.publicKey])
+            let later = try await verifier.verify(.seqs(second.checkpoint.seqs.first!...third.seq))
+            #expect(later.problems.isEmpty && later.checkpoints == 2 && later.verifiedEvents == 20)
+            let earlier = try await verifier.verify(.seqs(1...removed))
+            #expect(earlier.checkpoints == 1 && earlier.problems == [.missingEvents(checkpointSeq: first.seq, seqs: SeqRanges([removed]))])
+            // Checkpoints are written at base + 10, 20 and 30 s.
+            let middle = try await verifier.verify(.written((Self.base + .seconds(15))...(Self.base + .seconds(25))))
+            #expect(middle.problems.isEmpty && middle.checkpoints == 1 && middle.verifiedEvents == 10)
+            #expect(try await verifier.verify(.written((Self.base + .seconds(40))...(Self.base + .seconds(50)))).checkpoints == 0)
+            #expect(try await verifier.verify().problems.count == 1)
+        }
+    }
+
     @Test(arguments: StoreBackend.available)
     func twoEventsThatSwappedSeqsNoLongerMatchTheirRoot(_ backend: StoreBackend) async throws {
         try await backend.withStore { store in
@@ -229,6 +251,10 @@ import Testing
             #expect(pending == 1 && lines.count - proofs.count == report.verifiedEvents + 1 + pending)
             #expect(try await client.execute(uri: "/v1/events/export?format=csv&proof=true", method: .get, headers: headers).status == .badRequest)
             #expect(try await client.execute(uri: "/v1/events/export?proof=yes", method: .get, headers: headers).status == .badRequest)
+            // A time range: checkpoints written in it only.
+            #expect(try await client.execute(uri: "/v1/integrity/verify?since=yesterday", method: .get, headers: headers).status == .badRequest)
+            let none = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/verify?since=2020-01-01&until=2020-01-02", method: .get, headers: headers))
+            #expect(none["checkpoints"]?.textValue == "0" && none["intact"] == .bool(true))
             let verdict = String(buffer: try await client.execute(uri: "/ui/integrity", method: .get, headers: [.cookie: cookie]).body)
             #expect(verdict.contains("Intact: 1 checkpoints, \(report.verifiedEvents) events verified"))
         }

@@ -129,6 +129,12 @@ def main():
         offline = subprocess.run([args.python, verifier, exported + "", other], capture_output=True, text=True, timeout=120)
         checks("another public key verifies nothing", offline.returncode == 1, offline.stdout[-300:])
 
+        # A seq range verifies only the checkpoints covering it; a bad range is refused with exit 2.
+        code, report, _ = verify(args.binary, data, "--config", config, "--first-seq", "1", "--last-seq", "5")
+        checks("verify --first-seq/--last-seq: only the first checkpoint", code == 0 and report["checkpoints"] == 1, json.dumps(report))
+        code, _, err = verify(args.binary, data, "--config", config, "--since", "yesterday")
+        checks("verify --since yesterday: refused, naming the option", code == 2 and "--since yesterday" in err, err)
+
         db = os.path.join(data, "sluice.db")
         marks = checkpoints(db)
         checks("several checkpoints were written", len(marks) >= 3, str(marks))
