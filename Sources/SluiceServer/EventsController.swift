@@ -131,13 +131,7 @@ public enum EventFilterParser {
             guard let v = query[Substring(name)], !v.isEmpty else { return nil }
             return String(v)
         }
-        func time(_ name: String) throws(APIError) -> Timestamp? {
-            guard let v = text(name) else { return nil }
-            guard let t = Timestamp(rfc3339: v) else {
-                throw APIError(.badRequest, "\(name)=\(v) is not a time; use RFC 3339 such as 2026-01-31T00:00:00Z or a date such as 2026-01-31")
-            }
-            return t
-        }
+        func time(_ name: String) throws(APIError) -> Timestamp? { try Self.time(query, name) }
         let known: Set<String> = ["feed", "log_type", "actor", "actor_type", "action", "target", "target_type", "since", "until", "q", "limit", "cursor", "format", "proof"]
         for (name, _) in query where !known.contains(String(name)) {
             throw APIError(.badRequest, "unknown query parameter \"\(name)\"; filters are \(known.sorted().joined(separator: ", "))")
@@ -151,6 +145,15 @@ public enum EventFilterParser {
             throw APIError(.badRequest, "since (\(since)) must be before until (\(until))")
         }
         return filter
+    }
+
+    /// The time in query parameter `name` (RFC 3339 or a date); nil when absent or empty.
+    static func time(_ query: Parameters, _ name: String) throws(APIError) -> Timestamp? {
+        guard let v = query[Substring(name)], !v.isEmpty else { return nil }
+        guard let t = Timestamp(rfc3339: String(v)) else {
+            throw APIError(.badRequest, "\(name)=\(v) is not a time; use RFC 3339 such as 2026-01-31T00:00:00Z or a date such as 2026-01-31")
+        }
+        return t
     }
 
     static func limit(_ query: Parameters, default defaultValue: Int, max: Int) throws(APIError) -> Int {

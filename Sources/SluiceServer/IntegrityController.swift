@@ -57,15 +57,8 @@ struct IntegrityController: Sendable {
         let query = request.uri.queryParameters
         var scope = IntegrityVerifier.Scope.all
         if query["since"] != nil || query["until"] != nil {
-            func time(_ name: String, _ fallback: Timestamp) throws(APIError) -> Timestamp {
-                guard let text = query[Substring(name)].map(String.init) else { return fallback }
-                guard let t = Timestamp(rfc3339: text) else {
-                    throw APIError(.badRequest, "\(name)=\(text) is not a time; use RFC 3339 such as 2026-01-31T00:00:00Z or a date such as 2026-01-31")
-                }
-                return t
-            }
-            let since = try time("since", Timestamp(microseconds: .min))
-            let until = try time("until", Timestamp(microseconds: .max))
+            let since = try EventFilterParser.time(query, "since") ?? Timestamp(microseconds: .min)
+            let until = try EventFilterParser.time(query, "until") ?? Timestamp(microseconds: .max)
             guard since < until else { throw APIError(.badRequest, "since must be before until") }
             scope = .written(since...Timestamp(microseconds: until.microseconds - 1))
         }

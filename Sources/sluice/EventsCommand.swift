@@ -42,14 +42,7 @@ struct EventsCommand: AsyncParsableCommand {
                 printError("--format \(format) is not supported; use csv or ndjson")
                 throw ExitCode(2)
             }
-            func time(_ flag: String, _ value: String?) throws -> Timestamp? {
-                guard let value else { return nil }
-                guard let t = Timestamp(rfc3339: value) else {
-                    printError("--\(flag) \(value) is not a time; use RFC 3339 (2026-01-31T00:00:00Z) or a date (2026-01-31)")
-                    throw ExitCode(2)
-                }
-                return t
-            }
+            let time = timeOption
             let filter = EventFilter(
                 source: feed, logType: logType, actor: actor, actorType: actorType, action: action.map(ActionMatch.init),
                 target: target, targetType: targetType, since: try time("since", since), until: try time("until", until), text: text

@@ -48,16 +48,8 @@ struct VerifyCommand: AsyncParsableCommand {
                 printError("give a time range (--since/--until) or a seq range (--first-seq/--last-seq), not both")
                 throw ExitCode(2)
             }
-            func time(_ flag: String, _ text: String?, _ fallback: Timestamp) throws -> Timestamp {
-                guard let text else { return fallback }
-                guard let t = Timestamp(rfc3339: text) else {
-                    printError("--\(flag) \(text) is not a time; use RFC 3339 (2026-01-31T00:00:00Z) or a date (2026-01-31)")
-                    throw ExitCode(2)
-                }
-                return t
-            }
-            let from = try time("since", since, Timestamp(microseconds: .min))
-            let to = try time("until", until, Timestamp(microseconds: .max))
+            let from = try timeOption("since", since) ?? Timestamp(microseconds: .min)
+            let to = try timeOption("until", until) ?? Timestamp(microseconds: .max)
             guard from < to else {
                 printError("--since must be before --until")
                 throw ExitCode(2)

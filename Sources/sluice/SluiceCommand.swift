@@ -135,3 +135,14 @@ func exitOnRefusal<T, Refusal: CommandLineRefusal>(_ body: () async throws(Refus
         throw ExitCode(error.isRefusal ? 2 : 1)
     }
 }
+
+/// The time a `--FLAG` option gives (RFC 3339 or a date); nil when not given. A value that is
+/// not a time exits 2 naming it.
+func timeOption(_ flag: String, _ value: String?) throws -> Timestamp? {
+    guard let value else { return nil }
+    guard let t = Timestamp(rfc3339: value) else {
+        printError("--\(flag) \(value) is not a time; use RFC 3339 (2026-01-31T00:00:00Z) or a date (2026-01-31)")
+        throw ExitCode(2)
+    }
+    return t
+}
