@@ -56,6 +56,7 @@ let package = Package(
             dependencies: [
                 "SluiceCore",
                 "SluiceCompression",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -239,12 +240,18 @@ let package = Package(
         ),
         // One test target per library for what needs only that library; SluiceTests below is the
         // integration target (real sockets, stores, the whole application).
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SluiceCoreTests", dependencies: ["SluiceCore", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings
+        ),
         .testTarget(name: "SluiceCompressionTests", dependencies: ["SluiceCompression"], swiftSettings: swiftSettings),
-        .testTarget(name: "SluiceIntegrityTests", dependencies: ["SluiceCore", "SluiceIntegrity"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SluiceIntegrityTests", dependencies: ["SluiceCore", "SluiceIntegrity", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SluiceStoreKitTests",
-            dependencies: ["SluiceCore", "SluiceStoreKit", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SluiceCore", "SluiceStoreKit", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP"], swiftSettings: swiftSettings),

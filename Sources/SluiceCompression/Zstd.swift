@@ -180,13 +180,15 @@ public final class ZstdDecompressor: @unchecked Sendable {
             throw ZstdError(.tooLarge, "the stored zstd frame declares \(declared) bytes, more than the limit of \(limit)")
         }
         let size = Int(declared)
-        var output = [UInt8](repeating: 0, count: size)
-        let written = output.withUnsafeMutableBytes { out in
-            if let dictionary {
+        var written = 0
+        // Not zeroed first: zstd writes every byte, and a frame that writes fewer is refused below.
+        let output = [UInt8](unsafeUninitializedCapacity: size) { out, count in
+            written = if let dictionary {
                 ZSTD_decompress_usingDDict(context, out.baseAddress, size, input.baseAddress, input.count, dictionary.ddict)
             } else {
                 ZSTD_decompressDCtx(context, out.baseAddress, size, input.baseAddress, input.count)
             }
+            count = ZSTD_isError(written) == 0 && written == size ? size : 0
         }
         if ZSTD_isError(written) != 0 {
             throw ZstdError(.corrupt, "the stored zstd frame does not decode: \(String(cString: ZSTD_getErrorName(written)))")

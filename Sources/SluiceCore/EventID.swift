@@ -83,18 +83,31 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     private static func encode(high64: UInt64, low64: UInt64) -> EventID {
-        var chars = [UInt8](repeating: 0, count: 26)
-        var i = 25
+        // Written straight into the string's storage: one allocation per id (every event read
+        // back gets one).
+        EventID(unchecked: String(unsafeUninitializedCapacity: 26) { write(high64, low64, into: $0) })
+    }
+
+    /// Writes the 26 digits of 128 bits into `chars`; returns 26.
+    private static func write(_ high64: UInt64, _ low64: UInt64, into chars: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var lowBits = low64
         var highBits = high64
-        for _ in 0..<26 {
-            let digit = Int(lowBits & 0x1F)
-            chars[i] = alphabet[digit]
+        for i in stride(from: 25, through: 0, by: -1) {
+            chars[i] = alphabet[Int(lowBits & 0x1F)]
             lowBits = (lowBits >> 5) | ((highBits & 0x1F) << 59)
             highBits >>= 5
-            i -= 1
         }
-        return EventID(unchecked: String(decoding: chars, as: UTF8.self))
+        return 26
+    }
+
+    /// The text of ``stored(occurredAt:seq:)`` in a temporary buffer, for `body` only: for a
+    /// reader that needs the id's bytes (a leaf hash) for every event, not a string.
+    public static func withStoredText<R>(occurredAt: Timestamp, seq: Int64, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let ms = UInt64(max(0, occurredAt.microseconds / 1000)) & 0xFFFF_FFFF_FFFF
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 26) { chars in
+            _ = write(ms << 16 | storedMark, UInt64(bitPattern: seq), into: chars)
+            return body(UnsafeRawBufferPointer(chars))
+        }
     }
 
     public static func make(at time: Timestamp) -> EventID {

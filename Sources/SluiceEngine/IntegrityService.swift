@@ -7,7 +7,8 @@ import SluiceIntegrity
 /// group stops it after everything that writes events, so the last checkpoint covers them all).
 /// With `leases`, one instance at a time writes checkpoints (lease `integrity`), each commit
 /// fenced by its lease; the chain's compare-and-set keeps a failover from skipping or repeating
-/// a range.
+/// a range. Between checkpoints the store keeps the digests of what this instance commits
+/// (``CommitDigests``); a checkpoint comes sooner than `interval` once ``CommitDigests/checkpointAt`` events wait.
 public final class IntegrityService: Service {
     let checkpointer: IntegrityCheckpointer
     let interval: Duration
@@ -26,10 +27,12 @@ public final class IntegrityService: Service {
     }
 
     public func run() async throws {
+        // Digests taken as events commit spare the checkpoint reading them back.
+        let digests = checkpointer.store.keepCommitDigests()
         await cancelWhenGracefulShutdown {
             await LeasedWork.run(Self.leaseName, settings: self.leases, logger: self.logger) { fence in
                 while !Task.isCancelled {
-                    do { try await Task.sleep(for: self.interval) } catch { return }
+                    do { try await self.waitForNextCheckpoint(digests) } catch { return }
                     await self.checkpoint(fence: fence)
                 }
             }
@@ -40,6 +43,20 @@ public final class IntegrityService: Service {
             await self.checkpoint(fence: fence)
         }
     }
+
+    /// Sleeps `interval`, or less when the commit digests fill up: a busy store is then covered
+    /// in more, smaller checkpoints rather than read back.
+    func waitForNextCheckpoint(_ digests: CommitDigests?) async throws {
+        guard let digests else { return try await Task.sleep(for: interval) }
+        let start = ContinuousClock.now
+        while start.duration(to: .now) < interval {
+            try await Task.sleep(for: min(Self.fillCheck, interval - start.duration(to: .now)))
+            if digests.isFilling { return }
+        }
+    }
+
+    /// How often a waiting service looks whether the commit digests are filling up.
+    static let fillCheck: Duration = .seconds(1)
 
     /// Writes one checkpoint now; a failure is logged and the next interval tries again (the
     /// events stay uncovered until then, never lost).

@@ -58,6 +58,6 @@ extension IntegrityCheckpoint {
 
     /// Whether a stored event is a checkpoint (the events checkpoints do not cover).
     public static func isCheckpoint(_ event: StoredEvent) -> Bool {
-        event.logType == logType && event.source == AdminAuditEntry.source
+        IntegrityRow.isCheckpoint(source: event.source, logType: event.logType)
     }
 }

@@ -1,3 +1,4 @@
+import Crypto
 import SluiceCore
 
 /// Writes the next checkpoint: covers every event committed since the last one (checkpoints'
@@ -52,22 +53,22 @@ public struct IntegrityCheckpointer: Sendable {
             }
             position = read
         }
-        var leaves: [MerkleHash] = []
+        var tree = MerkleTree.Builder()
         var seqs: [Int64] = []
         var readThrough = position.lastSeq
-        try await LeafReader(store: store, pageSize: pageSize).read(after: position.lastSeq) { (page) throws(StoreError) in
+        try await LeafReader(store: store, pageSize: pageSize, digestsAtCommit: true).read(after: position.lastSeq) { (page) throws(StoreError) in
             for entry in page {
                 if let leaf = entry.leaf {
-                    leaves.append(leaf)
+                    tree.append(leaf)
                     seqs.append(entry.seq)
                 }
             }
             readThrough = page.last?.seq ?? readThrough
         }
-        guard !leaves.isEmpty else { return nil }
+        guard tree.count > 0 else { return nil }
         let checkpoint: IntegrityCheckpoint
         do {
-            checkpoint = try IntegrityCheckpoint.sign(seqs: SeqRanges(seqs), root: MerkleTree.root(leaves), previous: position.hash, time: time, key: key)
+            checkpoint = try IntegrityCheckpoint.sign(seqs: SeqRanges(seqs), root: tree.root, previous: position.hash, time: time, key: key)
         } catch {
             throw StoreError(.invalidRequest, "could not sign an integrity checkpoint: \(error)")
         }

@@ -1,3 +1,4 @@
+import Crypto
 import SluiceCore
 
 /// Something verification found wrong, with the seqs and ids that locate it.
@@ -71,7 +72,7 @@ public struct IntegrityReport: Sendable {
 public struct IntegrityVerifier: Sendable {
     public let store: any EventStore
     public let keys: [IntegrityPublicKey]
-    public var pageSize = 10_000
+    public var pageSize = 50_000
 
     public init(store: any EventStore, keys: [IntegrityPublicKey]) {
         self.store = store
@@ -79,9 +80,10 @@ public struct IntegrityVerifier: Sendable {
     }
 
     private struct Leaf {
-        var seq: Int64
-        var id: String
-        var hash: MerkleHash
+        var row: IntegrityRow
+        var seq: Int64 { row.seq }
+        var hash: SHA256Digest { row.leaf! }
+        var id: EventID { row.id }
     }
 
     /// The seqs retention recorded as purged, as sorted runs.
@@ -156,7 +158,7 @@ public struct IntegrityVerifier: Sendable {
         try await LeafReader(store: store, pageSize: pageSize).read(after: start, through: through) { (page) throws(StoreError) in
             for entry in page {
                 guard let event = entry.checkpoint else {
-                    if let leaf = entry.leaf { waiting.append(Leaf(seq: entry.seq, id: entry.id, hash: leaf)) }
+                    if entry.leaf != nil { waiting.append(Leaf(row: entry)) }
                     continue
                 }
                 report.checkpoints += 1
@@ -184,7 +186,7 @@ public struct IntegrityVerifier: Sendable {
                 if checkpoint.previous != previous && previousTrusted {
                     report.problems.append(.missingCheckpoint(beforeSeq: event.seq, uncovered: SeqRanges(before.map(\.seq))))
                 } else {
-                    report.problems.append(contentsOf: before.map { .uncoveredEvent(seq: $0.seq, id: $0.id) })
+                    report.problems.append(contentsOf: before.map { .uncoveredEvent(seq: $0.seq, id: $0.id.rawValue) })
                 }
                 if first <= coveredThrough { report.problems.append(.overlappingCheckpoint(checkpointSeq: event.seq)) }
                 let inRange = waiting.prefix { $0.seq <= last }
@@ -195,7 +197,7 @@ public struct IntegrityVerifier: Sendable {
                     if checkpoint.seqs.contains(leaf.seq) {
                         covered.append(leaf)
                     } else {
-                        report.problems.append(.insertedEvent(seq: leaf.seq, id: leaf.id, checkpointSeq: event.seq))
+                        report.problems.append(.insertedEvent(seq: leaf.seq, id: leaf.id.rawValue, checkpointSeq: event.seq))
                         problemsHere += 1
                     }
                 }
@@ -211,7 +213,7 @@ public struct IntegrityVerifier: Sendable {
                         report.problems.append(.missingEvents(checkpointSeq: event.seq, seqs: SeqRanges(missing)))
                         problemsHere += 1
                     }
-                } else if MerkleTree.root(covered.map(\.hash)) != checkpoint.root {
+                } else if MerkleTree.root(ofLeaves: covered.map(\.hash)) != checkpoint.root {
                     report.problems.append(.changedEvents(checkpointSeq: event.seq, seqs: checkpoint.seqs))
                     problemsHere += 1
                 }

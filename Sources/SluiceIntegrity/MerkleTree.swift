@@ -35,6 +35,67 @@ public enum MerkleTree {
         return level[0]
     }
 
+    /// ``root(_:)`` over leaf hashes held as digests: each level is hashed in place over one flat
+    /// buffer, with no array per node (a checkpoint or a verification hashes one node per event).
+    public static func root(ofLeaves leaves: [SHA256Digest]) -> MerkleHash {
+        guard !leaves.isEmpty else { return Array(SHA256.hash(data: [UInt8]())) }
+        var level = [UInt8](repeating: 0, count: leaves.count * 32)
+        level.withUnsafeMutableBytes { buffer in
+            for (i, leaf) in leaves.enumerated() {
+                leaf.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[i * 32..<i * 32 + 32]).copyMemory(from: $0) }
+            }
+            var count = leaves.count
+            while count > 1 {
+                var next = 0
+                var i = 0
+                while i + 1 < count {
+                    var hasher = SHA256()
+                    hasher.update(data: nodePrefix)
+                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[i * 32..<i * 32 + 64]))
+                    // Node `next` is written over a pair already read (next ≤ i).
+                    hasher.finalize().withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: buffer[next * 32..<next * 32 + 32]).copyMemory(from: $0) }
+                    next += 1
+                    i += 2
+                }
+                if i < count {
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[next * 32..<next * 32 + 32])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: buffer[i * 32..<i * 32 + 32]))
+                    next += 1
+                }
+                count = next
+            }
+        }
+        return Array(level[0..<32])
+    }
+
+    /// Builds a root leaf by leaf in O(log n) memory: the perfect subtrees so far, largest
+    /// first (one per bit of the leaf count). RFC 6962's root is then those subtrees folded
+    /// from the right, since its tree splits at the largest power of two below n. A checkpoint
+    /// adds its leaves page by page, so the tree's hashing is spread over the pages instead of
+    /// done in one long step at the end.
+    public struct Builder: Sendable {
+        private var subtrees: [(size: Int, hash: MerkleHash)] = []
+        public private(set) var count = 0
+
+        public init() {}
+
+        public mutating func append(_ leaf: SHA256Digest) {
+            var node = (size: 1, hash: leaf.withUnsafeBytes { Array($0) })
+            while let last = subtrees.last, last.size == node.size {
+                subtrees.removeLast()
+                node = (last.size * 2, nodeHash(last.hash, node.hash))
+            }
+            subtrees.append(node)
+            count += 1
+        }
+
+        public var root: MerkleHash {
+            guard var root = subtrees.last?.hash else { return Array(SHA256.hash(data: [UInt8]())) }
+            for subtree in subtrees.dropLast().reversed() { root = nodeHash(subtree.hash, root) }
+            return root
+        }
+    }
+
     /// The level above `level`: each pair hashed into its parent, an odd last node carried up.
     static func parents(of level: [MerkleHash]) -> [MerkleHash] {
         var next: [MerkleHash] = []

@@ -1,3 +1,4 @@
+import Crypto
 import SluiceCore
 
 /// What a store keeps of one event besides its indexed columns, before compression: the raw
@@ -134,6 +135,22 @@ package enum EventRecord {
         )
     }
 
+    /// The stored event of a row: its columns and its record.
+    package static func storedEvent(
+        seq: Int64, source: String, logType: String, action: String, origin: String?, occurredAt: Timestamp, record: [UInt8]
+    ) throws(StoreError) -> StoredEvent {
+        let fields = try decode(record, occurredAt: occurredAt)
+        return StoredEvent(
+            seq: seq, id: fields.legacyID ?? EventID.stored(occurredAt: occurredAt, seq: seq), source: source, logType: logType,
+            receivedAt: fields.receivedAt,
+            normalized: NormalizedEvent(
+                occurredAt: occurredAt, action: action, actor: fields.actor, targets: fields.targets, context: fields.context,
+                schemaVersion: fields.schemaVersion
+            ),
+            raw: fields.raw, origin: origin
+        )
+    }
+
     /// The raw bytes and the time of arrival, from the record's head alone.
     package static func decodeHead(_ bytes: [UInt8], occurredAt: Timestamp) throws(StoreError) -> (raw: [UInt8], receivedAt: Timestamp) {
         var reader = ByteReader(bytes)
@@ -142,6 +159,80 @@ package enum EventRecord {
         }
         let raw = try reader.bytes(try reader.count())
         return (raw, Timestamp(microseconds: occurredAt.microseconds &+ (try reader.signedVarint())))
+    }
+
+    /// The integrity content digest (``IntegrityLeaf``) of the event whose record this is, with
+    /// its row's columns, and its legacy id if it has one: the record's fields are copied into
+    /// the leaf's encoding as they are read (into `fields`, emptied first: a reader reuses one),
+    /// and no event is built.
+    package static func integrityContent(
+        _ bytes: [UInt8], source: String, logType: String, origin: String?, action: String, occurredAt: Int64,
+        into fields: inout IntegrityLeaf.Fields
+    ) throws(StoreError) -> (content: SHA256Digest, legacyID: EventID?) {
+        var reader = ByteReader(bytes)
+        guard try reader.byte() == format else {
+            throw StoreError(.corrupt, "the stored record has an unknown format \(bytes.first.map(String.init) ?? "none")")
+        }
+        let rawCount = try reader.count()
+        let rawStart = reader.offset
+        reader.offset += rawCount
+        fields.bytes.removeAll(keepingCapacity: true)
+        fields.text(source)
+        fields.text(logType)
+        fields.presence(origin != nil)
+        if let origin { fields.text(origin) }
+        fields.number(occurredAt)
+        fields.number(occurredAt &+ (try reader.signedVarint()))
+        fields.text(action)
+        let flags = Flags(rawValue: try reader.varint())
+        func text() throws(StoreError) {
+            let n = try reader.count()
+            fields.text(bytes: bytes, reader.offset..<reader.offset + n)
+            reader.offset += n
+        }
+        func optionalText() throws(StoreError) {
+            let v = try reader.varint()
+            fields.presence(v != 0)
+            guard v != 0 else { return }
+            guard v - 1 <= UInt64(reader.remaining) else { throw ByteReader.damaged("a length of \(v - 1) runs past its end") }
+            let n = Int(v - 1)
+            fields.text(bytes: bytes, reader.offset..<reader.offset + n)
+            reader.offset += n
+        }
+        fields.presence(flags.contains(.actor))
+        if flags.contains(.actor) {
+            try text()
+            try text()
+            try optionalText()
+            let metadata = try reader.count()
+            fields.count(metadata)
+            // Stored in the leaf's order already (UTF-8 byte order of the keys).
+            for _ in 0..<metadata {
+                try text()
+                try text()
+            }
+        }
+        let targets = try reader.count()
+        fields.count(targets)
+        for _ in 0..<targets {
+            try text()
+            try text()
+            try optionalText()
+        }
+        fields.presence(flags.contains(.location))
+        if flags.contains(.location) { try text() }
+        fields.presence(flags.contains(.userAgent))
+        if flags.contains(.userAgent) { try text() }
+        fields.presence(flags.contains(.schemaVersion))
+        if flags.contains(.schemaVersion) { fields.number(Int64(Int(truncatingIfNeeded: try reader.signedVarint()))) }
+        var legacyID: EventID?
+        if flags.contains(.legacyID) {
+            let high = try reader.uint64()
+            legacyID = EventID(bits: high, try reader.uint64())
+        }
+        guard reader.isAtEnd else { throw StoreError(.corrupt, "the stored record has \(reader.remaining) unread bytes at its end") }
+        let content = bytes.withUnsafeBytes { all in fields.digest(raw: UnsafeRawBufferPointer(rebasing: all[rawStart..<rawStart + rawCount])) }
+        return (content, legacyID)
     }
 
     private static func string(_ value: String, _ out: inout [UInt8]) {

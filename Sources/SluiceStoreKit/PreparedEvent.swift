@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import SluiceCompression
 import SluiceCore
@@ -22,6 +23,11 @@ package struct PreparedEvent: Sendable {
     /// Bytes of its record before compression.
     package var recordBytes: Int
     package var terms: [TermBytes]
+    /// The integrity content digest (``IntegrityLeaf``), when the store keeps commit digests and
+    /// this is not a checkpoint's own event.
+    package var content: SHA256Digest?
+    /// Whether this is an integrity checkpoint's own event.
+    package var isCheckpoint: Bool
 }
 
 /// Prepares events for a store: record, compression with the stream's dictionary, samples for
@@ -42,16 +48,16 @@ package struct EventPreparer: Sendable {
     package static let parallelThreshold = 256
 
     /// The prepared events, in order, and whether a dictionary is due for training.
-    package func prepare(_ events: [IncomingEvent], receivedAt: Timestamp, legacyIDs: [EventID?]? = nil) throws(StoreError) -> (events: [PreparedEvent], trainingDue: Bool) {
+    package func prepare(_ events: [IncomingEvent], receivedAt: Timestamp, legacyIDs: [EventID?]? = nil, digests: Bool = false) throws(StoreError) -> (events: [PreparedEvent], trainingDue: Bool) {
         guard events.count >= Self.parallelThreshold else {
-            return try prepare(events[...], receivedAt: receivedAt, legacyIDs: legacyIDs?[...])
+            return try prepare(events[...], receivedAt: receivedAt, legacyIDs: legacyIDs?[...], digests: digests)
         }
         let middle = events.count / 2
         let halves = [0..<middle, middle..<events.count]
         let results = Mutex<[Result<(events: [PreparedEvent], trainingDue: Bool), StoreError>?]>([nil, nil])
         DispatchQueue.concurrentPerform(iterations: 2) { half in
             let range = halves[half]
-            let result = Result { () throws(StoreError) in try prepare(events[range], receivedAt: receivedAt, legacyIDs: legacyIDs?[range]) }
+            let result = Result { () throws(StoreError) in try prepare(events[range], receivedAt: receivedAt, legacyIDs: legacyIDs?[range], digests: digests) }
             results.withLock { $0[half] = result }
         }
         let (first, second) = results.withLock { ($0[0]!, $0[1]!) }
@@ -61,7 +67,7 @@ package struct EventPreparer: Sendable {
     }
 
     private func prepare(
-        _ events: ArraySlice<IncomingEvent>, receivedAt: Timestamp, legacyIDs: ArraySlice<EventID?>?
+        _ events: ArraySlice<IncomingEvent>, receivedAt: Timestamp, legacyIDs: ArraySlice<EventID?>?, digests: Bool
     ) throws(StoreError) -> (events: [PreparedEvent], trainingDue: Bool) {
         var prepared: [PreparedEvent] = []
         prepared.reserveCapacity(events.count)
@@ -73,6 +79,7 @@ package struct EventPreparer: Sendable {
         var samples: [[UInt8]] = []
         var totals = (rows: 0, plain: 0, stored: 0)
         var record: [UInt8] = []
+        var leafFields = IntegrityLeaf.Fields()
         func settle() {
             guard let stream else { return }
             if !samples.isEmpty { trainer.offer(samples, for: stream) }
@@ -99,6 +106,7 @@ package struct EventPreparer: Sendable {
                 totals.plain += record.count
                 totals.stored += sealed.payload.count
                 let n = event.normalized
+                let isCheckpoint = IntegrityRow.isCheckpoint(source: event.source, logType: event.logType)
                 prepared.append(PreparedEvent(
                     source: event.source, logType: event.logType, action: n.action, origin: event.origin,
                     occurredAt: n.occurredAt.microseconds, dedupeKey: StoredDedupeKey.bytes(for: event),
@@ -106,7 +114,14 @@ package struct EventPreparer: Sendable {
                     terms: EventTerms.terms(
                         source: event.source, logType: event.logType, action: n.action, actorType: n.actor?.type,
                         actorID: n.actor?.id, actorName: n.actor?.name, targets: n.targets
-                    )
+                    ),
+                    content: digests && !isCheckpoint
+                        ? IntegrityLeaf.content(
+                            source: event.source, logType: event.logType, origin: event.origin, normalized: n, receivedAt: receivedAt, raw: event.raw,
+                            into: &leafFields
+                        )
+                        : nil,
+                    isCheckpoint: isCheckpoint
                 ))
             }
         }

@@ -43,10 +43,20 @@ package enum PayloadCodec {
         _ payload: [UInt8], dict: Int64?, book: DictionaryBook, using decompressor: ZstdDecompressor,
         load: (Int64) throws(StoreError) -> (bytes: [UInt8], level: Int32)?
     ) throws(StoreError) -> [UInt8] {
+        try open(payload, dict: dict, using: decompressor) { (dict) throws(StoreError) in
+            try book.dictionary(dict, load: { () throws(StoreError) in try load(dict) })
+        }
+    }
+
+    /// ``open(_:dict:book:using:load:)`` with the dictionary found by `dictionary` (nil: the
+    /// store does not have it), for a reader that keeps the last one at hand.
+    package static func open(
+        _ payload: [UInt8], dict: Int64?, using decompressor: ZstdDecompressor, dictionary find: (Int64) throws(StoreError) -> ZstdDictionary?
+    ) throws(StoreError) -> [UInt8] {
         guard let dict else { return payload }
         var dictionary: ZstdDictionary?
         if dict > 0 {
-            guard let found = try book.dictionary(dict, load: { () throws(StoreError) in try load(dict) }) else {
+            guard let found = try find(dict) else {
                 throw StoreError(.corrupt, "its payload needs zstd dictionary \(dict), which the store does not have")
             }
             dictionary = found

@@ -126,22 +126,17 @@ struct SQLiteEventRows {
     func event(_ row: Row) throws -> StoredEvent {
         let seq: Int64 = row[0]
         let occurredAt = Timestamp(microseconds: row[4])
-        let fields: EventRecord.Fields
+        let originID: Int64? = row[5]
+        let (source, logType, action) = (try labels.value(row[1], in: db), try labels.value(row[2], in: db), try labels.value(row[3], in: db))
+        let origin = try originID.map { try labels.value($0, in: db) }
         do {
-            fields = try EventRecord.decode(try record(row, seq: seq, occurredAt: occurredAt), occurredAt: occurredAt)
+            return try EventRecord.storedEvent(
+                seq: seq, source: source, logType: logType, action: action, origin: origin, occurredAt: occurredAt,
+                record: try record(row, seq: seq, occurredAt: occurredAt)
+            )
         } catch {
             throw Self.unreadable(seq: seq, occurredAt: occurredAt, error)
         }
-        let originID: Int64? = row[5]
-        return StoredEvent(
-            seq: seq, id: fields.legacyID ?? EventID.stored(occurredAt: occurredAt, seq: seq),
-            source: try labels.value(row[1], in: db), logType: try labels.value(row[2], in: db), receivedAt: fields.receivedAt,
-            normalized: NormalizedEvent(
-                occurredAt: occurredAt, action: try labels.value(row[3], in: db), actor: fields.actor, targets: fields.targets,
-                context: fields.context, schemaVersion: fields.schemaVersion
-            ),
-            raw: fields.raw, origin: try originID.map { try labels.value($0, in: db) }
-        )
     }
 
     /// What delivery needs of a row of the lean table: the record's head only.

@@ -48,6 +48,9 @@ public final class SQLiteEventStore: EventStore {
     let livePostings = LivePostings()
     /// Why background compaction of old rows stopped, when it did (a full disk).
     let compactionPause = Mutex<String?>(nil)
+    /// Content digests of this process's commits, for integrity checkpoints, once asked for.
+    let commitDigests = CommitDigests()
+    let keepsCommitDigests = Atomic(false)
     /// Whether this process has committed events (``close()`` has nothing to finish otherwise).
     let wroteEvents = Atomic(false)
     /// Commits of this process are published as they happen; those of another process on the same
@@ -183,7 +186,7 @@ public final class SQLiteEventStore: EventStore {
             if untimedKeysRemain.load(ordering: .relaxed) || legacyRemains.load(ordering: .relaxed) {
                 (events, storedBefore) = try await droppingStoredElsewhere(events)
             }
-            let (rows, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt)
+            let (rows, trainingDue) = try preparer.prepare(events, receivedAt: receivedAt, digests: keepsCommitDigests.load(ordering: .relaxed))
             if trainingDue { scheduleTraining() }
             let result = try await committer.submit(PendingAppend(rows: rows, checkpoint: checkpoint, committedAt: receivedAt)) {
                 writerQueue.async { self.drain() }
@@ -331,9 +334,16 @@ public final class SQLiteEventStore: EventStore {
     }
 
     private func insert(_ item: PendingAppend, labels ids: [LabelTable.LabelName: Int64], in db: Database) throws -> AppendResult {
-        let result = try insert(rows: item.rows, labels: ids, in: db)
+        var digests: [CommitDigests.Entry] = []
+        let result = try insert(rows: item.rows, labels: ids, in: db, digests: &digests)
         if let checkpoint = item.checkpoint {
             try Self.moveCheckpoint(checkpoint, at: item.committedAt, in: db)
+        }
+        // Registered last: a request whose checkpoint move fails rolls its rows back (its
+        // savepoint, or the group's transaction), and their seqs may be drawn again.
+        if !digests.isEmpty {
+            let (book, committed) = (commitDigests, digests)
+            db.afterNextTransaction { _ in book.add(committed) }
         }
         return result
     }
@@ -345,6 +355,16 @@ public final class SQLiteEventStore: EventStore {
     /// watermark, theirs among them, has been indexed.
     func insert(
         rows: [PreparedEvent], labels ids: [LabelTable.LabelName: Int64], seqs: [Int64]? = nil, index: Bool = true, in db: Database
+    ) throws -> AppendResult {
+        var unused: [CommitDigests.Entry] = []
+        return try insert(rows: rows, labels: ids, seqs: seqs, index: index, in: db, digests: &unused)
+    }
+
+    /// ``insert(rows:labels:seqs:index:in:)``, handing back the commit digests of the inserted
+    /// rows that carry one, for the caller to record once nothing of its work can roll back.
+    func insert(
+        rows: [PreparedEvent], labels ids: [LabelTable.LabelName: Int64], seqs: [Int64]? = nil, index: Bool = true, in db: Database,
+        digests committedDigests: inout [CommitDigests.Entry]
     ) throws -> AppendResult {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO events (seq, source, log_type, action, occurred_at, dedupe_key, origin, dict, payload)
@@ -358,6 +378,7 @@ public final class SQLiteEventStore: EventStore {
         var duplicates = 0
         var indexed: [LivePostings.Entry] = []
         indexed.reserveCapacity(rows.count)
+        var digests: [CommitDigests.Entry] = []
         var stats = StorageStatsDelta()
         var recent = (source: RecentLabels(), logType: RecentLabels(), action: RecentLabels(), origin: RecentLabels())
         for (i, row) in rows.enumerated() {
@@ -378,6 +399,9 @@ public final class SQLiteEventStore: EventStore {
             }
             accepted += 1
             indexed.append(LivePostings.Entry(terms: row.terms, occurredAt: row.occurredAt, seq: db.lastInsertedRowID))
+            if row.content != nil || row.isCheckpoint {
+                digests.append(CommitDigests.Entry(seq: db.lastInsertedRowID, occurredAt: row.occurredAt, content: row.content))
+            }
             stats.add(source: source, logType: logType, dict: row.dict, rawBytes: row.rawBytes, storedBytes: row.payload.count)
         }
         try stats.write(in: db)
@@ -386,6 +410,8 @@ public final class SQLiteEventStore: EventStore {
             let committed = indexed
             db.afterNextTransaction { _ in live.add(committed) }
         }
+        // Moved rows (`seqs` given) were committed, and digested, before.
+        if seqs == nil { committedDigests = digests }
         return AppendResult(accepted: accepted, duplicates: duplicates)
     }
 

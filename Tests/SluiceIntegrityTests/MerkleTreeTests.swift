@@ -1,3 +1,4 @@
+import Crypto
 import SluiceCore
 import SluiceIntegrity
 import Testing
@@ -23,6 +24,28 @@ import Testing
         let hashes = Self.leaves.map(MerkleTree.leafHash)
         for size in 1...8 {
             #expect(MerkleTree.root(Array(hashes.prefix(size))).hexString == Self.roots[size - 1], "tree of \(size)")
+        }
+        // The in-place root over digests, which checkpoints and verification use, agrees.
+        #expect(MerkleTree.root(ofLeaves: []).hexString == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        let digests = Self.leaves.map { SHA256.hash(data: [0x00] + $0) }
+        for size in 1...8 {
+            #expect(MerkleTree.root(ofLeaves: Array(digests.prefix(size))).hexString == Self.roots[size - 1], "tree of \(size)")
+        }
+        let many = (0..<1_000).map { SHA256.hash(data: [UInt8]("leaf \($0)".utf8)) }
+        for size in [9, 31, 64, 65, 999, 1_000] {
+            #expect(MerkleTree.root(ofLeaves: Array(many.prefix(size))) == MerkleTree.root(many.prefix(size).map { Array($0) }), "tree of \(size)")
+        }
+        // And so does the builder that checkpoints add their leaves to, at every size.
+        var builder = MerkleTree.Builder()
+        #expect(builder.root == MerkleTree.root([]))
+        for (i, leaf) in many.prefix(300).enumerated() {
+            builder.append(leaf)
+            #expect(builder.root == MerkleTree.root(many.prefix(i + 1).map { Array($0) }), "tree of \(i + 1)")
+        }
+        for size in 1...8 {
+            var small = MerkleTree.Builder()
+            for leaf in digests.prefix(size) { small.append(leaf) }
+            #expect(small.root.hexString == Self.roots[size - 1], "tree of \(size)")
         }
     }
 

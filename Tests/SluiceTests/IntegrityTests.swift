@@ -183,6 +183,34 @@ import Testing
         }
     }
 
+    /// With the store keeping commit digests (as the running service has it), a checkpoint covers
+    /// what was committed, not what is stored by the time it is written: a change made in between
+    /// is caught. Rows a failed request rolled back (its seqs drawn again by the next) leave no
+    /// digest behind, and duplicates none.
+    @Test func aCheckpointFromCommitDigestsCoversWhatWasCommitted() async throws {
+        try await StoreBackend.sqlite.withStore { store in
+            #expect(store.keepCommitDigests() != nil)
+            let stale = CheckpointUpdate(stream: "collector/other", expectedVersion: 5, value: "x")
+            await #expect(throws: StoreError.self) {
+                try await store.append(
+                    (0..<3).map { EventStoreContract.event(occurredAt: Self.base + .seconds($0), key: "gone\($0)") }, receivedAt: Self.base, checkpoint: stale
+                )
+            }
+            let first = try await Self.batch(store, 10, from: 0)
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(3), key: "e3")], receivedAt: Self.base)
+            #expect(try await Self.verify(store).problems.isEmpty)
+            #expect(first.checkpoint.seqs.count == 10)
+
+            let events = (10..<20).map { i in EventStoreContract.event(occurredAt: Self.base + .seconds(i), key: "e\(i)") }
+            _ = try await store.append(events, receivedAt: Self.base + .seconds(10))
+            let edited = try await store.latestSeq() - 4
+            try await Self.tamper(store, "UPDATE events SET occurred_at = occurred_at + 1000000 WHERE seq = \(edited)")
+            let second = try #require(try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(30), fence: nil))
+            let report = try await Self.verify(store)
+            #expect(report.problems == [.changedEvents(checkpointSeq: try await store.latestSeq(), seqs: second.seqs)])
+        }
+    }
+
     /// Two writers chaining onto the same checkpoint: the second one's compare-and-set fails and
     /// nothing of it is stored, so the chain never forks.
     @Test(arguments: StoreBackend.available)

@@ -28,7 +28,7 @@ def micros(text):
 
 def leaf_data(event, raw):
     """The leaf of one exported event (docs/integrity.md, "What is covered")."""
-    out = bytearray(b"sluice-leaf-v1\n")
+    out = bytearray()
 
     def number(value):
         out.extend(struct.pack(">q", value))
@@ -45,8 +45,6 @@ def leaf_data(event, raw):
             out.append(1)
             write(value)
 
-    number(event["seq"])
-    text(event["id"])
     text(event["feed"])
     text(event["log_type"])
     optional(event.get("origin"), text)
@@ -75,6 +73,12 @@ def leaf_data(event, raw):
     optional(event["context"].get("user_agent"), text)
     optional(event.get("schema_version"), number)
     text(raw)
+    content = hashlib.sha256(bytes(out)).digest()
+
+    out = bytearray(b"sluice-leaf-v2\n")
+    number(event["seq"])
+    text(event["id"])
+    out.extend(content)
     return bytes(out)
 
 

@@ -31,6 +31,15 @@ public protocol EventStore: Sendable {
     func event(id: EventID) async throws(StoreError) -> StoredEvent?
     /// Events after `seq` in store order (what a consumer reads next), at most `limit`.
     func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent]
+    /// Events after `seq` in store order as integrity reads them (``IntegrityRow``), at most
+    /// `limit`. With `digestsAtCommit`, a digest this process took as it committed an event may
+    /// stand in for reading the event back (what a checkpoint covers is what was committed);
+    /// verification passes false and every row is read and digested anew.
+    func integrityRows(after seq: Int64, limit: Int, digestsAtCommit: Bool) async throws(StoreError) -> [IntegrityRow]
+    /// Asks the store to keep the content digests of the events this process commits from now
+    /// on (``CommitDigests``), for ``integrityRows(after:limit:digestsAtCommit:)``; nil when the
+    /// store does not (its checkpoints then read every event back).
+    func keepCommitDigests() -> CommitDigests?
     /// Deletes up to `limit` events that occurred before `cutoff`, oldest first; returns the seqs
     /// that went. Integrity checkpoints (Sluice's own `SLUICE_INTEGRITY` events) are kept: they
     /// are small, and they are what proves the rest of the chain. `audit`, given the seqs, is
@@ -41,6 +50,14 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    /// Reads the events themselves and digests them here; a store that can digest its rows
+    /// without building each event answers faster.
+    public func integrityRows(after seq: Int64, limit: Int, digestsAtCommit: Bool) async throws(StoreError) -> [IntegrityRow] {
+        try await events(afterSeq: seq, limit: limit).map(IntegrityRow.init(reading:))
+    }
+
+    public func keepCommitDigests() -> CommitDigests? { nil }
+
     /// Commits `events` atomically; returns only after commit.
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {
         try await append(events, receivedAt: receivedAt, checkpoint: nil)
