@@ -17,6 +17,7 @@ extension IntegrityCheckpoint {
             JSONMember("seqs", .string(seqs.description)),
             JSONMember("count", .number(String(seqs.count))),
             JSONMember("root", .string(root.hexString)),
+            JSONMember("fingerprints", .string(fingerprints.hexString)),
             JSONMember("previous", .string(previous.hexString)),
             JSONMember("time", .string(time.rfc3339)),
         ])

@@ -4,7 +4,8 @@ import SluiceCore
 /// Writes the next checkpoint: covers every event committed since the last one (checkpoints'
 /// own events aside) with a signed Merkle root chained to the last checkpoint, and stores it as
 /// an event in the same transaction that moves the `sluice/integrity` stream checkpoint (the
-/// last seq read and the checkpoint's hash). Two writers never both chain onto the same
+/// last seq read and the checkpoint's hash) and keeps its fingerprint list (an entity digest of
+/// that stream). Two writers never both chain onto the same
 /// checkpoint: the second one's compare-and-set fails (`.conflict`) and nothing of it is stored.
 public struct IntegrityCheckpointer: Sendable {
     public static let stream = "sluice/integrity"
@@ -54,12 +55,14 @@ public struct IntegrityCheckpointer: Sendable {
             position = read
         }
         var tree = MerkleTree.Builder()
+        var fingerprints: [UInt8] = []
         var seqs: [Int64] = []
         var readThrough = position.lastSeq
         try await LeafReader(store: store, pageSize: pageSize, digestsAtCommit: true).read(after: position.lastSeq) { (page) throws(StoreError) in
             for entry in page {
                 if let leaf = entry.leaf {
                     tree.append(leaf)
+                    IntegrityCheckpoint.appendFingerprint(of: leaf, to: &fingerprints)
                     seqs.append(entry.seq)
                 }
             }
@@ -68,14 +71,19 @@ public struct IntegrityCheckpointer: Sendable {
         guard tree.count > 0 else { return nil }
         let checkpoint: IntegrityCheckpoint
         do {
-            checkpoint = try IntegrityCheckpoint.sign(seqs: SeqRanges(seqs), root: tree.root, previous: position.hash, time: time, key: key)
+            checkpoint = try IntegrityCheckpoint.sign(
+                seqs: SeqRanges(seqs), root: tree.root, fingerprints: Array(SHA256.hash(data: fingerprints)), previous: position.hash, time: time, key: key
+            )
         } catch {
             throw StoreError(.invalidRequest, "could not sign an integrity checkpoint: \(error)")
         }
         let moved = Position(lastSeq: readThrough, hash: checkpoint.hash)
         _ = try await store.append(
             [checkpoint.incomingEvent], receivedAt: time,
-            checkpoint: CheckpointUpdate(stream: Self.stream, expectedVersion: stored?.version ?? 0, value: moved.text, fence: fence)
+            checkpoint: CheckpointUpdate(
+                stream: Self.stream, expectedVersion: stored?.version ?? 0, value: moved.text,
+                entityDigests: [checkpoint.fingerprintsEntity: fingerprints], fence: fence
+            )
         )
         return checkpoint
     }

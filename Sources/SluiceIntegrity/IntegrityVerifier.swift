@@ -16,8 +16,11 @@ public enum IntegrityProblem: Sendable, Hashable, CustomStringConvertible {
     case missingEvents(checkpointSeq: Int64, seqs: SeqRanges)
     /// A stored event inside a checkpoint's range that the checkpoint does not list.
     case insertedEvent(seq: Int64, id: String, checkpointSeq: Int64)
-    /// The events a checkpoint covers are all there, but no longer hash to its root: one or more
-    /// of them changed (their bytes, a normalized field, or their seqs among themselves).
+    /// A covered event no longer matches its fingerprint in the checkpoint's (authentic) list:
+    /// its bytes, a normalized field, or its seq changed.
+    case changedEvent(seq: Int64, id: String, checkpointSeq: Int64)
+    /// The events a checkpoint covers are all there, but no longer hash to its root, and which
+    /// of them changed cannot be told (the fingerprint list is gone or was altered too).
     case changedEvents(checkpointSeq: Int64, seqs: SeqRanges)
     /// A checkpoint covering seqs that an earlier one covered.
     case overlappingCheckpoint(checkpointSeq: Int64)
@@ -37,6 +40,7 @@ public enum IntegrityProblem: Sendable, Hashable, CustomStringConvertible {
                 + (uncovered.count > 0 ? "; events \(uncovered) were covered only by it" : "")
         case .missingEvents(let seq, let seqs): "events \(seqs) are covered by checkpoint seq \(seq) but are no longer stored"
         case .insertedEvent(let seq, let id, let checkpoint): "event seq \(seq) (\(id)) lies in the range of checkpoint seq \(checkpoint), which does not cover it: it was added later"
+        case .changedEvent(let seq, let id, let checkpoint): "event seq \(seq) (\(id)) changed after checkpoint seq \(checkpoint) covered it"
         case .changedEvents(let seq, let seqs): "events \(seqs) no longer match the root of checkpoint seq \(seq): one or more of them changed"
         case .overlappingCheckpoint(let seq): "checkpoint seq \(seq) covers seqs an earlier checkpoint covered"
         case .uncoveredEvent(let seq, let id): "event seq \(seq) (\(id)) is older than a checkpoint but covered by none"
@@ -84,6 +88,33 @@ public struct IntegrityVerifier: Sendable {
         var seq: Int64 { row.seq }
         var hash: SHA256Digest { row.leaf! }
         var id: EventID { row.id }
+    }
+
+    /// The covered events whose leaves no longer match their fingerprints, when the checkpoint's
+    /// fingerprint list is stored and hashes to its signed value; none otherwise. `covered` are
+    /// stored events the checkpoint lists, ascending (some of its events may be gone). A match is
+    /// 4 bytes: it names what changed, while the root is what proves that something did.
+    func changedByFingerprint(_ covered: [IntegrityRow], checkpoint: IntegrityCheckpoint) async throws(StoreError) -> [IntegrityRow] {
+        let width = IntegrityCheckpoint.fingerprintWidth
+        guard !covered.isEmpty,
+              let list = try await store.entityDigest(stream: IntegrityCheckpointer.stream, entity: checkpoint.fingerprintsEntity),
+              list.count == Int(checkpoint.seqs.count) * width, Array(SHA256.hash(data: list)) == checkpoint.fingerprints else { return [] }
+        // Each event's position among the listed seqs: one walk over both, in order.
+        var changed: [IntegrityRow] = []
+        var run = 0
+        var before = 0
+        let ranges = checkpoint.seqs.ranges
+        for row in covered {
+            while run < ranges.count && ranges[run].upperBound < row.seq {
+                before += Int(ranges[run].upperBound - ranges[run].lowerBound + 1)
+                run += 1
+            }
+            guard run < ranges.count, ranges[run].contains(row.seq), let leaf = row.leaf else { continue }
+            let index = before + Int(row.seq - ranges[run].lowerBound)
+            let matches = leaf.withUnsafeBytes { $0.prefix(width).elementsEqual(list[index * width..<(index + 1) * width]) }
+            if !matches { changed.append(row) }
+        }
+        return changed
     }
 
     /// The seqs retention recorded as purged, as sorted runs.
@@ -208,13 +239,21 @@ public struct IntegrityVerifier: Sendable {
                     report.purgedEvents += absent.count - missing.count
                     if missing.isEmpty {
                         report.unprovableAfterPurge += covered.count
-                        covered = []
                     } else {
                         report.problems.append(.missingEvents(checkpointSeq: event.seq, seqs: SeqRanges(missing)))
                         problemsHere += 1
                     }
+                    // The root cannot be recomputed without every event; the fingerprints still
+                    // name a change among those left.
+                    let changed = try await changedByFingerprint(covered.map(\.row), checkpoint: checkpoint)
+                    report.problems += changed.map { .changedEvent(seq: $0.seq, id: $0.id.rawValue, checkpointSeq: event.seq) }
+                    problemsHere += changed.count
+                    if missing.isEmpty { covered = [] }
                 } else if MerkleTree.root(ofLeaves: covered.map(\.hash)) != checkpoint.root {
-                    report.problems.append(.changedEvents(checkpointSeq: event.seq, seqs: checkpoint.seqs))
+                    let changed = try await changedByFingerprint(covered.map(\.row), checkpoint: checkpoint)
+                    report.problems += changed.isEmpty
+                        ? [.changedEvents(checkpointSeq: event.seq, seqs: checkpoint.seqs)]
+                        : changed.map { .changedEvent(seq: $0.seq, id: $0.id.rawValue, checkpointSeq: event.seq) }
                     problemsHere += 1
                 }
                 if trustedHere && problemsHere == 0 && report.problems.isEmpty {

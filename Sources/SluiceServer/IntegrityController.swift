@@ -45,6 +45,7 @@ struct IntegrityController: Sendable {
                     JSONMember("seq", .number(String(event.seq))), JSONMember("id", .string(event.id.rawValue)),
                     JSONMember("key_id", .string(checkpoint.keyID)), JSONMember("seqs", .string(checkpoint.seqs.description)),
                     JSONMember("count", .number(String(checkpoint.seqs.count))), JSONMember("root", .string(checkpoint.root.hexString)),
+                    JSONMember("fingerprints", .string(checkpoint.fingerprints.hexString)),
                     JSONMember("previous", .string(checkpoint.previous.hexString)), JSONMember("time", .string(checkpoint.time.rfc3339)),
                     JSONMember("statement", .string(checkpoint.statement)),
                     JSONMember("signature", .string(Data(checkpoint.signature).base64EncodedString())),

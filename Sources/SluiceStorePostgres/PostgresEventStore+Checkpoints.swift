@@ -95,4 +95,13 @@ extension PostgresEventStore {
             throw Self.storeError(error, doing: "read entity digests")
         }
     }
+
+    public func entityDigest(stream: String, entity: String) async throws(StoreError) -> [UInt8]? {
+        do {
+            let rows = try await database.rows("SELECT digest FROM collector_entities WHERE stream = \(stream) AND entity = \(entity)")
+            return try rows.first.map { Array(buffer: try $0.decode(ByteBuffer.self)) }
+        } catch {
+            throw Self.storeError(error, doing: "read an entity digest")
+        }
+    }
 }

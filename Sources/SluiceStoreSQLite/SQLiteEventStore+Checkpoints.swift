@@ -85,6 +85,16 @@ extension SQLiteEventStore {
         }
     }
 
+    public func entityDigest(stream: String, entity: String) async throws(StoreError) -> [UInt8]? {
+        do {
+            return try await pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT CAST(digest AS BLOB) FROM collector_entities WHERE stream = ? AND entity = ?", arguments: [stream, entity]).map { Array($0) }
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read an entity digest")
+        }
+    }
+
     private static func checkpoint(from row: Row) -> StreamCheckpoint {
         StreamCheckpoint(
             stream: row["stream"], value: row["value"], version: row["version"],

@@ -10,7 +10,10 @@ import Testing
         for n in 0..<count {
             let seqs = SeqRanges(Int64(n * 10 + 1)...Int64(n * 10 + 10))
             let root = MerkleTree.root(seqs.ranges.flatMap { $0 }.map { MerkleTree.leafHash(Array("event \($0)".utf8)) })
-            let checkpoint = try IntegrityCheckpoint.sign(seqs: seqs, root: root, previous: previous, time: Timestamp(microseconds: Int64(n) * 60_000_000), key: key)
+            let checkpoint = try IntegrityCheckpoint.sign(
+                seqs: seqs, root: root, fingerprints: Array(repeating: UInt8(n), count: 32), previous: previous,
+                time: Timestamp(microseconds: Int64(n) * 60_000_000), key: key
+            )
             out.append(checkpoint)
             previous = checkpoint.hash
         }
@@ -25,7 +28,8 @@ import Testing
         for checkpoint in checkpoints {
             #expect(IntegrityCheckpoint(statement: checkpoint.statement, signature: checkpoint.signature) == checkpoint)
         }
-        #expect(checkpoints[0].statement.hasPrefix("sluice integrity checkpoint v1\nkey \(key.publicKey.id)\nseqs 1-10\ncount 10\n"))
+        #expect(checkpoints[0].statement.hasPrefix("sluice integrity checkpoint v2\nkey \(key.publicKey.id)\nseqs 1-10\ncount 10\n"))
+        #expect(checkpoints[1].statement.contains("\nfingerprints \(String(repeating: "01", count: 32))\nprevious "))
     }
 
     @Test func eachKindOfDamageIsNamedWhereItIs() throws {
@@ -39,11 +43,17 @@ import Testing
 
         var edited = checkpoints
         edited[1].root[0] ^= 1
+        var list = checkpoints
+        list[3].fingerprints[31] ^= 1
+        // The fingerprint list's digest is signed like the rest.
+        #expect(list.problems(keys: [key.publicKey]) == [.badSignature(index: 3, keyID: key.publicKey.id), .brokenChain(index: 4)])
         // Its signature no longer matches, and its hash (so the next link) changed.
         #expect(edited.problems(keys: [key.publicKey]) == [.badSignature(index: 1, keyID: key.publicKey.id), .brokenChain(index: 2)])
 
         var forged = checkpoints
-        forged[3] = try IntegrityCheckpoint.sign(seqs: forged[3].seqs, root: forged[3].root, previous: forged[3].previous, time: forged[3].time, key: other)
+        forged[3] = try IntegrityCheckpoint.sign(
+            seqs: forged[3].seqs, root: forged[3].root, fingerprints: forged[3].fingerprints, previous: forged[3].previous, time: forged[3].time, key: other
+        )
         #expect(forged.problems(keys: [key.publicKey]) == [.unknownKey(index: 3, keyID: other.publicKey.id), .brokenChain(index: 4)])
         // A rotation: checkpoints name their key, and verify with every key given.
         #expect(forged.problems(keys: [key.publicKey, other.publicKey]) == [.brokenChain(index: 4)])
@@ -57,7 +67,8 @@ import Testing
         let statement = checkpoint.statement
         for damaged in [
             statement.replacingOccurrences(of: "count 10", with: "count 11"),
-            statement.replacingOccurrences(of: "v1", with: "v2"),
+            statement.replacingOccurrences(of: "v2", with: "v1"),
+            statement.replacingOccurrences(of: "fingerprints ", with: "fingerprint "),
             statement.replacingOccurrences(of: "root ", with: "root  "),
             String(statement.dropLast()),
             statement.uppercased(),

@@ -42,6 +42,11 @@ import Testing
         }
     }
 
+    /// The id of the event stored under `seq` now.
+    static func id(_ store: any SluiceStorage, _ seq: Int64) async throws -> String {
+        try #require(try await store.events(afterSeq: seq - 1, limit: 1).first { $0.seq == seq }).id.rawValue
+    }
+
     static func verify(_ store: any SluiceStorage, keys: [IntegrityPublicKey] = [key.publicKey]) async throws -> IntegrityReport {
         try await IntegrityVerifier(store: store, keys: keys).verify()
     }
@@ -72,9 +77,12 @@ import Testing
             #expect(try await Self.verify(store).problems.isEmpty)
             let removed = first.checkpoint.seqs.ranges[0].lowerBound + 3
             let edited = second.checkpoint.seqs.ranges[0].lowerBound + 5
+            // Beside a removal the root cannot be recomputed; the fingerprints still name this one.
+            let editedBesideRemoved = removed + 4
             try await Self.tamper(
                 store,
                 "DELETE FROM events WHERE seq = \(removed)",
+                "UPDATE events SET occurred_at = occurred_at + 1 WHERE seq = \(editedBesideRemoved)",
                 // A normalized field: the event's time.
                 "UPDATE events SET occurred_at = occurred_at + 1000000 WHERE seq = \(edited)",
                 // The third checkpoint's own event.
@@ -83,7 +91,8 @@ import Testing
             let report = try await Self.verify(store)
             #expect(report.problems == [
                 .missingEvents(checkpointSeq: first.seq, seqs: SeqRanges([removed])),
-                .changedEvents(checkpointSeq: second.seq, seqs: second.checkpoint.seqs),
+                .changedEvent(seq: editedBesideRemoved, id: try await Self.id(store, editedBesideRemoved), checkpointSeq: first.seq),
+                .changedEvent(seq: edited, id: try await Self.id(store, edited), checkpointSeq: second.seq),
                 .missingCheckpoint(beforeSeq: fourth.seq, uncovered: third.checkpoint.seqs),
             ])
             #expect(report.verifiedThrough == nil)
@@ -121,7 +130,32 @@ import Testing
             try await Self.tamper(
                 store, "UPDATE events SET seq = -1 WHERE seq = \(a)", "UPDATE events SET seq = \(a) WHERE seq = \(b)", "UPDATE events SET seq = \(b) WHERE seq = -1"
             )
-            #expect(try await Self.verify(store).problems == [.changedEvents(checkpointSeq: only.seq, seqs: only.checkpoint.seqs)])
+            #expect(try await Self.verify(store).problems == [
+                .changedEvent(seq: a, id: try await Self.id(store, a), checkpointSeq: only.seq),
+                .changedEvent(seq: b, id: try await Self.id(store, b), checkpointSeq: only.seq),
+            ])
+        }
+    }
+
+    /// Which event changed is told by the checkpoint's fingerprint list, trusted only while it
+    /// hashes to the signed value: with the list altered or gone, the change is still reported,
+    /// for the checkpoint's whole range.
+    @Test(arguments: StoreBackend.available)
+    func withoutItsFingerprintsAChangeIsReportedForTheWholeCheckpoint(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let first = try await Self.batch(store, 4, from: 0)
+            let second = try await Self.batch(store, 4, from: 4)
+            let a = first.checkpoint.seqs.ranges[0].lowerBound
+            let b = second.checkpoint.seqs.ranges[0].lowerBound
+            try await Self.tamper(
+                store, "UPDATE events SET occurred_at = occurred_at + 1 WHERE seq IN (\(a), \(b))",
+                "UPDATE collector_entities SET digest = digest || digest WHERE entity = '\(first.checkpoint.fingerprintsEntity)'",
+                "DELETE FROM collector_entities WHERE entity = '\(second.checkpoint.fingerprintsEntity)'"
+            )
+            #expect(try await Self.verify(store).problems == [
+                .changedEvents(checkpointSeq: first.seq, seqs: first.checkpoint.seqs),
+                .changedEvents(checkpointSeq: second.seq, seqs: second.checkpoint.seqs),
+            ])
         }
     }
 
@@ -147,7 +181,7 @@ import Testing
             _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(2), key: "forged")], receivedAt: Self.base)
             let appended = try await store.latestSeq()
             try await Self.tamper(store, "UPDATE events SET seq = \(gap) WHERE seq = \(appended)")
-            #expect(try await Self.verify(store).problems == [.changedEvents(checkpointSeq: only.seq, seqs: only.checkpoint.seqs)])
+            #expect(try await Self.verify(store).problems == [.changedEvent(seq: gap, id: try await Self.id(store, gap), checkpointSeq: only.seq)])
         }
     }
 
@@ -207,7 +241,7 @@ import Testing
             try await Self.tamper(store, "UPDATE events SET occurred_at = occurred_at + 1000000 WHERE seq = \(edited)")
             let second = try #require(try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(30), fence: nil))
             let report = try await Self.verify(store)
-            #expect(report.problems == [.changedEvents(checkpointSeq: try await store.latestSeq(), seqs: second.seqs)])
+            #expect(report.problems == [.changedEvent(seq: edited, id: try await Self.id(store, edited), checkpointSeq: try await store.latestSeq())])
         }
     }
 

@@ -113,9 +113,9 @@ def verify_inclusion(leaf, index, size, path, root):
 
 def parse_statement(statement):
     lines = statement.split("\n")
-    if len(lines) != 8 or lines[0] != "sluice integrity checkpoint v1" or lines[7] != "":
-        raise ValueError("not a v1 checkpoint statement")
-    fields = dict(line.split(" ", 1) for line in lines[1:7])
+    if len(lines) != 9 or lines[0] != "sluice integrity checkpoint v2" or lines[8] != "":
+        raise ValueError("not a v2 checkpoint statement")
+    fields = dict(line.split(" ", 1) for line in lines[1:8])
     return {"key": fields["key"], "count": int(fields["count"]), "root": bytes.fromhex(fields["root"])}
 
 

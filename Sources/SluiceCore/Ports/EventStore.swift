@@ -26,6 +26,8 @@ public protocol EventStore: Sendable {
     func recordRun(stream: String, summary: String, at time: Timestamp) async throws(StoreError)
     /// The entity digests a snapshot stream has recorded (entity id → content digest).
     func entityDigests(stream: String) async throws(StoreError) -> [String: [UInt8]]
+    /// One entity's digest of `stream` (nil when none is recorded).
+    func entityDigest(stream: String, entity: String) async throws(StoreError) -> [UInt8]?
     /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
     func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
     func event(id: EventID) async throws(StoreError) -> StoredEvent?
