@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SluiceCore
+import SluiceIntegrity
 import SluiceServer
 import SluiceSources
 import SluiceStorePostgres
@@ -220,10 +221,10 @@ struct ConfigReader {
             config.storage.sqlite.path = dataDirectory + "/sluice.db"
         }
         checkRoutes(config, routesNode: routesNode)
-        if config.storage.postgres != nil, config.integrity.enabled, config.integrity.keyFile == nil {
+        if config.storage.postgres != nil, config.integrity.enabled, config.integrity.keyFile == nil, config.integrity.key == nil {
             warnings.append(ConfigIssue(
                 path: "integrity.key_file",
-                message: "not set: each instance on PostgreSQL signs checkpoints with a key of its own data directory; give all instances one key_file so one public key verifies the chain"
+                message: "not set: each instance on PostgreSQL signs checkpoints with a key of its own data directory; give all instances one key_file (or key by reference) so one public key verifies the chain"
             ))
         }
         checkWorkflowTriggers(config)
@@ -344,13 +345,31 @@ struct ConfigReader {
     }
 
     mutating func readIntegrity(_ node: Node, into integrity: inout IntegritySettings) {
-        guard let entries = mapping(node, "integrity", allowed: ["enabled", "interval", "key_file"]) else { return }
+        guard let entries = mapping(node, "integrity", allowed: ["enabled", "interval", "key_file", "key", "trusted_keys"]) else { return }
         for (key, value) in entries {
             switch key {
             case "enabled": integrity.enabled = bool(value, "integrity.enabled") ?? integrity.enabled
             case "interval": integrity.interval = duration(value, "integrity.interval") ?? integrity.interval
+            case "key": integrity.key = secret(value, "integrity.key") ?? integrity.key
+            case "trusted_keys":
+                guard let items = value.sequence else {
+                    fail("integrity.trusted_keys", "expected a list of base64 public keys (as `sluice integrity public-key` prints them)", value)
+                    continue
+                }
+                for (index, item) in items.enumerated() {
+                    let path = "integrity.trusted_keys[\(index)]"
+                    guard let text = text(item, path) else { continue }
+                    if IntegrityPublicKey(base64: text) == nil {
+                        fail(path, "\(text) is not a base64 Ed25519 public key (32 bytes)", item)
+                    } else {
+                        integrity.trustedKeys.append(text)
+                    }
+                }
             default: integrity.keyFile = text(value, "integrity.key_file") ?? integrity.keyFile
             }
+        }
+        if integrity.key != nil && integrity.keyFile != nil {
+            fail("integrity.key", "give the signing key either by reference (key) or as a file (key_file), not both", node)
         }
     }
 

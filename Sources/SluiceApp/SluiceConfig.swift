@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SluiceCore
 import SluiceDestinations
+import SluiceIntegrity
 import SluiceServer
 import SluiceSources
 import SluiceStorePostgres
@@ -97,10 +98,35 @@ public struct IntegritySettings: Sendable {
     /// The Ed25519 key that signs checkpoints; nil: `integrity.key` beside the SQLite database,
     /// made on first start.
     public var keyFile: String?
+    /// The signing key itself, from a secret reference (`integrity.key: "${env:NAME}"`): the key
+    /// file's text, or its base64 line alone. Excludes `keyFile`.
+    public var key: String?
+    /// Public keys (base64) whose checkpoints also verify: the keys used before a rotation.
+    public var trustedKeys: [String] = []
 
     /// Where the signing key is read (and, the first time, written).
     public func keyPath(storage: StorageSettings) -> String {
         keyFile ?? (URL(fileURLWithPath: storage.sqlite.path).deletingLastPathComponent().path + "/integrity.key")
+    }
+}
+
+extension SluiceConfig {
+    /// The key that signs this instance's checkpoints: the one `integrity.key` references, or the
+    /// key file (made there first when `create`; nil when there is none and not creating).
+    /// Errors name where the key came from, never the key.
+    public func integritySigningKey(create: Bool) throws(IntegrityKeyError) -> (key: IntegrityKey, created: Bool)? {
+        if let text = integrity.key {
+            return (try IntegrityKey.parse(text, source: "integrity.key (the secret it references)"), false)
+        }
+        let path = integrity.keyPath(storage: storage)
+        if create { return try IntegrityKey.loadOrCreate(path: path) }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return (try IntegrityKey.load(path: path), false)
+    }
+
+    /// The public keys verification trusts: the instance's own (`own`) and `integrity.trusted_keys`.
+    public func integrityTrustedKeys(own: IntegrityPublicKey?) -> [IntegrityPublicKey] {
+        (own.map { [$0] } ?? []) + integrity.trustedKeys.compactMap(IntegrityPublicKey.init(base64:))
     }
 }
 

@@ -99,7 +99,7 @@ public enum SluiceRuntime {
             destinations: delivery,
             workflows: workflows?.control,
             leases: leases.map { LeaseDirectory(store: $0.store, holder: $0.holder) },
-            integrityKey: integrityKey?.publicKey
+            integrityKey: integrityKey?.publicKey, integrityTrustedKeys: config.integrityTrustedKeys(own: integrityKey?.publicKey)
         )
         return Prepared(
             store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery,
@@ -111,10 +111,13 @@ public enum SluiceRuntime {
     /// integrity is off; a key file others can read is refused with the reason.
     static func integrityKey(_ config: SluiceConfig, logger: Logger) throws(StoreError) -> IntegrityKey? {
         guard config.integrity.enabled else { return nil }
-        let path = config.integrity.keyPath(storage: config.storage)
         do {
-            let (key, created) = try IntegrityKey.loadOrCreate(path: path)
-            if created { logger.notice("made the integrity checkpoint key", metadata: ["integrity.key_file": "\(path)", "integrity.key_id": "\(key.publicKey.id)"]) }
+            guard let (key, created) = try config.integritySigningKey(create: true) else { return nil }
+            if created {
+                logger.notice("made the integrity checkpoint key", metadata: [
+                    "integrity.key_file": "\(config.integrity.keyPath(storage: config.storage))", "integrity.key_id": "\(key.publicKey.id)",
+                ])
+            }
             return key
         } catch {
             throw StoreError(.invalidRequest, "integrity: \(error.message) (or set integrity.key_file, or integrity.enabled: false)")

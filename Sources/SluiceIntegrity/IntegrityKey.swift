@@ -51,9 +51,11 @@ public struct IntegrityKey: Sendable {
         return try parse(text, source: path)
     }
 
-    /// Reads a key from its file text (or from a secret reference's value).
+    /// Reads a key from its file text, or from a secret reference's value: the file's text, or its
+    /// base64 line alone. The error names `source`, never the text.
     public static func parse(_ text: String, source: String) throws(IntegrityKeyError) -> IntegrityKey {
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        var lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        if lines.count == 1 { lines.insert(fileHeader, at: 0) }
         guard lines.count == 2, lines[0] == fileHeader, let raw = Data(base64Encoded: lines[1]), raw.count == 32,
               let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
             throw IntegrityKeyError("\(source) is not an integrity key (expected the line \"\(fileHeader)\" and a base64 Ed25519 private key)")

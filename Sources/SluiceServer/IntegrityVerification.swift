@@ -11,13 +11,16 @@ import Synchronization
 final class IntegrityVerification: Sendable {
     let store: any EventStore
     let key: IntegrityPublicKey?
+    /// The keys whose checkpoints verify (`key` and the keys before a rotation).
+    let trusted: [IntegrityPublicKey]
     let now: @Sendable () -> Timestamp
     /// The last verification run here: its report's summary and when it ran.
     private let last = Mutex<(report: IntegrityReport, at: Timestamp)?>(nil)
 
-    init(store: any EventStore, key: IntegrityPublicKey?, now: @escaping @Sendable () -> Timestamp) {
+    init(store: any EventStore, key: IntegrityPublicKey?, trusted: [IntegrityPublicKey], now: @escaping @Sendable () -> Timestamp) {
         self.store = store
         self.key = key
+        self.trusted = trusted
         self.now = now
     }
 
@@ -46,8 +49,8 @@ final class IntegrityVerification: Sendable {
     /// Runs a verification (of the whole store unless `scope` says otherwise) and keeps the
     /// summary of a whole-store one for the status line.
     func verify(_ scope: IntegrityVerifier.Scope = .all) async throws -> IntegrityReport? {
-        guard let key else { return nil }
-        let report = try await storeCall { try await IntegrityVerifier(store: store, keys: [key]).verify(scope) }
+        guard key != nil else { return nil }
+        let report = try await storeCall { try await IntegrityVerifier(store: store, keys: trusted).verify(scope) }
         if scope == .all { last.withLock { $0 = (report, now()) } }
         return report
     }

@@ -32,6 +32,8 @@ public struct ServerDependencies: Sendable {
     public var leases: LeaseDirectory?
     /// The key that signs integrity checkpoints (nil while integrity is off).
     public var integrityKey: IntegrityPublicKey?
+    /// The keys verification trusts: the signing key and those used before a rotation.
+    public var integrityTrustedKeys: [IntegrityPublicKey]
 
     public init(
         store: any EventStore,
@@ -47,9 +49,11 @@ public struct ServerDependencies: Sendable {
         destinations: (any DestinationControl)? = nil,
         workflows: (any WorkflowControl)? = nil,
         leases: LeaseDirectory? = nil,
-        integrityKey: IntegrityPublicKey? = nil
+        integrityKey: IntegrityPublicKey? = nil,
+        integrityTrustedKeys: [IntegrityPublicKey]? = nil
     ) {
         self.integrityKey = integrityKey
+        self.integrityTrustedKeys = integrityTrustedKeys ?? (integrityKey.map { [$0] } ?? [])
         self.workflows = workflows
         self.leases = leases
         self.collectors = collectors
@@ -98,7 +102,9 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     WorkflowsController(control: dependencies.workflows).addRoutes(to: admin)
     CredentialsController(credentials: dependencies.credentials, administration: dependencies.credentialAdministration).addRoutes(to: admin)
     LeasesController(leases: dependencies.leases, now: dependencies.now).addRoutes(to: admin)
-    let integrity = IntegrityVerification(store: dependencies.store, key: dependencies.integrityKey, now: dependencies.now)
+    let integrity = IntegrityVerification(
+        store: dependencies.store, key: dependencies.integrityKey, trusted: dependencies.integrityTrustedKeys, now: dependencies.now
+    )
     IntegrityController(store: dependencies.store, verification: integrity).addRoutes(to: admin)
     let gate = WebGate(sessions: WebSessions(), credentials: dependencies.credentials, now: dependencies.now)
     WebOperationsController(

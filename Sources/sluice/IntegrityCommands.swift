@@ -12,8 +12,9 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Prove that no stored event was changed, removed or slipped in since its integrity checkpoint.",
         discussion: """
-        Trusted keys: the instance's own key file (integrity.key_file, or integrity.key beside the database) and every \
-        --public-key given (base64, as `sluice integrity public-key` prints it; for checkpoints signed before a key rotation).
+        Trusted keys: the instance's own key (integrity.key by reference, integrity.key_file, or integrity.key beside the \
+        database), integrity.trusted_keys, and every --public-key given (base64, as `sluice integrity public-key` prints it; \
+        for checkpoints signed before a key rotation).
         Events committed after the last checkpoint are not covered yet: verify fails on them unless --allow-pending.
         """
     )
@@ -80,13 +81,11 @@ struct VerifyCommand: AsyncParsableCommand {
             keys.append(key)
         }
         let path = config.integrity.keyPath(storage: config.storage)
-        if FileManager.default.fileExists(atPath: path) {
-            do {
-                keys.append(try IntegrityKey.load(path: path).publicKey)
-            } catch {
-                printError(error.message)
-                throw ExitCode(1)
-            }
+        do {
+            keys += config.integrityTrustedKeys(own: try config.integritySigningKey(create: false)?.key.publicKey)
+        } catch {
+            printError(error.message)
+            throw ExitCode(1)
         }
         guard !keys.isEmpty else {
             printError("no trusted key: \(path) does not exist; pass the instance's key with --public-key")
@@ -132,11 +131,13 @@ struct IntegrityCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try options.loadConfig()
-            let path = config.integrity.keyPath(storage: config.storage)
             do {
-                let key = try IntegrityKey.load(path: path).publicKey
+                guard let key = try config.integritySigningKey(create: false)?.key.publicKey else {
+                    printError("no integrity key at \(config.integrity.keyPath(storage: config.storage)): start Sluice once to make it, or set integrity.key_file or integrity.key")
+                    throw ExitCode(1)
+                }
                 print("\(key.base64)  key_id=\(key.id)")
-            } catch {
+            } catch let error as IntegrityKeyError {
                 printError(error.message)
                 throw ExitCode(1)
             }

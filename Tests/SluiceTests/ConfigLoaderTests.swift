@@ -4,6 +4,7 @@ import SluiceCore
 import SluiceDestinations
 import SluiceEngine
 import SluiceHTTP
+import SluiceIntegrity
 import SluiceSources
 import SluiceStorePostgres
 import SluiceStoreSQLite
@@ -142,6 +143,32 @@ import Testing
             .load(yaml: yaml + "\nintegrity: { key_file: /etc/sluice/integrity.key, interval: 30s }\n")
         #expect(shared.warnings.isEmpty && shared.integrity.keyFile == "/etc/sluice/integrity.key" && shared.integrity.interval == .seconds(30))
         #expect(throws: ConfigErrors.self) { try ConfigLoader(environment: environment).load(yaml: "integrity: { interval: never }\n") }
+        // The key by reference (one shared secret for every instance), and old keys after a rotation.
+        let key = IntegrityKey()
+        let old = IntegrityKey().publicKey
+        let byReference = try ConfigLoader(environment: environment.merging(["PG_URL": "postgres://app@db/t", "SIGNING": key.fileText]) { $1 })
+            .load(yaml: yaml + "\nintegrity: { key: \"${env:SIGNING}\", trusted_keys: [\"\(old.base64)\"] }\n")
+        #expect(byReference.warnings.isEmpty)
+        #expect(try byReference.integritySigningKey(create: false)?.key.publicKey == key.publicKey)
+        #expect(byReference.integrityTrustedKeys(own: key.publicKey) == [key.publicKey, old])
+        // The base64 line alone is a key too.
+        let line = String(key.fileText.split(separator: "\n")[1])
+        let bare = try ConfigLoader(environment: ["SIGNING": line]).load(yaml: "integrity: { key: \"${env:SIGNING}\" }\n")
+        #expect(try bare.integritySigningKey(create: false)?.key.publicKey == key.publicKey)
+        for (wrong, path) in [
+            ("integrity: { key: \"${env:SIGNING}\", key_file: /k }\n", "integrity.key"),
+            ("integrity: { trusted_keys: [\"not-a-key\"] }\n", "integrity.trusted_keys[0]"),
+            ("integrity: { trusted_keys: abc }\n", "integrity.trusted_keys"),
+            ("integrity: { key: \"${env:UNSET_SIGNING}\" }\n", "integrity.key"),
+        ] {
+            #expect(performing: { try ConfigLoader(environment: ["SIGNING": line]).load(yaml: wrong) }, throws: { error in
+                (error as? ConfigErrors)?.issues.map(\.path) == [path]
+            })
+        }
+        // A referenced value that is not a key is refused naming the setting, never echoing the value.
+        let notAKey = try ConfigLoader(environment: ["SIGNING": "hunter2-not-a-key"]).load(yaml: "integrity: { key: \"${env:SIGNING}\" }\n")
+        let refusal = #expect(throws: IntegrityKeyError.self) { try notAKey.integritySigningKey(create: false) }
+        #expect(refusal?.message.contains("integrity.key") == true && refusal?.message.contains("hunter2") == false)
         let bad = """
             storage:
               postgres: { url: "${env:PG_URL}", pool_size: 1 }

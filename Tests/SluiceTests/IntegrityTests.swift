@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import PostgresNIO
+import SluiceApp
 import SluiceCore
 import SluiceEngine
 import SluiceIntegrity
@@ -320,5 +321,42 @@ import Testing
             let verdict = String(buffer: try await client.execute(uri: "/ui/integrity", method: .get, headers: [.cookie: cookie]).body)
             #expect(verdict.contains("Intact: 1 checkpoints, \(report.verifiedEvents) events verified"))
         }
+    }
+
+    /// A key rotation: the next instance signs with a key given by reference, trusts the old
+    /// public key, and the API verifies the chain across both; without the old key the old
+    /// checkpoint is named as signed by an untrusted key, and the key itself is never logged.
+    @Test func aRotatedKeyKeepsOldCheckpointsVerifiableThroughTrustedKeys() async throws {
+        let first = try await TestSluice()
+        defer { first.cleanUp() }
+        let old = try IntegrityKey.load(path: first.directory.path + "/integrity.key").publicKey
+        try await first.withLiveServer { client async throws in
+            for _ in 0..<3 { #expect(try await CredentialTests.push(client, secret: TestSluice.defaultFeedSecret) == .ok) }
+        }
+        let new = IntegrityKey()
+        let second = try await TestSluice(adjust: { config in
+            config.integrity.key = new.fileText
+            config.integrity.trustedKeys = [old.base64]
+        }, store: first.store)
+        defer { second.cleanUp() }
+        let headers = CredentialTests.bearer(TestSluice.adminToken)
+        try await second.withLiveServer { client in
+            for _ in 0..<3 { #expect(try await CredentialTests.push(client, secret: TestSluice.defaultFeedSecret) == .ok) }
+            let shown = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/public-key", method: .get, headers: headers))
+            #expect(shown["key_id"]?.stringValue == new.publicKey.id)
+        }
+        // No key file was made: the key came by reference.
+        #expect(!FileManager.default.fileExists(atPath: second.directory.path + "/integrity.key"))
+        try await second.withLiveServer { client in
+            let verified = try CredentialTests.json(try await client.execute(uri: "/v1/integrity/verify", method: .get, headers: headers))
+            #expect(verified["intact"] == .bool(true) && verified["checkpoints"]?.textValue == "2")
+        }
+        let checkpoints = try await IntegrityCheckpoint.stored(in: first.store)
+        let keyIDs = checkpoints.map(\.checkpoint.keyID)
+        #expect(keyIDs == [old.id, new.publicKey.id])
+        let report = try await IntegrityVerifier(store: first.store, keys: [new.publicKey]).verify()
+        #expect(report.problems == [.unknownKey(checkpointSeq: checkpoints[0].seq, keyID: old.id)])
+        let secretLine = String(new.fileText.split(separator: "\n")[1])
+        #expect(!second.allLogText.contains(secretLine))
     }
 }
