@@ -12,6 +12,7 @@ extension ConfigReader {
         let allowed: Set<String> = [
             "type", "base_url", "client_id", "client_secret", "streams", "schedule", "lookback", "overlap", "page_size",
             "file_events_filter", "requests_per_minute", "max_pages_per_run", "request_timeout", "retry", "allow_private_networks",
+            "expect_events_within",
         ]
         guard let entries = mapping(node, path, allowed: allowed) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
@@ -116,7 +117,8 @@ extension ConfigReader {
             }
         }
         guard baseURL != nil, clientID != nil, clientSecret != nil else { return nil }
-        return CollectorSettings(incydr: configuration, schedule: schedule)
+        let expectEventsWithin = fields["expect_events_within"].flatMap { duration($0, "\(path).expect_events_within") }
+        return CollectorSettings(incydr: configuration, schedule: schedule, expectEventsWithin: expectEventsWithin)
     }
 
     /// A plain value that may also be given as `${env:NAME}` or `${file:/path}`.

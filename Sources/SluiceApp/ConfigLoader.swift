@@ -409,17 +409,22 @@ struct ConfigReader {
     }
 
     mutating func readFeed(name: String, _ node: Node, path: String) -> FeedSettings? {
-        let allowed: Set<String> = ["log_type", "secret", "secrets", "verify", "normalizer", "fields", "max_body_bytes", "max_decompressed_bytes", "max_events", "max_depth"]
+        let allowed: Set<String> = [
+            "log_type", "secret", "secrets", "verify", "normalizer", "fields", "max_body_bytes", "max_decompressed_bytes", "max_events", "max_depth",
+            "expect_events_within",
+        ]
         guard let entries = mapping(node, path, allowed: allowed) else { return nil }
         var logType: String?
         var auths: [FeedSettings.Auth] = []
         var normalizerName: String?
         var fieldOverrides: [(String, [FieldPath])] = []
         var limits = PushLimits()
+        var expectEventsWithin: Duration?
         for (key, value) in entries {
             let child = "\(path).\(key)"
             switch key {
             case "log_type": logType = string(value, child)
+            case "expect_events_within": expectEventsWithin = duration(value, child)
             case "secret", "secrets": auths.append(.sharedSecrets(secretList(value, child)))
             case "verify":
                 guard let modes = mapping(value, child, allowed: ["standard_webhooks", "bearer"]) else { continue }
@@ -501,7 +506,8 @@ struct ConfigReader {
             logType: logType ?? (schema == .incidentIO ? "INCIDENT_IO" : "JSON"),
             auth: auth,
             normalizer: normalizer,
-            limits: limits
+            limits: limits,
+            expectEventsWithin: expectEventsWithin
         )
     }
 }

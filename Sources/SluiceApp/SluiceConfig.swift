@@ -130,6 +130,16 @@ extension SluiceConfig {
     }
 }
 
+extension SluiceConfig {
+    /// The feeds and collectors with an `expect_events_within`, for the silence watch.
+    public var sourceExpectations: [SourceExpectation] {
+        feeds.compactMap { feed in feed.expectEventsWithin.map { SourceExpectation(source: feed.name, kind: .feed, within: $0) } }
+            + collectors.compactMap { collector in
+                collector.expectEventsWithin.map { SourceExpectation(source: collector.name, kind: .collector, within: $0) }
+            }
+    }
+}
+
 public struct RetentionSettings: Sendable {
     public var days: Int = 365
     public var batchSize: Int = 5_000
@@ -140,6 +150,8 @@ public struct RetentionSettings: Sendable {
 public struct CollectorSettings: Sendable {
     public var incydr: IncydrConfiguration
     public var schedule: CollectorSchedule
+    /// `expect_events_within`: quieter than this, the collector's source is silent (SilenceWatch).
+    public var expectEventsWithin: Duration?
 
     public var name: String { incydr.name }
 }
@@ -159,6 +171,8 @@ public struct FeedSettings: Sendable {
     public var auth: Auth
     public var normalizer: EventNormalizer
     public var limits: PushLimits = PushLimits()
+    /// `expect_events_within`: quieter than this, the feed is silent (SilenceWatch).
+    public var expectEventsWithin: Duration?
 }
 
 /// `host:port`, with IPv6 hosts in brackets (`[::1]:8080`).

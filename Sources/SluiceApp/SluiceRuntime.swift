@@ -36,6 +36,8 @@ public enum SluiceRuntime {
         public var workflows: WorkflowService?
         /// The checkpoint writer; nil when `integrity.enabled` is false.
         public var integrity: IntegrityService?
+        /// The watch over sources with an `expect_events_within`; nil when none has one.
+        public var silence: SilenceWatch?
 
         /// The long-lived services, in the order they start: the store first.
         var services: [any Service] {
@@ -47,6 +49,7 @@ public enum SluiceRuntime {
             if let scheduler { services.append(scheduler) }
             if let delivery { services.append(delivery) }
             if let workflows { services.append(workflows) }
+            if let silence { services.append(silence) }
             return services
         }
     }
@@ -85,6 +88,10 @@ public enum SluiceRuntime {
                 checkpointer: IntegrityCheckpointer(store: store, key: key), interval: config.integrity.interval, leases: leases, logger: logger, now: now
             )
         }
+        let expectations = config.sourceExpectations
+        let silence = expectations.isEmpty ? nil : SilenceWatch(store: store, expectations: expectations, logger: logger, now: now)
+        var sourceSilence: (@Sendable () async throws(StoreError) -> [SourceSilence])?
+        if let silence { sourceSilence = { () async throws(StoreError) -> [SourceSilence] in try await silence.assess() } }
         let dependencies = ServerDependencies(
             store: store,
             storeSize: { await store.storedBytes() },
@@ -99,11 +106,12 @@ public enum SluiceRuntime {
             destinations: delivery,
             workflows: workflows?.control,
             leases: leases.map { LeaseDirectory(store: $0.store, holder: $0.holder) },
-            integrityKey: integrityKey?.publicKey, integrityTrustedKeys: config.integrityTrustedKeys(own: integrityKey?.publicKey)
+            integrityKey: integrityKey?.publicKey, integrityTrustedKeys: config.integrityTrustedKeys(own: integrityKey?.publicKey),
+            sourceSilence: sourceSilence
         )
         return Prepared(
             store: store, dependencies: dependencies, generated: resolved.generated, config: config, scheduler: scheduler, delivery: delivery,
-            workflows: workflows, integrity: integrity
+            workflows: workflows, integrity: integrity, silence: silence
         )
     }
 

@@ -34,6 +34,8 @@ public struct ServerDependencies: Sendable {
     public var integrityKey: IntegrityPublicKey?
     /// The keys verification trusts: the signing key and those used before a rotation.
     public var integrityTrustedKeys: [IntegrityPublicKey]
+    /// The sources with an `expect_events_within`, as of now (nil when none is configured).
+    public var sourceSilence: (@Sendable () async throws(StoreError) -> [SourceSilence])?
 
     public init(
         store: any EventStore,
@@ -50,8 +52,10 @@ public struct ServerDependencies: Sendable {
         workflows: (any WorkflowControl)? = nil,
         leases: LeaseDirectory? = nil,
         integrityKey: IntegrityPublicKey? = nil,
-        integrityTrustedKeys: [IntegrityPublicKey]? = nil
+        integrityTrustedKeys: [IntegrityPublicKey]? = nil,
+        sourceSilence: (@Sendable () async throws(StoreError) -> [SourceSilence])? = nil
     ) {
+        self.sourceSilence = sourceSilence
         self.integrityKey = integrityKey
         self.integrityTrustedKeys = integrityTrustedKeys ?? (integrityKey.map { [$0] } ?? [])
         self.workflows = workflows
@@ -110,7 +114,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     WebOperationsController(
         gate: gate, store: dependencies.store, feeds: dependencies.feeds, ingestionKeyConfigured: dependencies.ingestionKey != nil, activity: activity,
         administration: dependencies.credentialAdministration, collectors: dependencies.collectors, destinations: dependencies.destinations,
-        workflows: dependencies.workflows
+        workflows: dependencies.workflows, sourceSilence: dependencies.sourceSilence
     ).addRoutes(to: router)
     WebUIController(store: dependencies.store, integrity: integrity, gate: gate).addRoutes(to: router)
     return router

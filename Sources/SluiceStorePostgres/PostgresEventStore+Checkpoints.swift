@@ -104,4 +104,18 @@ extension PostgresEventStore {
             throw Self.storeError(error, doing: "read an entity digest")
         }
     }
+
+    public func sourceArrivals() async throws(StoreError) -> [String: Timestamp] {
+        do {
+            var out: [String: Timestamp] = [:]
+            // Source names are configured names (letters, digits, - _ .): never escaped.
+            for row in try await database.rows("SELECT source, received_at FROM source_arrivals") {
+                let (source, time) = try row.decode((String, Int64).self)
+                out[source] = Timestamp(microseconds: time)
+            }
+            return out
+        } catch {
+            throw Self.storeError(error, doing: "read source arrivals")
+        }
+    }
 }

@@ -126,6 +126,11 @@ extension PostgresEventStore {
             )
             """,
         ]),
+        ("2026-12-07-source-arrivals", [
+            // When each source's events last arrived (SilenceWatch), kept in each commit.
+            "CREATE TABLE source_arrivals (source TEXT PRIMARY KEY, received_at BIGINT NOT NULL)",
+            "INSERT INTO source_arrivals (source, received_at) SELECT source, MAX(received_at) FROM events GROUP BY source",
+        ]),
     ]
 
     /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.

@@ -302,7 +302,29 @@ public final class PostgresEventStore: EventStore {
             }
             start += chunk.count
         }
+        try await recordArrivals(of: rows, inserted: inserted, on: connection, logger: logger)
         return inserted
+    }
+
+    /// Records, inside the commit, when events of each source among the `inserted` rows arrived:
+    /// one statement for all of them.
+    static func recordArrivals(
+        of rows: [PostgresEventRow], inserted: Set<PostgresEventRow.Identity>, on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        var latest: [String: Int64] = [:]
+        for row in rows where inserted.contains(row.identity) {
+            latest[row.source] = max(latest[row.source] ?? .min, row.receivedAt)
+        }
+        guard !latest.isEmpty else { return }
+        let sources = Array(latest.keys)
+        let times = sources.map { latest[$0]! }
+        try await connection.query(
+            """
+            INSERT INTO source_arrivals (source, received_at) SELECT * FROM unnest(\(sources)::text[], \(times)::bigint[])
+            ON CONFLICT (source) DO UPDATE SET received_at = GREATEST(source_arrivals.received_at, excluded.received_at)
+            """,
+            logger: logger
+        )
     }
 
     /// Stores an audit entry inside the caller's transaction, beside the change it records.

@@ -102,3 +102,42 @@ extension SQLiteEventStore {
         )
     }
 }
+
+extension SQLiteEventStore {
+    public func sourceArrivals() async throws(StoreError) -> [String: Timestamp] {
+        do {
+            return try await pool.read { db in
+                var out: [String: Timestamp] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT source, received_at FROM source_arrivals") {
+                    out[try self.labels.value(row[0], in: db)] = Timestamp(microseconds: row[1])
+                }
+                return out
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read source arrivals")
+        }
+    }
+}
+
+/// When the sources (label ids) of a transaction's stored events arrived: noted per request,
+/// written once at the end of the transaction (one statement per source, not per request).
+struct SourceArrivals {
+    private var latest: [Int64: Int64] = [:]
+
+    mutating func note(_ sources: Set<Int64>, at time: Timestamp) {
+        for source in sources { latest[source] = max(latest[source] ?? .min, time.microseconds) }
+    }
+
+    mutating func merge(_ other: SourceArrivals) {
+        latest.merge(other.latest, uniquingKeysWith: max)
+    }
+
+    func write(in db: Database) throws {
+        guard !latest.isEmpty else { return }
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO source_arrivals (source, received_at) VALUES (?, ?)
+            ON CONFLICT (source) DO UPDATE SET received_at = max(received_at, excluded.received_at)
+            """)
+        for (source, time) in latest { try statement.execute(arguments: [source, time]) }
+    }
+}

@@ -294,6 +294,16 @@ extension SQLiteEventStore {
                 try db.execute(sql: "DROP TABLE events_v1")
             }
         }
+        migrator.registerMigration("2026-12-07-source-arrivals") { db in
+            // When each source's events last arrived (SilenceWatch), kept in each commit. Rows
+            // stored before have no time of arrival in a column: their own newest time stands in,
+            // never later than now.
+            try db.execute(sql: """
+                CREATE TABLE source_arrivals (source INTEGER PRIMARY KEY, received_at INTEGER NOT NULL);
+                INSERT INTO source_arrivals (source, received_at)
+                    SELECT source, min(max(occurred_at), CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)) FROM events GROUP BY source;
+                """)
+        }
         return migrator
     }
 }

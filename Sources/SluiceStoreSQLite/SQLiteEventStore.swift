@@ -237,7 +237,10 @@ public final class SQLiteEventStore: EventStore {
             together: { batch in
                 try pool.write { db in
                     let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
-                    return try batch.map { item in .success(try insert(item, labels: ids, in: db)) }
+                    var arrivals = SourceArrivals()
+                    let results: [Result<AppendResult, StoreError>] = try batch.map { item in .success(try insert(item, labels: ids, in: db, arrivals: &arrivals)) }
+                    try arrivals.write(in: db)
+                    return results
                 }
             },
             alone: { batch in try commitIsolated(batch) },
@@ -259,13 +262,17 @@ public final class SQLiteEventStore: EventStore {
             // Labels first, outside any savepoint: one undone with a savepoint must not be cached.
             let ids = try labels.ids(Self.labelNames(batch.map(\.rows)), in: db)
             var results: [Result<AppendResult, StoreError>] = []
+            var arrivals = SourceArrivals()
             for item in batch {
                 do {
                     var outcome = AppendResult(accepted: 0, duplicates: 0)
+                    var arrived = SourceArrivals()
                     try db.inSavepoint {
-                        outcome = try insert(item, labels: ids, in: db)
+                        outcome = try insert(item, labels: ids, in: db, arrivals: &arrived)
                         return .commit
                     }
+                    // Only requests whose savepoint held count as arrivals.
+                    arrivals.merge(arrived)
                     results.append(.success(outcome))
                 } catch {
                     // A full disk or I/O error poisons the transaction: fail it all.
@@ -273,6 +280,7 @@ public final class SQLiteEventStore: EventStore {
                     results.append(.failure(Self.storeError(error, doing: "append")))
                 }
             }
+            try arrivals.write(in: db)
             return results
         }
     }
@@ -330,12 +338,17 @@ public final class SQLiteEventStore: EventStore {
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
     func insertAudit(_ entry: AdminAuditEntry, in db: Database) throws {
         let (rows, _) = try preparer.prepare([entry.incomingEvent()], receivedAt: entry.occurredAt)
-        _ = try insert(rows: rows, labels: try labels.ids(Self.labelNames([rows]), in: db), in: db)
+        var unused: [CommitDigests.Entry] = []
+        var arrivals = SourceArrivals()
+        _ = try insert(rows: rows, labels: try labels.ids(Self.labelNames([rows]), in: db), in: db, digests: &unused, arrivals: &arrivals, arrivedAt: entry.occurredAt)
+        try arrivals.write(in: db)
     }
 
-    private func insert(_ item: PendingAppend, labels ids: [LabelTable.LabelName: Int64], in db: Database) throws -> AppendResult {
+    private func insert(
+        _ item: PendingAppend, labels ids: [LabelTable.LabelName: Int64], in db: Database, arrivals: inout SourceArrivals
+    ) throws -> AppendResult {
         var digests: [CommitDigests.Entry] = []
-        let result = try insert(rows: item.rows, labels: ids, in: db, digests: &digests)
+        let result = try insert(rows: item.rows, labels: ids, in: db, digests: &digests, arrivals: &arrivals, arrivedAt: item.committedAt)
         if let checkpoint = item.checkpoint {
             try Self.moveCheckpoint(checkpoint, at: item.committedAt, in: db)
         }
@@ -357,14 +370,17 @@ public final class SQLiteEventStore: EventStore {
         rows: [PreparedEvent], labels ids: [LabelTable.LabelName: Int64], seqs: [Int64]? = nil, index: Bool = true, in db: Database
     ) throws -> AppendResult {
         var unused: [CommitDigests.Entry] = []
-        return try insert(rows: rows, labels: ids, seqs: seqs, index: index, in: db, digests: &unused)
+        var arrivals = SourceArrivals()
+        return try insert(rows: rows, labels: ids, seqs: seqs, index: index, in: db, digests: &unused, arrivals: &arrivals)
     }
 
     /// ``insert(rows:labels:seqs:index:in:)``, handing back the commit digests of the inserted
-    /// rows that carry one, for the caller to record once nothing of its work can roll back.
+    /// rows that carry one, for the caller to record once nothing of its work can roll back,
+    /// and, with `arrivedAt`, noting in `arrivals` that the sources of the rows stored arrived then
+    /// (written once per transaction by the caller).
     func insert(
         rows: [PreparedEvent], labels ids: [LabelTable.LabelName: Int64], seqs: [Int64]? = nil, index: Bool = true, in db: Database,
-        digests committedDigests: inout [CommitDigests.Entry]
+        digests committedDigests: inout [CommitDigests.Entry], arrivals: inout SourceArrivals, arrivedAt: Timestamp? = nil
     ) throws -> AppendResult {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO events (seq, source, log_type, action, occurred_at, dedupe_key, origin, dict, payload)
@@ -405,6 +421,7 @@ public final class SQLiteEventStore: EventStore {
             stats.add(source: source, logType: logType, dict: row.dict, rawBytes: row.rawBytes, storedBytes: row.payload.count)
         }
         try stats.write(in: db)
+        if let arrivedAt { arrivals.note(stats.sources, at: arrivedAt) }
         if index, !indexed.isEmpty {
             let live = livePostings
             let committed = indexed
@@ -683,6 +700,9 @@ struct StorageStatsDelta {
     }
 
     var totals: [Key: (rows: Int, raw: Int, stored: Int)] = [:]
+
+    /// The sources of the rows counted.
+    var sources: Set<Int64> { Set(totals.keys.map(\.source)) }
 
     mutating func add(source: Int64, logType: Int64, dict: Int64?, rawBytes: Int, storedBytes: Int, sign: Int = 1) {
         let key = Key(source: source, logType: logType, dict: dict ?? -1)

@@ -240,7 +240,7 @@ import Testing
             _ = try await store.append(events, receivedAt: Self.base + .seconds(10))
             let edited = try await store.latestSeq() - 4
             try await Self.tamper(store, "UPDATE events SET occurred_at = occurred_at + 1000000 WHERE seq = \(edited)")
-            let second = try #require(try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(30), fence: nil))
+            _ = try #require(try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(30), fence: nil))
             let report = try await Self.verify(store)
             #expect(report.problems == [.changedEvent(seq: edited, id: try await Self.id(store, edited), checkpointSeq: try await store.latestSeq())])
         }

@@ -28,6 +28,9 @@ public protocol EventStore: Sendable {
     func entityDigests(stream: String) async throws(StoreError) -> [String: [UInt8]]
     /// One entity's digest of `stream` (nil when none is recorded).
     func entityDigest(stream: String, entity: String) async throws(StoreError) -> [UInt8]?
+    /// When events of each source were last stored (the time they were received), as recorded
+    /// in the commits that stored them; what tells a source that fell silent (``SilenceWatch``).
+    func sourceArrivals() async throws(StoreError) -> [String: Timestamp]
     /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
     func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
     func event(id: EventID) async throws(StoreError) -> StoredEvent?

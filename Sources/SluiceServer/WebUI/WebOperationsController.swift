@@ -20,6 +20,7 @@ struct WebOperationsController: Sendable {
     let collectors: (any CollectorControl)?
     let destinations: (any DestinationControl)?
     let workflows: (any WorkflowControl)?
+    let sourceSilence: (@Sendable () async throws(StoreError) -> [SourceSilence])?
 
     func addRoutes(to router: Router<SluiceRequestContext>) {
         router.get("ui/feeds", use: feedsPage)
@@ -34,6 +35,21 @@ struct WebOperationsController: Sendable {
         router.post("ui/destinations/{name}/resume", use: resume)
         router.get("ui/workflows", use: workflowsPage)
         router.post("ui/workflows/{name}/runs/{id}/retry", use: retry)
+    }
+
+    /// The watched sources by name (none when no source has an `expect_events_within`).
+    func silenceBySource() async throws -> [String: SourceSilence] {
+        guard let sourceSilence else { return [:] }
+        let all = try await storeCall { () async throws(StoreError) in try await sourceSilence() }
+        return Dictionary(all.map { ($0.expectation.source, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// "Silent since …" for a silent source, "expected within …" otherwise.
+    static func silenceText(_ silence: SourceSilence, offset: Int) -> [String: Any] {
+        let within = "expected within \(WebPages.duration(silence.expectation.within))"
+        return silence.isSilent
+            ? ["silent": true, "text": "Silent since \(WebPages.time(silence.silentFrom, offsetMinutes: offset)) (\(within))"]
+            : ["silent": false, "text": within.prefix(1).uppercased() + within.dropFirst()]
     }
 
     /// Values every operations page shares.
@@ -76,6 +92,7 @@ struct WebOperationsController: Sendable {
         guard let (_, session) = await gate.signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
         var values = base("Feeds", session, request, nav: "Feeds")
         let offset = WebPages.offset(request)
+        let silence = try await silenceBySource()
         var rows: [[String: Any]] = []
         for name in feeds.keys.sorted() {
             let feed = feeds[name]!
@@ -83,7 +100,7 @@ struct WebOperationsController: Sendable {
             let rotatable = feed.authentication.modeName != "standard_webhooks"
             // The newest stored event of the feed (by occurrence), whichever instance took it.
             let newest = try await storeCall { try await store.events(matching: EventFilter(source: name), after: nil, limit: 1) }.events.first
-            rows.append([
+            var row: [String: Any] = [
                 "name": name, "auth": feed.authentication.modeName, "logType": feed.logType, "path": "/v1/feeds/\(name)/events",
                 "lastEvent": newest.map { WebPages.time($0.normalized.occurredAt, offsetMinutes: offset) } ?? "none stored",
                 "lastPush": summary.lastAccepted.map { WebPages.time($0, offsetMinutes: offset) } ?? "none in 24 h",
@@ -91,7 +108,9 @@ struct WebOperationsController: Sendable {
                 "rejected": summary.rejected.sorted { $0.key < $1.key }.map { ["reason": $0.key, "count": $0.value] },
                 "rotatable": rotatable, "urlAuth": feed.authentication.modeName == "shared_secret",
                 "needsKey": ingestionKeyConfigured && feed.authentication.modeName == "shared_secret",
-            ])
+            ]
+            if let watched = silence[name] { row["silence"] = Self.silenceText(watched, offset: offset) }
+            rows.append(row)
         }
         values["feeds"] = rows
         return WebPages.page("feeds", values, status: .ok)
@@ -132,8 +151,9 @@ struct WebOperationsController: Sendable {
         var values = base("Collectors", session, request, nav: "Collectors")
         let offset = WebPages.offset(request)
         let statuses = try await storeCall { try await collectors?.statuses() ?? [] }
+        let silence = try await silenceBySource()
         values["collectors"] = statuses.map { status -> [String: Any] in
-            [
+            var collector: [String: Any] = [
                 "name": status.name, "type": status.type, "schedule": status.schedule, "baseURL": status.baseURL,
                 "nextRun": status.nextRun.map { WebPages.time($0, offsetMinutes: offset) } ?? "not scheduled",
                 "streams": status.streams.map { stream -> [String: Any] in
@@ -149,6 +169,8 @@ struct WebOperationsController: Sendable {
                     ]
                 },
             ]
+            if let watched = silence[status.name] { collector["silence"] = Self.silenceText(watched, offset: offset) }
+            return collector
         }
         return WebPages.page("collectors", values, status: .ok)
     }

@@ -67,6 +67,18 @@ enum WebPages {
 
     /// Times as the browser asked: UTC, or shifted by the offset (minutes east of UTC) that the
     /// page's script puts in `tz`.
+    /// A length of time as configured: `6h`, `1h 30m`, `45s`.
+    static func duration(_ duration: Duration) -> String {
+        var seconds = duration.components.seconds
+        var parts: [String] = []
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds >= size {
+            parts.append("\(seconds / size)\(unit)")
+            seconds %= size
+        }
+        if seconds > 0 || parts.isEmpty { parts.append("\(seconds)s") }
+        return parts.joined(separator: " ")
+    }
+
     static func time(_ time: Timestamp, offsetMinutes: Int) -> String {
         guard offsetMinutes != 0 else { return time.rfc3339 }
         let shifted = Timestamp(microseconds: time.microseconds + Int64(offsetMinutes) * 60_000_000).rfc3339

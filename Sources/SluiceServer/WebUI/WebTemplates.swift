@@ -162,7 +162,7 @@ enum WebTemplates {
             <th scope="col">Events accepted</th><th scope="col">Duplicates</th><th scope="col">Requests refused</th><th scope="col">Push path</th></tr></thead>
           <tbody>
           {{#feeds}}
-          <tr><th scope="row">{{name}}</th><td>{{auth}}</td><td>{{logType}}</td><td>{{lastEvent}}</td><td>{{lastPush}}</td><td>{{accepted}}</td><td>{{duplicates}}</td>
+          <tr><th scope="row">{{name}}{{#silence}}<br><span class="{{#silent}}error silent{{/silent}}{{^silent}}muted{{/silent}}">{{text}}</span>{{/silence}}</th><td>{{auth}}</td><td>{{logType}}</td><td>{{lastEvent}}</td><td>{{lastPush}}</td><td>{{accepted}}</td><td>{{duplicates}}</td>
             <td>{{#rejected}}{{reason}}: {{count}}<br>{{/rejected}}{{^rejected}}0{{/rejected}}</td><td><code>{{path}}</code></td></tr>
           {{/feeds}}
           </tbody>
@@ -218,6 +218,7 @@ enum WebTemplates {
         {{#collectors}}
         <section aria-labelledby="c-{{name}}">
         <h2 id="c-{{name}}">{{name}} <span class="muted">{{type}} · {{schedule}} · next run {{nextRun}}</span></h2>
+        {{#silence}}<p class="{{#silent}}error silent{{/silent}}{{^silent}}muted{{/silent}}">{{text}}</p>{{/silence}}
         <table>
           <thead><tr><th scope="col">Stream</th><th scope="col">State</th><th scope="col">Checkpoint</th><th scope="col">Moved</th><th scope="col">Last run</th>
             <th scope="col">Pages</th><th scope="col">New / duplicate</th><th scope="col">Requests (429s)</th><th scope="col">Last error</th></tr></thead>

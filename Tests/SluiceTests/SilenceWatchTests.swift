@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SluiceApp
+import SluiceCore
+import SluiceEngine
+import SluiceTesting
+import Synchronization
+import Testing
+
+/// Sources that fall silent: arrival times kept by the store in each commit, a pure decision, and
+/// one audit entry per transition whichever instances (or restarts) look.
+@Suite struct SilenceWatchTests {
+    static let base = Timestamp(seconds: 1_765_000_000)
+    static let feed = SourceExpectation(source: "feed-a", kind: .feed, within: .seconds(3))
+
+    /// A clock the test moves.
+    final class Clock: Sendable {
+        let time = Mutex(SilenceWatchTests.base)
+        var now: @Sendable () -> Timestamp { { [self] in self.time.withLock { $0 } } }
+        func set(_ seconds: Int64) { time.withLock { $0 = SilenceWatchTests.base + .seconds(seconds) } }
+    }
+
+    @Test func aSourceIsSilentOnlyPastItsAllowance() {
+        let heard = SourceSilence.assess(Self.feed, lastArrival: Self.base, watchingSince: Self.base - .seconds(100), now: Self.base + .seconds(3))
+        #expect(!heard.isSilent && heard.silentFrom == Self.base + .seconds(3))
+        #expect(SourceSilence.assess(Self.feed, lastArrival: Self.base, watchingSince: Self.base, now: Self.base + .milliseconds(3_001)).isSilent)
+        // Never heard from: counted from when the watch began.
+        let never = SourceSilence.assess(Self.feed, lastArrival: nil, watchingSince: Self.base, now: Self.base + .seconds(2))
+        #expect(!never.isSilent && never.silentFrom == Self.base + .seconds(3) && never.age(at: Self.base) == nil)
+        // The same transition always makes the same entry (time and key), a new silence another.
+        let silent = SourceSilence.assess(Self.feed, lastArrival: Self.base, watchingSince: Self.base, now: Self.base + .seconds(9))
+        let again = SourceSilence.assess(Self.feed, lastArrival: Self.base, watchingSince: Self.base + .seconds(5), now: Self.base + .seconds(60))
+        #expect(silent.transitionEntry().dedupeKey == again.transitionEntry().dedupeKey)
+        #expect(silent.transitionEntry().entry.occurredAt == Self.base + .seconds(3))
+        let later = SourceSilence.assess(Self.feed, lastArrival: Self.base + .seconds(1), watchingSince: Self.base, now: Self.base + .seconds(60))
+        #expect(later.transitionEntry().dedupeKey != silent.transitionEntry().dedupeKey)
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func theStoreKeepsWhenEachSourceLastArrived(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base, key: "a1")], receivedAt: Self.base + .seconds(1))
+            _ = try await store.append(
+                [EventStoreContract.event(source: "feed-b", occurredAt: Self.base, key: "b1")], receivedAt: Self.base + .seconds(2)
+            )
+            // A duplicate is not an arrival; a request that fails stores nothing, its arrival neither.
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base, key: "a1")], receivedAt: Self.base + .seconds(5))
+            await #expect(throws: StoreError.self) {
+                try await store.append(
+                    [EventStoreContract.event(occurredAt: Self.base, key: "a2")], receivedAt: Self.base + .seconds(6),
+                    checkpoint: CheckpointUpdate(stream: "collector/x", expectedVersion: 9, value: "v")
+                )
+            }
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base - .seconds(3_600), key: "a3")], receivedAt: Self.base + .seconds(4))
+            let arrivals = try await store.sourceArrivals()
+            #expect(arrivals["feed-a"] == Self.base + .seconds(4) && arrivals["feed-b"] == Self.base + .seconds(2))
+        }
+    }
+
+    @Test(arguments: StoreBackend.available)
+    func eachTransitionIsRecordedOnceWhoeverLooks(_ backend: StoreBackend) async throws {
+        try await backend.withStore { store in
+            let clock = Clock()
+            let logger = Logger(label: "test.silence")
+            let watch = SilenceWatch(store: store, expectations: [Self.feed], logger: logger, now: clock.now)
+            func entries(_ action: String) async throws -> Int {
+                try await store.events(matching: EventFilter(source: AdminAuditEntry.source, action: .exact(action)), after: nil, limit: 100).events.count
+            }
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base, key: "a1")], receivedAt: Self.base)
+            clock.set(2)
+            #expect(try await watch.check().isEmpty)
+            clock.set(4)
+            let wentSilent = try await watch.check()
+            #expect(wentSilent.map(\.action) == [SourceSilence.wentSilentAction])
+            #expect(wentSilent.first?.occurredAt == Self.base + .seconds(3))
+            #expect(try await watch.check().isEmpty)
+            // Another instance, or this one restarted: it finds the silence recorded and adds nothing.
+            let other = SilenceWatch(store: store, expectations: [Self.feed], logger: logger, now: clock.now)
+            #expect(try await other.check().isEmpty)
+            #expect(try await entries(SourceSilence.wentSilentAction) == 1)
+            let assessed = try await other.assess()
+            #expect(assessed.first?.isSilent == true && assessed.first?.lastArrival == Self.base)
+
+            clock.set(5)
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(5), key: "a2")], receivedAt: clock.now())
+            // Both instances see the recovery; the store keeps one entry, and only one of them stored it.
+            let recovered = try await watch.check() + other.check()
+            #expect(recovered.map(\.action) == [SourceSilence.recoveredAction])
+            #expect(try await entries(SourceSilence.recoveredAction) == 1)
+            // Quiet again, past the allowance: a new silence, recorded once.
+            clock.set(20)
+            #expect(try await other.check().map(\.action) == [SourceSilence.wentSilentAction])
+            #expect(try await watch.check().isEmpty)
+            #expect(try await entries(SourceSilence.wentSilentAction) == 2)
+        }
+    }
+
+    @Test func feedsAndCollectorsTakeAnAllowanceAndTheFeedsPageShowsASilentOne() async throws {
+        let clock = Clock()
+        let yaml = """
+            feeds:
+              quiet: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}", expect_events_within: 3s }
+              chatty: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}", expect_events_within: 6h }
+            """
+        let sluice = try await TestSluice(yaml: yaml, now: clock.now)
+        defer { sluice.cleanUp() }
+        #expect(Set(sluice.prepared.config.sourceExpectations) == [
+            SourceExpectation(source: "chatty", kind: .feed, within: .seconds(21_600)), SourceExpectation(source: "quiet", kind: .feed, within: .seconds(3)),
+        ])
+        let watch = try #require(sluice.prepared.silence)
+        clock.set(10)
+        #expect(try await watch.check().map { $0.targets.first?.id } == ["quiet"])
+        try await sluice.withLiveServer { client in
+            let (cookie, _) = try await WebUITests.signIn(client)
+            let page = String(buffer: try await client.execute(uri: "/ui/feeds", method: .get, headers: [.cookie: cookie]).body)
+            #expect(page.contains(#"class="error silent">Silent since"#))
+            #expect(page.contains("Expected within 6h"))
+        }
+        for (wrong, path) in [
+            ("feeds:\n  f: { secret: s3cr3t-value-0123456789, expect_events_within: soon }\n", "feeds.f.expect_events_within"),
+            ("feeds:\n  f: { secret: s3cr3t-value-0123456789, expect_events_within: 0s }\n", "feeds.f.expect_events_within"),
+        ] {
+            #expect(performing: { try ConfigLoader(environment: [:]).load(yaml: wrong) }, throws: { error in
+                (error as? ConfigErrors)?.issues.map(\.path) == [path]
+            })
+        }
+    }
+}
