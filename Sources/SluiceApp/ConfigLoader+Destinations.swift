@@ -126,7 +126,7 @@ extension ConfigReader {
                 if let format = HTTPSDestination.Format(rawValue: text) {
                     configuration.format = format
                 } else {
-                    fail("\(path).format", "expected ndjson or json_array, got \"\(text)\"", v)
+                    fail("\(path).format", "expected ndjson, json_array or chat, got \"\(text)\"", v)
                 }
             }
             if let v = fields["headers"], let headers = mapping(v, "\(path).headers", allowed: []) {

@@ -2,9 +2,10 @@ import SluiceCore
 import SluiceHTTP
 
 /// Any HTTPS endpoint: a JSON array or NDJSON POST with configured headers and a bearer token or
-/// OAuth 2.0 client-credentials token.
+/// OAuth 2.0 client-credentials token; or, with format `chat`, one `{"text": ...}` message per
+/// event (``ChatMessage``) for a Slack or Microsoft Teams incoming webhook.
 public struct HTTPSDestination: Destination {
-    public enum Format: String, Sendable { case jsonArray = "json_array", ndjson }
+    public enum Format: String, Sendable { case jsonArray = "json_array", ndjson, chat }
 
     public enum Authorization: Sendable {
         case none
@@ -43,11 +44,17 @@ public struct HTTPSDestination: Destination {
 
     public var name: String { configuration.name }
     public var type: String { "https" }
-    public var limits: BatchLimits { configuration.limits }
+    public var limits: BatchLimits {
+        // A chat message is one event.
+        configuration.format == .chat ? BatchLimits(maxEvents: 1, maxBytes: configuration.limits.maxBytes) : configuration.limits
+    }
 
-    public func encodedSize(of event: OutboundEvent) -> Int { event.raw.count + 1 }
+    public func encodedSize(of event: OutboundEvent) -> Int {
+        configuration.format == .chat ? ChatMessage.body(for: event).count : event.raw.count + 1
+    }
 
     func encode(_ batch: [OutboundEvent]) -> [UInt8] {
+        if configuration.format == .chat { return batch.first.map(ChatMessage.body(for:)) ?? [] }
         guard configuration.format == .jsonArray else { return NDJSON.encode(batch) }
         var body: [UInt8] = [UInt8(ascii: "[")]
         for (i, event) in batch.enumerated() {
@@ -60,7 +67,7 @@ public struct HTTPSDestination: Destination {
 
     public func send(_ batch: [OutboundEvent]) async -> DeliveryOutcome {
         var headers = configuration.headers
-        headers.append(("Content-Type", configuration.format == .jsonArray ? "application/json" : "application/x-ndjson"))
+        headers.append(("Content-Type", configuration.format == .ndjson ? "application/x-ndjson" : "application/json"))
         let body = encode(batch)
         switch configuration.authorization {
         case .none:

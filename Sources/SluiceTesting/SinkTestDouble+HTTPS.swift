@@ -46,4 +46,15 @@ extension SinkTestDouble {
         }
         return answer(200, "{}")
     }
+
+    /// An incoming webhook as Slack's behaves: a JSON object with a non-empty `text`, answered
+    /// `ok`; anything else 400 with Slack's error words (`invalid_payload`, `no_text`).
+    func chatMessage(_ bytes: [UInt8]) -> Response {
+        guard case .object? = try? JSONParser.parse(bytes), let document = try? JSONParser.parse(bytes) else {
+            return answer(400, "invalid_payload")
+        }
+        guard let text = document["text"]?.stringValue, !text.isEmpty else { return answer(400, "no_text") }
+        state.withLock { $0.received.chatMessages.append(text) }
+        return answer(200, "ok")
+    }
 }

@@ -46,6 +46,8 @@ public final class SinkTestDouble: Sendable {
         public var preconditionFailures = 0
         /// Requests to the generic HTTPS receiver, by the `X-Team` header they carried.
         public var teamHeaders: [String] = []
+        /// Messages posted to the incoming-webhook path (`/services/hooks/chat`): their `text`.
+        public var chatMessages: [String] = []
     }
 
     struct State {
@@ -138,6 +140,7 @@ public final class SinkTestDouble: Sendable {
         if path.hasPrefix("/upload/storage/v1/b/") { return gcsUpload(request, bytes) }
         if path == "/oauth/token" { return clientCredentialsToken(request, bytes) }
         if path == "/ingest" { return httpsIngest(request, bytes) }
+        if path == "/services/hooks/chat" { return chatMessage(bytes) }
         if path == "/services/collector/event" || path == "/services/collector" { return hecEvent(request, bytes) }
         if path == "/services/collector/ack" { return hecAck(request, bytes) }
         return answer(404, "{\"error\":{\"code\":404,\"message\":\"no such path \(path)\",\"status\":\"NOT_FOUND\"}}")

@@ -128,4 +128,44 @@ import Testing
             })
         }
     }
+
+    /// The alarm reaches people through an ordinary destination and route: a chat webhook
+    /// (format `chat`, Slack's body) gets one message when the feed goes silent and one when it
+    /// recovers, with delivery's own retries and exactly-once cursor.
+    @Test func aSilenceAndItsRecoveryReachAChatWebhookOnceEach() async throws {
+        let double = SinkTestDouble()
+        try await double.withServer { base in
+            let clock = Clock()
+            let yaml = """
+                feeds:
+                  quiet: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}", expect_events_within: 3s }
+                destinations:
+                  ops-chat: { type: https, url: "\(base)/services/hooks/chat", format: chat, allow_private_networks: true }
+                routes:
+                  - { from: [sluice], actions: [source.went_silent, source.recovered], to: [ops-chat] }
+                """
+            let sluice = try await TestSluice(yaml: yaml, now: clock.now)
+            defer { sluice.cleanUp() }
+            let watch = try #require(sluice.prepared.silence)
+            _ = try await sluice.store.append([EventStoreContract.event(source: "quiet", occurredAt: Self.base, key: "q1")], receivedAt: Self.base)
+            try await sluice.withLiveServer { _ in
+                // The running service checks too: whichever looks first records the transition.
+                clock.set(10)
+                try await watch.check()
+                let told = try await eventually { double.received.chatMessages.count == 1 }
+                #expect(told)
+                clock.set(11)
+                _ = try await sluice.store.append([EventStoreContract.event(source: "quiet", occurredAt: clock.now(), key: "q2")], receivedAt: clock.now())
+                try await watch.check()
+                let recovered = try await eventually { double.received.chatMessages.count == 2 }
+                #expect(recovered)
+            }
+            let messages = double.received.chatMessages
+            #expect(messages.first == "Sluice: feed quiet went silent: no event stored since \(Self.base.rfc3339) (expected within 3s).")
+            #expect(messages.last == "Sluice: feed quiet recovered: events arrive again (first at \((Self.base + .seconds(11)).rfc3339)).")
+            #expect(double.received.statuses[200] == 2)
+            let entries = try await sluice.store.events(matching: EventFilter(source: AdminAuditEntry.source, action: .prefix("source.")), after: nil, limit: 10)
+            #expect(entries.events.map(\.normalized.action) == [SourceSilence.recoveredAction, SourceSilence.wentSilentAction])
+        }
+    }
 }
