@@ -116,7 +116,8 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
         administration: dependencies.credentialAdministration, collectors: dependencies.collectors, destinations: dependencies.destinations,
         workflows: dependencies.workflows, sourceSilence: dependencies.sourceSilence
     ).addRoutes(to: router)
-    WebUIController(store: dependencies.store, integrity: integrity, gate: gate).addRoutes(to: router)
+    WebUIController(store: dependencies.store, integrity: integrity, gate: gate, strip: SilenceStrip(assess: dependencies.sourceSilence))
+        .addRoutes(to: router)
     return router
 }
 

@@ -6,6 +6,7 @@ import NIOCore
 import SluiceApp
 import SluiceCore
 import SluiceEngine
+import SluiceStorePostgres
 import SluiceTesting
 import Synchronization
 import Testing
@@ -118,6 +119,10 @@ import Testing
             let page = String(buffer: try await client.execute(uri: "/ui/feeds", method: .get, headers: [.cookie: cookie]).body)
             #expect(page.contains(#"class="error silent">Silent since"#))
             #expect(page.contains("Expected within 6h"))
+            // Every signed-in page carries the strip, with a link to the silent source's page.
+            let events = String(buffer: try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie]).body)
+            #expect(events.contains(#"<p class="strip" role="status"><strong>Silent:</strong> <a href="/ui/feeds">quiet</a> since"#))
+            #expect(!events.contains(">chatty</a> since"))
         }
         for (wrong, path) in [
             ("feeds:\n  f: { secret: s3cr3t-value-0123456789, expect_events_within: soon }\n", "feeds.f.expect_events_within"),
@@ -166,6 +171,36 @@ import Testing
             #expect(double.received.statuses[200] == 2)
             let entries = try await sluice.store.events(matching: EventFilter(source: AdminAuditEntry.source, action: .prefix("source.")), after: nil, limit: 10)
             #expect(entries.events.map(\.normalized.action) == [SourceSilence.recoveredAction, SourceSilence.wentSilentAction])
+        }
+    }
+
+    /// Three instances on one PostgreSQL schema, each with its own watch: each transition is
+    /// stored once, and each instance's assessment agrees.
+    @Test func threeInstancesOnPostgreSQLRecordEachTransitionOnce() async throws {
+        guard StoreBackend.available.contains(.postgres) else { return }
+        try await PostgresTestDatabase.withSchema { configuration in
+            let logger = Logger(label: "test.silence")
+            try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { one in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { two in
+                    try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { three in
+                        let clock = Clock()
+                        let watches = [one, two, three].map { SilenceWatch(store: $0, expectations: [Self.feed], logger: logger, now: clock.now) }
+                        _ = try await two.append([EventStoreContract.event(occurredAt: Self.base, key: "a1")], receivedAt: Self.base)
+                        clock.set(8)
+                        var stored: [AdminAuditEntry] = []
+                        for watch in watches { stored += try await watch.check() }
+                        #expect(stored.map(\.action) == [SourceSilence.wentSilentAction])
+                        for watch in watches { #expect(try await watch.assess().first?.isSilent == true) }
+                        clock.set(9)
+                        _ = try await three.append([EventStoreContract.event(occurredAt: clock.now(), key: "a2")], receivedAt: clock.now())
+                        stored = []
+                        for watch in watches.reversed() { stored += try await watch.check() }
+                        #expect(stored.map(\.action) == [SourceSilence.recoveredAction])
+                        let entries = try await one.events(matching: EventFilter(source: AdminAuditEntry.source, action: .prefix("source.")), after: nil, limit: 10)
+                        #expect(entries.events.count == 2)
+                    }
+                }
+            }
         }
     }
 }

@@ -53,10 +53,11 @@ struct WebOperationsController: Sendable {
     }
 
     /// Values every operations page shares.
-    func base(_ title: String, _ session: WebSessions.Session, _ request: Request, nav: String) -> [String: Any] {
+    func base(_ title: String, _ session: WebSessions.Session, _ request: Request, nav: String) async -> [String: Any] {
         var values: [String: Any] = [
             "title": title, "user": WebPages.user(session), "csrf": session.csrf, "admin": session.role == .admin, "on\(nav)": true,
         ]
+        values["strip"] = await SilenceStrip(assess: sourceSilence).values(offsetMinutes: WebPages.offset(request))
         if let done = request.uri.formQueryParameters["done"], !done.isEmpty { values["notice"] = String(done) }
         return values
     }
@@ -90,7 +91,7 @@ struct WebOperationsController: Sendable {
 
     @Sendable func feedsPage(request: Request, context: SluiceRequestContext) async throws -> Response {
         guard let (_, session) = await gate.signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
-        var values = base("Feeds", session, request, nav: "Feeds")
+        var values = await base("Feeds", session, request, nav: "Feeds")
         let offset = WebPages.offset(request)
         let silence = try await silenceBySource()
         var rows: [[String: Any]] = []
@@ -127,7 +128,7 @@ struct WebOperationsController: Sendable {
             do throws(CredentialAdministrationError) {
                 let result = try await administration.rotateFeedSecret(feed: feed, grace: .seconds(seconds), by: requester)
                 await gate.credentials.refresh()
-                var values = base("New secret for \(feed)", session, request, nav: "Feeds")
+                var values = await base("New secret for \(feed)", session, request, nav: "Feeds")
                 values["feed"] = feed
                 values["secret"] = result.secret
                 values["id"] = String(result.credential.id)
@@ -148,7 +149,7 @@ struct WebOperationsController: Sendable {
 
     @Sendable func collectorsPage(request: Request, context: SluiceRequestContext) async throws -> Response {
         guard let (_, session) = await gate.signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
-        var values = base("Collectors", session, request, nav: "Collectors")
+        var values = await base("Collectors", session, request, nav: "Collectors")
         let offset = WebPages.offset(request)
         let statuses = try await storeCall { try await collectors?.statuses() ?? [] }
         let silence = try await silenceBySource()
@@ -232,7 +233,7 @@ struct WebOperationsController: Sendable {
 
     @Sendable func destinationsPage(request: Request, context: SluiceRequestContext) async throws -> Response {
         guard let (_, session) = await gate.signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
-        var values = base("Destinations", session, request, nav: "Destinations")
+        var values = await base("Destinations", session, request, nav: "Destinations")
         let offset = WebPages.offset(request)
         let statuses = try await storeCall { try await destinations?.statuses() ?? [] }
         var rows: [[String: Any]] = []
@@ -299,7 +300,7 @@ struct WebOperationsController: Sendable {
 
     @Sendable func workflowsPage(request: Request, context: SluiceRequestContext) async throws -> Response {
         guard let (_, session) = await gate.signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
-        var values = base("Workflows", session, request, nav: "Workflows")
+        var values = await base("Workflows", session, request, nav: "Workflows")
         let offset = WebPages.offset(request)
         guard let workflows else {
             values["workflows"] = [[String: Any]]()

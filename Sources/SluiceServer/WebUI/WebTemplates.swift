@@ -47,6 +47,7 @@ enum WebTemplates {
           </form>
           {{/user}}
         </header>
+        {{#strip}}<p class="strip" role="status"><strong>Silent:</strong> {{#sources}}<a href="/ui/{{page}}">{{name}}</a> since {{since}}. {{/sources}}</p>{{/strip}}
         <main id="main">
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
         """
@@ -385,6 +386,7 @@ enum WebTemplates {
         .filters { display: grid; grid-template-columns: repeat(5, minmax(150px, 1fr)); gap: 8px 12px; margin-bottom: 8px; }
         .field label { display: block; font-size: 13px; color: var(--muted); } .field input { width: 100%; box-sizing: border-box; padding: 4px; }
         .actions { align-self: end; } .muted { color: var(--muted); } .error { color: var(--bad); font-weight: 600; }
+        .strip { margin: 0; padding: .4rem 1rem; background: var(--bad); color: #fff; } .strip a { color: #fff; }
         .signin { display: grid; gap: 8px; max-width: 360px; } .raw { background: #f4f4f4; padding: 12px; overflow: auto; white-space: pre-wrap; }
         .fields th { width: 180px; color: var(--muted); font-weight: 600; } .pages a { margin-right: 16px; }
         .notice { background: #e8f2e8; border: 1px solid #3a7d3a; padding: 8px 12px; }

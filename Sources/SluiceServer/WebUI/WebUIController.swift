@@ -14,6 +14,7 @@ struct WebUIController: Sendable {
     let integrity: IntegrityVerification
     /// Sessions and the tokens they were signed in with, shared with the operations pages.
     let gate: WebGate
+    let strip: SilenceStrip
     var credentials: CredentialRegistry { gate.credentials }
     var sessions: WebSessions { gate.sessions }
     var now: @Sendable () -> Timestamp { gate.now }
@@ -149,6 +150,7 @@ struct WebUIController: Sendable {
             "exportCSV": WebPages.link("/ui/events/export", chosen + zone + [("format", "csv")]),
             "exportNDJSON": WebPages.link("/ui/events/export", chosen + zone + [("format", "ndjson")]),
         ]
+        values["strip"] = await strip.values(offsetMinutes: offset)
         let filter: EventFilter
         do {
             filter = try EventFilterParser.parse(WebPages.parameters(Self.inUTC(chosen, offsetMinutes: offset)))
@@ -186,6 +188,7 @@ struct WebUIController: Sendable {
         guard let (_, session) = await signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
         let offset = WebPages.offset(request)
         var values: [String: Any] = ["title": "Integrity", "user": WebPages.user(session), "csrf": session.csrf, "keyID": integrity.key?.id ?? ""]
+        values["strip"] = await strip.values(offsetMinutes: offset)
         guard let report = try await integrity.verify() else {
             values["off"] = true
             return WebPages.page("integrity", values, status: .notFound)
@@ -226,6 +229,7 @@ struct WebUIController: Sendable {
         guard let (_, session) = await signedIn(request) else { return WebPages.redirect("/ui/sign-in") }
         let text = context.parameters.get("id") ?? ""
         var values: [String: Any] = ["user": WebPages.user(session), "csrf": session.csrf, "onEvents": true]
+        values["strip"] = await strip.values(offsetMinutes: WebPages.offset(request))
         guard let id = EventID(text), let event = try await storeCall({ try await store.event(id: id) }) else {
             values["title"] = "No such entry"
             values["message"] = "There is no audit-log entry with the id \(text)."
