@@ -118,4 +118,17 @@ extension PostgresEventStore {
             throw Self.storeError(error, doing: "read source arrivals")
         }
     }
+
+    public func sourceVolume(since: Timestamp) async throws(StoreError) -> [String: [Int64: Int]] {
+        do {
+            var out: [String: [Int64: Int]] = [:]
+            for row in try await database.rows("SELECT source, hour, events FROM source_hours WHERE hour >= \(since.microseconds / 3_600_000_000)") {
+                let (source, hour, events) = try row.decode((String, Int64, Int64).self)
+                out[source, default: [:]][hour] = Int(events)
+            }
+            return out
+        } catch {
+            throw Self.storeError(error, doing: "read source volume")
+        }
+    }
 }

@@ -127,9 +127,11 @@ extension PostgresEventStore {
             """,
         ]),
         ("2026-12-07-source-arrivals", [
-            // When each source's events last arrived (SilenceWatch), kept in each commit.
+            // When each source's events last arrived (SilenceWatch), and how many arrived each
+            // hour (the sparklines), kept in each commit.
             "CREATE TABLE source_arrivals (source TEXT PRIMARY KEY, received_at BIGINT NOT NULL)",
             "INSERT INTO source_arrivals (source, received_at) SELECT source, MAX(received_at) FROM events GROUP BY source",
+            "CREATE TABLE source_hours (source TEXT NOT NULL, hour BIGINT NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (source, hour))",
         ]),
     ]
 

@@ -312,16 +312,30 @@ public final class PostgresEventStore: EventStore {
         of rows: [PostgresEventRow], inserted: Set<PostgresEventRow.Identity>, on connection: PostgresConnection, logger: Logger
     ) async throws {
         var latest: [String: Int64] = [:]
+        var hourly: [String: [Int64: Int64]] = [:]
         for row in rows where inserted.contains(row.identity) {
             latest[row.source] = max(latest[row.source] ?? .min, row.receivedAt)
+            hourly[row.source, default: [:]][row.receivedAt / 3_600_000_000, default: 0] += 1
         }
         guard !latest.isEmpty else { return }
         let sources = Array(latest.keys)
         let times = sources.map { latest[$0]! }
+        var (hourSources, hours, counts) = ([String](), [Int64](), [Int64]())
+        for (source, perHour) in hourly {
+            for (hour, count) in perHour {
+                hourSources.append(source)
+                hours.append(hour)
+                counts.append(count)
+            }
+        }
         try await connection.query(
             """
-            INSERT INTO source_arrivals (source, received_at) SELECT * FROM unnest(\(sources)::text[], \(times)::bigint[])
-            ON CONFLICT (source) DO UPDATE SET received_at = GREATEST(source_arrivals.received_at, excluded.received_at)
+            WITH arrived AS (
+                INSERT INTO source_arrivals (source, received_at) SELECT * FROM unnest(\(sources)::text[], \(times)::bigint[])
+                ON CONFLICT (source) DO UPDATE SET received_at = GREATEST(source_arrivals.received_at, excluded.received_at)
+            )
+            INSERT INTO source_hours (source, hour, events) SELECT * FROM unnest(\(hourSources)::text[], \(hours)::bigint[], \(counts)::bigint[])
+            ON CONFLICT (source, hour) DO UPDATE SET events = source_hours.events + excluded.events
             """,
             logger: logger
         )

@@ -104,6 +104,23 @@ extension SQLiteEventStore {
 }
 
 extension SQLiteEventStore {
+    public func sourceVolume(since: Timestamp) async throws(StoreError) -> [String: [Int64: Int]] {
+        do {
+            return try await pool.read { db in
+                var out: [String: [Int64: Int]] = [:]
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT source, hour, events FROM source_hours WHERE hour >= ?", arguments: [since.microseconds / SourceArrivals.hour]
+                )
+                for row in rows {
+                    out[try self.labels.value(row[0], in: db), default: [:]][row[1]] = row[2]
+                }
+                return out
+            }
+        } catch {
+            throw Self.storeError(error, doing: "read source volume")
+        }
+    }
+
     public func sourceArrivals() async throws(StoreError) -> [String: Timestamp] {
         do {
             return try await pool.read { db in
@@ -119,25 +136,45 @@ extension SQLiteEventStore {
     }
 }
 
-/// When the sources (label ids) of a transaction's stored events arrived: noted per request,
-/// written once at the end of the transaction (one statement per source, not per request).
+/// When the sources (label ids) of a transaction's stored events arrived, and how many arrived in
+/// each hour: noted per request, written once at the end of the transaction (one statement per
+/// source and hour, not per request).
 struct SourceArrivals {
     private var latest: [Int64: Int64] = [:]
+    private var hourly: [HourKey: Int] = [:]
 
-    mutating func note(_ sources: Set<Int64>, at time: Timestamp) {
-        for source in sources { latest[source] = max(latest[source] ?? .min, time.microseconds) }
+    struct HourKey: Hashable {
+        var source: Int64
+        var hour: Int64
+    }
+
+    /// Microseconds in an hour.
+    static let hour: Int64 = 3_600_000_000
+
+    mutating func note(_ counts: [Int64: Int], at time: Timestamp) {
+        let hour = time.microseconds / Self.hour
+        for (source, count) in counts where count > 0 {
+            latest[source] = max(latest[source] ?? .min, time.microseconds)
+            hourly[HourKey(source: source, hour: hour), default: 0] += count
+        }
     }
 
     mutating func merge(_ other: SourceArrivals) {
         latest.merge(other.latest, uniquingKeysWith: max)
+        hourly.merge(other.hourly, uniquingKeysWith: +)
     }
 
     func write(in db: Database) throws {
         guard !latest.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: """
+        let arrival = try db.cachedStatement(sql: """
             INSERT INTO source_arrivals (source, received_at) VALUES (?, ?)
             ON CONFLICT (source) DO UPDATE SET received_at = max(received_at, excluded.received_at)
             """)
-        for (source, time) in latest { try statement.execute(arguments: [source, time]) }
+        for (source, time) in latest { try arrival.execute(arguments: [source, time]) }
+        let hours = try db.cachedStatement(sql: """
+            INSERT INTO source_hours (source, hour, events) VALUES (?, ?, ?)
+            ON CONFLICT (source, hour) DO UPDATE SET events = events + excluded.events
+            """)
+        for (key, count) in hourly { try hours.execute(arguments: [key.source, key.hour, count]) }
     }
 }

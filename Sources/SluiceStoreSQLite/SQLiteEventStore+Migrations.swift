@@ -295,13 +295,15 @@ extension SQLiteEventStore {
             }
         }
         migrator.registerMigration("2026-12-07-source-arrivals") { db in
-            // When each source's events last arrived (SilenceWatch), kept in each commit. Rows
-            // stored before have no time of arrival in a column: their own newest time stands in,
-            // never later than now.
+            // When each source's events last arrived (SilenceWatch), and how many arrived each
+            // hour (the sparklines), kept in each commit. Rows stored before have no time of
+            // arrival in a column: their own newest time stands in, never later than now; their
+            // hours start empty.
             try db.execute(sql: """
                 CREATE TABLE source_arrivals (source INTEGER PRIMARY KEY, received_at INTEGER NOT NULL);
                 INSERT INTO source_arrivals (source, received_at)
                     SELECT source, min(max(occurred_at), CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)) FROM events GROUP BY source;
+                CREATE TABLE source_hours (source INTEGER NOT NULL, hour INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY (source, hour)) WITHOUT ROWID;
                 """)
         }
         return migrator

@@ -421,7 +421,7 @@ public final class SQLiteEventStore: EventStore {
             stats.add(source: source, logType: logType, dict: row.dict, rawBytes: row.rawBytes, storedBytes: row.payload.count)
         }
         try stats.write(in: db)
-        if let arrivedAt { arrivals.note(stats.sources, at: arrivedAt) }
+        if let arrivedAt { arrivals.note(stats.rowsBySource, at: arrivedAt) }
         if index, !indexed.isEmpty {
             let live = livePostings
             let committed = indexed
@@ -701,8 +701,12 @@ struct StorageStatsDelta {
 
     var totals: [Key: (rows: Int, raw: Int, stored: Int)] = [:]
 
-    /// The sources of the rows counted.
-    var sources: Set<Int64> { Set(totals.keys.map(\.source)) }
+    /// Rows counted by source.
+    var rowsBySource: [Int64: Int] {
+        var out: [Int64: Int] = [:]
+        for (key, total) in totals { out[key.source, default: 0] += total.rows }
+        return out
+    }
 
     mutating func add(source: Int64, logType: Int64, dict: Int64?, rawBytes: Int, storedBytes: Int, sign: Int = 1) {
         let key = Key(source: source, logType: logType, dict: dict ?? -1)

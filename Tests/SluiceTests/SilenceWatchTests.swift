@@ -58,6 +58,12 @@ import Testing
             _ = try await store.append([EventStoreContract.event(occurredAt: Self.base - .seconds(3_600), key: "a3")], receivedAt: Self.base + .seconds(4))
             let arrivals = try await store.sourceArrivals()
             #expect(arrivals["feed-a"] == Self.base + .seconds(4) && arrivals["feed-b"] == Self.base + .seconds(2))
+            // Per hour of arrival: what was stored, not duplicates or refused requests.
+            _ = try await store.append([EventStoreContract.event(occurredAt: Self.base, key: "a4")], receivedAt: Self.base + .seconds(3_600))
+            let hour = Self.base.microseconds / 3_600_000_000
+            let volume = try await store.sourceVolume(since: Self.base - .seconds(7_200))
+            #expect(volume["feed-a"] == [hour: 2, hour + 1: 1] && volume["feed-b"] == [hour: 1])
+            #expect(try await store.sourceVolume(since: Self.base + .seconds(3_600))["feed-a"] == [hour + 1: 1])
         }
     }
 
@@ -112,6 +118,9 @@ import Testing
             SourceExpectation(source: "chatty", kind: .feed, within: .seconds(21_600)), SourceExpectation(source: "quiet", kind: .feed, within: .seconds(3)),
         ])
         let watch = try #require(sluice.prepared.silence)
+        _ = try await sluice.store.append(
+            (0..<3).map { EventStoreContract.event(source: "chatty", occurredAt: Self.base, key: "c\($0)") }, receivedAt: Self.base
+        )
         clock.set(10)
         #expect(try await watch.check().map { $0.targets.first?.id } == ["quiet"])
         try await sluice.withLiveServer { client in
@@ -119,6 +128,10 @@ import Testing
             let page = String(buffer: try await client.execute(uri: "/ui/feeds", method: .get, headers: [.cookie: cookie]).body)
             #expect(page.contains(#"class="error silent">Silent since"#))
             #expect(page.contains("Expected within 6h"))
+            // Each feed's last 24 hours as bars, from the store: chatty's three events in this hour.
+            #expect(page.contains(#"aria-label="Events per hour over the last 24 hours: 3 in all, at most 3 in an hour""#))
+            #expect(page.contains(#"<rect x="92" y="0" width="3" height="20"><title>"#) && page.contains(": 3 events</title>"))
+            #expect(page.contains(#"aria-label="Events per hour over the last 24 hours: 0 in all, at most 0 in an hour""#))
             // Every signed-in page carries the strip, with a link to the silent source's page.
             let events = String(buffer: try await client.execute(uri: "/ui/events", method: .get, headers: [.cookie: cookie]).body)
             #expect(events.contains(#"<p class="strip" role="status"><strong>Silent:</strong> <a href="/ui/feeds">quiet</a> since"#))

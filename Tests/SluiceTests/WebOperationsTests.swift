@@ -44,7 +44,8 @@ import Testing
 
             let session = try await WebUITests.signIn(client)
             let page = try await Self.html(client, "/ui/feeds", cookie: session.cookie)
-            #expect(page.contains("<th scope=\"row\">default</th><td>shared_secret</td>"))
+            #expect(page.contains("<th scope=\"row\">default<br><svg class=\"spark\"") && page.contains("</svg></th><td>shared_secret</td>"))
+            #expect(page.contains("Events per hour over the last 24 hours: 2 in all"), "the store's count of the feed's events, duplicates aside")
             #expect(page.contains("<td>2</td><td>1</td>"), "2 accepted, 1 duplicate")
             #expect(!page.contains("none stored"), "the newest stored event is shown")
             #expect(page.contains("invalid_json: 1") && page.contains("unauthorized: 1"))

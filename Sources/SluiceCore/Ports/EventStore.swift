@@ -31,6 +31,9 @@ public protocol EventStore: Sendable {
     /// When events of each source were last stored (the time they were received), as recorded
     /// in the commits that stored them; what tells a source that fell silent (``SilenceWatch``).
     func sourceArrivals() async throws(StoreError) -> [String: Timestamp]
+    /// Events stored per source and hour of arrival (hours since 1970, UTC) from `since`'s hour on,
+    /// as recorded in the commits that stored them (duplicates are not counted).
+    func sourceVolume(since: Timestamp) async throws(StoreError) -> [String: [Int64: Int]]
     /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
     func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
     func event(id: EventID) async throws(StoreError) -> StoredEvent?

@@ -94,6 +94,8 @@ struct WebOperationsController: Sendable {
         var values = await base("Feeds", session, request, nav: "Feeds")
         let offset = WebPages.offset(request)
         let silence = try await silenceBySource()
+        let now = activity.now()
+        let volume = try await storeCall { try await store.sourceVolume(since: now - .seconds(23 * 3_600)) }
         var rows: [[String: Any]] = []
         for name in feeds.keys.sorted() {
             let feed = feeds[name]!
@@ -111,6 +113,7 @@ struct WebOperationsController: Sendable {
                 "needsKey": ingestionKeyConfigured && feed.authentication.modeName == "shared_secret",
             ]
             if let watched = silence[name] { row["silence"] = Self.silenceText(watched, offset: offset) }
+            row["spark"] = WebPages.sparkline(volume[name] ?? [:], endingAt: now, offsetMinutes: offset)
             rows.append(row)
         }
         values["feeds"] = rows
@@ -153,6 +156,8 @@ struct WebOperationsController: Sendable {
         let offset = WebPages.offset(request)
         let statuses = try await storeCall { try await collectors?.statuses() ?? [] }
         let silence = try await silenceBySource()
+        let now = activity.now()
+        let volume = try await storeCall { try await store.sourceVolume(since: now - .seconds(23 * 3_600)) }
         values["collectors"] = statuses.map { status -> [String: Any] in
             var collector: [String: Any] = [
                 "name": status.name, "type": status.type, "schedule": status.schedule, "baseURL": status.baseURL,
@@ -171,6 +176,7 @@ struct WebOperationsController: Sendable {
                 },
             ]
             if let watched = silence[status.name] { collector["silence"] = Self.silenceText(watched, offset: offset) }
+            collector["spark"] = WebPages.sparkline(volume[status.name] ?? [:], endingAt: now, offsetMinutes: offset)
             return collector
         }
         return WebPages.page("collectors", values, status: .ok)

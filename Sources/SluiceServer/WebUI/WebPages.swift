@@ -67,6 +67,26 @@ enum WebPages {
 
     /// Times as the browser asked: UTC, or shifted by the offset (minutes east of UTC) that the
     /// page's script puts in `tz`.
+    /// The `spark` value of a source: its events in each of the last 24 hours of arrival
+    /// (`hourly`: hours since 1970 → events), the current hour last, scaled to the busiest one.
+    static func sparkline(_ hourly: [Int64: Int], endingAt now: Timestamp, offsetMinutes: Int) -> [String: Any] {
+        let last = now.microseconds / 3_600_000_000
+        let hours = (last - 23)...last
+        let counts = hours.map { hourly[$0] ?? 0 }
+        let busiest = max(counts.max() ?? 0, 1)
+        let bars = zip(hours, counts).enumerated().map { index, entry -> [String: Any] in
+            let (hour, count) = entry
+            // Any event shows: at least one pixel.
+            let height = count == 0 ? 0 : max(1, Int((Double(count) / Double(busiest) * 20).rounded()))
+            return [
+                "x": index * 4, "y": 20 - height, "height": height,
+                "title": "\(time(Timestamp(microseconds: hour * 3_600_000_000), offsetMinutes: offsetMinutes)): \(count) event\(count == 1 ? "" : "s")",
+            ]
+        }
+        let total = counts.reduce(0, +)
+        return ["bars": bars, "label": "Events per hour over the last 24 hours: \(total) in all, at most \(counts.max() ?? 0) in an hour"]
+    }
+
     /// A length of time as configured: `6h`, `1h 30m`, `45s`.
     static func duration(_ duration: Duration) -> String {
         var seconds = duration.components.seconds

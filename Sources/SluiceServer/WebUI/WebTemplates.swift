@@ -6,7 +6,7 @@ enum WebTemplates {
     static let library: MustacheLibrary = {
         var library = MustacheLibrary()
         for (name, text) in [
-            ("header", header), ("footer", footer), ("sign-in", signIn), ("events", events), ("event", event), ("problem", problem),
+            ("header", header), ("footer", footer), ("spark", spark), ("sign-in", signIn), ("events", events), ("event", event), ("problem", problem),
             ("feeds", feeds), ("feed-secret", feedSecret), ("integrity", integrity), ("collectors", collectors), ("destinations", destinations), ("workflows", workflows),
         ] {
             // The templates are constants of this file; a syntax error in one is a programming error.
@@ -50,6 +50,12 @@ enum WebTemplates {
         {{#strip}}<p class="strip" role="status"><strong>Silent:</strong> {{#sources}}<a href="/ui/{{page}}">{{name}}</a> since {{since}}. {{/sources}}</p>{{/strip}}
         <main id="main">
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        """
+
+    /// Events per hour over the last 24 hours, as bars (``WebPages/sparkline(_:endingAt:offsetMinutes:)``).
+    static let spark = """
+        {{#spark}}<svg class="spark" viewBox="0 0 96 20" width="96" height="20" role="img" aria-label="{{label}}">\
+        <line x1="0" y1="19.5" x2="96" y2="19.5"></line>{{#bars}}<rect x="{{x}}" y="{{y}}" width="3" height="{{height}}"><title>{{title}}</title></rect>{{/bars}}</svg>{{/spark}}
         """
 
     static let footer = """
@@ -163,7 +169,7 @@ enum WebTemplates {
             <th scope="col">Events accepted</th><th scope="col">Duplicates</th><th scope="col">Requests refused</th><th scope="col">Push path</th></tr></thead>
           <tbody>
           {{#feeds}}
-          <tr><th scope="row">{{name}}{{#silence}}<br><span class="{{#silent}}error silent{{/silent}}{{^silent}}muted{{/silent}}">{{text}}</span>{{/silence}}</th><td>{{auth}}</td><td>{{logType}}</td><td>{{lastEvent}}</td><td>{{lastPush}}</td><td>{{accepted}}</td><td>{{duplicates}}</td>
+          <tr><th scope="row">{{name}}{{#silence}}<br><span class="{{#silent}}error silent{{/silent}}{{^silent}}muted{{/silent}}">{{text}}</span>{{/silence}}<br>{{> spark}}</th><td>{{auth}}</td><td>{{logType}}</td><td>{{lastEvent}}</td><td>{{lastPush}}</td><td>{{accepted}}</td><td>{{duplicates}}</td>
             <td>{{#rejected}}{{reason}}: {{count}}<br>{{/rejected}}{{^rejected}}0{{/rejected}}</td><td><code>{{path}}</code></td></tr>
           {{/feeds}}
           </tbody>
@@ -220,6 +226,7 @@ enum WebTemplates {
         <section aria-labelledby="c-{{name}}">
         <h2 id="c-{{name}}">{{name}} <span class="muted">{{type}} · {{schedule}} · next run {{nextRun}}</span></h2>
         {{#silence}}<p class="{{#silent}}error silent{{/silent}}{{^silent}}muted{{/silent}}">{{text}}</p>{{/silence}}
+        <p>{{> spark}}</p>
         <table>
           <thead><tr><th scope="col">Stream</th><th scope="col">State</th><th scope="col">Checkpoint</th><th scope="col">Moved</th><th scope="col">Last run</th>
             <th scope="col">Pages</th><th scope="col">New / duplicate</th><th scope="col">Requests (429s)</th><th scope="col">Last error</th></tr></thead>
@@ -386,7 +393,7 @@ enum WebTemplates {
         .filters { display: grid; grid-template-columns: repeat(5, minmax(150px, 1fr)); gap: 8px 12px; margin-bottom: 8px; }
         .field label { display: block; font-size: 13px; color: var(--muted); } .field input { width: 100%; box-sizing: border-box; padding: 4px; }
         .actions { align-self: end; } .muted { color: var(--muted); } .error { color: var(--bad); font-weight: 600; }
-        .strip { margin: 0; padding: .4rem 1rem; background: var(--bad); color: #fff; } .strip a { color: #fff; }
+        .spark rect { fill: var(--accent); } .spark line { stroke: var(--line); } .strip { margin: 0; padding: .4rem 1rem; background: var(--bad); color: #fff; } .strip a { color: #fff; }
         .signin { display: grid; gap: 8px; max-width: 360px; } .raw { background: #f4f4f4; padding: 12px; overflow: auto; white-space: pre-wrap; }
         .fields th { width: 180px; color: var(--muted); font-weight: 600; } .pages a { margin-right: 16px; }
         .notice { background: #e8f2e8; border: 1px solid #3a7d3a; padding: 8px 12px; }
