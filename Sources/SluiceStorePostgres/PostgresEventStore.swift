@@ -49,6 +49,8 @@ public final class PostgresEventStore: EventStore {
     /// notifications arrive (``listenForChanges()``). The fallback only bounds how long one goes
     /// unseen while the listener reconnects.
     public let changes = StoreChanges(fallback: .seconds(10))
+    /// Arrivals committed here and not yet written to `source_arrivals` / `source_hours`.
+    let arrivals = SourceArrivalBuffer()
 
     struct PendingAppend: Sendable {
         var rows: [PostgresEventRow]
@@ -143,10 +145,12 @@ public final class PostgresEventStore: EventStore {
                     await self.doChores()
                 }
             }
+            group.addTask { await self.flushArrivalsPeriodically() }
             for await _ in wakeups {
                 await drain()
             }
             await drain()
+            await flushArrivals()
             group.cancelAll()
         }
         committer.failAll(StoreError(.unavailable, "the store stopped before this append was committed"))
@@ -243,7 +247,7 @@ public final class PostgresEventStore: EventStore {
     private func commitTogether(_ batch: [PendingAppend]) async throws -> [Result<AppendResult, StoreError>] {
         let beforeCommit = self.beforeCommit
         let logger = self.logger
-        return try await database.transaction { connection in
+        let (outcome, arrived) = try await database.transaction { connection in
             var outcome: [Result<AppendResult, StoreError>] = []
             var admitted: [Int] = []
             for (i, item) in batch.enumerated() {
@@ -259,14 +263,19 @@ public final class PostgresEventStore: EventStore {
             let rows = admitted.flatMap { batch[$0].rows }
             var inserted = try await Self.insert(rows, on: connection, logger: logger)
             if !inserted.isEmpty { try await self.notifyCommit(.events, on: connection) }
+            var arrived = SourceArrivalBuffer.Delta()
+            for row in rows where inserted.contains(row.identity) { arrived.note(source: row.source, at: row.receivedAt) }
             for i in admitted {
                 // A stored identity counts for the first row that carries it; any other is a duplicate.
                 let accepted = batch[i].rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }
                 outcome[i] = .success(AppendResult(accepted: accepted, duplicates: batch[i].rows.count - accepted))
             }
             await beforeCommit?()
-            return outcome
+            return (outcome, arrived)
         }
+        // Kept for the next flush, outside the append lock (``SourceArrivalBuffer``).
+        arrivals.add(arrived)
+        return outcome
     }
 
     /// Rows per INSERT statement: 12 parameters each, under PostgreSQL's 65,535.
@@ -302,43 +311,7 @@ public final class PostgresEventStore: EventStore {
             }
             start += chunk.count
         }
-        try await recordArrivals(of: rows, inserted: inserted, on: connection, logger: logger)
         return inserted
-    }
-
-    /// Records, inside the commit, when events of each source among the `inserted` rows arrived:
-    /// one statement for all of them.
-    static func recordArrivals(
-        of rows: [PostgresEventRow], inserted: Set<PostgresEventRow.Identity>, on connection: PostgresConnection, logger: Logger
-    ) async throws {
-        var latest: [String: Int64] = [:]
-        var hourly: [String: [Int64: Int64]] = [:]
-        for row in rows where inserted.contains(row.identity) {
-            latest[row.source] = max(latest[row.source] ?? .min, row.receivedAt)
-            hourly[row.source, default: [:]][row.receivedAt / 3_600_000_000, default: 0] += 1
-        }
-        guard !latest.isEmpty else { return }
-        let sources = Array(latest.keys)
-        let times = sources.map { latest[$0]! }
-        var (hourSources, hours, counts) = ([String](), [Int64](), [Int64]())
-        for (source, perHour) in hourly {
-            for (hour, count) in perHour {
-                hourSources.append(source)
-                hours.append(hour)
-                counts.append(count)
-            }
-        }
-        try await connection.query(
-            """
-            WITH arrived AS (
-                INSERT INTO source_arrivals (source, received_at) SELECT * FROM unnest(\(sources)::text[], \(times)::bigint[])
-                ON CONFLICT (source) DO UPDATE SET received_at = GREATEST(source_arrivals.received_at, excluded.received_at)
-            )
-            INSERT INTO source_hours (source, hour, events) SELECT * FROM unnest(\(hourSources)::text[], \(hours)::bigint[], \(counts)::bigint[])
-            ON CONFLICT (source, hour) DO UPDATE SET events = source_hours.events + excluded.events
-            """,
-            logger: logger
-        )
     }
 
     /// Stores an audit entry inside the caller's transaction, beside the change it records.

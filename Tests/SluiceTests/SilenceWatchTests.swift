@@ -199,6 +199,9 @@ import Testing
                         let clock = Clock()
                         let watches = [one, two, three].map { SilenceWatch(store: $0, expectations: [Self.feed], logger: logger, now: clock.now) }
                         _ = try await two.append([EventStoreContract.event(occurredAt: Self.base, key: "a1")], receivedAt: Self.base)
+                        // Another instance's arrivals are written within a second of their commit.
+                        let seen = try await eventually { try await one.sourceArrivals()["feed-a"] == Self.base }
+                        #expect(seen)
                         clock.set(8)
                         var stored: [AdminAuditEntry] = []
                         for watch in watches { stored += try await watch.check() }
@@ -206,6 +209,8 @@ import Testing
                         for watch in watches { #expect(try await watch.assess().first?.isSilent == true) }
                         clock.set(9)
                         _ = try await three.append([EventStoreContract.event(occurredAt: clock.now(), key: "a2")], receivedAt: clock.now())
+                        let back = try await eventually { try await one.sourceArrivals()["feed-a"] == clock.now() }
+                        #expect(back)
                         stored = []
                         for watch in watches.reversed() { stored += try await watch.check() }
                         #expect(stored.map(\.action) == [SourceSilence.recoveredAction])
