@@ -66,3 +66,17 @@ public struct SourceSilence: Sendable, Hashable {
         return (entry, Array(hasher.finalize().prefix(16)))
     }
 }
+
+extension Duration {
+    /// As a configuration spells it: `6h`, `1h 30m`, `45s` (whole seconds).
+    public var shortText: String {
+        var rest = components.seconds
+        var parts: [String] = []
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where rest >= size {
+            parts.append("\(rest / size)\(unit)")
+            rest %= size
+        }
+        if rest > 0 || parts.isEmpty { parts.append("\(rest)s") }
+        return parts.joined(separator: " ")
+    }
+}

@@ -15,7 +15,7 @@ public enum ChatMessage {
         let target = document?["targets"]?.arrayValue?.first
         let targetText = [target?["type"]?.stringValue, target?["id"]?.stringValue].compactMap { $0 }.joined(separator: " ")
         let metadata = document?["metadata"]
-        let within = metadata?["expected_within_seconds"]?.textValue.flatMap(Int64.init).map { Self.duration($0) }
+        let within = metadata?["expected_within_seconds"]?.textValue.flatMap(Int64.init).map { Duration.seconds($0).shortText }
         let last = metadata?["last_event_at"]?.stringValue
         switch (event.source, event.action) {
         case (AdminAuditEntry.source, SourceSilence.wentSilentAction):
@@ -27,17 +27,5 @@ public enum ChatMessage {
         default:
             return "Sluice: \(event.source) \(event.action) at \(event.occurredAt.rfc3339)" + (targetText.isEmpty ? "" : " on \(targetText)")
         }
-    }
-
-    /// `6h`, `1h 30m`, `45s`.
-    static func duration(_ seconds: Int64) -> String {
-        var rest = seconds
-        var parts: [String] = []
-        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where rest >= size {
-            parts.append("\(rest / size)\(unit)")
-            rest %= size
-        }
-        if rest > 0 || parts.isEmpty { parts.append("\(rest)s") }
-        return parts.joined(separator: " ")
     }
 }

@@ -46,7 +46,7 @@ struct WebOperationsController: Sendable {
 
     /// "Silent since …" for a silent source, "expected within …" otherwise.
     static func silenceText(_ silence: SourceSilence, offset: Int) -> [String: Any] {
-        let within = "expected within \(WebPages.duration(silence.expectation.within))"
+        let within = "expected within \(silence.expectation.within.shortText)"
         return silence.isSilent
             ? ["silent": true, "text": "Silent since \(WebPages.time(silence.silentFrom, offsetMinutes: offset)) (\(within))"]
             : ["silent": false, "text": within.prefix(1).uppercased() + within.dropFirst()]

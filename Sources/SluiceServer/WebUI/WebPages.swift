@@ -87,18 +87,6 @@ enum WebPages {
         return ["bars": bars, "label": "Events per hour over the last 24 hours: \(total) in all, at most \(counts.max() ?? 0) in an hour"]
     }
 
-    /// A length of time as configured: `6h`, `1h 30m`, `45s`.
-    static func duration(_ duration: Duration) -> String {
-        var seconds = duration.components.seconds
-        var parts: [String] = []
-        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds >= size {
-            parts.append("\(seconds / size)\(unit)")
-            seconds %= size
-        }
-        if seconds > 0 || parts.isEmpty { parts.append("\(seconds)s") }
-        return parts.joined(separator: " ")
-    }
-
     static func time(_ time: Timestamp, offsetMinutes: Int) -> String {
         guard offsetMinutes != 0 else { return time.rfc3339 }
         let shifted = Timestamp(microseconds: time.microseconds + Int64(offsetMinutes) * 60_000_000).rfc3339
