@@ -73,6 +73,8 @@ extension PostgresEventStore {
             )
         } catch {
             arrivals.restore(delta)
+            // Cancelled: the store is stopping, and ``close()`` wrote what it had before.
+            guard !Task.isCancelled else { return }
             logger.warning("could not record source arrivals; the next flush tries again", metadata: ["error": "\(error)"])
         }
     }

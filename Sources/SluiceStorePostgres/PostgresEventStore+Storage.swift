@@ -8,8 +8,11 @@ extension PostgresEventStore: SluiceStorage {
     /// PostgreSQL's own limits (disk, quotas) surface as `full` errors on write; nothing is capped here.
     public func capacityProblem() async throws(StoreError) -> String? { nil }
 
-    /// Nothing to finish: an append returns only once committed or failed, so when every
-    /// producer has stopped nothing is queued; the connection pool and the writer stop with
-    /// ``runConnections()``.
-    public func close() async {}
+    /// Writes the source arrivals gathered since the last flush (``SourceArrivalBuffer``). Nothing
+    /// else to finish: an append returns only once committed or failed, so when every producer has
+    /// stopped nothing is queued; the connection pool and the writer stop with ``runConnections()``,
+    /// after this.
+    public func close() async {
+        await flushArrivals()
+    }
 }

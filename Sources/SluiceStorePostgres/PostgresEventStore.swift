@@ -101,8 +101,8 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// Opens a store, applies pending migrations, runs `body`, then stops the store after
-    /// committing what was queued.
+    /// Opens a store, applies pending migrations, runs `body`, then closes the store (its last
+    /// source arrivals written) and stops it after committing what was queued.
     public static func withStore<Result: Sendable>(
         configuration: PostgresStoreConfiguration, logger: Logger, beforeCommit: (@Sendable () async -> Void)? = nil,
         _ body: (PostgresEventStore) async throws -> Result
@@ -114,7 +114,10 @@ public final class PostgresEventStore: EventStore {
             // Fails within `timeout` when the server is unreachable (migrations have no deadline).
             try await store.checkHealth()
             try await store.migrate()
-            return try await body(store)
+            let result = try await body(store)
+            // While the pool still runs: cancelled, its queries would fail.
+            await store.close()
+            return result
         }
     }
 
@@ -150,7 +153,6 @@ public final class PostgresEventStore: EventStore {
                 await drain()
             }
             await drain()
-            await flushArrivals()
             group.cancelAll()
         }
         committer.failAll(StoreError(.unavailable, "the store stopped before this append was committed"))

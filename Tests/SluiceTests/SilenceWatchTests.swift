@@ -187,6 +187,22 @@ import Testing
         }
     }
 
+    /// On PostgreSQL arrivals are written once a second, and when the store closes: a short run
+    /// (a CLI collection) leaves its arrivals for the next instance to read at once.
+    @Test func aClosingPostgreSQLStoreWritesItsLastArrivals() async throws {
+        guard StoreBackend.available.contains(.postgres) else { return }
+        try await PostgresTestDatabase.withSchema { configuration in
+            let logger = Logger(label: "test.silence")
+            try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { store async throws in
+                _ = try await store.append([EventStoreContract.event(occurredAt: Self.base, key: "a1")], receivedAt: Self.base)
+            }
+            try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { store async throws in
+                #expect(try await store.sourceArrivals()["feed-a"] == Self.base)
+                #expect(try await store.sourceVolume(since: Self.base)["feed-a"]?.values.reduce(0, +) == 1)
+            }
+        }
+    }
+
     /// Three instances on one PostgreSQL schema, each with its own watch: each transition is
     /// stored once, and each instance's assessment agrees.
     @Test func threeInstancesOnPostgreSQLRecordEachTransitionOnce() async throws {
