@@ -180,3 +180,14 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self = t
     }
 }
+
+extension Timestamp {
+    /// Whole hours since 1970 (UTC): the buckets of the stores' per-source counts and the pages'
+    /// hourly figures.
+    public var hour: Int64 { microseconds / 3_600_000_000 }
+
+    /// The start of `hour` (hours since 1970).
+    public init(hour: Int64) {
+        self.init(microseconds: hour * 3_600_000_000)
+    }
+}

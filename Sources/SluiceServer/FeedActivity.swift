@@ -71,5 +71,5 @@ final class FeedActivity: Sendable {
         }
     }
 
-    private static func hour(of time: Timestamp) -> Int64 { time.microseconds / 3_600_000_000 }
+    private static func hour(of time: Timestamp) -> Int64 { time.hour }
 }

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import SluiceCore
+import SluiceStoreKit
 import Synchronization
 
 /// When each source's events were last stored here, and how many per hour of arrival, gathered
@@ -9,40 +10,40 @@ import Synchronization
 /// wait for (measured: single-event pushes on three instances fell to about 0.8×). What a crash
 /// can lose is the last second's counts; an arrival reaches other instances within a second.
 final class SourceArrivalBuffer: Sendable {
-    struct Delta: Sendable {
-        var latest: [String: Int64] = [:]
-        var hourly: [String: [Int64: Int64]] = [:]
+    typealias Delta = ArrivalTally<String>
 
-        var isEmpty: Bool { latest.isEmpty }
-
-        mutating func note(source: String, at microseconds: Int64) {
-            latest[source] = max(latest[source] ?? .min, microseconds)
-            hourly[source, default: [:]][microseconds / 3_600_000_000, default: 0] += 1
-        }
-
-        mutating func merge(_ other: Delta) {
-            latest.merge(other.latest, uniquingKeysWith: max)
-            hourly.merge(other.hourly) { $0.merging($1, uniquingKeysWith: +) }
-        }
+    private struct State {
+        var pending = Delta()
+        /// Flushes that took a delta and have not finished writing it.
+        var writing = 0
     }
 
-    private let pending = Mutex(Delta())
+    private let state = Mutex(State())
 
     func add(_ delta: Delta) {
         guard !delta.isEmpty else { return }
-        pending.withLock { $0.merge(delta) }
+        state.withLock { $0.pending.merge(delta) }
     }
 
-    /// Everything gathered so far, emptied.
+    /// Everything gathered so far, emptied; a non-empty one must be handed back to ``written(_:)``.
     func take() -> Delta {
-        pending.withLock { pending in
-            defer { pending = Delta() }
-            return pending
+        state.withLock { state in
+            defer { state.pending = Delta() }
+            if !state.pending.isEmpty { state.writing += 1 }
+            return state.pending
         }
     }
 
-    /// Puts back what could not be written (the next flush tries again).
-    func restore(_ delta: Delta) { add(delta) }
+    /// A taken delta is written (`failed` nil), or could not be and waits for the next flush.
+    func written(failed delta: Delta?) {
+        state.withLock { state in
+            state.writing -= 1
+            if let delta { state.pending.merge(delta) }
+        }
+    }
+
+    /// Whether a flush is writing right now.
+    var isWriting: Bool { state.withLock { $0.writing > 0 } }
 }
 
 extension PostgresEventStore {
@@ -71,12 +72,22 @@ extension PostgresEventStore {
                 ON CONFLICT (source, hour) DO UPDATE SET events = source_hours.events + excluded.events
                 """
             )
+            arrivals.written(failed: nil)
         } catch {
-            arrivals.restore(delta)
+            arrivals.written(failed: delta)
             // Cancelled: the store is stopping, and ``close()`` wrote what it had before.
             guard !Task.isCancelled else { return }
             logger.warning("could not record source arrivals; the next flush tries again", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// The last flush of a closing store: after the periodic one, if it is writing, has finished
+    /// (the pool still runs, so it completes or hands its delta back), whatever is left.
+    func flushLastArrivals() async {
+        while arrivals.isWriting {
+            do { try await Task.sleep(for: .milliseconds(5)) } catch { break }
+        }
+        await flushArrivals()
     }
 
     static let arrivalsFlushInterval: Duration = .seconds(1)

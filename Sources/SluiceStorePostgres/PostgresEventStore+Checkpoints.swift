@@ -125,7 +125,7 @@ extension PostgresEventStore {
         await flushArrivals()
         do {
             var out: [String: [Int64: Int]] = [:]
-            for row in try await database.rows("SELECT source, hour, events FROM source_hours WHERE hour >= \(since.microseconds / 3_600_000_000)") {
+            for row in try await database.rows("SELECT source, hour, events FROM source_hours WHERE hour >= \(since.hour)") {
                 let (source, hour, events) = try row.decode((String, Int64, Int64).self)
                 out[source, default: [:]][hour] = Int(events)
             }

@@ -266,7 +266,7 @@ public final class PostgresEventStore: EventStore {
             var inserted = try await Self.insert(rows, on: connection, logger: logger)
             if !inserted.isEmpty { try await self.notifyCommit(.events, on: connection) }
             var arrived = SourceArrivalBuffer.Delta()
-            for row in rows where inserted.contains(row.identity) { arrived.note(source: row.source, at: row.receivedAt) }
+            for row in rows where inserted.contains(row.identity) { arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt)) }
             for i in admitted {
                 // A stored identity counts for the first row that carries it; any other is a duplicate.
                 let accepted = batch[i].rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SluiceCore
+import SluiceStoreKit
 
 extension SQLiteEventStore {
     /// Compare-and-set of a stream's checkpoint inside the caller's transaction.
@@ -109,7 +110,7 @@ extension SQLiteEventStore {
             return try await pool.read { db in
                 var out: [String: [Int64: Int]] = [:]
                 let rows = try Row.fetchAll(
-                    db, sql: "SELECT source, hour, events FROM source_hours WHERE hour >= ?", arguments: [since.microseconds / SourceArrivals.hour]
+                    db, sql: "SELECT source, hour, events FROM source_hours WHERE hour >= ?", arguments: [since.hour]
                 )
                 for row in rows {
                     out[try self.labels.value(row[0], in: db), default: [:]][row[1]] = row[2]
@@ -136,36 +137,13 @@ extension SQLiteEventStore {
     }
 }
 
-/// When the sources (label ids) of a transaction's stored events arrived, and how many arrived in
-/// each hour: noted per request, written once at the end of the transaction (one statement per
-/// source and hour, not per request).
-struct SourceArrivals {
-    private var latest: [Int64: Int64] = [:]
-    private var hourly: [HourKey: Int] = [:]
+/// A transaction's arrivals, by source label id, written once at its end (one statement per
+/// source, and per source and hour, not per request).
+typealias SourceArrivals = ArrivalTally<Int64>
 
-    struct HourKey: Hashable {
-        var source: Int64
-        var hour: Int64
-    }
-
-    /// Microseconds in an hour.
-    static let hour: Int64 = 3_600_000_000
-
-    mutating func note(_ counts: [Int64: Int], at time: Timestamp) {
-        let hour = time.microseconds / Self.hour
-        for (source, count) in counts where count > 0 {
-            latest[source] = max(latest[source] ?? .min, time.microseconds)
-            hourly[HourKey(source: source, hour: hour), default: 0] += count
-        }
-    }
-
-    mutating func merge(_ other: SourceArrivals) {
-        latest.merge(other.latest, uniquingKeysWith: max)
-        hourly.merge(other.hourly, uniquingKeysWith: +)
-    }
-
+extension ArrivalTally where Source == Int64 {
     func write(in db: Database) throws {
-        guard !latest.isEmpty else { return }
+        guard !isEmpty else { return }
         let arrival = try db.cachedStatement(sql: """
             INSERT INTO source_arrivals (source, received_at) VALUES (?, ?)
             ON CONFLICT (source) DO UPDATE SET received_at = max(received_at, excluded.received_at)
@@ -175,6 +153,8 @@ struct SourceArrivals {
             INSERT INTO source_hours (source, hour, events) VALUES (?, ?, ?)
             ON CONFLICT (source, hour) DO UPDATE SET events = events + excluded.events
             """)
-        for (key, count) in hourly { try hours.execute(arguments: [key.source, key.hour, count]) }
+        for (source, perHour) in hourly {
+            for (hour, count) in perHour { try hours.execute(arguments: [source, hour, count]) }
+        }
     }
 }

@@ -421,7 +421,9 @@ public final class SQLiteEventStore: EventStore {
             stats.add(source: source, logType: logType, dict: row.dict, rawBytes: row.rawBytes, storedBytes: row.payload.count)
         }
         try stats.write(in: db)
-        if let arrivedAt { arrivals.note(stats.rowsBySource, at: arrivedAt) }
+        if let arrivedAt {
+            for (source, rows) in stats.rowsBySource { arrivals.note(source, count: rows, at: arrivedAt) }
+        }
         if index, !indexed.isEmpty {
             let live = livePostings
             let committed = indexed

@@ -189,8 +189,7 @@ import Testing
 
     /// On PostgreSQL arrivals are written once a second, and when the store closes: a short run
     /// (a CLI collection) leaves its arrivals for the next instance to read at once.
-    @Test func aClosingPostgreSQLStoreWritesItsLastArrivals() async throws {
-        guard StoreBackend.available.contains(.postgres) else { return }
+    @Test(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired)) func aClosingPostgreSQLStoreWritesItsLastArrivals() async throws {
         try await PostgresTestDatabase.withSchema { configuration in
             let logger = Logger(label: "test.silence")
             try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { store async throws in
@@ -205,8 +204,7 @@ import Testing
 
     /// Three instances on one PostgreSQL schema, each with its own watch: each transition is
     /// stored once, and each instance's assessment agrees.
-    @Test func threeInstancesOnPostgreSQLRecordEachTransitionOnce() async throws {
-        guard StoreBackend.available.contains(.postgres) else { return }
+    @Test(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired)) func threeInstancesOnPostgreSQLRecordEachTransitionOnce() async throws {
         try await PostgresTestDatabase.withSchema { configuration in
             let logger = Logger(label: "test.silence")
             try await PostgresEventStore.withStore(configuration: configuration, logger: logger) { one in

@@ -70,7 +70,7 @@ enum WebPages {
     /// The `spark` value of a source: its events in each of the last 24 hours of arrival
     /// (`hourly`: hours since 1970 → events), the current hour last, scaled to the busiest one.
     static func sparkline(_ hourly: [Int64: Int], endingAt now: Timestamp, offsetMinutes: Int) -> [String: Any] {
-        let last = now.microseconds / 3_600_000_000
+        let last = now.hour
         let hours = (last - 23)...last
         let counts = hours.map { hourly[$0] ?? 0 }
         let busiest = max(counts.max() ?? 0, 1)
@@ -80,7 +80,7 @@ enum WebPages {
             let height = count == 0 ? 0 : max(1, Int((Double(count) / Double(busiest) * 20).rounded()))
             return [
                 "x": index * 4, "y": 20 - height, "height": height,
-                "title": "\(time(Timestamp(microseconds: hour * 3_600_000_000), offsetMinutes: offsetMinutes)): \(count) event\(count == 1 ? "" : "s")",
+                "title": "\(time(Timestamp(hour: hour), offsetMinutes: offsetMinutes)): \(count) event\(count == 1 ? "" : "s")",
             ]
         }
         let total = counts.reduce(0, +)
