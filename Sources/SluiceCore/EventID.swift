@@ -126,6 +126,9 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         state = system.next()
     }
 
+    /// The same numbers on every run from the same seed (tests, benchmarks).
+    public init(seed: UInt64) { state = seed }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state

@@ -105,13 +105,13 @@ struct DeliveryLoop: Sendable {
         let events: [OutboundEvent]
         if let prefetched { events = prefetched } else { events = try await ledger.outboundEvents(afterSeq: position, limit: readLimit) }
         guard let last = events.last else {
-            state.lag(seconds: 0)
+            state.lag(seconds: 0, at: now())
             return .nothingNew
         }
         let routed = events.filter(selection.matches)
         if let first = routed.first {
             let waited = Duration.microseconds(max(0, now().microseconds - first.receivedAt.microseconds))
-            state.lag(seconds: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18)
+            state.lag(seconds: Double(waited.components.seconds) + Double(waited.components.attoseconds) / 1e18, at: now())
             // A batch that is not full waits up to maxWait for company, unless more is already stored.
             if waited < settings.maxWait, events.count < readLimit, routed.count < destination.limits.maxEvents,
                routed.reduce(0, { $0 + destination.encodedSize(of: $1) }) < destination.limits.maxBytes {

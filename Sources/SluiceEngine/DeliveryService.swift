@@ -62,13 +62,17 @@ public final class DeliveryService: Service, DestinationControl {
             let backlog = try await ledger.backlog(afterSeq: cursor, routes: loop.selection.routes, cap: cap)
             let snapshot = loop.state.snapshot
             let lag = backlog.oldest.map { Double(max(0, now().microseconds - $0.microseconds)) / 1e6 } ?? 0
-            out.append(DestinationStatus(
+            // Looking counts as a sample: a loop retrying one batch reads nothing new meanwhile.
+            loop.state.lag(seconds: lag, at: now())
+            var status = DestinationStatus(
                 name: name, type: loop.destination.type, cursor: cursor, lagEvents: backlog.count, lagEventsCapped: backlog.count >= cap,
                 lagSeconds: lag, lastSuccess: snapshot.lastSuccess, lastError: snapshot.lastError, lastErrorAt: snapshot.lastErrorAt,
                 pausedReason: try await ledger.hold(destination: name)?.description ?? snapshot.pausedReason, deadLetters: try await ledger.deadLetterCount(destination: name),
                 delivered: snapshot.delivered, retried: snapshot.retried, deadLettered: snapshot.deadLettered,
                 openReplays: try await ledger.openReplays(destination: name)
-            ))
+            )
+            status.lagLastHour = loop.state.lagLastHour(endingAt: now())
+            out.append(status)
         }
         return out
     }

@@ -19,6 +19,7 @@ final class DestinationState: Sendable {
 
     let name: String
     private let state = Mutex(Snapshot())
+    private let lags = Mutex(MinuteMaxima())
     private let deliveredCounter: Counter
     private let deadLetteredCounter: Counter
     private let retriedCounter: Counter
@@ -82,5 +83,11 @@ final class DestinationState: Sendable {
         deadLetteredCounter.increment(by: count)
     }
 
-    func lag(seconds: Double) { lagGauge.record(seconds) }
+    func lag(seconds: Double, at time: Timestamp) {
+        lagGauge.record(seconds)
+        lags.withLock { $0.record(seconds, at: time) }
+    }
+
+    /// The largest lag of each of the last 60 minutes, for the destinations page.
+    func lagLastHour(endingAt now: Timestamp) -> [Double?] { lags.withLock { $0.lastHour(endingAt: now) } }
 }

@@ -32,6 +32,7 @@ struct DestinationsController: Sendable {
                 JSONMember("lag_events", .number(String(s.lagEvents))),
                 JSONMember("lag_events_capped", .bool(s.lagEventsCapped)),
                 JSONMember("lag_seconds", .number(String(format: "%.3f", s.lagSeconds))),
+                JSONMember("lag_last_hour", .array(s.lagLastHour.map { $0.map { .number(String(format: "%.3f", $0)) } ?? .null })),
                 JSONMember("last_success", s.lastSuccess.map { .string($0.rfc3339) } ?? .null),
                 JSONMember("last_error", s.lastError.map { .string($0) } ?? .null),
                 JSONMember("last_error_at", s.lastErrorAt.map { .string($0.rfc3339) } ?? .null),

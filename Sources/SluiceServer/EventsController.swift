@@ -5,13 +5,17 @@ import NIOCore
 import SluiceCore
 import SluiceIntegrity
 
-/// `GET /v1/events`, `GET /v1/events/export`, `GET /v1/events/{id}`.
+/// `GET /v1/events`, `GET /v1/events/export`, `GET /v1/events/histogram`,
+/// `GET /v1/events/facets`, `GET /v1/events/{id}`.
 struct EventsController: Sendable {
     let store: any EventStore
+    let now: @Sendable () -> Timestamp
 
     func addRoutes(to group: RouterGroup<SluiceRequestContext>) {
         group.get("events", use: list)
         group.get("events/export", use: export)
+        group.get("events/histogram", use: histogram)
+        group.get("events/facets", use: facets)
         group.get("events/:id", use: show)
     }
 
@@ -37,6 +41,22 @@ struct EventsController: Sendable {
         if page.partial { out.append(contentsOf: ",\"partial\":true".utf8) }
         out.append(contentsOf: "}\n".utf8)
         return .json(out)
+    }
+
+    @Sendable func histogram(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let query = request.uri.formQueryParameters
+        let filter = try EventFilterParser.parse(query, also: EventOverview.histogramParameters, listing: false)
+        let parameters = try EventOverview.histogramRequest(query)
+        let (buckets, counts) = try await EventOverview(store: store).histogram(filter, parameters, now: now())
+        return .json(EventOverview.histogramJSON(buckets, counts, zoneName: parameters.zoneName))
+    }
+
+    @Sendable func facets(request: Request, context: SluiceRequestContext) async throws -> Response {
+        let query = request.uri.formQueryParameters
+        let filter = try EventFilterParser.parse(query, also: EventOverview.facetParameters, listing: false)
+        let parameters = try EventOverview.facetRequest(query)
+        let facets = try await EventOverview(store: store).facets(filter, parameters)
+        return .json(EventOverview.facetsJSON(facets, fields: parameters.fields))
     }
 
     @Sendable func show(request: Request, context: SluiceRequestContext) async throws -> Response {
@@ -126,15 +146,23 @@ func storeCall<T>(_ body: () async throws -> T) async throws -> T {
 
 /// Parses the shared filter query parameters, naming the parameter that is wrong.
 public enum EventFilterParser {
+    static let filters: Set<String> = ["feed", "log_type", "actor", "actor_type", "action", "target", "target_type", "since", "until", "q"]
+
+    /// The filter of a listing or export, which also take `limit`, `cursor`, `format`, `proof`.
     public static func parse(_ query: Parameters) throws(APIError) -> EventFilter {
+        try parse(query, also: [], listing: true)
+    }
+
+    /// The filter, allowing `also` beside the filter parameters (and a listing's, when `listing`).
+    static func parse(_ query: Parameters, also: Set<String>, listing: Bool) throws(APIError) -> EventFilter {
         func text(_ name: String) -> String? {
             guard let v = query[Substring(name)], !v.isEmpty else { return nil }
             return String(v)
         }
         func time(_ name: String) throws(APIError) -> Timestamp? { try Self.time(query, name) }
-        let known: Set<String> = ["feed", "log_type", "actor", "actor_type", "action", "target", "target_type", "since", "until", "q", "limit", "cursor", "format", "proof"]
+        let known = filters.union(also).union(listing ? ["limit", "cursor", "format", "proof"] : [])
         for (name, _) in query where !known.contains(String(name)) {
-            throw APIError(.badRequest, "unknown query parameter \"\(name)\"; filters are \(known.sorted().joined(separator: ", "))")
+            throw APIError(.badRequest, "unknown query parameter \"\(name)\"; this endpoint takes \(known.sorted().joined(separator: ", "))")
         }
         let filter = EventFilter(
             source: text("feed"), logType: text("log_type"), actor: text("actor"), actorType: text("actor_type"),

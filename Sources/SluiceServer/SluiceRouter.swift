@@ -99,7 +99,7 @@ public func buildRouter(_ dependencies: ServerDependencies) -> Router<SluiceRequ
     let admin = router.group("v1")
         .add(middleware: MetricsMiddleware())
         .add(middleware: AdminAuthMiddleware(credentials: dependencies.credentials, now: dependencies.now))
-    EventsController(store: dependencies.store).addRoutes(to: admin)
+    EventsController(store: dependencies.store, now: dependencies.now).addRoutes(to: admin)
     operations.addAdminRoutes(to: admin)
     CollectorsController(control: dependencies.collectors).addRoutes(to: admin)
     DestinationsController(control: dependencies.destinations).addRoutes(to: admin)

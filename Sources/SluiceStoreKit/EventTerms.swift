@@ -90,3 +90,29 @@ package struct TermBytes: Hashable, Sendable {
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }
+
+extension FacetField {
+    /// The index's field of this facet.
+    package var termField: EventTerms.Field {
+        switch self {
+        case .feed: .feed
+        case .logType: .logType
+        case .action: .action
+        case .actor: .actor
+        case .actorType: .actorType
+        case .target: .target
+        case .targetType: .targetType
+        }
+    }
+
+    /// A small number naming the field in a store's column (its place in `allCases`).
+    package var code: Int { Self.allCases.firstIndex(of: self)! }
+
+    /// The field and value of a term's bytes; nil for bytes that are no term.
+    package static func split(_ term: TermBytes) -> (field: FacetField, value: String)? {
+        guard let separator = term.bytes.firstIndex(of: 0x1F),
+              let name = String(validating: term.bytes[..<separator], as: UTF8.self),
+              let field = FacetField(rawValue: name) else { return nil }
+        return (field, String(decoding: term.bytes[(separator + 1)...], as: UTF8.self))
+    }
+}

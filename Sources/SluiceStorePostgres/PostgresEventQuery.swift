@@ -53,6 +53,31 @@ struct PostgresEventQuery: Sendable {
         conditions.isEmpty ? "true" : conditions.joined(separator: " AND ")
     }
 
+    /// Whether the filter needs the decoded event (free text), so SQL alone cannot count it.
+    var searchesText: Bool { text != nil }
+
+    /// Matching events per bucket of `edges` (ascending), counted by PostgreSQL: `width_bucket`
+    /// gives each row's bucket, and the filter's conditions are the listing's. No free text.
+    func counts(edges: [Int64], on connection: PostgresConnection, logger: Logger) async throws -> [Int] {
+        var binds = self.binds
+        binds.append(edges)
+        let edgesBind = "$\(binds.count)"
+        binds.append(edges.first!)
+        let low = "$\(binds.count)"
+        binds.append(edges.last!)
+        let high = "$\(binds.count)"
+        let sql = """
+            SELECT width_bucket(e.occurred_at, \(edgesBind)::bigint[]) AS b, count(*) FROM events e \
+            WHERE \(whereClause) AND e.occurred_at >= \(low) AND e.occurred_at < \(high) GROUP BY b
+            """
+        var counts = [Int](repeating: 0, count: edges.count - 1)
+        for row in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).collect() {
+            let (bucket, n) = try row.decode((Int32, Int64).self)
+            if bucket >= 1, Int(bucket) <= counts.count { counts[Int(bucket) - 1] += Int(n) }
+        }
+        return counts
+    }
+
     /// The page's events, and where a bounded free-text scan stopped without filling it. Rows are
     /// decoded and kept when ``EventFilter/matches(_:)`` accepts them, the rule both stores share
     /// (the SQL conditions select the same rows; free text is answered from the decoded event).

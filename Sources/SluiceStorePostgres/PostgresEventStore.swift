@@ -342,6 +342,53 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    public func occurredRange() async throws(StoreError) -> ClosedRange<Timestamp>? {
+        do {
+            let rows = try await database.rows("SELECT min(occurred_at), max(occurred_at) FROM events")
+            guard let row = rows.first, let (low, high) = try? row.decode((Int64?, Int64?).self), let low, let high else { return nil }
+            return Timestamp(microseconds: low)...Timestamp(microseconds: high)
+        } catch {
+            throw Self.storeError(error, doing: "read the range of stored times")
+        }
+    }
+
+    public func eventCounts(matching filter: EventFilter, buckets: HistogramBuckets) async throws(StoreError) -> EventCounts {
+        guard buckets.count > 0 else { return EventCounts(counts: []) }
+        var windowed = filter
+        windowed.since = max(filter.since ?? buckets.edges.first!, buckets.edges.first!)
+        windowed.until = min(filter.until ?? buckets.edges.last!, buckets.edges.last!)
+        guard windowed.since! < windowed.until! else { return EventCounts(counts: [Int](repeating: 0, count: buckets.count)) }
+        guard let query = PostgresEventQuery(filter: windowed, cursor: nil, limit: QueryLimits.textScanLimit) else {
+            return EventCounts(counts: [Int](repeating: 0, count: buckets.count))
+        }
+        do {
+            let logger = self.logger
+            let decoder = self.decoder
+            let windowed = windowed
+            if !query.searchesText {
+                let edges = buckets.edges.map(\.microseconds)
+                return EventCounts(counts: try await database.connection { connection in
+                    try await query.counts(edges: edges, on: connection, logger: logger)
+                })
+            }
+            // Free text: what the listing's bounded scan finds, newest first.
+            let (events, stoppedAt) = try await database.connection { connection in
+                try await query.run(on: connection, decoder: decoder, filter: windowed, logger: logger)
+            }
+            var counts = [Int](repeating: 0, count: buckets.count)
+            for event in events { if let b = buckets.bucket(of: event.normalized.occurredAt) { counts[b] += 1 } }
+            let full = events.count >= QueryLimits.textScanLimit
+            guard full || stoppedAt != nil else { return EventCounts(counts: counts) }
+            return EventCounts(counts: counts, complete: false, countedFrom: full ? events.last!.normalized.occurredAt : stoppedAt!.occurredAt)
+        } catch {
+            throw Self.storeError(error, doing: "count events")
+        }
+    }
+
+    public func facets(matching filter: EventFilter, fields: [FacetField], limit: Int) async throws(StoreError) -> EventFacets {
+        try await scannedFacets(matching: filter, fields: fields, limit: limit)
+    }
+
     public func event(id: EventID) async throws(StoreError) -> StoredEvent? {
         do {
             // An id derived from its row names the seq; the row's own time must give the same id.

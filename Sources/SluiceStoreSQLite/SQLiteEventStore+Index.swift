@@ -142,6 +142,7 @@ extension SQLiteEventStore {
                 }
                 if count > 0 {
                     try Self.writeBlocks(postings, blockSize: blockSize, in: db)
+                    try Self.addRollups(postings, in: db)
                     try db.execute(sql: "UPDATE store_state SET value = ? WHERE name = 'terms_indexed_through'", arguments: [last])
                 }
                 return (count, max(0, try Self.latestSeq(db, legacy: legacy) - last))
@@ -181,6 +182,29 @@ extension SQLiteEventStore {
                 try insert.execute()
                 start = block.endIndex
             }
+        }
+    }
+
+    /// Adds a pass's events to the counts histograms and facets read (`event_minutes`,
+    /// `index_terms`), in the transaction that moves the watermark, so both count exactly the
+    /// indexed events.
+    static func addRollups(_ postings: TermPostings, in db: Database) throws {
+        let minute = try db.cachedStatement(sql: "INSERT INTO event_minutes (minute, events) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET events = events + excluded.events")
+        for (m, n) in postings.minutes.sorted(by: { $0.key < $1.key }) {
+            try minute.execute(arguments: [m, n])
+        }
+        try addTermCounts(postings.termCounts().map { ($0.term, $0.events) }, in: db)
+    }
+
+    /// Moves terms' event counts by `delta` (negative when retention removes events); a term
+    /// left with none goes.
+    static func addTermCounts(_ counts: [(TermBytes, Int)], in db: Database) throws {
+        let add = try db.cachedStatement(sql: "INSERT INTO index_terms (term, field, events) VALUES (?, ?, ?) ON CONFLICT (term) DO UPDATE SET events = events + excluded.events")
+        let drop = try db.cachedStatement(sql: "DELETE FROM index_terms WHERE term = ? AND events <= 0")
+        for (term, n) in counts {
+            guard let (field, _) = FacetField.split(term) else { continue }
+            try add.execute(arguments: [term.term, field.code, n])
+            if n < 0 { try drop.execute(arguments: [term.term]) }
         }
     }
 
@@ -254,7 +278,7 @@ extension SQLiteEventStore {
     private func purge(occurredBefore cutoff: Timestamp, limit: Int, in db: Database, decompressor: ZstdDecompressor) throws -> [Int64] {
         let legacy = hasLegacy(db)
         let indexedThrough = try Self.termsIndexedThrough(db)
-        var terms = Set<TermBytes>()
+        var removed = TermPostings()
         var stats = StorageStatsDelta()
         var purged: [Int64] = []
         // Checkpoints stay (the layout before compression never held any).
@@ -285,7 +309,7 @@ extension SQLiteEventStore {
             if row.legacy {
                 if row.seq <= indexedThrough,
                    let event = try Row.fetchOne(db, sql: "SELECT \(SQLiteEventRows.legacyColumns) FROM events_v1 WHERE seq = ?", arguments: [row.seq]).map(reader.legacyEvent) {
-                    for term in Self.terms(of: event) { terms.insert(term) }
+                    removed.add(Self.terms(of: event), occurredAt: row.occurredAt, seq: row.seq)
                 }
                 try db.execute(sql: "DELETE FROM events_v1 WHERE seq = ?", arguments: [row.seq])
                 purged.append(row.seq)
@@ -297,7 +321,7 @@ extension SQLiteEventStore {
                 do {
                     let event = try reader.event(stored)
                     if row.seq <= indexedThrough {
-                        for term in Self.terms(of: event) { terms.insert(term) }
+                        removed.add(Self.terms(of: event), occurredAt: row.occurredAt, seq: row.seq)
                     }
                     if let legacyID = event.id.bits, event.id.storedParts == nil {
                         try deleteLegacyID.execute(arguments: [Data(Self.idBytes(legacyID.high, legacyID.low))])
@@ -312,24 +336,53 @@ extension SQLiteEventStore {
             purged.append(row.seq)
         }
         try stats.write(in: db)
-        // Events go in (occurred_at, seq) order, so every posting before the first event left
-        // points at a purged one. A block ending before it goes now, in the batch that removed
-        // its last event (whose terms are in this set); comparing times alone would keep it when
-        // that event ties with one left, and no later batch would look at its term again. A
-        // block that also points at a later event stays, and queries skip its postings whose
-        // event is gone.
-        var firstLeft = try Row.fetchOne(db, sql: "SELECT occurred_at, seq FROM events ORDER BY occurred_at, seq LIMIT 1").map { ($0[0] as Int64, $0[1] as Int64) }
-        if legacy, let old = try Row.fetchOne(db, sql: "SELECT occurred_at, seq FROM events_v1 ORDER BY occurred_at, seq LIMIT 1").map({ ($0[0] as Int64, $0[1] as Int64) }) {
-            firstLeft = firstLeft.map { $0 < old ? $0 : old } ?? old
-        }
-        let deleteBlocks = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND (last_occurred_at, last_seq) < (?, ?)")
-        for term in terms {
-            try deleteBlocks.execute(arguments: [term.term, firstLeft?.0 ?? Int64.max, firstLeft?.1 ?? Int64.max])
-        }
+        try Self.removePostings(removed, in: db)
         let untimedDone = try Self.clearUntimedState(in: db, legacy: legacy)
         if untimedDone { untimedKeysRemain.store(false, ordering: .relaxed) }
         try deleteUnusedDictionaries(in: db)
         return purged.sorted()
+    }
+
+    /// Takes purged events out of the filter index and its counts: every block holding one of
+    /// their postings is written again without it (or goes, when nothing is left), so an index
+    /// walk, a histogram counting whole blocks and the facets' totals all count only events that
+    /// remain.
+    static func removePostings(_ removed: TermPostings, in db: Database) throws {
+        let select = try db.cachedStatement(sql: """
+            SELECT last_occurred_at, last_seq, first_occurred_at, first_seq, count, postings FROM event_postings \
+            WHERE term = ? AND (last_occurred_at, last_seq) >= (?, ?) AND (first_occurred_at, first_seq) <= (?, ?)
+            """)
+        let delete = try db.cachedStatement(sql: "DELETE FROM event_postings WHERE term = ? AND last_occurred_at = ? AND last_seq = ?")
+        let insert = try db.cachedStatement(sql: """
+            INSERT INTO event_postings (term, last_occurred_at, last_seq, first_occurred_at, first_seq, count, postings)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for (term, gone) in removed.inIndexOrder() {
+            let goneSeqs = Set(gone.map(\.seq))
+            let low = gone.first!
+            let high = gone.last!
+            let blocks = try Row.fetchAll(select, arguments: [term, low.occurredAt, low.seq, high.occurredAt, high.seq])
+            for block in blocks {
+                let first = Posting(occurredAt: block[2], seq: block[3])
+                let postings: [Posting] = try block.withUnsafeData(atIndex: 5) { data in
+                    try PostingBlock.decode(data ?? Data(), first: first, count: block[4])
+                }
+                let kept = postings.filter { !goneSeqs.contains($0.seq) }
+                guard kept.count != postings.count else { continue }
+                try delete.execute(arguments: [term, block[0] as Int64, block[1] as Int64])
+                guard let keptFirst = kept.first, let keptLast = kept.last else { continue }
+                try insert.execute(arguments: [
+                    term, keptLast.occurredAt, keptLast.seq, keptFirst.occurredAt, keptFirst.seq, kept.count, Data(PostingBlock.encode(kept[...])),
+                ])
+            }
+        }
+        let minute = try db.cachedStatement(sql: "UPDATE event_minutes SET events = events - ? WHERE minute = ?")
+        let emptyMinute = try db.cachedStatement(sql: "DELETE FROM event_minutes WHERE minute = ? AND events <= 0")
+        for (m, n) in removed.minutes {
+            try minute.execute(arguments: [n, m])
+            try emptyMinute.execute(arguments: [m])
+        }
+        try addTermCounts(removed.termCounts().map { ($0.term, -$0.events) }, in: db)
     }
 
     /// Marks the old key form gone once no event stored before the change remains.

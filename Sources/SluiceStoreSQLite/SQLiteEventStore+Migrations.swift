@@ -1,4 +1,5 @@
 import GRDB
+import SluiceCore
 import SluiceStoreKit
 
 extension SQLiteEventStore {
@@ -305,6 +306,29 @@ extension SQLiteEventStore {
                     SELECT source, min(max(occurred_at), CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)) FROM events GROUP BY source;
                 CREATE TABLE source_hours (source INTEGER NOT NULL, hour INTEGER NOT NULL, events INTEGER NOT NULL, PRIMARY KEY (source, hour)) WITHOUT ROWID;
                 """)
+        }
+        migrator.registerMigration("2026-12-08-event-rollups") { db in
+            // What histograms and facets count without reading events, kept by the indexing pass
+            // in the transaction that moves its watermark: events per minute of occurred_at, and
+            // events per term (field and value). Rows indexed before start from the postings:
+            // minutes from the rows through the watermark, terms from their blocks' counts (a
+            // block may still name an event retention removed before purges rewrote blocks;
+            // `sluice storage check` does not rely on these totals).
+            try db.execute(sql: """
+                CREATE TABLE event_minutes (minute INTEGER PRIMARY KEY, events INTEGER NOT NULL);
+                INSERT INTO event_minutes (minute, events)
+                    SELECT occurred_at / 60000000 - (occurred_at % 60000000 < 0), count(*) FROM events
+                    WHERE seq <= (SELECT value FROM store_state WHERE name = 'terms_indexed_through') GROUP BY 1;
+                CREATE TABLE index_terms (term TEXT PRIMARY KEY, field INTEGER NOT NULL, events INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE INDEX index_terms_by_count ON index_terms (field, events DESC, term);
+                """)
+            for field in FacetField.allCases {
+                let prefix = EventTerms.term(field.termField, "")
+                try db.execute(
+                    sql: "INSERT INTO index_terms (term, field, events) SELECT term, ?, sum(count) FROM event_postings WHERE term >= ? AND term < ? GROUP BY term",
+                    arguments: [field.code, prefix, SQLiteEventQuery.prefixEnd(prefix)]
+                )
+            }
         }
         return migrator
     }

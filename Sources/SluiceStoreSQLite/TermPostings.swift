@@ -4,8 +4,11 @@ import SluiceStoreKit
 /// distinct terms and then integers per term costs far less than sorting every posting by its text.
 struct TermPostings {
     private var byTerm: [TermBytes: [Posting]] = [:]
+    /// Events per minute of `occurred_at` (minutes since 1970), for `event_minutes`.
+    private(set) var minutes: [Int64: Int] = [:]
 
     mutating func add(_ terms: [TermBytes], occurredAt: Int64, seq: Int64) {
+        minutes[EventMinute.of(occurredAt), default: 0] += 1
         for term in terms {
             byTerm[term, default: []].append(Posting(occurredAt: occurredAt, seq: seq))
         }
@@ -17,5 +20,21 @@ struct TermPostings {
         byTerm.keys
             .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
             .map { ($0.term, byTerm[$0]!.sorted()) }
+    }
+}
+
+extension TermPostings {
+    /// Each term with how many events of the pass have it, in index order.
+    func termCounts() -> [(term: TermBytes, events: Int)] {
+        byTerm.map { ($0.key, $0.value.count) }.sorted { $0.term.bytes.lexicographicallyPrecedes($1.term.bytes) }
+    }
+}
+
+/// Minutes since 1970 (floored, also before it), the grain of `event_minutes`.
+enum EventMinute {
+    static let microseconds: Int64 = 60_000_000
+
+    static func of(_ occurredAt: Int64) -> Int64 {
+        occurredAt >= 0 ? occurredAt / microseconds : -((-occurredAt + microseconds - 1) / microseconds)
     }
 }

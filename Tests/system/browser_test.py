@@ -182,6 +182,34 @@ workflows:
                   len(actor_rows) == 10 and all("Alice Admin" in r.text for r in actor_rows), f"{len(actor_rows)} rows")
             shot("03-filtered-by-actor")
 
+            # The histogram above the list: its bars add up to the API's count, and a bar opens its own range.
+            driver.get(base + "/ui/events?since=2026-03-01&until=2026-03-04")
+            bars = driver.find_elements(By.CSS_SELECTOR, "#histogram a[data-events]")
+            counts = [int(b.get_attribute("data-events")) for b in bars]
+            status, body = request(server.port, "/v1/events/histogram?since=2026-03-01&until=2026-03-04", headers={"Authorization": f"Bearer {ADMIN}"})
+            api = json.loads(body) if status == 200 else {}
+            check("the chart's bars add up to the histogram API's count of 1-3 March (31 entries)",
+                  len(bars) == len(api.get("buckets", [])) and sum(counts) == api.get("total") == 31, f"{len(bars)} bars, {sum(counts)} events, API {api.get('total')}")
+            shot("03b-histogram-and-facets")
+            busiest = max(range(len(bars)), key=lambda i: counts[i]) if bars else 0
+            start, end = (bars[busiest].get_attribute("data-start"), bars[busiest].get_attribute("data-end")) if bars else ("", "")
+            if bars:
+                navigate(bars[busiest].find_elements(By.CSS_SELECTOR, "rect")[-1])
+            bar_rows = rows()
+            times = [r.find_elements(By.TAG_NAME, "td")[0].text for r in bar_rows]
+            check("a bar opens its time range: exactly its entries, all inside it",
+                  counts and len(bar_rows) == counts[busiest] and all(start <= t < end for t in times), f"{len(bar_rows)} rows for {counts[busiest] if counts else 0}, {start}..{end}")
+            # A facet value adds itself to the filter.
+            driver.get(base + "/ui/events?since=2026-03-01&until=2026-03-04")
+            actor_link = driver.find_element(By.CSS_SELECTOR, "aside.facets section[data-field=actor] li a")
+            actor_name = actor_link.text
+            actor_count = int(actor_link.find_element(By.XPATH, "following-sibling::span").text)
+            navigate(actor_link)
+            facet_rows = rows()
+            check("the top actor's facet link filters to exactly its entries (the hostile name escaped)",
+                  len(facet_rows) == actor_count == 10 and all(actor_name in r.text for r in facet_rows)
+                  and driver.find_element(By.ID, "f-actor").get_attribute("value") == actor_name, f"{actor_name!r}: {len(facet_rows)} rows, facet said {actor_count}")
+
             # Filter by dates, UTC: 2 March only.
             driver.get(base + "/ui/events")
             driver.find_element(By.ID, "f-since").send_keys("2026-03-02")

@@ -19,6 +19,9 @@ public struct DestinationStatus: Sendable {
     public var retried: Int
     public var deadLettered: Int
     public var openReplays: [ReplayJob]
+    /// The largest lag seen in each of the last 60 minutes, oldest first; nil for a minute this
+    /// instance did not look (it did not deliver to the destination then).
+    public var lagLastHour: [Double?] = []
 
     public init(
         name: String, type: String, cursor: Int64, lagEvents: Int, lagEventsCapped: Bool, lagSeconds: Double, lastSuccess: Timestamp?,
@@ -48,4 +51,24 @@ public protocol DestinationControl: Sendable {
     func statuses() async throws(StoreError) -> [DestinationStatus]
     /// An operator's actions (re-drive, replay, pause), shared with the CLI.
     var administration: DestinationAdministration { get }
+}
+
+/// The largest value recorded in each minute of the last hour (a destination's lag).
+public struct MinuteMaxima: Sendable {
+    private var minutes: [Int64: Double] = [:]
+
+    public init() {}
+
+    public mutating func record(_ value: Double, at time: Timestamp) {
+        let minute = time.microseconds / 60_000_000
+        minutes[minute] = max(minutes[minute] ?? value, value)
+        // Forget what is older than an hour.
+        if minutes.count > 90 { minutes = minutes.filter { $0.key > minute - 60 } }
+    }
+
+    /// The 60 minutes ending with the one holding `now`, oldest first.
+    public func lastHour(endingAt now: Timestamp) -> [Double?] {
+        let last = now.microseconds / 60_000_000
+        return ((last - 59)...last).map { minutes[$0] }
+    }
 }

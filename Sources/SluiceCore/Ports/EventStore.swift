@@ -37,6 +37,14 @@ public protocol EventStore: Sendable {
     /// Newest first (by `occurred_at`, then `seq`), after `cursor` when given.
     func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws(StoreError) -> EventPage
     func event(id: EventID) async throws(StoreError) -> StoredEvent?
+    /// The oldest and newest `occurred_at` stored; nil when the store holds no event.
+    func occurredRange() async throws(StoreError) -> ClosedRange<Timestamp>?
+    /// How many events matching `filter` occurred in each of `buckets` (and within the filter's
+    /// own `since`/`until`); exact, except that a free-text filter counts only what a listing's
+    /// bounded scan reads (``EventCounts/complete``). Reads only: it never holds the writer.
+    func eventCounts(matching filter: EventFilter, buckets: HistogramBuckets) async throws(StoreError) -> EventCounts
+    /// The `limit` most frequent values of each of `fields` among the events matching `filter`.
+    func facets(matching filter: EventFilter, fields: [FacetField], limit: Int) async throws(StoreError) -> EventFacets
     /// Events after `seq` in store order (what a consumer reads next), at most `limit`.
     func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent]
     /// Events after `seq` in store order as integrity reads them (``IntegrityRow``), at most
@@ -65,6 +73,24 @@ extension EventStore {
     }
 
     public func keepCommitDigests() -> CommitDigests? { nil }
+
+    /// Facets from the newest ``FacetScan/maximumEvents`` matching events, read a page at a time:
+    /// exact when fewer match, else the counts of that newest part (``EventFacets/complete``).
+    public func scannedFacets(matching filter: EventFilter, fields: [FacetField], limit: Int) async throws(StoreError) -> EventFacets {
+        var counts: [FacetField: [String: Int]] = [:]
+        var cursor: EventCursor?
+        var read = 0
+        repeat {
+            let page = try await events(matching: filter, after: cursor, limit: min(1_000, FacetScan.maximumEvents - read))
+            FacetScan.count(page.events, fields: fields, into: &counts)
+            read += page.events.count
+            cursor = page.nextCursor
+        } while cursor != nil && read < FacetScan.maximumEvents
+        return EventFacets(
+            fields: Dictionary(uniqueKeysWithValues: fields.map { ($0, FacetValue.ranked(counts[$0] ?? [:], limit: limit)) }),
+            eventsCounted: read, complete: cursor == nil
+        )
+    }
 
     /// Commits `events` atomically; returns only after commit.
     public func append(_ events: [IncomingEvent], receivedAt: Timestamp) async throws(StoreError) -> AppendResult {

@@ -260,6 +260,7 @@ struct WebOperationsController: Sendable {
                 "lastError": status.lastError ?? "", "paused": status.pausedReason != nil, "pausedReason": status.pausedReason ?? "",
                 "deadLetters": status.deadLetters, "letters": letters, "hasLetters": !letters.isEmpty,
                 "delivered": status.delivered, "retried": status.retried,
+                "spark": WebPages.lagSparkline(status.lagLastHour, endingAt: gate.now(), offsetMinutes: offset),
             ])
         }
         values["destinations"] = rows

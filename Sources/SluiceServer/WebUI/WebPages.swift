@@ -84,7 +84,66 @@ enum WebPages {
             ]
         }
         let total = counts.reduce(0, +)
-        return ["bars": bars, "label": "Events per hour over the last 24 hours: \(total) in all, at most \(counts.max() ?? 0) in an hour"]
+        return ["bars": bars, "viewWidth": 96, "barWidth": 3, "label": "Events per hour over the last 24 hours: \(total) in all, at most \(counts.max() ?? 0) in an hour"]
+    }
+
+    /// A destination's lag over the last hour: one bar a minute, its height the largest lag of
+    /// that minute against the largest of the hour; a minute with no sample has no bar.
+    static func lagSparkline(_ lags: [Double?], endingAt now: Timestamp, offsetMinutes: Int) -> [String: Any] {
+        let worst = max(lags.compactMap { $0 }.max() ?? 0, 0.001)
+        let lastMinute = now.microseconds / 60_000_000
+        let bars = lags.enumerated().compactMap { index, lag -> [String: Any]? in
+            guard let lag else { return nil }
+            let height = lag <= 0 ? 0 : max(1, Int((lag / worst * 20).rounded()))
+            let minute = Timestamp(microseconds: (lastMinute - Int64(lags.count - 1 - index)) * 60_000_000)
+            return ["x": index * 2, "y": 20 - height, "height": height, "title": "\(time(minute, offsetMinutes: offsetMinutes)): lag up to \(String(format: "%.1f", lag)) s"]
+        }
+        let label = bars.isEmpty
+            ? "No lag measured on this instance in the last hour"
+            : "Lag per minute over the last hour: at most \(String(format: "%.1f", lags.compactMap { $0 }.max() ?? 0)) s"
+        return ["bars": bars, "viewWidth": 120, "barWidth": 1.5, "label": label]
+    }
+
+    /// The histogram above the audit log: one bar per bucket, each a link to its time range
+    /// (`link`), its height its share of the busiest bucket.
+    static func chart(_ buckets: HistogramBuckets, _ counts: EventCounts, offsetMinutes: Int, link: (Timestamp, Timestamp) -> String) -> [String: Any] {
+        let width = 600.0
+        let height = 80.0
+        let slot = width / Double(max(buckets.count, 1))
+        let busiest = max(counts.counts.max() ?? 0, 1)
+        let bars = (0..<buckets.count).map { i -> [String: Any] in
+            let count = counts.counts[i]
+            let h = count == 0 ? 0 : max(1, (Double(count) / Double(busiest) * height).rounded())
+            let start = buckets.edges[i]
+            let end = buckets.edges[i + 1]
+            return [
+                "x": String(format: "%.2f", Double(i) * slot), "y": String(format: "%.0f", height - h), "width": String(format: "%.2f", max(slot - 1, 0.5)),
+                "height": String(format: "%.0f", h), "events": count, "start": start.rfc3339, "end": end.rfc3339, "href": link(start, end),
+                "title": "\(time(start, offsetMinutes: offsetMinutes)) to \(time(end, offsetMinutes: offsetMinutes)): \(count) event\(count == 1 ? "" : "s")",
+            ]
+        }
+        let total = counts.counts.reduce(0, +)
+        var values: [String: Any] = [
+            "bars": bars, "total": total, "width": buckets.width.description,
+            "from": time(buckets.edges.first!, offsetMinutes: offsetMinutes), "to": time(buckets.edges.last!, offsetMinutes: offsetMinutes),
+            "label": "Matching events per \(buckets.width) from \(time(buckets.edges.first!, offsetMinutes: offsetMinutes)): \(total) in all, at most \(counts.counts.max() ?? 0) in a bar",
+        ]
+        if !counts.complete, let from = counts.countedFrom { values["countedFrom"] = time(from, offsetMinutes: offsetMinutes) }
+        return values
+    }
+
+    /// The top values beside the audit log, each a link that adds it to the filter.
+    static func facets(_ facets: EventFacets, fields: [FacetField], link: (FacetField, String) -> String) -> [String: Any] {
+        let names: [FacetField: String] = [.action: "Event types", .actor: "Actors", .target: "Targets", .feed: "Feeds", .logType: "Log types", .actorType: "Actor types", .targetType: "Target types"]
+        return [
+            "fields": fields.map { field -> [String: Any] in
+                [
+                    "name": field.rawValue, "title": names[field] ?? field.rawValue,
+                    "values": (facets.fields[field] ?? []).map { ["value": $0.value, "events": $0.events, "href": link(field, $0.value)] },
+                ]
+            },
+            "counted": facets.eventsCounted, "complete": facets.complete,
+        ]
     }
 
     static func time(_ time: Timestamp, offsetMinutes: Int) -> String {

@@ -54,8 +54,8 @@ enum WebTemplates {
 
     /// Events per hour over the last 24 hours, as bars (``WebPages/sparkline(_:endingAt:offsetMinutes:)``).
     static let spark = """
-        {{#spark}}<svg class="spark" viewBox="0 0 96 20" width="96" height="20" role="img" aria-label="{{label}}">\
-        <line x1="0" y1="19.5" x2="96" y2="19.5"></line>{{#bars}}<rect x="{{x}}" y="{{y}}" width="3" height="{{height}}"><title>{{title}}</title></rect>{{/bars}}</svg>{{/spark}}
+        {{#spark}}<svg class="spark" viewBox="0 0 {{viewWidth}} 20" width="{{viewWidth}}" height="20" role="img" aria-label="{{label}}">\
+        <line x1="0" y1="19.5" x2="{{viewWidth}}" y2="19.5"></line>{{#bars}}<rect x="{{x}}" y="{{y}}" width="{{barWidth}}" height="{{height}}"><title>{{title}}</title></rect>{{/bars}}</svg>{{/spark}}
         """
 
     static let footer = """
@@ -93,6 +93,17 @@ enum WebTemplates {
         {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
         {{#integrity}}<p class="hint" role="status" id="integrity">Integrity: {{#verified}}{{verified}} {{/verified}}{{#broken}}<strong>{{broken}}</strong> {{/broken}}{{newest}} <a href="/ui/integrity">Verify now</a></p>{{/integrity}}
         <p class="export">Export this filter: <a href="{{exportCSV}}">CSV</a> · <a href="{{exportNDJSON}}">NDJSON</a></p>
+        {{#chart}}<figure class="chart" id="histogram">
+          <svg viewBox="0 0 600 80" preserveAspectRatio="none" width="100%" height="80" role="img" aria-label="{{label}}">\
+        <line x1="0" y1="79.5" x2="600" y2="79.5"></line>{{#bars}}<a href="{{href}}" data-start="{{start}}" data-end="{{end}}" data-events="{{events}}"><rect x="{{x}}" y="0" width="{{width}}" height="80" class="slot"></rect><rect x="{{x}}" y="{{y}}" width="{{width}}" height="{{height}}"></rect><title>{{title}}</title></a>{{/bars}}</svg>
+          <figcaption>{{total}} matching events, {{width}} a bar, {{from}} to {{to}}. A bar opens its time range.{{#countedFrom}} The text search counted only events from {{countedFrom}} on.{{/countedFrom}}</figcaption>
+        </figure>{{/chart}}
+        <div class="with-facets">
+        {{#facets}}<aside class="facets" aria-label="Top values">
+          {{#fields}}<section data-field="{{name}}"><h2>{{title}}</h2><ol>{{#values}}<li><a href="{{href}}">{{value}}</a> <span class="muted">{{events}}</span></li>{{/values}}{{^values}}<li class="muted">none</li>{{/values}}</ol></section>{{/fields}}
+          <p class="hint">{{^complete}}Top values among the newest {{counted}} matching events.{{/complete}}{{#complete}}Counted over all {{counted}} matching events.{{/complete}}</p>
+        </aside>{{/facets}}
+        <div>
         <table>
           <caption>Newest first. Times are {{zoneName}}.</caption>
           <thead><tr><th scope="col">Occurred</th><th scope="col">Action</th><th scope="col">Actor</th><th scope="col">Targets</th><th scope="col">Feed</th><th scope="col">Log type</th></tr></thead>
@@ -112,6 +123,8 @@ enum WebTemplates {
         </table>
         {{#partial}}<p class="hint" role="status">The text search read a bounded slice of older events without filling this page; "Older" searches on from where it stopped. A date range or another filter makes it faster.</p>{{/partial}}
         <nav class="pages" aria-label="Pages">{{#first}}<a href="{{first}}">Newest</a>{{/first}} {{#older}}<a href="{{older}}" rel="next">Older →</a>{{/older}}</nav>
+        </div>
+        </div>
         {{> footer}}
         """
 
@@ -270,7 +283,7 @@ enum WebTemplates {
         <section aria-labelledby="d-{{name}}">
         <h2 id="d-{{name}}">{{name}} <span class="muted">{{type}}</span></h2>
         <table class="fields"><tbody>
-          <tr><th scope="row">Lag</th><td>{{lag}}{{#lagCapped}}+{{/lagCapped}} events, {{lagSeconds}} s</td></tr>
+          <tr><th scope="row">Lag</th><td>{{lag}}{{#lagCapped}}+{{/lagCapped}} events, {{lagSeconds}} s<br>{{> spark}}</td></tr>
           <tr><th scope="row">Last success</th><td>{{lastSuccess}}</td></tr>
           <tr><th scope="row">Last error</th><td class="error">{{lastError}}</td></tr>
           <tr><th scope="row">State</th><td>{{#paused}}paused: {{pausedReason}}{{/paused}}{{^paused}}sending{{/paused}}</td></tr>
@@ -393,6 +406,8 @@ enum WebTemplates {
         .filters { display: grid; grid-template-columns: repeat(5, minmax(150px, 1fr)); gap: 8px 12px; margin-bottom: 8px; }
         .field label { display: block; font-size: 13px; color: var(--muted); } .field input { width: 100%; box-sizing: border-box; padding: 4px; }
         .actions { align-self: end; } .muted { color: var(--muted); } .error { color: var(--bad); font-weight: 600; }
+        .chart { margin: .5rem 0 1rem; } .chart svg { display: block; } .chart rect { fill: var(--accent); } .chart rect.slot { fill: transparent; } .chart a:hover rect.slot { fill: var(--line); } .chart line { stroke: var(--line); } .chart figcaption { font-size: .85rem; color: var(--muted); }
+        .with-facets { display: grid; grid-template-columns: minmax(10rem, 16rem) 1fr; gap: 1rem; align-items: start; } .facets h2 { font-size: .95rem; margin: .5rem 0 .2rem; } .facets ol { margin: 0; padding-left: 1.2rem; font-size: .85rem; } .facets li { overflow-wrap: anywhere; }
         .spark rect { fill: var(--accent); } .spark line { stroke: var(--line); } .strip { margin: 0; padding: .4rem 1rem; background: var(--bad); color: #fff; } .strip a { color: #fff; }
         .signin { display: grid; gap: 8px; max-width: 360px; } .raw { background: #f4f4f4; padding: 12px; overflow: auto; white-space: pre-wrap; }
         .fields th { width: 180px; color: var(--muted); font-weight: 600; } .pages a { margin-right: 16px; }

@@ -167,7 +167,20 @@ struct WebUIController: Sendable {
             cursor = parsed
             values["first"] = WebPages.link("/ui/events", chosen + zone)
         }
+        // The picture and the list read the store side by side.
+        let overview = EventOverview(store: store)
+        var histogramRequest = EventOverview.HistogramRequest()
+        histogramRequest.zone = TimeZone(secondsFromGMT: offset * 60) ?? histogramRequest.zone
+        async let histogram = overview.histogram(filter, histogramRequest, now: gate.now())
+        async let facets = overview.facets(filter, EventOverview.FacetRequest())
         let page = try await storeCall { try await store.events(matching: filter, after: cursor, limit: 50) }
+        let (buckets, counts) = try await histogram
+        values["chart"] = WebPages.chart(buckets, counts, offsetMinutes: offset) { start, end in
+            WebPages.link("/ui/events", chosen.filter { $0.0 != "since" && $0.0 != "until" } + [("since", start.rfc3339), ("until", end.rfc3339)] + zone)
+        }
+        values["facets"] = WebPages.facets(try await facets, fields: EventOverview.FacetRequest.defaultFields) { field, value in
+            WebPages.link("/ui/events", chosen.filter { $0.0 != field.rawValue } + [(field.rawValue, value)] + zone)
+        }
         values["events"] = page.events.map { event -> [String: Any] in
             let n = event.normalized
             return [
