@@ -31,22 +31,23 @@ ADMIN = "ui-bench-admin-token-0123456789"
 START = 1_763_000_000  # 2025-11-13: a year of events before the run's dates
 
 
-def entry(n):
+def entry(n, start=START, step=31):
+    """The n-th entry: one of 5,000 actors and 977 targets, `step` seconds after the one before."""
     return {
         "id": f"evt-{n}",
         "action": ["api_key.created", "user.logged_in", "secret.rotated", "workflow.updated", "schedule.deleted"][n % 5],
         "actor": {"id": f"actor-{n % 5000}", "type": ["user", "api_key", "system"][n % 3], "name": f"Actor Number {n % 5000}"},
         "context": {"location": f"10.{n % 250}.{n // 250 % 250}.1", "user_agent": "ui-bench"},
-        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + n * 31)),
+        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + n * step)),
         "targets": [{"id": f"target-{n % 977}", "type": "api_key", "name": f"Key {n % 977}"}],
         "version": 1,
     }
 
 
-def fill(port, total, per_request=10_000):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+def fill(port, total, per_request=10_000, make=entry):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     for first in range(0, total, per_request):
-        body = "\n".join(json.dumps(entry(n)) for n in range(first, min(total, first + per_request)))
+        body = "\n".join(json.dumps(make(n)) for n in range(first, min(total, first + per_request)))
         conn.request("POST", "/v1/feeds/default/events", body, {"X-Webhook-Access-Key": SECRET})
         response = conn.getresponse()
         response.read()

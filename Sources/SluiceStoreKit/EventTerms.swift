@@ -108,6 +108,14 @@ extension FacetField {
     /// A small number naming the field in a store's column (its place in `allCases`).
     package var code: Int { Self.allCases.firstIndex(of: self)! }
 
+    /// The field of a term's bytes, by its prefix; nil for bytes that are no term.
+    package static func field(of term: TermBytes) -> FacetField? {
+        allCases.first { field in
+            let prefix = field.termField.prefix
+            return term.bytes.count >= prefix.count && term.bytes.starts(with: prefix)
+        }
+    }
+
     /// The field and value of a term's bytes; nil for bytes that are no term.
     package static func split(_ term: TermBytes) -> (field: FacetField, value: String)? {
         guard let separator = term.bytes.firstIndex(of: 0x1F),

@@ -186,12 +186,16 @@ extension SQLiteEventStore {
     }
 
     /// Adds a pass's events to the counts histograms and facets read (`event_minutes`,
-    /// `index_terms`), in the transaction that moves the watermark, so both count exactly the
+    /// `event_hours`, `index_terms`), in the transaction that moves the watermark, so both count exactly the
     /// indexed events.
     static func addRollups(_ postings: TermPostings, in db: Database) throws {
         let minute = try db.cachedStatement(sql: "INSERT INTO event_minutes (minute, events) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET events = events + excluded.events")
         for (m, n) in postings.minutes.sorted(by: { $0.key < $1.key }) {
             try minute.execute(arguments: [m, n])
+        }
+        let hour = try db.cachedStatement(sql: "INSERT INTO event_hours (hour, events) VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET events = events + excluded.events")
+        for (h, n) in postings.hours.sorted(by: { $0.key < $1.key }) {
+            try hour.execute(arguments: [h, n])
         }
         try addTermCounts(postings.termCounts().map { ($0.term, $0.events) }, in: db)
     }
@@ -202,7 +206,7 @@ extension SQLiteEventStore {
         let add = try db.cachedStatement(sql: "INSERT INTO index_terms (term, field, events) VALUES (?, ?, ?) ON CONFLICT (term) DO UPDATE SET events = events + excluded.events")
         let drop = try db.cachedStatement(sql: "DELETE FROM index_terms WHERE term = ? AND events <= 0")
         for (term, n) in counts {
-            guard let (field, _) = FacetField.split(term) else { continue }
+            guard let field = FacetField.field(of: term) else { continue }
             try add.execute(arguments: [term.term, field.code, n])
             if n < 0 { try drop.execute(arguments: [term.term]) }
         }
@@ -381,6 +385,12 @@ extension SQLiteEventStore {
         for (m, n) in removed.minutes {
             try minute.execute(arguments: [n, m])
             try emptyMinute.execute(arguments: [m])
+        }
+        let hour = try db.cachedStatement(sql: "UPDATE event_hours SET events = events - ? WHERE hour = ?")
+        let emptyHour = try db.cachedStatement(sql: "DELETE FROM event_hours WHERE hour = ? AND events <= 0")
+        for (h, n) in removed.hours {
+            try hour.execute(arguments: [n, h])
+            try emptyHour.execute(arguments: [h])
         }
         try addTermCounts(removed.termCounts().map { ($0.term, -$0.events) }, in: db)
     }

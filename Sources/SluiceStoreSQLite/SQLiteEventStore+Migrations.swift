@@ -309,7 +309,7 @@ extension SQLiteEventStore {
         }
         migrator.registerMigration("2026-12-08-event-rollups") { db in
             // What histograms and facets count without reading events, kept by the indexing pass
-            // in the transaction that moves its watermark: events per minute of occurred_at, and
+            // in the transaction that moves its watermark: events per minute and hour of occurred_at, and
             // events per term (field and value). Rows indexed before start from the postings:
             // minutes from the rows through the watermark, terms from their blocks' counts (a
             // block may still name an event retention removed before purges rewrote blocks;
@@ -319,6 +319,9 @@ extension SQLiteEventStore {
                 INSERT INTO event_minutes (minute, events)
                     SELECT occurred_at / 60000000 - (occurred_at % 60000000 < 0), count(*) FROM events
                     WHERE seq <= (SELECT value FROM store_state WHERE name = 'terms_indexed_through') GROUP BY 1;
+                CREATE TABLE event_hours (hour INTEGER PRIMARY KEY, events INTEGER NOT NULL);
+                INSERT INTO event_hours (hour, events)
+                    SELECT minute / 60 - (minute % 60 < 0), sum(events) FROM event_minutes GROUP BY 1;
                 CREATE TABLE index_terms (term TEXT PRIMARY KEY, field INTEGER NOT NULL, events INTEGER NOT NULL) WITHOUT ROWID;
                 CREATE INDEX index_terms_by_count ON index_terms (field, events DESC, term);
                 """)

@@ -94,7 +94,7 @@ extension SQLiteEventStore {
             }
             result[field] = FacetValue.ranked(counts, limit: limit)
         }
-        let indexed = try Int.fetchOne(db, sql: "SELECT coalesce(sum(events), 0) FROM event_minutes") ?? 0
+        let indexed = try Int.fetchOne(db, sql: "SELECT coalesce(sum(events), 0) FROM event_hours") ?? 0
         return EventFacets(fields: result, eventsCounted: indexed + tail.count, complete: true)
     }
 }
@@ -234,57 +234,62 @@ struct SQLiteEventCounter {
         return out
     }
 
-    /// No condition but time: whole minutes from `event_minutes`; the parts of a bucket that do
-    /// not cover a whole minute (its ends, when the width or the filter's bounds are not whole
-    /// minutes) counted through the time index; unindexed events in whole minutes added.
+    /// No condition but time. Each bar is cut into whole hours (counted from `event_hours`),
+    /// whole minutes at their ends (`event_minutes`) and, where an end is not a whole minute
+    /// (a narrow width, or the filter's own bounds), the rest through the time index; events
+    /// not indexed yet are not in the rollups, so those in whole minutes are added one by one.
+    /// A year of 60 bars is a few hundred small statements, whatever the number of events.
     private func countAll(into counts: inout [Int]) throws {
         let minute = EventMinute.microseconds
-        func ceilMinute(_ t: Int64) -> Int64 { EventMinute.of(t) * minute == t ? t : (EventMinute.of(t) + 1) * minute }
-        func floorMinute(_ t: Int64) -> Int64 { EventMinute.of(t) * minute }
+        let hour = 60 * minute
+        func ceil(_ t: Int64, _ unit: Int64) -> Int64 { EventMinute.floorDiv(t, unit) * unit == t ? t : (EventMinute.floorDiv(t, unit) + 1) * unit }
+        func floor(_ t: Int64, _ unit: Int64) -> Int64 { EventMinute.floorDiv(t, unit) * unit }
         let tables = rows.legacy ? ["events", "events_v1"] : ["events"]
-        func countRange(_ a: Int64, _ b: Int64) throws -> Int {
+        let byTime = try tables.map { try db.cachedStatement(sql: "SELECT count(*) FROM \($0) WHERE occurred_at >= ? AND occurred_at < ?") }
+        let byMinute = try db.cachedStatement(sql: "SELECT coalesce(sum(events), 0) FROM event_minutes WHERE minute >= ? AND minute < ?")
+        let byHour = try db.cachedStatement(sql: "SELECT coalesce(sum(events), 0) FROM event_hours WHERE hour >= ? AND hour < ?")
+        func timeIndex(_ a: Int64, _ b: Int64) throws -> Int {
             guard a < b else { return 0 }
-            var n = 0
-            for table in tables {
-                n += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table) WHERE occurred_at >= ? AND occurred_at < ?", arguments: [a, b]) ?? 0
-            }
-            return n
+            return try byTime.reduce(0) { $0 + (try Int.fetchOne($1, arguments: [a, b]) ?? 0) }
         }
-        var whole: [(start: Int64, end: Int64, bucket: Int)] = []
+        func minutes(_ a: Int64, _ b: Int64) throws -> Int {
+            guard a < b else { return 0 }
+            return try Int.fetchOne(byMinute, arguments: [a / minute, b / minute]) ?? 0
+        }
+        func hours(_ a: Int64, _ b: Int64) throws -> Int {
+            guard a < b else { return 0 }
+            return try Int.fetchOne(byHour, arguments: [a / hour, b / hour]) ?? 0
+        }
+        // Per bar, the span its rollups cover: unindexed events inside it are added below.
+        var rolled: [(start: Int64, end: Int64)?] = Array(repeating: nil, count: buckets.count)
         for b in 0..<buckets.count {
             let a = max(buckets.edges[b].microseconds, low)
             let z = min(buckets.edges[b + 1].microseconds, high)
             guard a < z else { continue }
-            let wholeStart = ceilMinute(a)
-            let wholeEnd = floorMinute(z)
-            if wholeStart >= wholeEnd {
-                counts[b] += try countRange(a, z)
+            let m1 = ceil(a, minute)
+            let m2 = floor(z, minute)
+            guard m1 < m2 else {
+                counts[b] += try timeIndex(a, z)
                 continue
             }
-            counts[b] += try countRange(a, wholeStart) + countRange(wholeEnd, z)
-            whole.append((wholeStart, wholeEnd, b))
+            counts[b] += try timeIndex(a, m1) + timeIndex(m2, z)
+            let h1 = ceil(m1, hour)
+            let h2 = floor(m2, hour)
+            if h1 < h2 {
+                counts[b] += try minutes(m1, h1) + hours(h1, h2) + minutes(h2, m2)
+            } else {
+                counts[b] += try minutes(m1, m2)
+            }
+            rolled[b] = (m1, m2)
         }
-        guard let firstWhole = whole.first, let lastWhole = whole.last else { return }
-        let minutes = try Row.fetchCursor(
-            db, sql: "SELECT minute, events FROM event_minutes WHERE minute >= ? AND minute < ? ORDER BY minute",
-            arguments: [firstWhole.start / minute, lastWhole.end / minute]
-        )
-        var index = 0
-        while let row = try minutes.next() {
-            let start = (row[0] as Int64) * minute
-            while index < whole.count, whole[index].end <= start { index += 1 }
-            guard index < whole.count else { break }
-            if start >= whole[index].start { counts[whole[index].bucket] += row[1] as Int }
-        }
-        // Unindexed events: their whole minutes are not in event_minutes yet.
         for table in tables {
             let unindexed = try Int64.fetchAll(
                 db, sql: "SELECT occurred_at FROM \(table) NOT INDEXED WHERE seq > ? AND occurred_at >= ? AND occurred_at < ?",
-                arguments: [indexedThrough, firstWhole.start, lastWhole.end]
+                arguments: [indexedThrough, low, high]
             )
             for t in unindexed {
-                guard let b = buckets.bucket(of: Timestamp(microseconds: t)) else { continue }
-                if let part = whole.first(where: { $0.bucket == b }), t >= part.start, t < part.end { counts[b] += 1 }
+                guard let b = buckets.bucket(of: Timestamp(microseconds: t)), let span = rolled[b], t >= span.start, t < span.end else { continue }
+                counts[b] += 1
             }
         }
     }

@@ -7,6 +7,13 @@ struct TermPostings {
     /// Events per minute of `occurred_at` (minutes since 1970), for `event_minutes`.
     private(set) var minutes: [Int64: Int] = [:]
 
+    /// The same per hour, for `event_hours`.
+    var hours: [Int64: Int] {
+        var hours: [Int64: Int] = [:]
+        for (minute, n) in minutes { hours[EventMinute.hour(ofMinute: minute), default: 0] += n }
+        return hours
+    }
+
     mutating func add(_ terms: [TermBytes], occurredAt: Int64, seq: Int64) {
         minutes[EventMinute.of(occurredAt), default: 0] += 1
         for term in terms {
@@ -34,7 +41,9 @@ extension TermPostings {
 enum EventMinute {
     static let microseconds: Int64 = 60_000_000
 
-    static func of(_ occurredAt: Int64) -> Int64 {
-        occurredAt >= 0 ? occurredAt / microseconds : -((-occurredAt + microseconds - 1) / microseconds)
-    }
+    static func of(_ occurredAt: Int64) -> Int64 { floorDiv(occurredAt, microseconds) }
+
+    static func hour(ofMinute minute: Int64) -> Int64 { floorDiv(minute, 60) }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
 }

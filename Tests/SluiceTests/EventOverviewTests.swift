@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -211,6 +212,28 @@ import Testing
         #expect(range?.upperBound == remaining.map(\.normalized.occurredAt).max())
     }
 
+    @Test func aStoreFromBeforeTheRollupsStartsThemFromItsRowsAndBlocks() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/sluice.db"
+        do {
+            let store = try SQLiteEventStore(configuration: SQLiteStoreConfiguration(path: path, automaticIndexing: false), logger: Logger(label: "test"))
+            _ = try await store.append(Self.randomEvents(count: 1_000, seed: 3), receivedAt: Self.utc("2026-03-05T00:00:00Z"))
+            _ = try await store.indexPendingTerms(maxEvents: 700, passSize: 100, blockSize: 32)
+            await store.close()
+        }
+        // What a store written before the rollups has: no rollup tables, the migration not run.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "DROP TABLE event_minutes; DROP TABLE event_hours; DROP TABLE index_terms; DELETE FROM grdb_migrations WHERE identifier = '2026-12-08-event-rollups'")
+        }
+        try queue.close()
+        let store = try SQLiteEventStore(configuration: SQLiteStoreConfiguration(path: path, automaticIndexing: false), logger: Logger(label: "test"))
+        try await checkCounts(store, "upgraded, part indexed")
+        _ = try await store.indexPendingTerms()
+        try await checkCounts(store, "upgraded, indexed")
+    }
+
     @Test(.enabled(if: PostgresTestDatabase.url != nil || PostgresTestDatabase.isRequired))
     func postgresCountsEqualABruteForceCount() async throws {
         try await PostgresTestDatabase.withStore { store in
@@ -271,6 +294,29 @@ import Testing
 
     static func json(_ response: TestResponse) throws -> JSONValue {
         try JSONParser.parse(response.body.getBytes(at: response.body.readerIndex, length: response.body.readableBytes) ?? [])
+    }
+
+    @Test func theAuditLogPageDrawsLinkedBarsAndFacets() async throws {
+        let sluice = try await TestSluice(yaml: """
+            feeds:
+              incident-io: { log_type: INCIDENT_IO, secret: "feed-secret-789" }
+            """)
+        defer { sluice.cleanUp() }
+        try await sluice.withLiveServer { client in
+            try await Self.seed(client)
+            let session = try await WebUITests.signIn(client)
+            let page = try await WebOperationsTests.html(client, "/ui/events?since=2026-03-10T00:00:00Z&until=2026-03-12T00:00:00Z&zone=local&tz=330", cookie: session.cookie)
+            let counts = page.matches(of: /data-events="(\d+)"/).map { Int($0.output.1)! }
+            #expect(counts.reduce(0, +) == 40)
+            // Two days make hour bars, aligned in the page's zone (+05:30): the first starts at 05:00 local.
+            #expect(page.contains("data-start=\"2026-03-09T23:30:00.000000Z\""))
+            // Each bar links to its own range, keeping the zone.
+            #expect(page.contains("href=\"/ui/events?since=2026-03-10T01%3A30%3A00.000000Z&amp;until=2026-03-10T02%3A30%3A00.000000Z&amp;zone=local&amp;tz=330\""))
+            // Facets: each value adds itself to the filter; 14 of 40 entries are api_key.created.
+            #expect(page.contains(">api_key.created</a> <span class=\"muted\">14</span>"))
+            #expect(page.contains("href=\"/ui/events?since=2026-03-10T00%3A00%3A00Z&amp;until=2026-03-12T00%3A00%3A00Z&amp;actor=u0&amp;zone=local&amp;tz=330\""))
+            #expect(page.contains("Counted over all 40 matching events."))
+        }
     }
 
     @Test(arguments: StoreBackend.available)

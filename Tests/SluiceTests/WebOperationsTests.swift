@@ -97,6 +97,8 @@ import Testing
             let session = try await WebUITests.signIn(client)
             let page = try await Self.html(client, "/ui/destinations", cookie: session.cookie)
             #expect(page.contains("<h2 id=\"d-disk\">disk") && page.contains("sending"))
+            // Showing the page measures the lag: this minute has a sample, drawn in the hour's sparkline.
+            #expect(page.contains("aria-label=\"Lag per minute over the last hour: at most 0.0 s\""))
             let hostile = "<script>alert(1)</script> =HYPERLINK(\"http://x\",\"y\")"
             let paused = try await Self.post(client, "/ui/destinations/disk/pause", cookie: session.cookie, [("csrf", session.csrf), ("reason", hostile)])
             #expect(paused.status == .seeOther && paused.headers[.location]?.hasPrefix("/ui/destinations?done=") == true)
