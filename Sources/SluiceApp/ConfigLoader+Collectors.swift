@@ -5,7 +5,71 @@ import Yams
 
 extension ConfigReader {
     mutating func readCollectors(_ node: Node) -> [CollectorSettings] {
-        namedEntries(node, section: "collectors", kind: "collector").compactMap { name, value, path in readIncydr(name: name, value, path: path) }
+        namedEntries(node, section: "collectors", kind: "collector").compactMap { name, value, path in
+            switch value.mapping?["type"]?.string {
+            case "http_pull": readHTTPPull(name: name, value, path: path)
+            default: readIncydr(name: name, value, path: path)
+            }
+        }
+    }
+
+    /// `schedule:`: a 5-field cron expression or `{every: 5m}`; every 5 minutes when absent.
+    mutating func readSchedule(_ node: Node?, _ path: String) -> CollectorSchedule {
+        guard let v = node else { return .every(.seconds(300)) }
+        if let every = v.mapping {
+            if every.count == 1, let key = every.keys.first?.string, key == "every", let interval = durationSeconds(every.values.first!, "\(path).every") {
+                return .every(.seconds(interval))
+            } else if !(every.keys.first?.string == "every") {
+                fail(path, "expected a 5-field cron expression or {every: 5m}", v)
+            }
+        } else if let text = string(v, path) {
+            do {
+                return .cron(try CronExpression(text))
+            } catch {
+                fail(path, "\(error.description) in \"\(text)\"", v)
+            }
+        }
+        return .every(.seconds(300))
+    }
+
+    /// The keys every pull collector takes alike.
+    mutating func readTuning(_ fields: [String: Node], _ path: String, into configuration: inout some PullCollectorTuning) {
+        if let v = fields["lookback"], let seconds = durationSeconds(v, "\(path).lookback") { configuration.lookback = .seconds(seconds) }
+        if let v = fields["overlap"], let seconds = durationSeconds(v, "\(path).overlap", allowingZero: true) { configuration.overlap = .seconds(seconds) }
+        if let v = fields["request_timeout"], let seconds = durationSeconds(v, "\(path).request_timeout") { configuration.requestTimeout = .seconds(seconds) }
+        if let v = fields["allow_private_networks"], let allowed = bool(v, "\(path).allow_private_networks") { configuration.allowPrivateNetworks = allowed }
+        if let v = fields["requests_per_minute"], let n = int(v, "\(path).requests_per_minute", range: 1...1_000_000) { configuration.requestsPerMinute = n }
+        if let v = fields["max_pages_per_run"], let n = int(v, "\(path).max_pages_per_run", range: 1...10_000_000) { configuration.maxPagesPerRun = n }
+        if let v = fields["retry"] { readRetry(v, "\(path).retry", into: &configuration.retry) }
+    }
+
+    /// `retry: {attempts, base_delay, max_delay}` over `policy`.
+    mutating func readRetry(_ node: Node, _ path: String, into policy: inout RetryPolicy) {
+        guard let retry = mapping(node, path, allowed: ["attempts", "base_delay", "max_delay"]) else { return }
+        for (key, value) in retry {
+            switch key {
+            case "attempts":
+                if let n = int(value, "\(path).attempts", range: 1...100) { policy.maxAttempts = n }
+            case "base_delay":
+                if let n = durationSeconds(value, "\(path).base_delay") { policy.backoff.base = .seconds(n) }
+            default:
+                if let n = durationSeconds(value, "\(path).max_delay") { policy.backoff.cap = .seconds(n) }
+            }
+        }
+    }
+
+    /// `base_url:`, an http(s) URL (also by reference); fails naming an example when absent.
+    mutating func collectorBaseURL(_ fields: [String: Node], _ path: String, example: String, _ node: Node) -> String? {
+        guard let v = fields["base_url"] else {
+            fail("\(path).base_url", "missing; set the API's base URL, e.g. \(example)", node)
+            return nil
+        }
+        guard let text = reference(v, "\(path).base_url") else { return nil }
+        guard (text.hasPrefix("https://") || text.hasPrefix("http://")) && text.count > 8 else {
+            fail("\(path).base_url", "expected an http(s) URL such as \(example), got \"\(text)\"", v)
+            return nil
+        }
+        return text
     }
 
     mutating func readIncydr(name: String, _ node: Node, path: String) -> CollectorSettings? {
@@ -21,19 +85,10 @@ extension ConfigReader {
             return nil
         }
         guard type == "code42_incydr" else {
-            fail("\(path).type", "unknown collector type \"\(type)\"; this version supports code42_incydr", typeNode)
+            fail("\(path).type", "unknown collector type \"\(type)\"; this version supports code42_incydr and http_pull", typeNode)
             return nil
         }
-        var baseURL: String?
-        if let v = fields["base_url"], let text = reference(v, "\(path).base_url") {
-            if (text.hasPrefix("https://") || text.hasPrefix("http://")) && text.count > 8 {
-                baseURL = text
-            } else {
-                fail("\(path).base_url", "expected an http(s) URL such as https://api.us.code42.com, got \"\(text)\"", v)
-            }
-        } else if fields["base_url"] == nil {
-            fail("\(path).base_url", "missing; set the API host of your region, e.g. https://api.us.code42.com", node)
-        }
+        let baseURL = collectorBaseURL(fields, path, example: "https://api.us.code42.com", node)
         var clientID: String?
         var clientSecret: String?
         for (key, target) in [("client_id", 0), ("client_secret", 1)] {
@@ -61,30 +116,10 @@ extension ConfigReader {
                 fail("\(path).streams", "expected a list such as [users, audit, cases, file_events]", v)
             }
         }
-        var schedule = CollectorSchedule.every(.seconds(300))
-        if let v = fields["schedule"] {
-            if let every = v.mapping {
-                if every.count == 1, let key = every.keys.first?.string, key == "every", let interval = durationSeconds(every.values.first!, "\(path).schedule.every") {
-                    schedule = .every(.seconds(interval))
-                } else if !(every.keys.first?.string == "every") {
-                    fail("\(path).schedule", "expected a 5-field cron expression or {every: 5m}", v)
-                }
-            } else if let text = string(v, "\(path).schedule") {
-                do {
-                    schedule = .cron(try CronExpression(text))
-                } catch {
-                    fail("\(path).schedule", "\(error.description) in \"\(text)\"", v)
-                }
-            }
-        }
+        let schedule = readSchedule(fields["schedule"], "\(path).schedule")
         // Placeholders until the required keys are known good: every key is still checked.
         var configuration = IncydrConfiguration(name: name, baseURL: baseURL ?? "", clientID: clientID ?? "", clientSecret: clientSecret ?? "", streams: streams)
-        if let v = fields["lookback"], let seconds = durationSeconds(v, "\(path).lookback") { configuration.lookback = .seconds(seconds) }
-        if let v = fields["overlap"], let seconds = durationSeconds(v, "\(path).overlap", allowingZero: true) { configuration.overlap = .seconds(seconds) }
-        if let v = fields["request_timeout"], let seconds = durationSeconds(v, "\(path).request_timeout") { configuration.requestTimeout = .seconds(seconds) }
-        if let v = fields["allow_private_networks"], let allowed = bool(v, "\(path).allow_private_networks") { configuration.allowPrivateNetworks = allowed }
-        if let v = fields["requests_per_minute"], let n = int(v, "\(path).requests_per_minute", range: 1...1_000_000) { configuration.requestsPerMinute = n }
-        if let v = fields["max_pages_per_run"], let n = int(v, "\(path).max_pages_per_run", range: 1...10_000_000) { configuration.maxPagesPerRun = n }
+        readTuning(fields, path, into: &configuration)
         if let v = fields["page_size"], let sizes = mapping(v, "\(path).page_size", allowed: ["file_events", "audit", "users", "cases"]) {
             for (key, sizeNode) in sizes {
                 guard let n = int(sizeNode, "\(path).page_size.\(key)", range: 1...10_000) else { continue }
@@ -93,18 +128,6 @@ extension ConfigReader {
                 case "audit": configuration.auditPageSize = n
                 case "users": configuration.usersPageSize = n
                 default: configuration.casesPageSize = n
-                }
-            }
-        }
-        if let v = fields["retry"], let retry = mapping(v, "\(path).retry", allowed: ["attempts", "base_delay", "max_delay"]) {
-            for (key, value) in retry {
-                switch key {
-                case "attempts":
-                    if let n = int(value, "\(path).retry.attempts", range: 1...100) { configuration.retry.maxAttempts = n }
-                case "base_delay":
-                    if let n = durationSeconds(value, "\(path).retry.base_delay") { configuration.retry.backoff.base = .seconds(n) }
-                default:
-                    if let n = durationSeconds(value, "\(path).retry.max_delay") { configuration.retry.backoff.cap = .seconds(n) }
                 }
             }
         }
@@ -118,7 +141,7 @@ extension ConfigReader {
         }
         guard baseURL != nil, clientID != nil, clientSecret != nil else { return nil }
         let expectEventsWithin = fields["expect_events_within"].flatMap { duration($0, "\(path).expect_events_within") }
-        return CollectorSettings(incydr: configuration, schedule: schedule, expectEventsWithin: expectEventsWithin)
+        return CollectorSettings(kind: .incydr(configuration), schedule: schedule, expectEventsWithin: expectEventsWithin)
     }
 
     /// A plain value that may also be given as `${env:NAME}` or `${file:/path}`.

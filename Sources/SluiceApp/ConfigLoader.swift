@@ -456,15 +456,7 @@ struct ConfigReader {
             case "normalizer":
                 normalizerName = string(value, child)
             case "fields":
-                let names = ["occurred_at", "action", "actor_id", "actor_name", "actor_type", "actor_metadata", "targets", "location", "user_agent", "version", "event_id"]
-                guard let fields = mapping(value, child, allowed: Set(names)) else { continue }
-                for (k, v) in fields {
-                    if let list = v.sequence {
-                        fieldOverrides.append((k, list.compactMap { $0.string }.map(FieldPath.init)))
-                    } else if let s = string(v, "\(child).\(k)") {
-                        fieldOverrides.append((k, [FieldPath(s)]))
-                    }
-                }
+                fieldOverrides += fieldPaths(value, child)
             case "max_body_bytes": limits.maxBodyBytes = byteSize(value, child) ?? limits.maxBodyBytes
             case "max_decompressed_bytes": limits.maxDecompressedBytes = byteSize(value, child) ?? limits.maxDecompressedBytes
             case "max_events": limits.maxEvents = int(value, child, range: 1...1_000_000) ?? limits.maxEvents
@@ -486,7 +478,37 @@ struct ConfigReader {
             schema = chosen
         }
         var normalizer = EventNormalizer(schema: schema)
-        for (field, paths) in fieldOverrides {
+        Self.apply(fieldOverrides, to: &normalizer)
+        return FeedSettings(
+            name: name,
+            logType: logType ?? (schema == .incidentIO ? "INCIDENT_IO" : "JSON"),
+            auth: auth,
+            normalizer: normalizer,
+            limits: limits,
+            expectEventsWithin: expectEventsWithin
+        )
+    }
+}
+
+extension ConfigReader {
+    /// A `fields:` mapping (a push feed's, an `http_pull` collector's): for each audit field, the
+    /// JSON path or paths, tried in order, where a sender's event holds it.
+    mutating func fieldPaths(_ value: Node, _ path: String) -> [(String, [FieldPath])] {
+        let names = ["occurred_at", "action", "actor_id", "actor_name", "actor_type", "actor_metadata", "targets", "location", "user_agent", "version", "event_id"]
+        guard let fields = mapping(value, path, allowed: Set(names)) else { return [] }
+        var out: [(String, [FieldPath])] = []
+        for (k, v) in fields {
+            if let list = v.sequence {
+                out.append((k, list.compactMap { $0.string }.map(FieldPath.init)))
+            } else if let s = string(v, "\(path).\(k)") {
+                out.append((k, [FieldPath(s)]))
+            }
+        }
+        return out
+    }
+
+    static func apply(_ overrides: [(String, [FieldPath])], to normalizer: inout EventNormalizer) {
+        for (field, paths) in overrides {
             switch field {
             case "occurred_at": normalizer.fields.occurredAt = paths
             case "action": normalizer.fields.action = paths
@@ -501,14 +523,6 @@ struct ConfigReader {
             default: normalizer.fields.eventID = paths
             }
         }
-        return FeedSettings(
-            name: name,
-            logType: logType ?? (schema == .incidentIO ? "INCIDENT_IO" : "JSON"),
-            auth: auth,
-            normalizer: normalizer,
-            limits: limits,
-            expectEventsWithin: expectEventsWithin
-        )
     }
 }
 

@@ -148,12 +148,33 @@ public struct RetentionSettings: Sendable {
 
 /// A pull collector as configured.
 public struct CollectorSettings: Sendable {
-    public var incydr: IncydrConfiguration
+    /// The collector's type and its own settings.
+    public enum Kind: Sendable {
+        case incydr(IncydrConfiguration)
+        case httpPull(HTTPPullConfiguration)
+    }
+
+    public var kind: Kind
     public var schedule: CollectorSchedule
     /// `expect_events_within`: quieter than this, the collector's source is silent (SilenceWatch).
     public var expectEventsWithin: Duration?
 
-    public var name: String { incydr.name }
+    public var name: String {
+        switch kind {
+        case .incydr(let configuration): configuration.name
+        case .httpPull(let configuration): configuration.name
+        }
+    }
+
+    /// The Incydr settings, when it is an Incydr collector.
+    public var incydr: IncydrConfiguration? {
+        if case .incydr(let configuration) = kind { configuration } else { nil }
+    }
+
+    /// The `http_pull` settings, when it is one.
+    public var httpPull: HTTPPullConfiguration? {
+        if case .httpPull(let configuration) = kind { configuration } else { nil }
+    }
 }
 
 /// A feed as configured, before its secrets become digests.

@@ -14,10 +14,13 @@ extension SluiceRuntime {
         config.collectors.map { settings in
             var collectorLogger = logger
             collectorLogger[metadataKey: "collector.name"] = "\(settings.name)"
-            return ScheduledCollector(
-                collector: IncydrCollector(configuration: settings.incydr, store: store, transport: transport, logger: collectorLogger, now: now),
-                schedule: settings.schedule
-            )
+            let collector: any PullCollector = switch settings.kind {
+            case .incydr(let configuration):
+                IncydrCollector(configuration: configuration, store: store, transport: transport, logger: collectorLogger, now: now)
+            case .httpPull(let configuration):
+                HTTPPullCollector(configuration: configuration, store: store, transport: transport, logger: collectorLogger, now: now)
+            }
+            return ScheduledCollector(collector: collector, schedule: settings.schedule)
         }
     }
 }

@@ -13,7 +13,7 @@ public struct CollectorAdministration: Sendable {
     public let now: @Sendable () -> Timestamp
 
     public init(collectors: [ScheduledCollector], now: @escaping @Sendable () -> Timestamp) {
-        self.collectors = Dictionary(collectors.map { ($0.collector.configuration.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.collectors = Dictionary(collectors.map { ($0.collector.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.now = now
     }
 
@@ -28,16 +28,16 @@ public struct CollectorAdministration: Sendable {
 
     /// The audit entry `collector.run_triggered` by `requester`, recorded before a run starts
     /// (`once` when the CLI runs it in the foreground).
-    public func runTriggered(_ name: String, streams: [IncydrConfiguration.Stream]? = nil, once: Bool = false, by requester: AuditRequester) -> AdminAuditEntry {
-        let targets = [AuditTarget(type: "collector", id: name)] + (streams ?? []).map { AuditTarget(type: "stream", id: "\(name)/\($0.rawValue)") }
+    public func runTriggered(_ name: String, streams: [String]? = nil, once: Bool = false, by requester: AuditRequester) -> AdminAuditEntry {
+        let targets = [AuditTarget(type: "collector", id: name)] + (streams ?? []).map { AuditTarget(type: "stream", id: "\(name)/\($0)") }
         return requester.entry("collector.run_triggered", targets: targets, metadata: once ? [JSONMember("once", .bool(true))] : [], at: now())
     }
 
     /// Checks a backfill of `window` over `streams` (nil: every time-windowed stream of the
     /// collector), records `collector.backfill_started` by `requester`, and returns the streams to read.
     public func startBackfill(
-        _ name: String, window: ClosedRange<Timestamp>, streams requested: [IncydrConfiguration.Stream]? = nil, by requester: AuditRequester
-    ) async throws(CollectorError) -> [IncydrConfiguration.Stream] {
+        _ name: String, window: ClosedRange<Timestamp>, streams requested: [String]? = nil, by requester: AuditRequester
+    ) async throws(CollectorError) -> [String] {
         let scheduled = try collector(name)
         let current = now()
         guard window.upperBound <= current else {
@@ -46,16 +46,16 @@ public struct CollectorAdministration: Sendable {
         guard window.upperBound.microseconds - window.lowerBound.microseconds <= Int64(Self.maximumBackfill.components.seconds) * 1_000_000 else {
             throw CollectorError(.invalid, "a backfill covers at most 366 days; split longer ones")
         }
-        let windowed = scheduled.collector.configuration.streams.filter { $0 == .fileEvents || $0 == .audit }
+        let windowed = scheduled.collector.windowedStreamNames
         let streams = requested ?? windowed
         if let other = streams.first(where: { !windowed.contains($0) }) {
-            throw CollectorError(.invalid, "collector \(name) cannot backfill \(other.rawValue): a backfill reads its time-windowed streams (\(windowed.map(\.rawValue).joined(separator: ", ")))")
+            throw CollectorError(.invalid, "collector \(name) cannot backfill \(other): a backfill reads its time-windowed streams (\(windowed.joined(separator: ", ")))")
         }
         guard !streams.isEmpty else {
-            throw CollectorError(.invalid, "collector \(name) has no time-windowed stream (file_events, audit) to backfill")
+            throw CollectorError(.invalid, "collector \(name) has no time-windowed stream to backfill")
         }
         do {
-            try await scheduled.collector.record(.backfillStarted(collector: name, streams: streams.map(\.rawValue), window: window, by: requester, at: current))
+            try await scheduled.collector.record(.backfillStarted(collector: name, streams: streams, window: window, by: requester, at: current))
         } catch {
             throw CollectorError.from(error)
         }
@@ -66,10 +66,10 @@ public struct CollectorAdministration: Sendable {
     /// `requester` in the same transaction; refused while the stream runs.
     public func rewind(_ name: String, stream: String, to time: Timestamp, by requester: AuditRequester) async throws(CollectorError) {
         let scheduled = try collector(name)
-        let configured = scheduled.collector.configuration.streams
-        guard let chosen = IncydrConfiguration.Stream(rawValue: stream), configured.contains(chosen) else {
-            throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(configured.map(\.rawValue).joined(separator: ", "))")
+        let configured = scheduled.collector.streamNames
+        guard configured.contains(stream) else {
+            throw CollectorError(.rejected, "collector \(name) has no stream \(stream); its streams are \(configured.joined(separator: ", "))")
         }
-        try await scheduled.collector.rewind(chosen, to: time, audit: .checkpointRewind(collector: name, stream: stream, to: time, by: requester, at: now()))
+        try await scheduled.collector.rewind(streamNamed: stream, to: time, audit: .checkpointRewind(collector: name, stream: stream, to: time, by: requester, at: now()))
     }
 }

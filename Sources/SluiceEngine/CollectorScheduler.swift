@@ -6,10 +6,10 @@ import Synchronization
 
 /// A collector with its schedule.
 public struct ScheduledCollector: Sendable {
-    public var collector: IncydrCollector
+    public var collector: any PullCollector
     public var schedule: CollectorSchedule
 
-    public init(collector: IncydrCollector, schedule: CollectorSchedule) {
+    public init(collector: any PullCollector, schedule: CollectorSchedule) {
         self.collector = collector
         self.schedule = schedule
     }
@@ -31,7 +31,7 @@ public final class CollectorScheduler: Service, CollectorControl {
     private let requestSink: AsyncStream<(name: String, backfill: ClosedRange<Timestamp>?)>.Continuation
 
     public init(collectors: [ScheduledCollector], leases: LeaseSettings? = nil, logger: Logger, now: @escaping @Sendable () -> Timestamp) {
-        self.collectors = Dictionary(collectors.map { ($0.collector.configuration.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.collectors = Dictionary(collectors.map { ($0.collector.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.leases = leases
         self.logger = logger
         self.now = now
@@ -54,9 +54,9 @@ public final class CollectorScheduler: Service, CollectorControl {
                 guard let scheduled = collectors[request.name] else { continue }
                 // Each requested run is its own task, so a long run never delays the next request.
                 group.addTask {
-                    guard let leases = self.leases else { return _ = await scheduled.collector.run(backfill: request.backfill) }
+                    guard let leases = self.leases else { return _ = await scheduled.collector.run(streamsNamed: nil, backfill: request.backfill, fence: nil) }
                     let ran = await LeasedWork(name: Self.leaseName(scheduled), settings: leases, logger: self.logger).once { fence in
-                        _ = await scheduled.collector.run(backfill: request.backfill, fence: fence)
+                        _ = await scheduled.collector.run(streamsNamed: nil, backfill: request.backfill, fence: fence)
                     }
                     if !ran {
                         self.logger.warning(
@@ -75,27 +75,27 @@ public final class CollectorScheduler: Service, CollectorControl {
     /// under the collector's lease when `leases` are given, so it never runs beside the instance
     /// whose schedule holds it, and gives the lease up when the run ends.
     public static func runOnce(
-        _ scheduled: ScheduledCollector, streams: [IncydrConfiguration.Stream]?, leases: LeaseSettings?, logger: Logger
+        _ scheduled: ScheduledCollector, streams: [String]?, leases: LeaseSettings?, logger: Logger
     ) async throws(CollectorLeaseHeld) -> [StreamRunReport] {
-        guard let leases else { return await scheduled.collector.run(streams: streams) }
+        guard let leases else { return await scheduled.collector.run(streamsNamed: streams, backfill: nil, fence: nil) }
         let reports = Mutex<[StreamRunReport]>([])
         let ran = await LeasedWork(name: leaseName(scheduled), settings: leases, logger: logger).once(release: true) { fence in
-            let done = await scheduled.collector.run(streams: streams, fence: fence)
+            let done = await scheduled.collector.run(streamsNamed: streams, backfill: nil, fence: fence)
             reports.withLock { $0 = done }
         }
         guard ran else {
             let holding = try? await leases.store.leases().first { $0.name == leaseName(scheduled) }
-            throw CollectorLeaseHeld(collector: scheduled.collector.configuration.name, holding: holding)
+            throw CollectorLeaseHeld(collector: scheduled.collector.name, holding: holding)
         }
         return reports.withLock { $0 }
     }
 
     private static func leaseName(_ scheduled: ScheduledCollector) -> String {
-        "collector/\(scheduled.collector.configuration.name)"
+        "collector/\(scheduled.collector.name)"
     }
 
     private func loop(_ scheduled: ScheduledCollector, fence: Lease?) async {
-        let name = scheduled.collector.configuration.name
+        let name = scheduled.collector.name
         var last = await scheduled.collector.lastRunStarted()
         while !Task.isCancelledOrShuttingDown {
             let current = now()
@@ -113,7 +113,7 @@ public final class CollectorScheduler: Service, CollectorControl {
             }
             last = now()
             logger.info("scheduled collector run starting", metadata: ["collector.name": "\(name)", "schedule": "\(scheduled.schedule)"])
-            _ = await scheduled.collector.run(fence: fence)
+            _ = await scheduled.collector.run(streamsNamed: nil, backfill: nil, fence: fence)
         }
     }
 
@@ -122,7 +122,7 @@ public final class CollectorScheduler: Service, CollectorControl {
         for name in collectors.keys.sorted() {
             let scheduled = collectors[name]!
             out.append(CollectorStatus(
-                name: name, type: "code42_incydr", baseURL: scheduled.collector.configuration.baseURL,
+                name: name, type: scheduled.collector.type, baseURL: scheduled.collector.baseURL,
                 schedule: scheduled.schedule.description, nextRun: nextRuns.withLock { $0[name] },
                 streams: try await scheduled.collector.streamStatuses()
             ))

@@ -25,7 +25,7 @@ public final class EmulatorProcess: @unchecked Sendable {
         process.arguments = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.start(process)
         let deadline = ContinuousClock.now + .seconds(60)
         while !Self.accepts(port: port) {
             guard process.isRunning, ContinuousClock.now < deadline else {

@@ -29,11 +29,24 @@ public struct SluiceCommandLine: Sendable {
         process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { first, _ in first }
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.start(process)
         // Polls rather than blocking a thread of the cooperative pool, which in-process servers share.
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         try output.close()
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         return (process.terminationStatus, try String(contentsOfFile: outputPath, encoding: .utf8))
+    }
+}
+
+/// Starts child processes one at a time. Foundation's `Process.run()` on Linux crashed in a
+/// `memcpy` when two tests launched processes at the same moment (a CI run of 2026-12-06);
+/// launching under one lock leaves the children themselves running side by side.
+public enum ProcessLaunch {
+    private static let lock = NSLock()
+
+    public static func start(_ process: Process) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try process.run()
     }
 }

@@ -33,11 +33,14 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Backfill up to this time (RFC 3339 or YYYY-MM-DD, UTC).")
     var until: String?
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Only these streams (users, audit, cases, file_events).")
+    @Option(name: .long, parsing: .upToNextOption, help: "Only these streams (Incydr: users, audit, cases, file_events; http_pull: the names under streams:).")
     var stream: [String] = []
 
     @Option(name: .customLong("rewind-to"), help: "Set the one --stream's checkpoint back to this time (RFC 3339 or YYYY-MM-DD, UTC) and exit.")
     var rewindTo: String?
+
+    @Flag(name: .customLong("dry-run"), help: "With --once: print what would be stored and each checkpoint it would move to; store nothing.")
+    var dryRun = false
 
     @OptionGroup var store: StoreOptions
 
@@ -45,17 +48,7 @@ struct CollectCommand: AsyncParsableCommand {
         let config = try store.loadConfig()
         let logger = try store.makeLogger(label: "sluice.collect")
         try requireConfigured(name, kind: "collector", known: config.collectors.map(\.name))
-        var streams: [IncydrConfiguration.Stream]?
-        if !stream.isEmpty {
-            streams = []
-            for text in stream {
-                guard let chosen = IncydrConfiguration.Stream(rawValue: text) else {
-                    printError("--stream \(text) is not a stream; use users, audit, cases or file_events")
-                    throw ExitCode(2)
-                }
-                streams?.append(chosen)
-            }
-        }
+        var streams: [String]? = stream.isEmpty ? nil : stream
         var backfill: ClosedRange<Timestamp>?
         if since != nil || until != nil {
             guard let sinceText = since, let untilText = until else {
@@ -72,7 +65,7 @@ struct CollectCommand: AsyncParsableCommand {
             }
             backfill = start...end
         }
-        var rewind: (IncydrConfiguration.Stream, Timestamp)?
+        var rewind: (String, Timestamp)?
         if let rewindTo {
             guard let chosen = streams, chosen.count == 1, !once, backfill == nil else {
                 printError("--rewind-to needs exactly one --stream and neither --once nor a backfill")
@@ -84,14 +77,22 @@ struct CollectCommand: AsyncParsableCommand {
             }
             rewind = (chosen[0], time)
         }
+        if dryRun && (!once || backfill != nil || rewind != nil) {
+            printError("--dry-run goes with --once (and neither a backfill nor --rewind-to)")
+            throw ExitCode(2)
+        }
         let eventStore = try await store.openStore(config, logger: logger)
-        let scheduled = SluiceRuntime.makeCollectors(config, store: eventStore, logger: logger, now: SluiceRuntime.systemNow)
-            .filter { $0.collector.configuration.name == name }
+        let scheduled = SluiceRuntime.makeCollectors(config, store: dryRun ? DryRunStore(eventStore) : eventStore, logger: logger, now: SluiceRuntime.systemNow)
+            .filter { $0.collector.name == name }
         let admin = CollectorAdministration(collectors: scheduled, now: SluiceRuntime.systemNow)
+        if let unknown = streams?.first(where: { !scheduled[0].collector.streamNames.contains($0) }) {
+            printError("collector \(name) has no stream \(unknown); its streams are \(scheduled[0].collector.streamNames.joined(separator: ", "))")
+            throw ExitCode(2)
+        }
         if let rewind {
             let (chosen, time) = rewind
-            try await exitOnRefusal { () async throws(CollectorError) in try await admin.rewind(name, stream: chosen.rawValue, to: time, by: .commandLine) }
-            print("{\"collector\":\(JSONValue.quoted(name)),\"stream\":\"\(chosen.rawValue)\",\"rewound_to\":\"\(time.rfc3339)\"}")
+            try await exitOnRefusal { () async throws(CollectorError) in try await admin.rewind(name, stream: chosen, to: time, by: .commandLine) }
+            print("{\"collector\":\(JSONValue.quoted(name)),\"stream\":\(JSONValue.quoted(chosen)),\"rewound_to\":\"\(time.rfc3339)\"}")
             return
         }
         if once || backfill != nil {
@@ -100,8 +101,14 @@ struct CollectCommand: AsyncParsableCommand {
                 streams = try await exitOnRefusal { () async throws(CollectorError) in
                     try await admin.startBackfill(name, window: backfill, streams: streams, by: .commandLine)
                 }
+            } else if dryRun {
+                // Nothing recorded, and no lease: a dry run changes nothing anyone shares.
+                let reports = await collector.run(streamsNamed: streams, backfill: nil, fence: nil)
+                try Self.printReports(reports)
+                if reports.contains(where: { $0.outcome != .succeeded }) { throw ExitCode(1) }
+                return
             } else {
-                let entry = admin.runTriggered(name, streams: streams ?? collector.configuration.streams, once: true, by: .commandLine)
+                let entry = admin.runTriggered(name, streams: streams ?? collector.streamNames, once: true, by: .commandLine)
                 do {
                     try await collector.record(entry)
                 } catch {
@@ -111,7 +118,7 @@ struct CollectCommand: AsyncParsableCommand {
             let reports: [StreamRunReport]
             if let backfill {
                 // A backfill runs beside the live checkpoints, whoever holds the collector.
-                reports = await collector.run(streams: streams, backfill: backfill)
+                reports = await collector.run(streamsNamed: streams, backfill: backfill, fence: nil)
             } else {
                 do {
                     reports = try await CollectorScheduler.runOnce(
@@ -122,14 +129,18 @@ struct CollectCommand: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            for report in reports {
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
-            }
+            try Self.printReports(reports)
             if reports.contains(where: { $0.outcome != .succeeded }) { throw ExitCode(1) }
             return
         }
         try await SluiceRuntime.runOnSchedule(scheduled, store: eventStore, leases: SluiceRuntime.leaseSettings(config, store: eventStore), logger: logger)
+    }
+
+    static func printReports(_ reports: [StreamRunReport]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        for report in reports {
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
     }
 }

@@ -33,7 +33,7 @@ import Testing
                 process.arguments = ["collect", "incydr", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"]
                 process.environment = ["INCYDR_SECRET": double.clientSecret, "PATH": "/usr/bin:/bin"]
                 process.standardOutput = FileHandle.nullDevice
-                try process.run()
+                try ProcessLaunch.start(process)
                 return process
             }
             var served = 0

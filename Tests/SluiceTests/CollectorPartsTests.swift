@@ -149,7 +149,7 @@ import Testing
                     - { term: user.email, operator: IS, value: "a@example.com" }
             """
         let config = try ConfigLoader(environment: ["ID": "id", "SECRET": "s3cret", "USERS_PAGE": "250"]).load(yaml: yaml)
-        let incydr = try #require(config.collectors.first).incydr
+        let incydr = try #require(config.collectors.first?.incydr)
         #expect(incydr.streams == [.users, .fileEvents])
         #expect(incydr.clientSecret == "s3cret")
         #expect(incydr.fileEventsPageSize == 5000)
@@ -195,6 +195,6 @@ import Testing
             """
         let config = try ConfigLoader(environment: [:]).load(yaml: yaml)
         #expect(config.collectors[0].schedule == .every(.seconds(300)))
-        #expect(config.collectors[0].incydr.streams == IncydrConfiguration.Stream.allCases)
+        #expect(config.collectors[0].incydr?.streams == IncydrConfiguration.Stream.allCases)
     }
 }

@@ -77,7 +77,7 @@ import Testing
         #expect(grant.scope == GoogleJWTGrant.storageReadWriteScope && grant.key.tokenURI == "https://oauth2.googleapis.com/token")
         #expect(config.routes.map(\.from) == [["incydr"], ["incident-io"]])
         #expect(config.collectors.map(\.name) == ["incydr"])
-        #expect(config.collectors[0].incydr.lookback == .seconds(3_600))
+        #expect(config.collectors[0].incydr?.lookback == .seconds(3_600))
         let incident = try #require(config.feeds.first { $0.name == "incident-io" })
         #expect(incident.normalizer.schema == .incidentIO)
     }

@@ -65,34 +65,9 @@ struct IncydrAPI: Sendable {
         var headers = [("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         let request = OutboundRequest(method: method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout)
-        do {
-            return try await client.send(request, accept: accept) { event in
-                switch event {
-                case .sent:
-                    counters.requests += 1
-                case .refreshingToken:
-                    logger.info("Incydr rejected the access token; fetching a new one", metadata: ["collector.stream": "\(stream.rawValue)"])
-                case .retrying(let delay, let reason, let outcome):
-                    counters.retries += 1
-                    if case .status(429, _)? = outcome { counters.throttled += 1 }
-                    logger.notice("Incydr request will be retried", metadata: [
-                        "collector.stream": "\(stream.rawValue)", "reason": "\(reason)", "retry.delay": "\(delay)", "http.path": "\(path)",
-                    ])
-                }
-            }.response
-        } catch {
-            switch error.kind {
-            case .cancelled:
-                throw CollectorError(.cancelled, "\(stream.rawValue): cancelled")
-            case .notAllowed, .noToken(transient: false):
-                throw CollectorError(.rejected, "\(stream.rawValue): \(error.reason)")
-            case .noToken(transient: true):
-                throw CollectorError(.gaveUp, "\(stream.rawValue): \(error.reason)")
-            case .gaveUp:
-                let detail = error.lastResponse.map { Self.problemSummary($0) } ?? ""
-                throw CollectorError(error.isRetryable ? .gaveUp : .rejected, "\(stream.rawValue): \(method) \(path) failed: \(error.reason)\(detail)")
-            }
-        }
+        return try await client.collect(
+            request, stream: stream.rawValue, path: path, counters: &counters, logger: logger, accept: accept, explain: Self.problemSummary
+        )
     }
 
     /// Incydr's own explanation of a failure (`problems[].type`/`description`, `problem`), shortened.

@@ -44,7 +44,7 @@ public final class IncydrCollector: Sendable {
     let api: IncydrAPI
     let logger: Logger
     let now: @Sendable () -> Timestamp
-    private let running = Mutex<Set<String>>([])
+    let runs: StreamRuns
 
     public init(
         configuration: IncydrConfiguration, store: any EventStore, transport: HTTPTransport,
@@ -55,6 +55,7 @@ public final class IncydrCollector: Sendable {
         self.logger = logger
         self.now = now
         self.api = IncydrAPI(configuration: configuration, transport: transport, logger: logger)
+        self.runs = StreamRuns(collector: configuration.name, store: store, logger: logger, now: now)
     }
 
     /// Runs `streams` (all configured streams by default) once, concurrently; returns when every
@@ -79,29 +80,16 @@ public final class IncydrCollector: Sendable {
 
     /// The checkpoint key of a stream, or of a backfill of it.
     public func checkpointKey(_ stream: IncydrConfiguration.Stream, backfill: ClosedRange<Timestamp>? = nil) -> String {
-        let key = configuration.checkpointKey(stream)
-        guard let backfill else { return key }
-        return "\(key)@backfill:\(backfill.lowerBound.rfc3339)..\(backfill.upperBound.rfc3339)"
+        StreamRuns.key(configuration.checkpointKey(stream), backfill: backfill)
     }
 
     public func isRunning(_ stream: IncydrConfiguration.Stream) -> Bool {
-        running.withLock { $0.contains(checkpointKey(stream)) }
+        runs.isRunning(checkpointKey(stream))
     }
 
     private func runStream(_ stream: IncydrConfiguration.Stream, backfill: ClosedRange<Timestamp>?, fence: Lease?) async -> StreamRunReport {
         let key = checkpointKey(stream, backfill: backfill)
-        let started = now()
-        var report = StreamRunReport(
-            stream: stream.rawValue, started: started, finished: started, outcome: .skipped, error: nil, pages: 0, eventsNew: 0,
-            eventsDuplicate: 0, requests: 0, throttled: 0, retries: 0, window: nil, warnings: []
-        )
-        guard running.withLock({ $0.insert(key).inserted }) else {
-            report.error = "a run of \(key) is already in progress"
-            return report
-        }
-        defer { _ = running.withLock { $0.remove(key) } }
-        var counters = StreamRunCounters()
-        do {
+        return await runs.run(stream: stream.rawValue, key: key) { (counters, report) throws(CollectorError) in
             switch stream {
             case .fileEvents:
                 var run = try await StreamRun<FileEventsStream.Checkpoint>.start(store: store, key: key, fence: fence, now: now)
@@ -116,35 +104,7 @@ public final class IncydrCollector: Sendable {
                 defer { counters = run.counters }
                 try await SnapshotStream(api: api, configuration: configuration, stream: stream).run(&run)
             }
-            report.outcome = .succeeded
-        } catch {
-            report.outcome = .failed
-            report.error = error.message
-            logger.error("collector stream run failed; its checkpoint stays at the last committed page", metadata: [
-                "collector.name": "\(configuration.name)", "collector.stream": "\(stream.rawValue)", "error": "\(error.message)",
-            ])
         }
-        report.finished = now()
-        report.pages = counters.pages
-        report.eventsNew = counters.eventsNew
-        report.eventsDuplicate = counters.eventsDuplicate
-        report.requests = counters.requests
-        report.throttled = counters.throttled
-        report.retries = counters.retries
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        if let summary = try? encoder.encode(report) {
-            do {
-                try await store.recordRun(stream: key, summary: String(decoding: summary, as: UTF8.self), at: report.finished)
-            } catch {
-                logger.warning("cannot record the collector run summary", metadata: ["collector.stream": "\(key)", "error": "\(error)"])
-            }
-        }
-        logger.info("collector stream run finished", metadata: [
-            "collector.name": "\(configuration.name)", "collector.stream": "\(stream.rawValue)", "outcome": "\(report.outcome.rawValue)",
-            "pages": "\(report.pages)", "events.new": "\(report.eventsNew)", "events.duplicate": "\(report.eventsDuplicate)",
-        ])
-        return report
     }
 }
 
@@ -154,22 +114,12 @@ extension IncydrCollector {
     /// Moves `stream`'s checkpoint to `time`; `audit` is stored in the same transaction.
     public func rewind(_ stream: IncydrConfiguration.Stream, to time: Timestamp, audit: AdminAuditEntry? = nil) async throws(CollectorError) {
         let key = checkpointKey(stream)
-        guard !isRunning(stream) else {
-            throw CollectorError(.conflict, "\(key) is running; rewind it after the run ends")
-        }
-        // Encoded without reading the stored value: a rewind must also repair an unreadable one.
         let value = switch stream {
         case .fileEvents: try StreamRun.encode(FileEventsStream.Checkpoint(insertedThrough: time, window: nil), key: key)
         case .audit: try StreamRun.encode(AuditLogStream.Checkpoint(through: time, run: nil), key: key)
         case .users, .cases: try StreamRun.encode(SnapshotStream.Checkpoint(lastCompleted: nil, run: nil), key: key)
         }
-        do {
-            let version = try await store.checkpoint(stream: key)?.version ?? 0
-            let update = CheckpointUpdate(stream: key, expectedVersion: version, value: value)
-            _ = try await store.append(audit.map { [$0.incomingEvent()] } ?? [], receivedAt: now(), checkpoint: update)
-        } catch {
-            throw CollectorError.from(error)
-        }
+        try await runs.rewind(key: key, to: value, audit: audit)
     }
 
     /// Stores an audit entry about this collector (a requested run).
@@ -179,24 +129,25 @@ extension IncydrCollector {
 
     /// The streams' stored checkpoints and last runs.
     public func streamStatuses() async throws(StoreError) -> [StreamStatus] {
-        let stored = try await store.checkpoints(prefix: configuration.name + "/")
-        let byKey = Dictionary(stored.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
-        return configuration.streams.map { stream in
-            let checkpoint = byKey[checkpointKey(stream)]
-            return StreamStatus(
-                stream: stream.rawValue, running: isRunning(stream),
-                checkpoint: checkpoint.flatMap { $0.value.isEmpty ? nil : $0.value }, checkpointVersion: checkpoint?.version ?? 0,
-                checkpointUpdatedAt: checkpoint.flatMap { $0.version > 0 ? $0.updatedAt : nil }, lastRun: checkpoint?.lastRun
-            )
-        }
+        try await runs.statuses(configuration.streams.map { ($0.rawValue, checkpointKey($0)) })
+    }
+}
+
+extension IncydrCollector: PullCollector {
+    public var name: String { configuration.name }
+    public var type: String { "code42_incydr" }
+    public var baseURL: String { configuration.baseURL }
+    public var streamNames: [String] { configuration.streams.map(\.rawValue) }
+    public var windowedStreamNames: [String] { configuration.streams.filter { $0 == .fileEvents || $0 == .audit }.map(\.rawValue) }
+
+    public func run(streamsNamed names: [String]?, backfill: ClosedRange<Timestamp>?, fence: Lease?) async -> [StreamRunReport] {
+        await run(streams: names.map { $0.compactMap(IncydrConfiguration.Stream.init(rawValue:)) }, backfill: backfill, fence: fence)
     }
 
-    /// When the most recent run of any stream started, from the stored run summaries.
-    public func lastRunStarted() async -> Timestamp? {
-        guard let statuses = try? await streamStatuses() else { return nil }
-        let decoder = JSONDecoder()
-        return statuses.compactMap { status in
-            status.lastRun.flatMap { try? decoder.decode(StreamRunReport.self, from: Data($0.utf8)).started }
-        }.max()
+    public func rewind(streamNamed name: String, to time: Timestamp, audit: AdminAuditEntry?) async throws(CollectorError) {
+        guard let stream = IncydrConfiguration.Stream(rawValue: name) else {
+            throw CollectorError(.rejected, "collector \(configuration.name) has no stream \(name); its streams are \(streamNames.joined(separator: ", "))")
+        }
+        try await rewind(stream, to: time, audit: audit)
     }
 }

@@ -51,3 +51,5 @@ public struct IncydrConfiguration: Sendable {
 
     public static let logType = "CODE42_INCYDR"
 }
+
+extension IncydrConfiguration: PullCollectorTuning {}

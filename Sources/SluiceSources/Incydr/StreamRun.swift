@@ -36,7 +36,12 @@ struct StreamRun<Checkpoint: Codable & Sendable>: Sendable {
 
     /// The origin of the events of the page just fetched (`counters.pages` counts it already).
     func origin(_ stream: IncydrConfiguration.Stream) -> String {
-        origin(stream, page: counters.pages)
+        origin(stream.rawValue)
+    }
+
+    /// The same for a stream by name.
+    func origin(_ stream: String) -> String {
+        EventOrigin(stream: stream, runStarted: started, page: counters.pages).description
     }
 
     /// The origin of page number `page` of this run (counted from 1).

@@ -1,0 +1,179 @@
+import SluiceCore
+import SluiceHTTP
+import SluiceSources
+import Yams
+
+extension ConfigReader {
+    /// A `type: http_pull` collector: everything that can be known before the first request is
+    /// checked here (template variables, time formats, pagination, paths), each error naming its key.
+    mutating func readHTTPPull(name: String, _ node: Node, path: String) -> CollectorSettings? {
+        let allowed: Set<String> = [
+            "type", "base_url", "auth", "headers", "streams", "schedule", "lookback", "overlap", "requests_per_minute", "max_pages_per_run",
+            "request_timeout", "retry", "allow_private_networks", "expect_events_within", "log_type", "fields",
+        ]
+        guard let entries = mapping(node, path, allowed: allowed) else { return nil }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        let baseURL = collectorBaseURL(fields, path, example: "https://api.example.com", node)
+        var streams: [HTTPPullConfiguration.Stream] = []
+        if let v = fields["streams"] {
+            if let list = mapping(v, "\(path).streams", allowed: []) {
+                for (streamName, streamNode) in list {
+                    if let stream = readPullStream(streamName, streamNode, "\(path).streams.\(streamName)") { streams.append(stream) }
+                }
+                if list.isEmpty { fail("\(path).streams", "no streams; name at least one, e.g. streams: { events: { path: /v1/events, time: created_at } }", v) }
+            }
+        } else {
+            fail("\(path).streams", "missing; describe at least one listing, e.g. streams: { events: { path: /v1/events, time: created_at } }", node)
+        }
+        var configuration = HTTPPullConfiguration(name: name, baseURL: baseURL ?? "", streams: streams)
+        if let v = fields["auth"], let auth = readPullAuth(v, "\(path).auth") { configuration.auth = auth }
+        if let v = fields["headers"], let headers = mapping(v, "\(path).headers", allowed: []) {
+            for (header, value) in headers {
+                if let text = secret(value, "\(path).headers.\(header)") { configuration.headers.append((header, text)) }
+            }
+        }
+        if let v = fields["log_type"], let text = string(v, "\(path).log_type") { configuration.logType = text }
+        if let v = fields["fields"] { Self.apply(fieldPaths(v, "\(path).fields"), to: &configuration.normalizer) }
+        readTuning(fields, path, into: &configuration)
+        let schedule = readSchedule(fields["schedule"], "\(path).schedule")
+        guard baseURL != nil, !streams.isEmpty else { return nil }
+        let expectEventsWithin = fields["expect_events_within"].flatMap { duration($0, "\(path).expect_events_within") }
+        return CollectorSettings(kind: .httpPull(configuration), schedule: schedule, expectEventsWithin: expectEventsWithin)
+    }
+
+    mutating func readPullAuth(_ node: Node, _ path: String) -> HTTPPullConfiguration.Auth? {
+        guard let entries = mapping(node, path, allowed: ["type", "token", "scheme", "user", "password", "header", "query", "value", "token_url", "client_id", "client_secret", "scope"]) else { return nil }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        func required(_ key: String) -> String? {
+            guard let v = fields[key] else {
+                fail("\(path).\(key)", "missing; reference it with ${env:NAME} or ${file:/path}", node)
+                return nil
+            }
+            return secret(v, "\(path).\(key)")
+        }
+        let type = fields["type"].flatMap { string($0, "\(path).type") } ?? "none"
+        switch type {
+        case "none":
+            return HTTPPullConfiguration.Auth.none
+        case "bearer":
+            let scheme = fields["scheme"].flatMap { string($0, "\(path).scheme") } ?? "Bearer"
+            guard let token = required("token") else { return nil }
+            return .token(scheme: scheme, token: token)
+        case "basic":
+            guard let user = required("user"), let password = required("password") else { return nil }
+            return .basic(user: user, password: password)
+        case "api_key":
+            let header = fields["header"].flatMap { string($0, "\(path).header") }
+            let query = fields["query"].flatMap { string($0, "\(path).query") }
+            guard (header == nil) != (query == nil) else {
+                fail(path, "an api_key goes in a header or a query parameter: set exactly one of header and query", node)
+                return nil
+            }
+            guard let value = required("value") else { return nil }
+            return .apiKey(header: header, query: query, value: value)
+        case "oauth2_client_credentials":
+            guard let tokenURL = fields["token_url"].flatMap({ reference($0, "\(path).token_url") }), let clientID = required("client_id"),
+                  let clientSecret = required("client_secret") else {
+                if fields["token_url"] == nil { fail("\(path).token_url", "missing; the token endpoint, e.g. https://auth.example.com/oauth2/token", node) }
+                return nil
+            }
+            return .clientCredentials(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret, scope: fields["scope"].flatMap { string($0, "\(path).scope") })
+        default:
+            fail("\(path).type", "unknown auth type \"\(type)\"; expected none, bearer, basic, api_key or oauth2_client_credentials", node)
+            return nil
+        }
+    }
+
+    mutating func readPullStream(_ name: String, _ node: Node, _ path: String) -> HTTPPullConfiguration.Stream? {
+        guard let entries = mapping(node, path, allowed: [
+            "method", "path", "query", "body", "records", "id", "time", "time_format", "pagination", "checkpoint", "page_size", "log_type",
+        ]) else { return nil }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        func template(_ node: Node, _ at: String) -> RequestTemplate? {
+            guard let text = string(node, at) else { return nil }
+            do {
+                return try RequestTemplate(text)
+            } catch {
+                fail(at, error.description, node)
+                return nil
+            }
+        }
+        // Every key is checked even when one is wrong, so one check names every problem.
+        var requestPath: RequestTemplate?
+        if let pathNode = fields["path"] {
+            requestPath = template(pathNode, "\(path).path")
+        } else {
+            fail("\(path).path", "missing; the listing's path after base_url, e.g. /v1/events", node)
+        }
+        var time: String?
+        if let timeNode = fields["time"] {
+            time = string(timeNode, "\(path).time")
+        } else {
+            fail("\(path).time", "missing; the JSON path of each record's time, e.g. created_at", node)
+        }
+        var stream = HTTPPullConfiguration.Stream(name: name, path: requestPath ?? RequestTemplate(literal: "/"), time: FieldPath(time ?? ""))
+        if let v = fields["method"], let method = string(v, "\(path).method") {
+            if ["GET", "POST"].contains(method.uppercased()) { stream.method = method.uppercased() } else { fail("\(path).method", "expected GET or POST, got \"\(method)\"", v) }
+        }
+        if let v = fields["query"], let query = mapping(v, "\(path).query", allowed: []) {
+            for (parameter, valueNode) in query {
+                if let value = template(valueNode, "\(path).query.\(parameter)") { stream.query.append((parameter, value)) }
+            }
+        }
+        if let v = fields["body"] { stream.body = template(v, "\(path).body") }
+        if let v = fields["records"], let text = string(v, "\(path).records"), !text.isEmpty { stream.records = FieldPath(text) }
+        if let v = fields["id"], let text = string(v, "\(path).id") { stream.id = FieldPath(text) }
+        if let v = fields["time_format"], let text = string(v, "\(path).time_format") {
+            if let format = HTTPPullConfiguration.TimeFormat(rawValue: text) {
+                stream.timeFormat = format
+            } else {
+                fail("\(path).time_format", "expected \(HTTPPullConfiguration.TimeFormat.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"", v)
+            }
+        }
+        if let v = fields["page_size"], let n = int(v, "\(path).page_size", range: 1...100_000) { stream.pageSize = n }
+        if let v = fields["log_type"], let text = string(v, "\(path).log_type") { stream.logType = text }
+        if let v = fields["checkpoint"], let text = string(v, "\(path).checkpoint") {
+            if let mode = HTTPPullConfiguration.CheckpointMode(rawValue: text) { stream.checkpoint = mode } else { fail("\(path).checkpoint", "expected window or cursor, got \"\(text)\"", v) }
+        }
+        if let v = fields["pagination"], let pagination = readPagination(v, "\(path).pagination") { stream.pagination = pagination }
+        if stream.checkpoint == .cursor, case .none = stream.pagination {
+            fail("\(path).checkpoint", "a cursor checkpoint keeps the API's next page, so it needs pagination (next_token or link)", node)
+        }
+        guard requestPath != nil, time != nil else { return nil }
+        return stream
+    }
+
+    mutating func readPagination(_ node: Node, _ path: String) -> HTTPPullConfiguration.Pagination? {
+        guard let entries = mapping(node, path, allowed: ["type", "path", "param", "start"]) else { return nil }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        let type = fields["type"].flatMap { string($0, "\(path).type") } ?? ""
+        func parameter(_ example: String) -> String? {
+            guard let v = fields["param"] else {
+                fail("\(path).param", "missing; the query parameter that carries it, e.g. \(example)", node)
+                return nil
+            }
+            return string(v, "\(path).param")
+        }
+        switch type {
+        case "none":
+            return HTTPPullConfiguration.Pagination.none
+        case "next_token":
+            guard let tokenPath = fields["path"].flatMap({ string($0, "\(path).path") }) else {
+                fail("\(path).path", "missing; the JSON path of the next page's token in an answer, e.g. response_metadata.next_cursor", node)
+                return nil
+            }
+            return .nextToken(path: FieldPath(tokenPath), parameter: fields["param"].flatMap { string($0, "\(path).param") })
+        case "link":
+            return .link
+        case "page_number":
+            guard let name = parameter("page") else { return nil }
+            return .pageNumber(parameter: name, start: fields["start"].flatMap { int($0, "\(path).start", range: 0...1) } ?? 1)
+        case "offset":
+            guard let name = parameter("offset") else { return nil }
+            return .offset(parameter: name)
+        default:
+            fail("\(path).type", "expected none, next_token, link, page_number or offset, got \"\(type)\"", node)
+            return nil
+        }
+    }
+}
