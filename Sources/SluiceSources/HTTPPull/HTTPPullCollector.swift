@@ -154,7 +154,7 @@ struct HTTPPullStream {
         var seen: Set<String> = [page.identity]
         for _ in 0..<configuration.maxPagesPerRun {
             let response = try await fetch(page, since: since, until: until, counters: &run.counters)
-            let records = try self.records(response, page: page)
+            let (records, rest) = try self.records(response, page: page)
             run.counters.pages += 1
             let origin = run.origin(stream.name)
             let receivedAt = collector.now()
@@ -165,7 +165,7 @@ struct HTTPPullStream {
             }
             // A page served again holds records already stored: they count as duplicates.
             // An empty page ends the run, whatever it says comes next (Okta always links a next page).
-            let next = records.isEmpty ? nil : nextPage(after: page, response: response, count: records.count)
+            let next = records.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, count: records.count)
             if let following = next, !seen.insert(following.identity).inserted {
                 throw CollectorError(.invalidResponse, "\(stream.name): pagination loops: the next page (\(following.identity)) was already read in this run; check the stream's pagination")
             }
@@ -265,8 +265,9 @@ struct HTTPPullStream {
         return a.scheme == b.scheme && a.host == b.host && a.port == b.port
     }
 
-    /// The page's records, each with its bytes.
-    func records(_ response: OutboundResponse, page: PageState) throws(CollectorError) -> [(raw: [UInt8], value: JSONValue)] {
+    /// The page's records, each with its bytes, and the answer around them (the members beside
+    /// the records, where a next token is), parsed once.
+    func records(_ response: OutboundResponse, page: PageState) throws(CollectorError) -> (records: [(raw: [UInt8], value: JSONValue)], rest: JSONValue) {
         if let path = stream.records, path.segments.count == 1 {
             // One member of the answer's object: split with each record's exact bytes.
             let parsed: JSONPage
@@ -278,7 +279,7 @@ struct HTTPPullStream {
             guard parsed.hasItems || parsed.fields[path.segments[0]] == .null else {
                 throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(path)\" matches nothing in the answer (members: \(parsed.fields.keys.sorted().prefix(10).joined(separator: ", "))); check records:")
             }
-            return parsed.items.map { ($0.raw, $0.value) }
+            return (parsed.items.map { ($0.raw, $0.value) }, .object(parsed.fields.map { JSONMember($0.key, $0.value) }))
         }
         let value: JSONValue
         do {
@@ -288,8 +289,8 @@ struct HTTPPullStream {
         }
         let list = stream.records.map { value.value(at: $0) } ?? value
         switch list {
-        case .array(let items)?: return items.map { ($0.serialized(), $0) }
-        case .null?: return []
+        case .array(let items)?: return (items.map { ($0.serialized(), $0) }, value)
+        case .null?: return ([], value)
         case nil: throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "")\" matches nothing in the answer; check records:")
         default: throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "(the answer)")\" is not a list")
         }
@@ -316,12 +317,12 @@ struct HTTPPullStream {
     }
 
     /// The page after `page`, or nil when it was the last.
-    func nextPage(after page: PageState, response: OutboundResponse, count: Int) -> PageState? {
+    func nextPage(after page: PageState, response: OutboundResponse, rest: JSONValue, count: Int) -> PageState? {
         switch stream.pagination {
         case .none:
             return nil
         case .nextToken(let path, _):
-            guard let body = try? JSONParser.parse(response.body), let value = body.value(at: path) else { return nil }
+            guard let value = rest.value(at: path) else { return nil }
             let token: String?
             switch value {
             case .array(let parts): token = parts.compactMap(\.textValue).joined(separator: ",")
