@@ -8,6 +8,7 @@ extension ConfigReader {
         namedEntries(node, section: "collectors", kind: "collector").compactMap { name, value, path in
             switch value.mapping?["type"]?.string {
             case "http_pull": readHTTPPull(name: name, value, path: path)
+            case "okta_system_log": readOktaSystemLog(name: name, value, path: path)
             default: readIncydr(name: name, value, path: path)
             }
         }
@@ -85,7 +86,7 @@ extension ConfigReader {
             return nil
         }
         guard type == "code42_incydr" else {
-            fail("\(path).type", "unknown collector type \"\(type)\"; this version supports code42_incydr and http_pull", typeNode)
+            fail("\(path).type", "unknown collector type \"\(type)\"; this version supports code42_incydr, http_pull and okta_system_log", typeNode)
             return nil
         }
         let baseURL = collectorBaseURL(fields, path, example: "https://api.us.code42.com", node)

@@ -41,6 +41,31 @@ extension ConfigReader {
         return CollectorSettings(kind: .httpPull(configuration), schedule: schedule, expectEventsWithin: expectEventsWithin)
     }
 
+    /// `type: okta_system_log`: Okta's System Log with only its address and an API token
+    /// (``HTTPPullPreset/oktaSystemLog(name:baseURL:token:)``); the collector keys every pull
+    /// collector takes may tune it.
+    mutating func readOktaSystemLog(name: String, _ node: Node, path: String) -> CollectorSettings? {
+        let allowed: Set<String> = [
+            "type", "base_url", "token", "schedule", "lookback", "overlap", "requests_per_minute", "max_pages_per_run", "request_timeout",
+            "retry", "allow_private_networks", "expect_events_within",
+        ]
+        guard let entries = mapping(node, path, allowed: allowed) else { return nil }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        let baseURL = collectorBaseURL(fields, path, example: "https://your-org.okta.com", node)
+        var token: String?
+        if let v = fields["token"] {
+            token = secret(v, "\(path).token")
+        } else {
+            fail("\(path).token", "missing; an Okta API token (Security > API > Tokens), referenced with ${env:NAME} or ${file:/path}", node)
+        }
+        var configuration = HTTPPullPreset.oktaSystemLog(name: name, baseURL: baseURL ?? "", token: token ?? "")
+        readTuning(fields, path, into: &configuration)
+        let schedule = readSchedule(fields["schedule"], "\(path).schedule")
+        guard baseURL != nil, token != nil else { return nil }
+        let expectEventsWithin = fields["expect_events_within"].flatMap { duration($0, "\(path).expect_events_within") }
+        return CollectorSettings(kind: .httpPull(configuration), schedule: schedule, expectEventsWithin: expectEventsWithin)
+    }
+
     mutating func readPullAuth(_ node: Node, _ path: String) -> HTTPPullConfiguration.Auth? {
         guard let entries = mapping(node, path, allowed: ["type", "token", "scheme", "user", "password", "header", "query", "value", "token_url", "client_id", "client_secret", "scope"]) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })

@@ -57,13 +57,18 @@ public final class PagedAPITestDouble: Sendable {
 
     public let style: Style
     public let token: String
+    /// The listing's path, and the scheme before the token (`Bearer`; Okta's `SSWS`).
+    public let path: String
+    public let scheme: String
     /// Added before every answer, so a run lasts long enough to be interrupted.
     public let latency: Duration
     private let state = Mutex(State())
 
-    public init(style: Style, token: String = "pull-token-value-123", latency: Duration = .zero) {
+    public init(style: Style, token: String = "pull-token-value-123", latency: Duration = .zero, path: String = "/v1/logs", scheme: String = "Bearer") {
         self.style = style
         self.token = token
+        self.path = path
+        self.scheme = scheme
         self.latency = latency
     }
 
@@ -129,7 +134,7 @@ public final class PagedAPITestDouble: Sendable {
 
     public func withServer<Value: Sendable>(_ body: @Sendable (String) async throws -> Value) async throws -> Value {
         let router = Router()
-        router.get("/v1/logs") { request, context in
+        router.get(RouterPath(path)) { request, context in
             if self.latency > .zero { try await Task.sleep(for: self.latency) }
             return self.answer(request, port: self.state.withLock { $0.port })
         }
@@ -166,7 +171,7 @@ public final class PagedAPITestDouble: Sendable {
                     if let previous = s.previous { return previous }
                 }
             }
-            guard request.headers[.authorization] == "Bearer \(token)" else {
+            guard request.headers[.authorization] == "\(scheme) \(token)" else {
                 s.stats.status401 += 1
                 return json(.unauthorized, #"{"error":"invalid token"}"#)
             }
@@ -196,8 +201,8 @@ public final class PagedAPITestDouble: Sendable {
             case .link:
                 // Always a next link, as Okta's system log: an empty page says there is nothing more yet.
                 let bound = until == .noEnd ? "" : "&until=\(until.rfc3339)"
-                let next = "http://127.0.0.1:\(port)/v1/logs?since=\(since.rfc3339)\(bound)&limit=\(limit)&after=\(end)"
-                response = json(.ok, list, headers: [HTTPField.Name("Link")!: "<http://127.0.0.1:\(port)/v1/logs?self=1>; rel=\"self\", <\(next)>; rel=\"next\""])
+                let next = "http://127.0.0.1:\(port)\(path)?since=\(since.rfc3339)\(bound)&limit=\(limit)&after=\(end)"
+                response = json(.ok, list, headers: [HTTPField.Name("Link")!: "<http://127.0.0.1:\(port)\(path)?self=1>; rel=\"self\", <\(next)>; rel=\"next\""])
             case .pageNumber:
                 response = json(.ok, #"{"items":\#(list)}"#)
             case .offset:

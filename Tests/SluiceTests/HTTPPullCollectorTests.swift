@@ -256,6 +256,44 @@ import Testing
         #expect(checkpoint == nil)
     }
 
+    @Test func theOktaPresetNeedsOnlyAnAddressAndAToken() async throws {
+        let double = PagedAPITestDouble(style: .link, token: "okta-api-token-value", path: "/api/v1/logs", scheme: "SSWS")
+        double.addRecords(count: 1_300, from: Self.now() - .seconds(1_800), spacing: .seconds(1))
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
+        try await double.withServer { baseURL in
+            let yaml = """
+                collectors:
+                  okta:
+                    type: okta_system_log
+                    base_url: "\(baseURL)"
+                    token: "${env:OKTA_TOKEN}"
+                    allow_private_networks: true
+                    lookback: 1h
+                """
+            let config = try ConfigLoader(environment: ["OKTA_TOKEN": "okta-api-token-value"]).load(yaml: yaml)
+            let collector = SluiceRuntime.makeCollectors(config, store: store, logger: Logger(label: "t"), now: Self.now)[0].collector
+            #expect(collector.streamNames == ["system_log"])
+            let first = try #require(await collector.run(streamsNamed: nil, backfill: nil, fence: nil).first)
+            #expect(first.outcome == .succeeded, "\(first.error ?? "")")
+            #expect(first.eventsNew == 1_300)
+            // Pages of 1,000, then the empty page that ends a poll.
+            #expect(first.pages == 3)
+            double.addRecords(count: 5, from: Self.now() - .seconds(5), prefix: "new")
+            let second = try #require(await collector.run(streamsNamed: nil, backfill: nil, fence: nil).first)
+            #expect(second.eventsNew == 5 && second.eventsDuplicate == 0)
+        }
+        let events = try await store.events(afterSeq: 0, limit: 2_000).filter { $0.source == "okta" }
+        #expect(events.count == 1_305)
+        let one = try #require(events.first { String(decoding: $0.raw, as: UTF8.self).contains("\"r-2\"") })
+        #expect(one.logType == "OKTA")
+        #expect(one.normalized.action == "user.session.start")
+        #expect(one.normalized.actor == AuditActor(type: "User", id: "u2", name: "User 2"))
+        #expect(one.normalized.targets.first?.id == "app-2" && one.normalized.targets.first?.type == "AppInstance")
+        #expect(one.normalized.context.location == "198.51.100.2")
+    }
+
     @Test func theConfigCheckNamesWhatCannotWork() throws {
         let yaml = """
             collectors:

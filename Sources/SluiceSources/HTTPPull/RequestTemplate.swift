@@ -57,6 +57,12 @@ public struct RequestTemplate: Sendable, Hashable, CustomStringConvertible {
         description = text
     }
 
+    /// Just one placeholder.
+    public init(variable: Variable) {
+        parts = [.variable(variable)]
+        description = "{{\(variable.rawValue)}}"
+    }
+
     /// The variables the template uses.
     public var variables: Set<Variable> {
         Set(parts.compactMap { if case .variable(let v) = $0 { v } else { nil } })
