@@ -114,7 +114,7 @@ public enum HistogramPlan {
         var edges = [align(since, width: width, zone: zone)]
         while edges.last! < until, edges.count <= maximumBuckets + 1 {
             let previous = edges.last!
-            var next = width.isDays ? addDays(previous, width.seconds / 86_400, zone: zone) : align(previous + .microseconds(width.microseconds + 1), width: width, zone: zone)
+            var next = width.isDays ? addDays(previous, width.seconds / 86_400, zone: zone) : align(previous + .seconds(width.seconds), width: width, zone: zone)
             if next <= previous { next = previous + .seconds(width.seconds) }
             edges.append(next)
         }

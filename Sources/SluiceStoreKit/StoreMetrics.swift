@@ -1,4 +1,5 @@
 import Metrics
+import SluiceCore
 
 package enum StoreMetrics {
     /// Time from the start of a group-commit transaction to its commit. Resolved on each use
@@ -23,4 +24,23 @@ package enum QueryLimits {
     /// Most events one page of a free-text search reads when no indexed term narrows it (about
     /// 100 ms on a 2-core machine); the next page continues where it stopped.
     package static let textScanLimit = 50_000
+}
+
+extension EventCounts {
+    /// The counts of what a histogram's bounded free-text scan found (the events of the window,
+    /// newest first, at most ``QueryLimits/textScanLimit``): incomplete when the scan filled its
+    /// bound or stopped early, counted from the oldest time it reached.
+    package init(scanned events: [StoredEvent], stoppedAt: EventCursor?, buckets: HistogramBuckets) {
+        var counts = [Int](repeating: 0, count: buckets.count)
+        for event in events {
+            if let bucket = buckets.bucket(of: event.normalized.occurredAt) { counts[bucket] += 1 }
+        }
+        if events.count >= QueryLimits.textScanLimit, let last = events.last {
+            self.init(counts: counts, complete: false, countedFrom: last.normalized.occurredAt)
+        } else if let stoppedAt {
+            self.init(counts: counts, complete: false, countedFrom: stoppedAt.occurredAt)
+        } else {
+            self.init(counts: counts)
+        }
+    }
 }

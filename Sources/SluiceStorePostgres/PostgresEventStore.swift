@@ -375,11 +375,7 @@ public final class PostgresEventStore: EventStore {
             let (events, stoppedAt) = try await database.connection { connection in
                 try await query.run(on: connection, decoder: decoder, filter: windowed, logger: logger)
             }
-            var counts = [Int](repeating: 0, count: buckets.count)
-            for event in events { if let b = buckets.bucket(of: event.normalized.occurredAt) { counts[b] += 1 } }
-            let full = events.count >= QueryLimits.textScanLimit
-            guard full || stoppedAt != nil else { return EventCounts(counts: counts) }
-            return EventCounts(counts: counts, complete: false, countedFrom: full ? events.last!.normalized.occurredAt : stoppedAt!.occurredAt)
+            return EventCounts(scanned: events, stoppedAt: stoppedAt, buckets: buckets)
         } catch {
             throw Self.storeError(error, doing: "count events")
         }

@@ -1,3 +1,5 @@
+import Foundation
+import GRDB
 import SluiceCore
 
 /// One posting of the filter index: an event (by `seq`) and its time, the order queries walk.
@@ -69,6 +71,15 @@ enum PostingBlock {
             throw StoreError(.corrupt, "a filter index block (event_postings) holds more postings than its count: the database file is damaged")
         }
         return postings
+    }
+
+    /// The postings of an `event_postings` row read with `first_occurred_at, first_seq, count,
+    /// postings` as consecutive columns from `firstColumn`.
+    static func decode(row: Row, firstColumn column: Int) throws -> [Posting] {
+        let first = Posting(occurredAt: row[column], seq: row[column + 1])
+        return try row.withUnsafeData(atIndex: column + 3) { data in
+            try decode(data ?? Data(), first: first, count: row[column + 2])
+        }
     }
 
     private static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {

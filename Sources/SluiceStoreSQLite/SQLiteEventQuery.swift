@@ -181,10 +181,7 @@ struct SQLiteEventQuery: Sendable {
             let last = Posting(occurredAt: block[0], seq: block[1])
             try matcher.check(taking: &pending, newerThan: last)
             if matcher.events.count >= limit { return matcher.events }
-            let first = Posting(occurredAt: block[2], seq: block[3])
-            let postings: [Posting] = try block.withUnsafeData(atIndex: 5) { data in
-                try PostingBlock.decode(data ?? Data(), first: first, count: block[4])
-            }
+            let postings = try PostingBlock.decode(row: block, firstColumn: 2)
             pending += postings.lazy.filter(window.contains)
         }
         try matcher.check(taking: &pending, newerThan: nil)

@@ -367,10 +367,7 @@ extension SQLiteEventStore {
             let high = gone.last!
             let blocks = try Row.fetchAll(select, arguments: [term, low.occurredAt, low.seq, high.occurredAt, high.seq])
             for block in blocks {
-                let first = Posting(occurredAt: block[2], seq: block[3])
-                let postings: [Posting] = try block.withUnsafeData(atIndex: 5) { data in
-                    try PostingBlock.decode(data ?? Data(), first: first, count: block[4])
-                }
+                let postings = try PostingBlock.decode(row: block, firstColumn: 2)
                 let kept = postings.filter { !goneSeqs.contains($0.seq) }
                 guard kept.count != postings.count else { continue }
                 try delete.execute(arguments: [term, block[0] as Int64, block[1] as Int64])

@@ -177,11 +177,7 @@ struct SQLiteEventCounter {
 
     /// One term: whole blocks inside one bucket count without being decoded.
     private func countTerm(_ term: String, into counts: inout [Int]) throws {
-        let blocks = try Row.fetchCursor(
-            db,
-            sql: "SELECT last_occurred_at, first_occurred_at, first_seq, count, postings FROM event_postings WHERE term = ? AND last_occurred_at >= ? AND first_occurred_at < ?",
-            arguments: [term, low, high]
-        )
+        let blocks = try self.blocks(term)
         while let block = try blocks.next() {
             let last: Int64 = block[0]
             let first: Int64 = block[1]
@@ -189,31 +185,29 @@ struct SQLiteEventCounter {
                 counts[b] += block[3] as Int
                 continue
             }
-            for posting in try Self.decode(block, firstAt: 1) { add(posting.occurredAt, to: &counts) }
+            for posting in try PostingBlock.decode(row: block, firstColumn: 1) { add(posting.occurredAt, to: &counts) }
         }
     }
 
     /// A term's postings in the window, in (occurred_at, seq) order.
     private func postings(_ term: String) throws -> [Posting] {
-        let blocks = try Row.fetchCursor(
-            db,
-            sql: "SELECT last_occurred_at, first_occurred_at, first_seq, count, postings FROM event_postings WHERE term = ? AND last_occurred_at >= ? AND first_occurred_at < ?",
-            arguments: [term, low, high]
-        )
+        let blocks = try self.blocks(term)
         var out: [Posting] = []
         while let block = try blocks.next() {
-            out += try Self.decode(block, firstAt: 1).lazy.filter { $0.occurredAt >= low && $0.occurredAt < high }
+            out += try PostingBlock.decode(row: block, firstColumn: 1).lazy.filter { $0.occurredAt >= low && $0.occurredAt < high }
         }
         // Blocks of late events overlap in time.
         out.sort()
         return out
     }
 
-    private static func decode(_ block: Row, firstAt column: Int) throws -> [Posting] {
-        let first = Posting(occurredAt: block[column], seq: block[column + 1])
-        return try block.withUnsafeData(atIndex: column + 3) { data in
-            try PostingBlock.decode(data ?? Data(), first: first, count: block[column + 2])
-        }
+    /// The blocks of `term` that may hold a posting in the window.
+    private func blocks(_ term: String) throws -> RowCursor {
+        try Row.fetchCursor(
+            db,
+            sql: "SELECT last_occurred_at, first_occurred_at, first_seq, count, postings FROM event_postings WHERE term = ? AND last_occurred_at >= ? AND first_occurred_at < ?",
+            arguments: [term, low, high]
+        )
     }
 
     static func intersect(_ a: [Posting], _ b: [Posting]) -> [Posting] {
@@ -301,11 +295,6 @@ struct SQLiteEventCounter {
         windowed.since = Timestamp(microseconds: low)
         windowed.until = Timestamp(microseconds: high)
         let (events, stoppedAt) = try SQLiteEventQuery(filter: windowed, cursor: nil, limit: QueryLimits.textScanLimit).run(rows, indexedThrough: indexedThrough)
-        var counts = [Int](repeating: 0, count: buckets.count)
-        for event in events { add(event.normalized.occurredAt.microseconds, to: &counts) }
-        let full = events.count >= QueryLimits.textScanLimit
-        if stoppedAt == nil && !full { return EventCounts(counts: counts) }
-        let from = full ? events.last!.normalized.occurredAt : stoppedAt!.occurredAt
-        return EventCounts(counts: counts, complete: false, countedFrom: from)
+        return EventCounts(scanned: events, stoppedAt: stoppedAt, buckets: buckets)
     }
 }

@@ -63,11 +63,6 @@ public struct RequestTemplate: Sendable, Hashable, CustomStringConvertible {
         description = "{{\(variable.rawValue)}}"
     }
 
-    /// The variables the template uses.
-    public var variables: Set<Variable> {
-        Set(parts.compactMap { if case .variable(let v) = $0 { v } else { nil } })
-    }
-
     /// The text with each placeholder replaced by `value(variable)`, passed through `escape`
     /// (percent-encoding in a path; JSON string escaping in a body).
     public func render(_ value: (Variable) -> String, escape: (String) -> String = { $0 }) -> String {
