@@ -30,6 +30,21 @@ final class StreamRuns: Sendable {
         running.withLock { $0.contains(key) }
     }
 
+    /// Runs each of `streams` with `run`, concurrently (one failing stream never holds back
+    /// another); returns when all have finished, their reports by stream name.
+    static func concurrently<Stream: Sendable>(
+        _ streams: [Stream], _ run: @escaping @Sendable (Stream) async -> StreamRunReport
+    ) async -> [StreamRunReport] {
+        await withTaskGroup(of: StreamRunReport.self) { group in
+            for stream in streams {
+                group.addTask { await run(stream) }
+            }
+            var reports: [StreamRunReport] = []
+            for await report in group { reports.append(report) }
+            return reports.sorted { $0.stream < $1.stream }
+        }
+    }
+
     /// Runs `body` as the run of `stream` under checkpoint `key` (skipped when one is in
     /// progress). `body` counts into the counters and may fill the report (warnings, a window count).
     func run(

@@ -64,14 +64,7 @@ extension HTTPPullCollector: PullCollector {
     public func run(streamsNamed names: [String]?, backfill: ClosedRange<Timestamp>?, fence: Lease?) async -> [StreamRunReport] {
         var chosen = configuration.streams.filter { names?.contains($0.name) ?? true }
         if backfill != nil { chosen.removeAll { $0.checkpoint != .window } }
-        return await withTaskGroup(of: StreamRunReport.self) { group in
-            for stream in chosen {
-                group.addTask { await self.runStream(stream, backfill: backfill, fence: fence) }
-            }
-            var reports: [StreamRunReport] = []
-            for await report in group { reports.append(report) }
-            return reports.sorted { $0.stream < $1.stream }
-        }
+        return await StreamRuns.concurrently(chosen) { await self.runStream($0, backfill: backfill, fence: fence) }
     }
 
     public func rewind(streamNamed name: String, to time: Timestamp, audit: AdminAuditEntry?) async throws(CollectorError) {

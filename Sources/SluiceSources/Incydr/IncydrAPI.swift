@@ -3,25 +3,6 @@ import Logging
 import SluiceCore
 import SluiceHTTP
 
-/// Counters of one stream's run, reported in its status.
-public struct StreamRunCounters: Sendable, Hashable {
-    public var pages = 0
-    public var eventsNew = 0
-    public var eventsDuplicate = 0
-    public var requests = 0
-    public var throttled = 0
-    public var retries = 0
-
-    public init() {}
-
-    /// Adds the request counts of a fetch made beside the run (pages and events are counted on commit).
-    mutating func add(_ other: StreamRunCounters) {
-        requests += other.requests
-        throttled += other.throttled
-        retries += other.retries
-    }
-}
-
 /// Calls the Incydr REST API: one token and one request budget for all streams of a tenant,
 /// a token refresh on 401, and retries with backoff on 429, 5xx and transport failures.
 struct IncydrAPI: Sendable {

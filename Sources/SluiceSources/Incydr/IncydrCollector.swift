@@ -4,37 +4,6 @@ import SluiceCore
 import SluiceHTTP
 import Synchronization
 
-/// What one run of one stream did, as `GET /v1/collectors` shows it.
-public struct StreamRunReport: Sendable, Hashable, Codable {
-    public enum Outcome: String, Sendable, Hashable, Codable {
-        case succeeded
-        case failed
-        /// Not run: the stream was already running.
-        case skipped
-    }
-
-    public var stream: String
-    public var started: Timestamp
-    public var finished: Timestamp
-    public var outcome: Outcome
-    public var error: String?
-    public var pages: Int
-    public var eventsNew: Int
-    public var eventsDuplicate: Int
-    public var requests: Int
-    public var throttled: Int
-    public var retries: Int
-    /// For the window finished by this run: the provider's `totalCount` and what was received.
-    public var window: WindowCount?
-    public var warnings: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case stream, started, finished, outcome, error, pages, requests, throttled, retries, window, warnings
-        case eventsNew = "events_new"
-        case eventsDuplicate = "events_duplicate"
-    }
-}
-
 /// Pulls Code42 Incydr's users, audit log, cases and file events into the store. Streams run
 /// concurrently and independently: one failing stream never holds back another. All streams
 /// of one collector share one access token and one request budget.
@@ -68,14 +37,7 @@ public final class IncydrCollector: Sendable {
     public func run(streams: [IncydrConfiguration.Stream]? = nil, backfill: ClosedRange<Timestamp>? = nil, fence: Lease? = nil) async -> [StreamRunReport] {
         var chosen = streams ?? configuration.streams
         if backfill != nil { chosen.removeAll { $0 == .users || $0 == .cases } }
-        return await withTaskGroup(of: StreamRunReport.self) { group in
-            for stream in chosen {
-                group.addTask { await self.runStream(stream, backfill: backfill, fence: fence) }
-            }
-            var reports: [StreamRunReport] = []
-            for await report in group { reports.append(report) }
-            return reports.sorted { $0.stream < $1.stream }
-        }
+        return await StreamRuns.concurrently(chosen) { await self.runStream($0, backfill: backfill, fence: fence) }
     }
 
     /// The checkpoint key of a stream, or of a backfill of it.
