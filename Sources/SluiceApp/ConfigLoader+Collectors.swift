@@ -8,7 +8,8 @@ extension ConfigReader {
         namedEntries(node, section: "collectors", kind: "collector").compactMap { name, value, path in
             switch value.mapping?["type"]?.string {
             case "http_pull": readHTTPPull(name: name, value, path: path)
-            case "okta_system_log": readOktaSystemLog(name: name, value, path: path)
+            case let type? where ["okta_system_log", "slack_audit_logs", "duo_admin_logs", "google_workspace_reports"].contains(type):
+                readPreset(name: name, type: type, value, path: path)
             default: readIncydr(name: name, value, path: path)
             }
         }
@@ -86,7 +87,7 @@ extension ConfigReader {
             return nil
         }
         guard type == "code42_incydr" else {
-            fail("\(path).type", "unknown collector type \"\(type)\"; this version supports code42_incydr, http_pull and okta_system_log", typeNode)
+            fail("\(path).type", "unknown collector type \"\(type)\"; this version supports code42_incydr, http_pull, okta_system_log, slack_audit_logs, duo_admin_logs and google_workspace_reports", typeNode)
             return nil
         }
         let baseURL = collectorBaseURL(fields, path, example: "https://api.us.code42.com", node)

@@ -41,29 +41,108 @@ extension ConfigReader {
         return CollectorSettings(kind: .httpPull(configuration), schedule: schedule, expectEventsWithin: expectEventsWithin)
     }
 
-    /// `type: okta_system_log`: Okta's System Log with only its address and an API token
-    /// (``HTTPPullPreset/oktaSystemLog(name:baseURL:token:)``); the collector keys every pull
-    /// collector takes may tune it.
-    mutating func readOktaSystemLog(name: String, _ node: Node, path: String) -> CollectorSettings? {
-        let allowed: Set<String> = [
-            "type", "base_url", "token", "schedule", "lookback", "overlap", "requests_per_minute", "max_pages_per_run", "request_timeout",
-            "retry", "allow_private_networks", "expect_events_within",
+    /// A built-in preset (`okta_system_log`, `slack_audit_logs`, `duo_admin_logs`,
+    /// `google_workspace_reports`): its credentials and options, plus the keys every pull
+    /// collector takes. Every key is checked even when one is wrong.
+    mutating func readPreset(name: String, type: String, _ node: Node, path: String) -> CollectorSettings? {
+        let tuning: Set<String> = [
+            "type", "base_url", "schedule", "lookback", "overlap", "requests_per_minute", "max_pages_per_run", "request_timeout", "retry",
+            "allow_private_networks", "expect_events_within",
         ]
-        guard let entries = mapping(node, path, allowed: allowed) else { return nil }
-        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
-        let baseURL = collectorBaseURL(fields, path, example: "https://your-org.okta.com", node)
-        var token: String?
-        if let v = fields["token"] {
-            token = secret(v, "\(path).token")
-        } else {
-            fail("\(path).token", "missing; an Okta API token (Security > API > Tokens), referenced with ${env:NAME} or ${file:/path}", node)
+        let own: Set<String> = switch type {
+        case "okta_system_log", "slack_audit_logs": ["token"]
+        case "duo_admin_logs": ["integration_key", "secret_key", "logs"]
+        default: ["credentials_file", "subject", "applications", "customer_id"]
         }
-        var configuration = HTTPPullPreset.oktaSystemLog(name: name, baseURL: baseURL ?? "", token: token ?? "")
-        readTuning(fields, path, into: &configuration)
+        guard let entries = mapping(node, path, allowed: tuning.union(own)) else { return nil }
+        let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
+        // Tenant-specific APIs need their address; Slack's and Google's have one.
+        let defaultBaseURL: String? = switch type {
+        case "slack_audit_logs": "https://api.slack.com"
+        case "google_workspace_reports": "https://admin.googleapis.com"
+        default: nil
+        }
+        let example = type == "okta_system_log" ? "https://your-org.okta.com" : "https://api-XXXXXXXX.duosecurity.com"
+        let baseURL = fields["base_url"] == nil ? defaultBaseURL ?? collectorBaseURL(fields, path, example: example, node)
+            : collectorBaseURL(fields, path, example: example, node)
+        func required(_ key: String, _ what: String) -> String? {
+            guard let v = fields[key] else {
+                fail("\(path).\(key)", "missing; \(what), referenced with ${env:NAME} or ${file:/path}", node)
+                return nil
+            }
+            return secret(v, "\(path).\(key)")
+        }
+        var configuration: HTTPPullConfiguration?
+        let url = baseURL ?? ""
+        switch type {
+        case "okta_system_log":
+            if let token = required("token", "an Okta API token (Security > API > Tokens)") {
+                configuration = HTTPPullPreset.oktaSystemLog(name: name, baseURL: url, token: token)
+            }
+        case "slack_audit_logs":
+            if let token = required("token", "an org-level user token with the auditlogs:read scope (xoxp-...)") {
+                configuration = HTTPPullPreset.slackAuditLogs(name: name, baseURL: url, token: token)
+            }
+        case "duo_admin_logs":
+            let known = HTTPPullPreset.DuoLog.allCases.map(\.rawValue)
+            let logs = fields["logs"].map { names($0, "\(path).logs", known: known) } ?? known
+            let integrationKey = required("integration_key", "the Admin API application's integration key (DI...)")
+            let secretKey = required("secret_key", "the Admin API application's secret key")
+            if let integrationKey, let secretKey {
+                configuration = HTTPPullPreset.duoAdminLogs(
+                    name: name, baseURL: url, signer: DuoRequestSigner(integrationKey: integrationKey, secretKey: secretKey),
+                    logs: logs.compactMap(HTTPPullPreset.DuoLog.init(rawValue:))
+                )
+            }
+        default:
+            let applications = fields["applications"].map { names($0, "\(path).applications", known: nil) } ?? HTTPPullPreset.googleWorkspaceApplications
+            let key = serviceAccountKey(fields, path, node)
+            var subject: String?
+            if let v = fields["subject"] {
+                subject = string(v, "\(path).subject")
+            } else {
+                fail("\(path).subject", "missing; the administrator the service account acts for by domain-wide delegation, e.g. admin@example.com", node)
+            }
+            let customerID = fields["customer_id"].flatMap { string($0, "\(path).customer_id") }
+            if let key, let subject {
+                configuration = HTTPPullPreset.googleWorkspaceReports(
+                    name: name, baseURL: url, key: key, subject: subject, applications: applications, customerID: customerID
+                )
+            }
+        }
         let schedule = readSchedule(fields["schedule"], "\(path).schedule")
-        guard baseURL != nil, token != nil else { return nil }
         let expectEventsWithin = fields["expect_events_within"].flatMap { duration($0, "\(path).expect_events_within") }
+        guard var configuration, baseURL != nil else {
+            // Still check the common keys, so one check names every problem.
+            var scratch = HTTPPullConfiguration(name: name, baseURL: url, streams: [])
+            readTuning(fields, path, into: &scratch)
+            return nil
+        }
+        readTuning(fields, path, into: &configuration)
         return CollectorSettings(kind: .httpPull(configuration), schedule: schedule, expectEventsWithin: expectEventsWithin)
+    }
+
+    /// A list of names (`[authentication, telephony]`), each one of `known` when given; an
+    /// unknown or repeated name is refused. Empty on error (the error is recorded).
+    mutating func names(_ node: Node, _ path: String, known: [String]?) -> [String] {
+        guard let list = node.sequence, !list.isEmpty else {
+            fail(path, "expected a non-empty list such as [\((known ?? ["login", "admin"]).joined(separator: ", "))]", node)
+            return []
+        }
+        var out: [String] = []
+        for (i, item) in list.enumerated() {
+            guard let text = string(item, "\(path)[\(i)]") else { continue }
+            if let known, !known.contains(text) {
+                fail("\(path)[\(i)]", "unknown \"\(text)\"; expected \(known.joined(separator: ", "))", item)
+            } else if text.isEmpty || text.contains("/") {
+                fail("\(path)[\(i)]", "\"\(text)\" is not a name", item)
+            } else if out.contains(text) {
+                fail("\(path)[\(i)]", "\"\(text)\" is listed twice", item)
+            } else {
+                out.append(text)
+            }
+        }
+        return out
     }
 
     mutating func readPullAuth(_ node: Node, _ path: String) -> HTTPPullConfiguration.Auth? {
@@ -196,8 +275,11 @@ extension ConfigReader {
         case "offset":
             guard let name = parameter("offset") else { return nil }
             return .offset(parameter: name)
+        case "record_time":
+            guard let name = parameter("mintime") else { return nil }
+            return .recordTime(parameter: name)
         default:
-            fail("\(path).type", "expected none, next_token, link, page_number or offset, got \"\(type)\"", node)
+            fail("\(path).type", "expected none, next_token, link, page_number, offset or record_time, got \"\(type)\"", node)
             return nil
         }
     }

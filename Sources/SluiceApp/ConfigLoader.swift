@@ -494,7 +494,7 @@ extension ConfigReader {
     /// A `fields:` mapping (a push feed's, an `http_pull` collector's): for each audit field, the
     /// JSON path or paths, tried in order, where a sender's event holds it.
     mutating func fieldPaths(_ value: Node, _ path: String) -> [(String, [FieldPath])] {
-        let names = ["occurred_at", "action", "actor_id", "actor_name", "actor_type", "actor_metadata", "targets", "location", "user_agent", "version", "event_id"]
+        let names = ["occurred_at", "action", "actor_id", "actor_name", "actor_type", "actor_metadata", "targets", "target_id", "target_name", "target_type", "location", "user_agent", "version", "event_id"]
         guard let fields = mapping(value, path, allowed: Set(names)) else { return [] }
         var out: [(String, [FieldPath])] = []
         for (k, v) in fields {
@@ -517,6 +517,9 @@ extension ConfigReader {
             case "actor_type": normalizer.fields.actorType = paths
             case "actor_metadata": normalizer.fields.actorMetadata = paths
             case "targets": normalizer.fields.targets = paths
+            case "target_id": normalizer.fields.targetID = paths
+            case "target_name": normalizer.fields.targetName = paths
+            case "target_type": normalizer.fields.targetType = paths
             case "location": normalizer.fields.location = paths
             case "user_agent": normalizer.fields.userAgent = paths
             case "version": normalizer.fields.version = paths

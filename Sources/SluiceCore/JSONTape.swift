@@ -93,6 +93,16 @@ public struct JSONView {
     public func value(at path: FieldPath) -> JSONView? {
         var current = self
         for segment in path.segments {
+            if current.kind == .array {
+                // A number indexes an array, as in ``JSONValue/value(at:)``.
+                guard let n = Int(segment), n >= 0 else { return nil }
+                var i = current.index + 1
+                let end = Int(current.token.after)
+                for _ in 0..<n where i < end { i = Int(tokens[i].after) }
+                guard i < end else { return nil }
+                current = JSONView(tokens: tokens, bytes: bytes, index: i)
+                continue
+            }
             guard let next = current[segment] else { return nil }
             current = next
         }

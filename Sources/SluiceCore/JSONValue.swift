@@ -19,10 +19,16 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// Follows a dotted path (`actor.id`, `event.inserted`); a path segment may contain a dot only
-    /// when the object has a member with that exact name (`@timestamp`, `type$`).
+    /// when the object has a member with that exact name (`@timestamp`, `type$`). A number indexes
+    /// an array (`events.0.name`).
     public func value(at path: FieldPath) -> JSONValue? {
         var current = self
         for segment in path.segments {
+            if case .array(let items) = current {
+                guard let i = Int(segment), items.indices.contains(i) else { return nil }
+                current = items[i]
+                continue
+            }
             guard let next = current[segment] else { return nil }
             current = next
         }

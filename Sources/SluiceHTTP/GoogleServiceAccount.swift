@@ -40,15 +40,22 @@ public struct GoogleServiceAccountKey: Sendable {
 /// The JWT bearer grant (RFC 7523) with a service-account key, as Google's token endpoint takes
 /// it: an RS256 assertion for one scope, valid one hour, exchanged for an access token.
 public struct GoogleJWTGrant: Sendable {
+    /// The assertion's audience: always Google's token endpoint, whichever `token_uri` it is
+    /// sent to (Google's service-account OAuth documentation; google-auth does the same).
+    public static let audience = "https://oauth2.googleapis.com/token"
     public static let cloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
     public static let storageReadWriteScope = "https://www.googleapis.com/auth/devstorage.read_write"
 
     public var key: GoogleServiceAccountKey
     public var scope: String
+    /// The user the service account acts for (`sub`), under Google Workspace domain-wide
+    /// delegation (the Admin SDK's Reports API needs an administrator's address); nil: itself.
+    public var subject: String?
 
-    public init(key: GoogleServiceAccountKey, scope: String) {
+    public init(key: GoogleServiceAccountKey, scope: String, subject: String? = nil) {
         self.key = key
         self.scope = scope
+        self.subject = subject
     }
 
     /// The signed assertion for `now`.
@@ -56,10 +63,11 @@ public struct GoogleJWTGrant: Sendable {
         var header: [JSONMember] = [JSONMember("alg", .string("RS256")), JSONMember("typ", .string("JWT"))]
         if let id = key.privateKeyID { header.append(JSONMember("kid", .string(id))) }
         let issued = Int64(now.timeIntervalSince1970)
-        let claims: [JSONMember] = [
-            JSONMember("iss", .string(key.clientEmail)), JSONMember("scope", .string(scope)), JSONMember("aud", .string(key.tokenURI)),
+        var claims: [JSONMember] = [
+            JSONMember("iss", .string(key.clientEmail)), JSONMember("scope", .string(scope)), JSONMember("aud", .string(Self.audience)),
             JSONMember("iat", .number(String(issued))), JSONMember("exp", .number(String(issued + 3600))),
         ]
+        if let subject { claims.append(JSONMember("sub", .string(subject))) }
         let signingInput = Self.base64URL(Self.bytes(.object(header))) + "." + Self.base64URL(Self.bytes(.object(claims)))
         do {
             let signature = try key.privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5)

@@ -17,6 +17,11 @@ public struct FieldMap: Sendable, Hashable {
     public var version: [FieldPath]
     /// The sender's own event id; when present it is the dedupe key instead of the content hash.
     public var eventID: [FieldPath]
+    /// One target's id, name and type at their own paths, for senders whose target is not a
+    /// `{type, id, name}` object (Slack's `entity.user.id`); used when `targets` finds none.
+    public var targetID: [FieldPath] = []
+    public var targetName: [FieldPath] = []
+    public var targetType: [FieldPath] = []
 
     public init(
         occurredAt: [FieldPath], action: [FieldPath], actorID: [FieldPath], actorName: [FieldPath],
@@ -140,6 +145,12 @@ public struct EventNormalizer: Sendable, Hashable {
                     id: item["id"]?.textValue ?? "",
                     name: item["name"]?.textValue
                 ))
+            }
+        }
+        if targets.isEmpty {
+            let id = first(fields.targetID)?.textValue, name = first(fields.targetName)?.textValue, type = first(fields.targetType)?.textValue
+            if id != nil || name != nil || type != nil {
+                targets.append(AuditTarget(type: type ?? "unknown", id: id ?? "", name: name))
             }
         }
         let context = AuditContext(location: first(fields.location)?.textValue, userAgent: first(fields.userAgent)?.textValue)

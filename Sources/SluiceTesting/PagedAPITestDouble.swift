@@ -21,6 +21,9 @@ public final class PagedAPITestDouble: Sendable {
         case pageNumber = "page_number"
         /// `{"results": {"list": [...]}}`, `offset=0, 100, ...`.
         case offset
+        /// `{"logs": [...]}`, the oldest `limit` from `since` on (inclusive), paged only by moving
+        /// `since` to the last record's time (as Duo's administrator log).
+        case recordTime = "record_time"
     }
 
     public enum Fault: Sendable {
@@ -104,6 +107,7 @@ public final class PagedAPITestDouble: Sendable {
         case .link: ("", "{ type: link }")
         case .pageNumber: ("items", "{ type: page_number, param: page }")
         case .offset: ("results.list", "{ type: offset, param: offset }")
+        case .recordTime: ("logs", "{ type: record_time, param: since }")
         }
         // A cursor follows the log as it grows: no end to its window.
         let until = checkpoint == "cursor" ? "" : #", until: "{{window.until}}""#
@@ -188,6 +192,7 @@ public final class PagedAPITestDouble: Sendable {
             case .link: start = query["after"].flatMap { Int(String($0)) } ?? 0
             case .pageNumber: start = ((query["page"].flatMap { Int(String($0)) } ?? 1) - 1) * limit
             case .offset: start = query["offset"].flatMap { Int(String($0)) } ?? 0
+            case .recordTime: start = 0
             }
             let page = Array(matching.dropFirst(start).prefix(limit))
             let list = "[" + page.map(\.json).joined(separator: ",") + "]"
@@ -207,6 +212,8 @@ public final class PagedAPITestDouble: Sendable {
                 response = json(.ok, #"{"items":\#(list)}"#)
             case .offset:
                 response = json(.ok, #"{"results":{"list":\#(list),"total":\#(matching.count)}}"#)
+            case .recordTime:
+                response = json(.ok, #"{"logs":\#(list)}"#)
             }
             s.previous = response
             return response

@@ -30,12 +30,20 @@ public final class HTTPPullCollector: Sendable {
         let guarded = transport.guarded(by: OutboundURLGuard(allowPrivateNetworks: configuration.allowPrivateNetworks))
         let budget = RequestBudget(limit: configuration.requestsPerMinute)
         var tokens: AccessTokenCache?
-        if case .clientCredentials(let tokenURL, let clientID, let clientSecret, let scope) = configuration.auth {
+        switch configuration.auth {
+        case .clientCredentials(let tokenURL, let clientID, let clientSecret, let scope):
             let grant = ClientCredentialsGrant(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret, authentication: .basic, scope: scope)
             tokens = AccessTokenCache {
                 try await budget.acquire()
                 return try await grant.request(using: guarded)
             }
+        case .googleServiceAccount(let grant):
+            tokens = AccessTokenCache {
+                try await budget.acquire()
+                return try await grant.request(using: guarded)
+            }
+        case .none, .token, .basic, .apiKey, .duoSignature:
+            break
         }
         client = OutboundClient(transport: guarded, tokens: tokens, budget: budget, retry: configuration.retry)
     }
@@ -56,7 +64,7 @@ public final class HTTPPullCollector: Sendable {
 
 extension HTTPPullCollector: PullCollector {
     public var name: String { configuration.name }
-    public var type: String { "http_pull" }
+    public var type: String { configuration.type }
     public var baseURL: String { configuration.baseURL }
     public var streamNames: [String] { configuration.streams.map(\.name) }
     public var windowedStreamNames: [String] { configuration.streams.filter { $0.checkpoint == .window }.map(\.name) }
@@ -130,6 +138,8 @@ struct HTTPPullStream {
         var since: Timestamp
         var until: Timestamp
         var page: PageState
+        // A window left unfinished by an earlier run is finished first; the run then reads on to now.
+        var resumedWindow = false
         if let backfill, checkpoint.run == nil, checkpoint.through == nil {
             (since, until, page) = (backfill.lowerBound, backfill.upperBound, initialPage)
         } else if let backfill, checkpoint.run == nil {
@@ -138,6 +148,7 @@ struct HTTPPullStream {
             (since, until, page) = (through, backfill.upperBound, initialPage)
         } else if stream.checkpoint == .window, let resumed = checkpoint.run {
             (since, until, page) = (resumed.since, resumed.until, resumed.page)
+            resumedWindow = true
         } else if stream.checkpoint == .cursor, let cursor = checkpoint.cursor {
             (since, until, page) = (checkpoint.through ?? current - configuration.lookback, current, cursor)
         } else {
@@ -158,7 +169,7 @@ struct HTTPPullStream {
             }
             // A page served again holds records already stored: they count as duplicates.
             // An empty page ends the run, whatever it says comes next (Okta always links a next page).
-            let next = records.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, count: records.count)
+            let next = records.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, count: records.count, lastTime: events.compactMap(\.dedupeTime).max())
             if let following = next, !seen.insert(following.identity).inserted {
                 throw CollectorError(.invalidResponse, "\(stream.name): pagination loops: the next page (\(following.identity)) was already read in this run; check the stream's pagination")
             }
@@ -177,8 +188,15 @@ struct HTTPPullStream {
             }
             run.checkpoint = checkpoint
             try await run.commit(events)
-            guard let next else { return }
-            page = next
+            if let next {
+                page = next
+            } else if resumedWindow, let through = checkpoint.through {
+                resumedWindow = false
+                (since, until, page) = (through - configuration.overlap, collector.now(), initialPage)
+                seen = [page.identity]
+            } else {
+                return
+            }
         }
         warnings.append("\(stream.name): stopped after \(configuration.maxPagesPerRun) pages (max_pages_per_run); the next run continues from the checkpoint")
     }
@@ -187,7 +205,7 @@ struct HTTPPullStream {
         switch stream.pagination {
         case .pageNumber(_, let start): PageState(number: start)
         case .offset: PageState(offset: 0)
-        case .none, .nextToken, .link: PageState()
+        case .none, .nextToken, .link, .recordTime: PageState()
         }
     }
 
@@ -212,7 +230,7 @@ struct HTTPPullStream {
         case .apiKey(let header, let parameter, let key):
             if let header { headers.append((header, key)) }
             if let parameter { query.append((parameter, key)) }
-        case .none, .clientCredentials: break
+        case .none, .clientCredentials, .googleServiceAccount, .duoSignature: break
         }
         var body: [UInt8]?
         if let template = stream.body {
@@ -221,20 +239,33 @@ struct HTTPPullStream {
         }
         if let next = page.url {
             // A next link is followed as given (its own query carries the cursor).
-            return OutboundRequest(method: stream.method, url: next, headers: headers, body: body, timeout: configuration.requestTimeout)
+            return signed(OutboundRequest(method: stream.method, url: next, headers: headers, body: body, timeout: configuration.requestTimeout))
         }
         query = stream.query.map { ($0.name, $0.value.render(value)) } + query
+        // The pagination's parameter replaces a configured one of the same name (Duo's
+        // administrator log pages by moving `mintime` itself).
+        func paging(_ parameter: String, _ text: String) {
+            query.removeAll { $0.0 == parameter }
+            query.append((parameter, text))
+        }
         switch stream.pagination {
-        case .nextToken(_, let parameter?): if let token = page.token { query.append((parameter, token)) }
-        case .pageNumber(let parameter, _): query.append((parameter, String(page.number ?? 1)))
-        case .offset(let parameter): query.append((parameter, String(page.offset ?? 0)))
+        case .nextToken(_, let parameter?): if let token = page.token { paging(parameter, token) }
+        case .recordTime(let parameter): if let token = page.token { paging(parameter, token) }
+        case .pageNumber(let parameter, _): paging(parameter, String(page.number ?? 1))
+        case .offset(let parameter): paging(parameter, String(page.offset ?? 0))
         case .none, .nextToken(_, nil), .link: break
         }
         var url = configuration.baseURL + stream.path.render(value, escape: HTTPTransport.percentEncoded)
         if !query.isEmpty {
             url += (url.contains("?") ? "&" : "?") + query.map { "\(HTTPTransport.percentEncoded($0.0))=\(HTTPTransport.percentEncoded($0.1))" }.joined(separator: "&")
         }
-        return OutboundRequest(method: stream.method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout)
+        return signed(OutboundRequest(method: stream.method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout))
+    }
+
+    /// The request as sent: signed, when the auth signs requests (Duo), for the wall clock's now.
+    func signed(_ request: OutboundRequest) -> OutboundRequest {
+        guard case .duoSignature(let signer) = configuration.auth else { return request }
+        return signer.signed(request, date: Date())
     }
 
     static func jsonEscaped(_ text: String) -> String {
@@ -310,7 +341,7 @@ struct HTTPPullStream {
     }
 
     /// The page after `page`, or nil when it was the last.
-    func nextPage(after page: PageState, response: OutboundResponse, rest: JSONValue, count: Int) -> PageState? {
+    func nextPage(after page: PageState, response: OutboundResponse, rest: JSONValue, count: Int, lastTime: Timestamp?) -> PageState? {
         switch stream.pagination {
         case .none:
             return nil
@@ -333,6 +364,9 @@ struct HTTPPullStream {
         case .offset:
             guard count >= stream.pageSize, count > 0 else { return nil }
             return PageState(offset: (page.offset ?? 0) + count)
+        case .recordTime:
+            guard count >= stream.pageSize, let lastTime else { return nil }
+            return PageState(token: stream.timeFormat.text(lastTime))
         }
     }
 

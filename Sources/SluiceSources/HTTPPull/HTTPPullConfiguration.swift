@@ -16,6 +16,11 @@ public struct HTTPPullConfiguration: Sendable {
         /// OAuth 2.0 client credentials (RFC 6749 §4.4); the token is kept until it expires and
         /// fetched again on a 401.
         case clientCredentials(tokenURL: String, clientID: String, clientSecret: String, scope: String?)
+        /// A Google service account's JWT grant (with `sub` under domain-wide delegation); the
+        /// token is kept until it expires and fetched again on a 401.
+        case googleServiceAccount(GoogleJWTGrant)
+        /// Each request signed with Duo's HMAC (``DuoRequestSigner``).
+        case duoSignature(DuoRequestSigner)
     }
 
     /// How a time is written in a request (`{{window.since}}`).
@@ -49,6 +54,11 @@ public struct HTTPPullConfiguration: Sendable {
         case pageNumber(parameter: String, start: Int)
         /// `parameter` = records read so far, until a page has fewer records than asked.
         case offset(parameter: String)
+        /// `parameter` = the last record's time (in the stream's `time_format`), until a page has
+        /// fewer records than asked: for APIs that return the oldest N records from a time on and
+        /// page no other way (Duo's administrator log). The records at that time come again and
+        /// are dropped as duplicates; a full page all at one time stops with `pagination loops`.
+        case recordTime(parameter: String)
     }
 
     /// What a stream's checkpoint keeps between runs.
@@ -90,6 +100,8 @@ public struct HTTPPullConfiguration: Sendable {
     }
 
     public var name: String
+    /// `http_pull`, or the preset's type (`okta_system_log`, ...), as the collectors API shows it.
+    public var type = "http_pull"
     public var baseURL: String
     public var auth = Auth.none
     /// Sent with every request (besides `Accept: application/json` and the auth).
