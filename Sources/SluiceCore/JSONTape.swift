@@ -109,6 +109,38 @@ public struct JSONView {
         return current
     }
 
+    /// The elements, if this is an array.
+    public var elements: [JSONView]? {
+        guard kind == .array else { return nil }
+        var out: [JSONView] = []
+        var i = index + 1
+        let end = Int(token.after)
+        while i < end {
+            out.append(JSONView(tokens: tokens, bytes: bytes, index: i))
+            i = Int(tokens[i].after)
+        }
+        return out
+    }
+
+    /// The members in order, if this is an object (names decoded).
+    public var members: [(key: String, value: JSONView)]? {
+        guard kind == .object else { return nil }
+        var out: [(key: String, value: JSONView)] = []
+        var i = index + 1
+        let end = Int(token.after)
+        while i < end {
+            out.append((JSONView(tokens: tokens, bytes: bytes, index: i).stringValue ?? "", JSONView(tokens: tokens, bytes: bytes, index: i + 1)))
+            i = Int(tokens[i + 1].after)
+        }
+        return out
+    }
+
+    /// The only member, if this is an object with exactly one.
+    public var onlyMember: (key: String, value: JSONView)? {
+        guard kind == .object, index + 1 < Int(token.after), Int(tokens[index + 2].after) == Int(token.after) else { return nil }
+        return (JSONView(tokens: tokens, bytes: bytes, index: index + 1).stringValue ?? "", JSONView(tokens: tokens, bytes: bytes, index: index + 2))
+    }
+
     /// The first element, if this is a non-empty array.
     public var first: JSONView? {
         guard kind == .array, index + 1 < Int(token.after) else { return nil }

@@ -95,28 +95,27 @@ public struct EventNormalizer: Sendable, Hashable {
     }
 
     /// The event inside a single-member wrapper object, or the event itself.
-    public func unwrapped(_ value: JSONValue) -> JSONValue {
-        guard let members = value.objectMembers, members.count == 1,
-              wrappers.contains(members[0].key), case .object = members[0].value
-        else { return value }
-        return members[0].value
+    public func unwrapped<Value: JSONReadable>(_ value: Value) -> Value {
+        guard !wrappers.isEmpty, let (key, inner) = value.onlyMember, wrappers.contains(key), inner.isObject else { return value }
+        return inner
     }
 
-    public func normalize(_ value: JSONValue, receivedAt: Timestamp) -> NormalizedEvent {
+    public func normalize<Value: JSONReadable>(_ value: Value, receivedAt: Timestamp) -> NormalizedEvent {
         normalizeKeepingOwnTime(value, receivedAt: receivedAt).event
     }
 
-    /// Normalizes `value`, and returns the event's own time apart: nil when the event carries
-    /// none and `receivedAt` stands in for it (such an event is keyed without a time).
-    public func normalizeKeepingOwnTime(_ value: JSONValue, receivedAt: Timestamp) -> (event: NormalizedEvent, ownTime: Timestamp?) {
+    /// Normalizes `value` (built, or a view that decodes only the fields read), and returns the
+    /// event's own time apart: nil when the event carries none and `receivedAt` stands in for it
+    /// (such an event is keyed without a time).
+    public func normalizeKeepingOwnTime<Value: JSONReadable>(_ value: Value, receivedAt: Timestamp) -> (event: NormalizedEvent, ownTime: Timestamp?) {
         let event = unwrapped(value)
-        func first(_ paths: [FieldPath]) -> JSONValue? {
+        func first(_ paths: [FieldPath]) -> Value? {
             for path in paths {
                 if let v = event.value(at: path), !v.isNull { return v }
             }
             return nil
         }
-        let ownTime = first(fields.occurredAt).flatMap(Timestamp.init(json:))
+        let ownTime = first(fields.occurredAt).flatMap(\.timestamp)
         let occurredAt = ownTime ?? receivedAt
         let action = first(fields.action)?.textValue ?? ""
         let actorID = first(fields.actorID)?.textValue
@@ -125,21 +124,16 @@ public struct EventNormalizer: Sendable, Hashable {
         var actor: AuditActor?
         if actorID != nil || actorName != nil || actorType != nil {
             var metadata: [String: String] = [:]
-            for member in first(fields.actorMetadata)?.objectMembers ?? [] {
+            for member in first(fields.actorMetadata)?.members ?? [] {
                 if let text = member.value.textValue { metadata[member.key] = text }
             }
             actor = AuditActor(type: actorType ?? "unknown", id: actorID ?? "", name: actorName, metadata: metadata)
         }
         var targets: [AuditTarget] = []
         if let t = first(fields.targets) {
-            let items: [JSONValue]
-            switch t {
-            case .array(let list): items = list
-            case .object: items = [t]
-            default: items = []
-            }
+            let items = t.elements ?? (t.isObject ? [t] : [])
             for item in items {
-                guard case .object = item else { continue }
+                guard item.isObject else { continue }
                 targets.append(AuditTarget(
                     type: item["type"]?.textValue ?? "unknown",
                     id: item["id"]?.textValue ?? "",

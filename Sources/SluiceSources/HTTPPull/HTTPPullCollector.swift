@@ -158,18 +158,11 @@ struct HTTPPullStream {
         var seen: Set<String> = [page.identity]
         for _ in 0..<configuration.maxPagesPerRun {
             let response = try await fetch(page, since: since, until: until, counters: &run.counters)
-            let (records, rest) = try self.records(response, page: page)
+            let (events, rest) = try self.events(response, origin: run.origin(stream.name), receivedAt: collector.now())
             run.counters.pages += 1
-            let origin = run.origin(stream.name)
-            let receivedAt = collector.now()
-            var events: [IncomingEvent] = []
-            events.reserveCapacity(records.count)
-            for (index, record) in records.enumerated() {
-                events.append(try event(record, index: index, origin: origin, receivedAt: receivedAt))
-            }
             // A page served again holds records already stored: they count as duplicates.
             // An empty page ends the run, whatever it says comes next (Okta always links a next page).
-            let next = records.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, count: records.count, lastTime: events.compactMap(\.dedupeTime).max())
+            let next = events.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, count: events.count, lastTime: events.compactMap(\.dedupeTime).max())
             if let following = next, !seen.insert(following.identity).inserted {
                 throw CollectorError(.invalidResponse, "\(stream.name): pagination loops: the next page (\(following.identity)) was already read in this run; check the stream's pagination")
             }
@@ -289,21 +282,32 @@ struct HTTPPullStream {
         return a.scheme == b.scheme && a.host == b.host && a.port == b.port
     }
 
-    /// The page's records, each with its bytes, and the answer around them (the members beside
-    /// the records, where a next token is), parsed once.
-    func records(_ response: OutboundResponse, page: PageState) throws(CollectorError) -> (records: [(raw: [UInt8], value: JSONValue)], rest: JSONValue) {
+    /// The page's records as events, each with its exact bytes, and the answer around them (the
+    /// members beside the records, where a next token is), parsed once. With the records one
+    /// member of the answer (the usual case) each record is only mapped: the normalizer decodes
+    /// just the fields it reads.
+    func events(_ response: OutboundResponse, origin: String, receivedAt: Timestamp) throws(CollectorError) -> (events: [IncomingEvent], rest: JSONValue) {
         if let path = stream.records, path.segments.count == 1 {
-            // One member of the answer's object: split with each record's exact bytes.
-            let parsed: JSONPage
+            let key = path.segments[0]
+            var index = 0
+            let page: (items: [Result<IncomingEvent, CollectorError>], hasItems: Bool, fields: [String: JSONValue])
             do {
-                parsed = try JSONPage.parse(response.body, itemsKey: path.segments[0])
+                page = try JSONPage.map(response.body, itemsKey: key) { view, raw in
+                    defer { index += 1 }
+                    return Result { () throws(CollectorError) in
+                        try event(view, raw: Array(raw), index: index, origin: origin, receivedAt: receivedAt) { view.value ?? .null }
+                    }
+                }
             } catch {
                 throw CollectorError(.invalidResponse, "\(stream.name): the answer is not a JSON object: \(error)")
             }
-            guard parsed.hasItems || parsed.fields[path.segments[0]] == .null else {
-                throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(path)\" matches nothing in the answer (members: \(parsed.fields.keys.sorted().prefix(10).joined(separator: ", "))); check records:")
+            guard page.hasItems || page.fields[key] == .null else {
+                throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(path)\" matches nothing in the answer (members: \(page.fields.keys.sorted().prefix(10).joined(separator: ", "))); check records:")
             }
-            return (parsed.items.map { ($0.raw, $0.value) }, .object(parsed.fields.map { JSONMember($0.key, $0.value) }))
+            var events: [IncomingEvent] = []
+            events.reserveCapacity(page.items.count)
+            for item in page.items { events.append(try item.get()) }
+            return (events, .object(page.fields.map { JSONMember($0.key, $0.value) }))
         }
         let value: JSONValue
         do {
@@ -313,7 +317,13 @@ struct HTTPPullStream {
         }
         let list = stream.records.map { value.value(at: $0) } ?? value
         switch list {
-        case .array(let items)?: return (items.map { ($0.serialized(), $0) }, value)
+        case .array(let items)?:
+            var events: [IncomingEvent] = []
+            events.reserveCapacity(items.count)
+            for (index, item) in items.enumerated() {
+                events.append(try event(item, raw: item.serialized(), index: index, origin: origin, receivedAt: receivedAt) { item })
+            }
+            return (events, value)
         case .null?: return ([], value)
         case nil: throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "")\" matches nothing in the answer; check records:")
         default: throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "(the answer)")\" is not a list")
@@ -321,22 +331,25 @@ struct HTTPPullStream {
     }
 
     /// One record as an event: its time (required), its id or content hash, the normalized view.
-    func event(_ record: (raw: [UInt8], value: JSONValue), index: Int, origin: String, receivedAt: Timestamp) throws(CollectorError) -> IncomingEvent {
-        guard let time = record.value.value(at: stream.time).flatMap(Timestamp.init(json:)) else {
-            let found = record.value.value(at: stream.time).map { String(decoding: $0.serialized().prefix(60), as: UTF8.self) } ?? "nothing"
+    /// `built` gives the whole record, needed only to hash a record without an id.
+    func event<Record: JSONReadable>(
+        _ record: Record, raw: [UInt8], index: Int, origin: String, receivedAt: Timestamp, built: () -> JSONValue
+    ) throws(CollectorError) -> IncomingEvent {
+        guard let time = record.value(at: stream.time)?.timestamp else {
+            let found = record.value(at: stream.time).map { String(($0.textValue ?? "null").prefix(60)) } ?? "nothing"
             throw CollectorError(.invalidResponse, "\(stream.name): record \(index + 1) of the page has no time at \"\(stream.time)\" (found \(found)); check time:")
         }
-        var normalized = configuration.normalizer.normalize(record.value, receivedAt: receivedAt)
+        var normalized = configuration.normalizer.normalize(record, receivedAt: receivedAt)
         normalized.occurredAt = time
         let key: [UInt8]
-        if let idPath = stream.id, let id = record.value.value(at: idPath)?.textValue, !id.isEmpty {
+        if let idPath = stream.id, let id = record.value(at: idPath)?.textValue, !id.isEmpty {
             key = Array(SHA256.hash(data: Array(("id:" + id).utf8)))
         } else {
-            key = Array(SHA256.hash(data: record.value.canonicalBytes(capacity: record.raw.count)))
+            key = Array(SHA256.hash(data: built().canonicalBytes(capacity: raw.count)))
         }
         return IncomingEvent(
             source: configuration.name, logType: stream.logType ?? configuration.logType, dedupeKey: key, dedupeTime: time,
-            raw: record.raw, normalized: normalized, origin: origin
+            raw: raw, normalized: normalized, origin: origin
         )
     }
 
