@@ -146,7 +146,10 @@ extension ConfigReader {
     }
 
     mutating func readPullAuth(_ node: Node, _ path: String) -> HTTPPullConfiguration.Auth? {
-        guard let entries = mapping(node, path, allowed: ["type", "token", "scheme", "user", "password", "header", "query", "value", "token_url", "client_id", "client_secret", "scope"]) else { return nil }
+        guard let entries = mapping(node, path, allowed: [
+            "type", "token", "scheme", "user", "password", "header", "query", "value", "token_url", "client_id", "client_secret", "scope",
+            "credentials_file", "subject", "integration_key", "secret_key",
+        ]) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
         func required(_ key: String) -> String? {
             guard let v = fields[key] else {
@@ -182,8 +185,20 @@ extension ConfigReader {
                 return nil
             }
             return .clientCredentials(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret, scope: fields["scope"].flatMap { string($0, "\(path).scope") })
+        case "google_service_account":
+            let key = serviceAccountKey(fields, path, node)
+            guard let scope = fields["scope"].flatMap({ string($0, "\(path).scope") }) else {
+                if fields["scope"] == nil { fail("\(path).scope", "missing; the OAuth scope the API needs, e.g. https://www.googleapis.com/auth/admin.reports.audit.readonly", node) }
+                return nil
+            }
+            let subject = fields["subject"].flatMap { string($0, "\(path).subject") }
+            guard let key else { return nil }
+            return .googleServiceAccount(GoogleJWTGrant(key: key, scope: scope, subject: subject))
+        case "duo_signature":
+            guard let integrationKey = required("integration_key"), let secretKey = required("secret_key") else { return nil }
+            return .duoSignature(DuoRequestSigner(integrationKey: integrationKey, secretKey: secretKey))
         default:
-            fail("\(path).type", "unknown auth type \"\(type)\"; expected none, bearer, basic, api_key or oauth2_client_credentials", node)
+            fail("\(path).type", "unknown auth type \"\(type)\"; expected none, bearer, basic, api_key, oauth2_client_credentials, google_service_account or duo_signature", node)
             return nil
         }
     }

@@ -2,9 +2,9 @@ import Foundation
 
 /// A storage emulator from PyPI (moto's S3 server), installed by `scripts/test` into
 /// `.build/test-venv`, started on a free loopback port for one test and stopped after it.
-public final class EmulatorProcess: @unchecked Sendable {
+public final class EmulatorProcess: Sendable {
     public let port: Int
-    let process: Process
+    let process: ChildProcess
 
     /// The virtual environment `scripts/test` creates, beside the package's build directory.
     public static var virtualEnvironment: String {
@@ -19,13 +19,9 @@ public final class EmulatorProcess: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw EmulatorError("\(path) is missing; run scripts/test once (it installs the emulators into .build/test-venv)")
         }
-        port = try Self.freePort()
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.start(process)
+        let port = try Self.freePort()
+        self.port = port
+        process = try await ChildProcess.start(path, arguments: arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) })
         let deadline = ContinuousClock.now + .seconds(60)
         while !Self.accepts(port: port) {
             guard process.isRunning, ContinuousClock.now < deadline else {
@@ -40,10 +36,7 @@ public final class EmulatorProcess: @unchecked Sendable {
 
     /// Kills the emulator (moto's development server ignores SIGTERM); it keeps nothing worth a clean stop.
     public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.kill()
     }
 
     deinit { stop() }

@@ -9,13 +9,6 @@ import Testing
 /// `sluice collect --once` as a real process, killed with SIGKILL mid-run, again and again: the
 /// final store holds every file event exactly once.
 @Suite struct CollectorCrashTests {
-    /// The `sluice` executable built beside the test bundle.
-    /// Waits without blocking a thread of the cooperative pool: the loopback double answering
-    /// the child process runs on that pool too.
-    static func exit(of process: Process) async throws {
-        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-    }
-
     @Test func killedRunsResumeWithoutLossOrDuplicates() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: SluiceCommandLine.binary), "build the sluice executable first (swift build --build-tests)")
         let total = 3_000
@@ -27,33 +20,28 @@ import Testing
             let config = directory.path + "/sluice.yaml"
             try double.collectorsYAML(baseURL: baseURL, streams: "file_events", extra: ["page_size: { file_events: 50 }"])
                 .write(toFile: config, atomically: true, encoding: .utf8)
-            func start() throws -> Process {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: SluiceCommandLine.binary)
-                process.arguments = ["collect", "incydr", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"]
-                process.environment = ["INCYDR_SECRET": double.clientSecret, "PATH": "/usr/bin:/bin"]
-                process.standardOutput = FileHandle.nullDevice
-                try ProcessLaunch.start(process)
-                return process
+            func start() async throws -> ChildProcess {
+                try await SluiceCommandLine.start(
+                    ["collect", "incydr", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"],
+                    environment: ["INCYDR_SECRET": double.clientSecret]
+                )
             }
             var served = 0
             var killedMidRun = 0
             for kill in 0..<4 {
-                let process = try start()
+                let process = try await start()
                 // Let a few pages through (a different number each time), then SIGKILL.
                 let target = served + 4 + kill * 3
                 for _ in 0..<2_000 {
                     if double.stats.requestsByPath["/v2/file-events", default: 0] >= target || !process.isRunning { break }
                     try await Task.sleep(for: .milliseconds(5))
                 }
-                Foundation.kill(process.processIdentifier, SIGKILL)
-                try await Self.exit(of: process)
-                if process.terminationReason == .uncaughtSignal { killedMidRun += 1 }
+                process.kill()
+                if try await process.wasSignaled() { killedMidRun += 1 }
                 served = double.stats.requestsByPath["/v2/file-events", default: 0]
             }
-            let last = try start()
-            try await Self.exit(of: last)
-            return (killedMidRun, served, last.terminationStatus)
+            let last = try await start()
+            return (killedMidRun, served, try await last.exitStatus())
         }
         // Every kill landed inside a run (3,000 events in pages of 50 take 60 requests).
         #expect(killedMidRun == 4)
@@ -122,11 +110,16 @@ import Testing
         #expect(results[2].0 == 2)
         #expect(results[3].0 == 2)
         #expect(results[4].0 == 0)
-        // Runs the CLI started are in the audit log, by the operator's login; refused commands are not.
+        // Runs the CLI started are in the audit log, by the operator's login; refused commands are
+        // not. The failing audit stream is there too, once, by Sluice itself.
         let store = try SQLiteEventStore(configuration: .init(path: directory.path + "/sluice.db"), logger: Logger(label: "test"))
-        let audit = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+        let all = try await store.events(matching: EventFilter(source: AdminAuditEntry.source), after: nil, limit: 10).events
+        let audit = all.filter { $0.normalized.action != "collector.stream_failed" }
         #expect(audit.map(\.normalized.action).sorted() == ["collector.backfill_started", "collector.run_triggered", "collector.run_triggered"])
         #expect(audit.allSatisfy { $0.normalized.actor?.id.hasPrefix("cli:") == true && $0.normalized.targets.first?.id == "incydr" })
+        let failed = all.filter { $0.normalized.action == "collector.stream_failed" }
+        #expect(failed.map { $0.normalized.targets.map(\.id) } == [["incydr", "incydr/audit"]])
+        #expect(failed.first?.normalized.actor == AdminAuditEntry.system)
         let backfill = audit.first { $0.normalized.action == "collector.backfill_started" }
         #expect(backfill?.normalized.targets.map(\.id) == ["incydr", "incydr/file_events"])
     }

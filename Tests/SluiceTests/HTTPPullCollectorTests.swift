@@ -176,7 +176,23 @@ import Testing
             #expect(report.outcome == .failed)
             #expect(report.error?.contains("records path \"entries\" matches nothing") == true, "\(report.error ?? "")")
             #expect(try await store.checkpoint(stream: "pull/logs")?.version ?? 0 == 0)
+            // The failure is in the audit log once, however often it repeats; so is the recovery.
+            _ = await collector.run(streamsNamed: nil, backfill: nil, fence: nil)
+            var audit = try await Self.auditActions(store)
+            #expect(audit == ["collector.stream_failed"])
+            let entry = try #require(try await store.events(afterSeq: 0, limit: 100).first { $0.source == AdminAuditEntry.source })
+            #expect(entry.normalized.targets.map(\.id) == ["pull", "pull/logs"])
+            #expect(String(decoding: entry.raw, as: UTF8.self).contains("matches nothing"))
+            let fixed = try ConfigLoader(environment: [:]).load(yaml: "collectors:\n" + double.collectorYAML(name: "pull", baseURL: baseURL))
+            let good = SluiceRuntime.makeCollectors(fixed, store: store, logger: Logger(label: "t"), now: Self.now)[0].collector
+            #expect(await good.run(streamsNamed: nil, backfill: nil, fence: nil).first?.outcome == .succeeded)
+            audit = try await Self.auditActions(store)
+            #expect(audit == ["collector.stream_failed", "collector.stream_recovered"])
         }
+    }
+
+    static func auditActions(_ store: SQLiteEventStore) async throws -> [String] {
+        try await store.events(afterSeq: 0, limit: 1_000).filter { $0.source == AdminAuditEntry.source }.map(\.normalized.action)
     }
 
     @Test func aBackfillReadsItsWindowBesideTheLiveCheckpoint() async throws {
@@ -205,31 +221,24 @@ import Testing
         let (killedMidRun, finalStatus) = try await double.withServer { baseURL -> (Int, Int32) in
             let config = directory.path + "/sluice.yaml"
             try ("collectors:\n" + double.collectorYAML(name: "pull", baseURL: baseURL, pageSize: 50)).write(toFile: config, atomically: true, encoding: .utf8)
-            func start() throws -> Process {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: SluiceCommandLine.binary)
-                process.arguments = ["collect", "pull", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"]
-                process.environment = ["PATH": "/usr/bin:/bin"]
-                process.standardOutput = FileHandle.nullDevice
-                try ProcessLaunch.start(process)
-                return process
+            func start() async throws -> ChildProcess {
+                try await SluiceCommandLine.start(
+                    ["collect", "pull", "--once", "--config", config, "--data-dir", directory.path, "--log-level", "error"], environment: [:]
+                )
             }
             var killedMidRun = 0
             for kill in 0..<3 {
-                let process = try start()
+                let process = try await start()
                 // Let a few pages through (a different number each time), then SIGKILL.
                 let target = double.stats.requests + 4 + kill * 3
                 for _ in 0..<2_000 {
                     if double.stats.requests >= target || !process.isRunning { break }
                     try await Task.sleep(for: .milliseconds(5))
                 }
-                Foundation.kill(process.processIdentifier, SIGKILL)
-                while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-                if process.terminationReason == .uncaughtSignal { killedMidRun += 1 }
+                process.kill()
+                if try await process.wasSignaled() { killedMidRun += 1 }
             }
-            let last = try start()
-            while last.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-            return (killedMidRun, last.terminationStatus)
+            return (killedMidRun, try await start().exitStatus())
         }
         #expect(killedMidRun == 3)
         #expect(finalStatus == 0)

@@ -79,8 +79,10 @@ import Testing
         #expect(!logs.text.contains("eyJ.test-token"), "an access token reached the logs")
     }
 
+    /// The collector's events (not the audit entries a failing or recovering stream adds).
     static func count(_ store: SQLiteEventStore, action: String? = nil) async throws -> Int {
         var filter = EventFilter()
+        filter.source = "incydr"
         if let action { filter.action = ActionMatch(action) }
         var total = 0
         var cursor: EventCursor?

@@ -61,6 +61,7 @@ final class StreamRuns: Sendable {
             return report
         }
         defer { _ = running.withLock { $0.remove(key) } }
+        let previous = await previousRun(key)
         var counters = StreamRunCounters()
         do {
             try await body(&counters, &report)
@@ -79,6 +80,7 @@ final class StreamRuns: Sendable {
         report.requests = counters.requests
         report.throttled = counters.throttled
         report.retries = counters.retries
+        await auditTransition(from: previous, to: report, key: key)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         if let summary = try? encoder.encode(report) {
@@ -93,6 +95,40 @@ final class StreamRuns: Sendable {
             "pages": "\(report.pages)", "events.new": "\(report.eventsNew)", "events.duplicate": "\(report.eventsDuplicate)",
         ])
         return report
+    }
+
+    /// The audit actions of a stream's runs: it started failing (or fails differently), and it
+    /// succeeded again. A run failing as the one before did adds nothing.
+    static let failedAction = "collector.stream_failed"
+    static let recoveredAction = "collector.stream_recovered"
+
+    private func previousRun(_ key: String) async -> StreamRunReport? {
+        guard let summary = try? await store.checkpoint(stream: key)?.lastRun else { return nil }
+        return try? JSONDecoder().decode(StreamRunReport.self, from: Data(summary.utf8))
+    }
+
+    /// Records in the audit log a stream that starts failing (with the error, which names no
+    /// secret) or recovers, so a broken key or a changed API is in the log, not only the page.
+    private func auditTransition(from previous: StreamRunReport?, to report: StreamRunReport, key: String) async {
+        let action: String
+        switch (previous?.outcome, report.outcome) {
+        case (.failed?, .failed) where previous?.error == report.error: return
+        case (_, .failed): action = Self.failedAction
+        case (.failed?, .succeeded): action = Self.recoveredAction
+        default: return
+        }
+        var metadata = [JSONMember("checkpoint", .string(key))]
+        if let error = report.error { metadata.append(JSONMember("error", .string(error))) }
+        let entry = AdminAuditEntry(
+            action: action, actor: AdminAuditEntry.system,
+            targets: [AuditTarget(type: "collector", id: collector), AuditTarget(type: "collector_stream", id: "\(collector)/\(report.stream)")],
+            metadata: metadata, occurredAt: report.finished
+        )
+        do {
+            try await store.record(entry)
+        } catch {
+            logger.warning("cannot record the collector stream's audit entry", metadata: ["collector.stream": "\(key)", "error": "\(error)"])
+        }
     }
 
     /// Sets the checkpoint `key` to `value` (written without reading the stored one: a rewind
