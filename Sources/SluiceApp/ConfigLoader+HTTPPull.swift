@@ -50,7 +50,8 @@ extension ConfigReader {
             "allow_private_networks", "expect_events_within",
         ]
         let own: Set<String> = switch type {
-        case "okta_system_log", "slack_audit_logs": ["token"]
+        case "okta_system_log": ["token", "client_id", "private_key", "key_id"]
+        case "slack_audit_logs": ["token"]
         case "duo_admin_logs": ["integration_key", "secret_key", "logs"]
         default: ["credentials_file", "subject", "applications", "customer_id"]
         }
@@ -76,7 +77,17 @@ extension ConfigReader {
         let url = baseURL ?? ""
         switch type {
         case "okta_system_log":
-            if let token = required("token", "an Okta API token (Security > API > Tokens)") {
+            if fields["client_id"] != nil || fields["private_key"] != nil {
+                // A service app: OAuth 2.0 client credentials proven with its private key.
+                guard fields["token"] == nil else {
+                    fail("\(path).token", "set either token (an API token) or client_id and private_key (a service app), not both", node)
+                    break
+                }
+                let clientID = required("client_id", "the service app's client id")
+                if let clientID, let key = signingKey(fields, path, node) {
+                    configuration = HTTPPullPreset.oktaSystemLog(name: name, baseURL: url, clientID: clientID, signingKey: key)
+                }
+            } else if let token = required("token", "an Okta API token (Security > API > Tokens), or client_id and private_key of a service app") {
                 configuration = HTTPPullPreset.oktaSystemLog(name: name, baseURL: url, token: token)
             }
         case "slack_audit_logs":
@@ -148,7 +159,7 @@ extension ConfigReader {
     mutating func readPullAuth(_ node: Node, _ path: String) -> HTTPPullConfiguration.Auth? {
         guard let entries = mapping(node, path, allowed: [
             "type", "token", "scheme", "user", "password", "header", "query", "value", "token_url", "client_id", "client_secret", "scope",
-            "credentials_file", "subject", "integration_key", "secret_key",
+            "credentials_file", "subject", "integration_key", "secret_key", "private_key", "key_id",
         ]) else { return nil }
         let fields = Dictionary(entries, uniquingKeysWith: { _, last in last })
         func required(_ key: String) -> String? {
@@ -184,7 +195,16 @@ extension ConfigReader {
                 if fields["token_url"] == nil { fail("\(path).token_url", "missing; the token endpoint, e.g. https://auth.example.com/oauth2/token", node) }
                 return nil
             }
-            return .clientCredentials(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret, scope: fields["scope"].flatMap { string($0, "\(path).scope") })
+            return .clientCredentials(ClientCredentialsGrant(
+                tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret, authentication: .basic, scope: fields["scope"].flatMap { string($0, "\(path).scope") }
+            ))
+        case "oauth2_private_key_jwt":
+            let tokenURL = fields["token_url"].flatMap { reference($0, "\(path).token_url") }
+            if fields["token_url"] == nil { fail("\(path).token_url", "missing; the token endpoint, e.g. https://auth.example.com/oauth2/token", node) }
+            let clientID = required("client_id")
+            let key = signingKey(fields, path, node)
+            guard let tokenURL, let clientID, let key else { return nil }
+            return .clientCredentials(ClientCredentialsGrant(tokenURL: tokenURL, clientID: clientID, signingKey: key, scope: fields["scope"].flatMap { string($0, "\(path).scope") }))
         case "google_service_account":
             let key = serviceAccountKey(fields, path, node)
             guard let scope = fields["scope"].flatMap({ string($0, "\(path).scope") }) else {
@@ -198,7 +218,22 @@ extension ConfigReader {
             guard let integrationKey = required("integration_key"), let secretKey = required("secret_key") else { return nil }
             return .duoSignature(DuoRequestSigner(integrationKey: integrationKey, secretKey: secretKey))
         default:
-            fail("\(path).type", "unknown auth type \"\(type)\"; expected none, bearer, basic, api_key, oauth2_client_credentials, google_service_account or duo_signature", node)
+            fail("\(path).type", "unknown auth type \"\(type)\"; expected none, bearer, basic, api_key, oauth2_client_credentials, oauth2_private_key_jwt, google_service_account or duo_signature", node)
+            return nil
+        }
+    }
+
+    /// `private_key` (a PEM RSA key, by reference: `${file:/run/secrets/app.pem}`) and `key_id`.
+    mutating func signingKey(_ fields: [String: Node], _ path: String, _ node: Node) -> JWTSigningKey? {
+        guard let v = fields["private_key"] else {
+            fail("\(path).private_key", "missing; the app's RSA private key in PEM form, referenced with ${file:/path} or ${env:NAME}", node)
+            return nil
+        }
+        guard let pem = secret(v, "\(path).private_key") else { return nil }
+        do {
+            return try JWTSigningKey(pem: pem, keyID: fields["key_id"].flatMap { string($0, "\(path).key_id") })
+        } catch {
+            fail("\(path).private_key", error.message, v)
             return nil
         }
     }

@@ -251,7 +251,7 @@ extension ConfigReader {
         }
         var authentication = ClientCredentialsGrant.Authentication.basic
         if let a = fields["auth"] {
-            guard let parsed = a.scalar.flatMap({ ClientCredentialsGrant.Authentication(rawValue: $0.string) }) else {
+            guard let parsed = a.scalar.flatMap({ ClientCredentialsGrant.Authentication(rawValue: $0.string) }), [.basic, .form].contains(parsed) else {
                 fail("\(path).auth", "must be basic (HTTP Basic, as Cisco IROH expects) or form (credentials in the body)", a)
                 return nil
             }

@@ -12,6 +12,9 @@ public struct ClientCredentialsGrant: Sendable {
         /// HTTP Basic and an empty body: no grant type, which the endpoint implies. Code42's
         /// `POST /v1/oauth` as its official SDK calls it.
         case basicWithoutBody
+        /// No secret: a JWT signed with the client's private key (`signingKey`), valid five
+        /// minutes, as the client's assertion (RFC 7523 §2.2; Okta's service apps).
+        case privateKeyJWT = "private_key_jwt"
     }
 
     public var tokenURL: String
@@ -19,6 +22,8 @@ public struct ClientCredentialsGrant: Sendable {
     public var clientSecret: String
     public var authentication: Authentication
     public var scope: String?
+    /// The key of `.privateKeyJWT`.
+    public var signingKey: JWTSigningKey?
 
     public init(tokenURL: String, clientID: String, clientSecret: String, authentication: Authentication = .basic, scope: String? = nil) {
         self.tokenURL = tokenURL
@@ -26,6 +31,23 @@ public struct ClientCredentialsGrant: Sendable {
         self.clientSecret = clientSecret
         self.authentication = authentication
         self.scope = scope
+    }
+
+    /// Client credentials proven by a JWT signed with `key` instead of a secret.
+    public init(tokenURL: String, clientID: String, signingKey key: JWTSigningKey, scope: String?) {
+        self.init(tokenURL: tokenURL, clientID: clientID, clientSecret: "", authentication: .privateKeyJWT, scope: scope)
+        signingKey = key
+    }
+
+    /// The client assertion for `now`: issued by and about the client, for the token endpoint.
+    public func clientAssertion(now: Date = Date()) throws(TokenError) -> String {
+        guard let signingKey else { throw TokenError("private_key_jwt needs the client's private key", isTransient: false) }
+        let issued = Int64(now.timeIntervalSince1970)
+        return try signingKey.sign([
+            JSONMember("iss", .string(clientID)), JSONMember("sub", .string(clientID)), JSONMember("aud", .string(tokenURL)),
+            JSONMember("iat", .number(String(issued))), JSONMember("exp", .number(String(issued + 300))),
+            JSONMember("jti", .string(UUID().uuidString)),
+        ])
     }
 
     public func request(using transport: HTTPTransport) async throws(TokenError) -> AccessToken {
@@ -37,6 +59,8 @@ public struct ClientCredentialsGrant: Sendable {
             headers.append(("Authorization", "Basic \(credentials)"))
         case .form:
             form += "&client_id=\(HTTPTransport.percentEncoded(clientID))&client_secret=\(HTTPTransport.percentEncoded(clientSecret))"
+        case .privateKeyJWT:
+            form += "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + (try clientAssertion())
         }
         if let scope { form += "&scope=\(HTTPTransport.percentEncoded(scope))" }
         var body: [UInt8]? = nil
@@ -56,8 +80,11 @@ public struct ClientCredentialsGrant: Sendable {
         case 200..<300:
             break
         case 400, 401, 403:
+            // OAuth servers explain a refusal (RFC 6749 §5.2); nothing secret is in it.
+            let reason = (try? JSONParser.parse(response.body))?["error_description"]?.stringValue.map { ": \($0.prefix(200))" } ?? ""
+            let check = authentication == .privateKeyJWT ? "client_id and the private key (and the app's public key)" : "client_id and client_secret"
             throw TokenError(
-                "the token endpoint \(target) refused the client credentials (HTTP \(response.status)); check client_id and client_secret",
+                "the token endpoint \(target) refused the client credentials (HTTP \(response.status)\(reason)); check \(check)",
                 isTransient: false
             )
         default:

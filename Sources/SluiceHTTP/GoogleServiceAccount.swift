@@ -7,10 +7,10 @@ import _CryptoExtras
 /// JWT grant needs is kept; the private key never leaves this value.
 public struct GoogleServiceAccountKey: Sendable {
     public var clientEmail: String
-    public var privateKeyID: String?
     /// Where the signed assertion is exchanged for a token (`token_uri`).
     public var tokenURI: String
-    let privateKey: _RSA.Signing.PrivateKey
+    /// The account's private key, with its `private_key_id` as the key id.
+    let signingKey: JWTSigningKey
 
     /// Reads a key file's JSON. Errors name the missing or bad field, never its value.
     public init(json: [UInt8]) throws(TokenError) {
@@ -27,12 +27,11 @@ public struct GoogleServiceAccountKey: Sendable {
             throw TokenError("the service-account key has no private_key", isTransient: false)
         }
         do {
-            privateKey = try _RSA.Signing.PrivateKey(pemRepresentation: pem)
+            signingKey = try JWTSigningKey(pem: pem, keyID: document["private_key_id"]?.stringValue)
         } catch {
             throw TokenError("the service-account key's private_key is not an RSA key of 2048 bits or more in PEM form", isTransient: false)
         }
         clientEmail = email
-        privateKeyID = document["private_key_id"]?.stringValue
         tokenURI = document["token_uri"]?.stringValue ?? "https://oauth2.googleapis.com/token"
     }
 }
@@ -60,21 +59,13 @@ public struct GoogleJWTGrant: Sendable {
 
     /// The signed assertion for `now`.
     public func assertion(now: Date) throws(TokenError) -> String {
-        var header: [JSONMember] = [JSONMember("alg", .string("RS256")), JSONMember("typ", .string("JWT"))]
-        if let id = key.privateKeyID { header.append(JSONMember("kid", .string(id))) }
         let issued = Int64(now.timeIntervalSince1970)
         var claims: [JSONMember] = [
             JSONMember("iss", .string(key.clientEmail)), JSONMember("scope", .string(scope)), JSONMember("aud", .string(Self.audience)),
             JSONMember("iat", .number(String(issued))), JSONMember("exp", .number(String(issued + 3600))),
         ]
         if let subject { claims.append(JSONMember("sub", .string(subject))) }
-        let signingInput = Self.base64URL(Self.bytes(.object(header))) + "." + Self.base64URL(Self.bytes(.object(claims)))
-        do {
-            let signature = try key.privateKey.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5)
-            return signingInput + "." + Self.base64URL(Array(signature.rawRepresentation))
-        } catch {
-            throw TokenError("could not sign the token assertion with the service-account key", isTransient: false)
-        }
+        return try key.signingKey.sign(claims)
     }
 
     public func request(using transport: HTTPTransport, guardrail: OutboundURLGuard? = nil, now: Date = Date()) async throws(TokenError) -> AccessToken {
@@ -112,17 +103,5 @@ public struct GoogleJWTGrant: Sendable {
         }
         let seconds = json?["expires_in"]?.textValue.flatMap { Int($0) } ?? 3599
         return AccessToken(value: value, expiresIn: .seconds(max(1, seconds)))
-    }
-
-    static func bytes(_ value: JSONValue) -> [UInt8] {
-        var out: [UInt8] = []
-        value.write(into: &out, sortedKeys: false)
-        return out
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        var text = Data(bytes).base64EncodedString()
-        while text.hasSuffix("=") { text.removeLast() }
-        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
     }
 }

@@ -52,6 +52,41 @@ import Testing
         return try JSONParser.parse(Array(try #require(Data(base64Encoded: payload))))
     }
 
+    /// An Okta service app proves itself with a JWT its private key signed (private_key_jwt):
+    /// issued by and about the app, for the org's token endpoint, each with its own id.
+    @Test func oktaServiceAppsSignTheirClientAssertion() throws {
+        let account = try GoogleTestAccount()
+        let pem = try #require(JSONParser.parse(Array(account.keyFile(tokenURI: "x").utf8))["private_key"]?.stringValue)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try pem.write(toFile: directory.path + "/app.pem", atomically: true, encoding: .utf8)
+        let yaml = """
+            collectors:
+              okta: { type: okta_system_log, base_url: "https://acme.okta.com", client_id: 0oa1app, private_key: "${file:\(directory.path)/app.pem}", key_id: k1 }
+            """
+        let config = try ConfigLoader(environment: [:]).load(yaml: yaml)
+        guard case .httpPull(let configuration)? = config.collectors.first?.kind, case .clientCredentials(let grant) = configuration.auth else {
+            Issue.record("not an OAuth http_pull collector")
+            return
+        }
+        #expect(grant.tokenURL == "https://acme.okta.com/oauth2/v1/token" && grant.scope == "okta.logs.read" && grant.authentication == .privateKeyJWT)
+        let first = try grant.clientAssertion(), second = try grant.clientAssertion()
+        let claims = try Self.claims(of: first)
+        #expect(claims["iss"]?.stringValue == "0oa1app" && claims["sub"]?.stringValue == "0oa1app")
+        #expect(claims["aud"]?.stringValue == "https://acme.okta.com/oauth2/v1/token")
+        let secondClaims = try Self.claims(of: second)
+        #expect(claims["jti"]?.stringValue != nil && claims["jti"] != secondClaims["jti"])
+        #expect(first.split(separator: ".").count == 3 && !yaml.contains("BEGIN") && !String(describing: grant).contains("PRIVATE KEY"))
+
+        let both = "collectors:\n  okta: { type: okta_system_log, base_url: \"https://acme.okta.com\", token: t, client_id: 0oa1app, private_key: x }\n"
+        do {
+            _ = try ConfigLoader(environment: [:]).load(yaml: both)
+            Issue.record("a token and a service app were both accepted")
+        } catch {
+            #expect(error.description.contains("collectors.okta.token") && error.description.contains("not both"), "\(error.description)")
+        }
+    }
+
     @Test func eachPresetNeedsOnlyItsCredentials() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

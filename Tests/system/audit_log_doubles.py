@@ -16,18 +16,16 @@ import asyncio
 import base64
 import email.utils
 import hashlib
-import http.server
 import json
 import os
 import secrets
-import threading
+import sys
 import time
 import urllib.parse
 from datetime import datetime, timezone
 
-
-class Violation(Exception):
-    """A request the vendor's SDK would not send."""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sdk_double import SDKDouble, Violation  # noqa: E402
 
 
 def iso(epoch, millis=True):
@@ -39,13 +37,12 @@ def parse_iso(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-class AuditLogDouble:
-    """The HTTP server, the faults and the bookkeeping the four doubles share."""
+class AuditLogDouble(SDKDouble):
+    """The faults and the bookkeeping the four doubles share."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        super().__init__()
         self.records = []          # (sort key, epoch, json text as served)
-        self.violations = []
         self.throttle_every = 0
         self.fail_every = 0
         self.repeat_every = 0      # every Nth continued page first repeats the previous page
@@ -53,45 +50,24 @@ class AuditLogDouble:
         self.credential_valid = True
         self.page_delay = 0.0
         self.tokens = {}           # issued page token -> (query fingerprint, offset)
+        self.access_tokens = {}    # OAuth access token -> when it stops being accepted
         self.reset_stats()
-        double = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def handle(self):
-                try:
-                    super().handle()
-                except (ConnectionResetError, BrokenPipeError):
-                    pass  # a client killed with SIGKILL
-
-            def do_GET(self):
-                double.handle(self, "GET")
-
-            def do_POST(self):
-                double.handle(self, "POST")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def reset_stats(self):
         with self.lock:
             self.stats = {"data_requests": 0, "pages": 0, "status_401": 0, "status_429": 0, "status_500": 0, "repeats": 0,
                           "empty_pages": 0, "token_requests": 0}
 
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
     def served_items(self):
         with self.lock:
             return [text for _, _, text in self.records]
+
+    def expire_access_tokens(self):
+        """Every access token issued so far stops being accepted now (the OAuth doubles), long
+        before the hour the token endpoint advertised."""
+        with self.lock:
+            for token in self.access_tokens:
+                self.access_tokens[token] = 0.0
 
     def add(self, key, epoch, record):
         text = json.dumps(record, separators=(",", ":"))
@@ -99,33 +75,6 @@ class AuditLogDouble:
             self.records.append((key, epoch, text))
             self.records.sort(key=lambda r: r[0])
         return text
-
-    def handle(self, handler, method):
-        parsed = urllib.parse.urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        query = urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
-        try:
-            status, payload, headers = self.route(method, parsed.path, query, handler.headers, body)
-        except Violation as violation:
-            with self.lock:
-                self.violations.append(f"{method} {handler.path[:200]}: {violation}")
-            status, payload, headers = 400, json.dumps({"error": f"not a request the SDK sends: {violation}"}), {}
-        except Exception as error:  # the double's own bug fails the test, not only the request
-            with self.lock:
-                self.violations.append(f"{method} {handler.path[:200]}: the double failed: {error!r}")
-            status, payload, headers = 500, json.dumps({"error": "the test double failed"}), {}
-        data = payload.encode()
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client was killed mid-request
 
     def fault(self, throttled_headers=None):
         """The next data request's injected fault, if any: (status, payload, headers) or None."""
@@ -218,9 +167,19 @@ class AuditLogDouble:
 # Okta: System Log (`GET /api/v1/logs`), records built with the `okta` SDK's LogEvent model.
 
 class OktaDouble(AuditLogDouble):
-    def __init__(self, token):
+    def __init__(self, token, client_id=None, token_lifetime=3600.0):
         super().__init__()
         self.token = token
+        # A service app (OAuth 2.0 client credentials with private_key_jwt): its key pair, the
+        # access tokens issued and the assertion ids seen (Okta refuses a jti used twice).
+        self.client_id, self.token_lifetime = client_id, token_lifetime
+        self.jtis, self.refused_assertions = set(), []
+        if client_id:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            self.app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            self.app_key_pem = self.app_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()).decode()
         from okta.api.system_log_api import SystemLogApi
         import inspect
         # The query parameters the SDK's list_log_events sends (sort_order goes as sortOrder).
@@ -232,6 +191,9 @@ class OktaDouble(AuditLogDouble):
         summary = {401: "Invalid token provided", 429: "API call exceeded rate limit due to too many requests.", 500: "Internal Server Error"}[status]
         return json.dumps({"errorCode": {401: "E0000011", 429: "E0000047", 500: "E0000009"}[status], "errorSummary": summary,
                            "errorLink": "E0000011", "errorId": secrets.token_hex(8), "errorCauses": []})
+
+    def issue_access_token(self, headers, body):
+        return okta_issue_access_token(self, headers, body)
 
     def add_events(self, count, start, spacing):
         from okta.models import LogEvent
@@ -254,12 +216,20 @@ class OktaDouble(AuditLogDouble):
             self.add((len(self.records), uuid), epoch, record)
 
     def route(self, method, path, query, headers, body):
+        if (method, path) == ("POST", "/oauth2/v1/token") and self.client_id:
+            return self.issue_access_token(headers, body)
         if (method, path) != ("GET", "/api/v1/logs"):
             raise Violation("the SDK has no such endpoint")
         self.only(query, self.allowed)
         # Okta documents `SSWS <token>`; the okta SDK 3.x sends `SSWS<token>` (its generated
         # auth settings join the mode and the token without a space), which Okta takes too.
-        if headers.get("Authorization") not in (f"SSWS {self.token}", f"SSWS{self.token}") or not self.credential_valid:
+        auth = headers.get("Authorization", "")
+        if self.client_id:
+            with self.lock:
+                expiry = self.access_tokens.get(auth[len("Bearer "):]) if auth.startswith("Bearer ") else None
+            if expiry is None or expiry < time.time():
+                return self.refuse_credential()
+        elif auth not in (f"SSWS {self.token}", f"SSWS{self.token}") or not self.credential_valid:
             return self.refuse_credential()
         reset = str(int(time.time()) + 1)
         fault = self.fault({"X-Rate-Limit-Limit": "120", "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": reset,
@@ -296,6 +266,49 @@ class OktaDouble(AuditLogDouble):
         return 200, "[" + ",".join(items) + "]", {"Link": ", ".join(links)}
 
 
+def jwt_parts(token):
+    def decoded(part):
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    head, claims, signature = token.split(".")
+    return json.loads(decoded(head)), json.loads(decoded(claims)), decoded(signature), f"{head}.{claims}".encode()
+
+
+def okta_issue_access_token(double, headers, body):
+    """Okta's org authorization server for a service app: client credentials proven by a JWT
+    the app signed (private_key_jwt), checked with the app's public key, scope okta.logs.read."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    with double.lock:
+        double.stats["token_requests"] += 1
+    form = urllib.parse.parse_qs(body.decode())
+    expected = {"grant_type": ["client_credentials"], "client_assertion_type": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]}
+    if any(form.get(k) != v for k, v in expected.items()) or len(form.get("client_assertion", [])) != 1:
+        raise Violation(f"not a private_key_jwt client credentials request: {sorted(form)}")
+    if form.get("scope") != ["okta.logs.read"]:
+        return 400, json.dumps({"error": "invalid_scope", "error_description": "The System Log needs okta.logs.read."}), {}
+    header, claims, signature, signed = jwt_parts(form["client_assertion"][0])
+    try:
+        double.app_key.public_key().verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+    except Exception:
+        return 401, json.dumps({"error": "invalid_client", "error_description": "The client_assertion signature is invalid."}), {}
+    now = time.time()
+    problems = [name for name, ok in [
+        ("alg", header.get("alg") == "RS256"), ("iss", claims.get("iss") == double.client_id), ("sub", claims.get("sub") == double.client_id),
+        ("aud", claims.get("aud") == double.base_url + "/oauth2/v1/token"),
+        ("exp", claims.get("iat", 0) - 300 <= now < claims.get("exp", 0) and claims.get("exp", 0) - claims.get("iat", 0) <= 3600),
+        ("jti", bool(claims.get("jti")) and claims.get("jti") not in double.jtis),
+    ] if not ok]
+    if problems:
+        with double.lock:
+            double.refused_assertions.append(problems)
+        return 401, json.dumps({"error": "invalid_client", "error_description": f"The client_assertion is invalid: {problems}"}), {}
+    token = secrets.token_urlsafe(32)
+    with double.lock:
+        double.jtis.add(claims["jti"])
+        double.access_tokens[token] = now + double.token_lifetime
+    return 200, json.dumps({"token_type": "Bearer", "expires_in": 3600, "access_token": token, "scope": "okta.logs.read"}), {}
+
+
 def known_to_model(model, data, where):
     """Every member of `data` is a field of the okta SDK's pydantic `model` read from it (by its
     alias), recursively, and the model kept its value: nothing the SDK would not know or drop."""
@@ -323,7 +336,11 @@ def vouch_okta(double, checks, since):
         # The SDK takes only https org URLs unless told it is testing, which it reads from the
         # environment (its documented OKTA_TESTING_TESTINGDISABLEHTTPSCHECK).
         os.environ["OKTA_TESTING_TESTINGDISABLEHTTPSCHECK"] = "true"
-        client = Client({"orgUrl": double.base_url, "token": double.token, "rateLimit": {"maxRetries": 3}})
+        if double.client_id:
+            client = Client({"orgUrl": double.base_url, "authorizationMode": "PrivateKey", "clientId": double.client_id,
+                             "scopes": ["okta.logs.read"], "privateKey": double.app_key_pem, "rateLimit": {"maxRetries": 3}})
+        else:
+            client = Client({"orgUrl": double.base_url, "token": double.token, "rateLimit": {"maxRetries": 3}})
         read, after = [], None
         for _ in range(1000):
             events, response, error = await client.list_log_events(since=since, sort_order="ASCENDING", limit=1000, after=after)
@@ -639,7 +656,6 @@ class GoogleDouble(AuditLogDouble):
             "client_email": "sluice-reader@sluice-test.iam.gserviceaccount.com", "client_id": "1" + "0" * 20,
             "token_uri": self.base_url + "/token",
         }
-        self.access_tokens = {}
         self.applications = {}   # application -> sorted [(epoch, key), ...] via self.records keyed (app, epoch, n)
 
     @staticmethod

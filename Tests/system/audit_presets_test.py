@@ -9,8 +9,9 @@ For each preset:
    repeats the previous one, an empty last page): every record stored exactly once, byte for
    byte as served; every request Sluice sent is one the SDK would send (signature, parameters);
 3. a second run stores nothing;
-4. an expired credential: Google's access tokens expire early and are fetched again; the static
-   keys of Okta, Slack and Duo are refused, and the run fails naming the 401 while storing nothing
+4. an expired credential: the access tokens of Google and of an Okta service app (OAuth with
+   private_key_jwt) expire mid-run and are fetched again; the static keys of Okta, Slack and Duo
+   are refused, and the run fails naming the 401 while storing nothing
    and leaving the checkpoint, and succeeds once the key is good again;
 5. more records, `sluice collect` killed with SIGKILL twice mid-run, then a run to the end:
    every record stored exactly once.
@@ -19,10 +20,8 @@ Run with the test venv's Python (scripts/test installs okta, slack-sdk, duo-clie
 google-api-python-client there).
 """
 import argparse
-import collections
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,19 +30,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from audit_log_doubles import (DuoDouble, GoogleDouble, OktaDouble, SlackDouble, iso, vouch_duo,  # noqa: E402
                                vouch_google, vouch_okta, vouch_slack)
-from sluice_harness import Checks  # noqa: E402
+from sluice_harness import Checks, compare, kill_when, raw_member  # noqa: E402
 
 COMMON = """    allow_private_networks: true
     lookback: 2h
     requests_per_minute: 100000
     retry: { attempts: 8, base_delay: 1s, max_delay: 2s }
 """
-
-
-def raw_member(line):
-    """The `raw` member of one exported NDJSON event (the last member; see incydr_sdk_test.py)."""
-    start = line.index(',"raw":') + len(',"raw":')
-    return line[start:-1]
 
 
 class Sluice:
@@ -74,15 +67,6 @@ class Sluice:
         if done.returncode != 0:
             raise RuntimeError(f"export failed: {done.stderr}")
         return [line for line in done.stdout.splitlines() if line]
-
-
-def compare(checks, name, stored, served):
-    stored, served = collections.Counter(stored), collections.Counter(served)
-    twice = [line[:100] for line, n in stored.items() if n > 1]
-    missing = [line[:100] for line in served if line not in stored]
-    extra = [line[:100] for line in stored if line not in served]
-    checks(name, not twice and not missing and not extra and sum(stored.values()) == sum(served.values()),
-           f"{sum(stored.values())} stored, {sum(served.values())} served; twice {twice[:2]}; missing {missing[:2]}; not served {extra[:2]}")
 
 
 def exercise(checks, label, sluice, double, streams, add_more, static_key):
@@ -117,18 +101,31 @@ def exercise(checks, label, sluice, double, streams, add_more, static_key):
                done.returncode != 0 and failed and all("401" in (r.get("error") or "") for r in failed), done.stdout[-800:] + done.stderr[-800:])
         checks(f"{label}: the refused key never appears in the output", static_key not in done.stdout + done.stderr)
         double.credential_valid = True
+        add_more()
+        served = len(double.served_items())
+        done, reports = sluice.collect()
+        checks(f"{label}: with the key good again, a run stores exactly the new records",
+               done.returncode == 0 and len(sluice.export()) == served, (count_before, len(sluice.export()), served, done.stderr[-800:]))
     else:
-        double.token_lifetime = 3.0
-    add_more()
-    served = len(double.served_items())
-    done, reports = sluice.collect()
-    checks(f"{label}: after the credential trouble, a run stores exactly the new records",
-           done.returncode == 0 and len(sluice.export()) == served, (count_before, len(sluice.export()), served, done.stderr[-800:]))
-    if not static_key:
+        # The access tokens expire mid-run, long before the hour they were issued for: the
+        # collector is refused (401), fetches another and goes on.
+        add_more()
+        served = len(double.served_items())
         with double.lock:
-            checks(f"{label}: expired access tokens were refused and fetched again", double.stats["status_401"] > 0 and double.stats["token_requests"] > 1,
-                   double.stats)
-        double.token_lifetime = 3600.0
+            pages, tokens_before = double.stats["pages"], double.stats["token_requests"]
+        double.page_delay = 0.3
+        process = sluice.start_collect()
+        deadline = time.time() + 60
+        while time.time() < deadline and process.poll() is None and double.stats["pages"] < pages + 1:
+            time.sleep(0.02)
+        double.expire_access_tokens()
+        process.wait(timeout=600)
+        double.page_delay = 0.0
+        checks(f"{label}: with the access tokens expired mid-run, the run stores exactly the new records",
+               process.returncode == 0 and len(sluice.export()) == served, (process.returncode, count_before, len(sluice.export()), served))
+        with double.lock:
+            checks(f"{label}: the expired access tokens were refused and another fetched",
+                   double.stats["status_401"] > 0 and double.stats["token_requests"] > tokens_before, double.stats)
 
     # kill -9 twice mid-run, then a run to the end.
     add_more(big=True)
@@ -136,13 +133,7 @@ def exercise(checks, label, sluice, double, streams, add_more, static_key):
     for kill in (1, 2):
         with double.lock:
             pages = double.stats["pages"]
-        process = sluice.start_collect()
-        deadline = time.time() + 120
-        while time.time() < deadline and process.poll() is None and double.stats["pages"] < pages + 2:
-            time.sleep(0.02)
-        running = process.poll() is None
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        running = kill_when(sluice.start_collect(), lambda: double.stats["pages"] >= pages + 2)
         checks(f"{label}: kill {kill}: sluice collect was killed mid-run", running)
     double.page_delay = 0.0
     done, reports = sluice.collect()
@@ -167,6 +158,31 @@ def okta(binary, tmp, checks):
             double.add_events(4500 if big else 300, start - (4.5 if big else 0.3), 0.001)
 
         exercise(checks, "okta", sluice, double, ["system_log"], more, static_key=double.token)
+    finally:
+        double.close()
+
+
+def okta_service_app(binary, tmp, checks):
+    """The same preset as a service app: OAuth 2.0 client credentials proven with the app's
+    private key (private_key_jwt), access tokens that expire early and are fetched again."""
+    double = OktaDouble(None, client_id="0oa8sluiceservice4app")
+    try:
+        now = time.time()
+        double.add_events(2500, now - 3000, 1.0)
+        vouch_okta(double, checks, iso(now - 3600))
+        key_file = os.path.join(tmp, "okta-app.pem")
+        with open(key_file, "w") as f:
+            f.write(double.app_key_pem)
+        sluice = Sluice(binary, tmp, "okta_app", f"    type: okta_system_log\n    base_url: {double.base_url}\n"
+                        f"    client_id: {double.client_id}\n    private_key: \"${{file:{key_file}}}\"\n", {})
+
+        def more(big=False):
+            double.add_events(4500 if big else 300, time.time() - 10, 0.001)
+
+        exercise(checks, "okta service app", sluice, double, ["system_log"], more, static_key=None)
+        with double.lock:
+            checks("okta service app: every client assertion was accepted (signature, claims, a jti never used before)",
+                   double.refused_assertions == [] and double.stats["token_requests"] > 1, (double.refused_assertions[:3], double.stats))
     finally:
         double.close()
 
@@ -235,12 +251,12 @@ def google(binary, tmp, checks):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
-    parser.add_argument("--only", choices=["okta", "slack", "duo", "google"])
+    parser.add_argument("--only", choices=["okta", "okta_service_app", "slack", "duo", "google"])
     args = parser.parse_args()
     checks = Checks()
     binary = os.path.abspath(args.binary)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, scenario in [("okta", okta), ("slack", slack), ("duo", duo), ("google", google)]:
+        for name, scenario in [("okta", okta), ("okta_service_app", okta_service_app), ("slack", slack), ("duo", duo), ("google", google)]:
             if args.only in (None, name):
                 scenario(binary, tmp, checks)
     sys.exit(checks.summary())

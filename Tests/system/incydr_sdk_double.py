@@ -23,13 +23,12 @@ What the SDK sends, and so what is required (incydr 2.12.6):
   GET  /v1/cases?pgNum&pgSize&srtDir&srtKey   QueryCasesRequest (srtDir and srtKey always sent)
 """
 import base64
-import http.server
 import json
+import os
 import re
 import secrets
-import threading
+import sys
 import time
-import urllib.parse
 from datetime import datetime, timezone
 
 from pydantic import ValidationError
@@ -41,6 +40,9 @@ from _incydr_sdk.file_events.models.event import FileEventV2
 from _incydr_sdk.file_events.models.response import FileEventsPage
 from _incydr_sdk.queries.file_events import EventQuery
 from _incydr_sdk.users.models import QueryUsersRequest, User, UsersPage
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sdk_double import SDKDouble, Violation  # noqa: E402
 
 AUDIT_CAP = 10_000
 MAX_PAGE_SIZE = 10_000
@@ -60,53 +62,25 @@ def parse_ms(text):
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
-class Violation(Exception):
-    """A request the SDK would not send."""
-
-
-class IncydrSDKDouble:
+class IncydrSDKDouble(SDKDouble):
     def __init__(self, client_id, client_secret, token_lifetime=900.0, advertised_expiry=900, throttle_every=0, page_delay=0.0):
+        super().__init__()
         self.client_id, self.client_secret = client_id, client_secret
         self.token_lifetime, self.advertised_expiry = token_lifetime, advertised_expiry
         self.throttle_every, self.page_delay = throttle_every, page_delay
-        self.lock = threading.Lock()
         self.file_events = []   # (inserted epoch, FileEventV2, its JSON)
         self.audit = []         # (epoch, entry dict, its JSON)
         self.users = {}         # userId -> User
         self.cases = {}         # number -> Case
         self.tokens = {}        # token -> time it stops being accepted
         self.page_tokens = {}   # pgToken -> (query fingerprint, offset)
-        self.violations = []
         self.reset_stats()
-        double = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                double.handle(self, "POST")
-
-            def do_GET(self):
-                double.handle(self, "GET")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_port
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def reset_stats(self):
         """Zeroes the counters and forgets issued tokens (recorded violations stay)."""
         with self.lock:
             self.stats = {"token_requests": 0, "data_requests": 0, "status_401": 0, "status_429": 0, "by_path": {}}
             self.tokens = {}
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     # Data, as SDK model instances
 
@@ -180,32 +154,8 @@ class IncydrSDKDouble:
 
     # Serving
 
-    def handle(self, handler, method):
-        parsed = urllib.parse.urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        try:
-            status, payload, headers = self.route(method, parsed.path, urllib.parse.parse_qs(parsed.query, keep_blank_values=True), handler.headers, body)
-        except Violation as violation:
-            with self.lock:
-                self.violations.append(f"{method} {parsed.path}: {violation}")
-            status, headers = 400, {}
-            payload = json.dumps({"problems": [{"type": "REQUEST_NOT_AS_THE_SDK_SENDS", "description": str(violation)}]})
-        except Exception as error:  # the double's own fault: fail the test, not just this request
-            with self.lock:
-                self.violations.append(f"{method} {parsed.path}: the double failed: {str(error)[:2000]}")
-            status, headers, payload = 500, {}, json.dumps({"error": "the test double failed"})
-        data = payload.encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        try:
-            handler.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client was killed mid-request (the kill -9 test)
+    def violation_body(self, message):
+        return json.dumps({"problems": [{"type": "REQUEST_NOT_AS_THE_SDK_SENDS", "description": message}]})
 
     def route(self, method, path, query, headers, body):
         with self.lock:

@@ -18,10 +18,8 @@ Any request the SDK would not send fails the test.
 Run with the test venv's Python (scripts/test installs `incydr` there).
 """
 import argparse
-import collections
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from incydr_sdk_double import IncydrSDKDouble, vouch  # noqa: E402
-from sluice_harness import Checks  # noqa: E402
+from sluice_harness import Checks, compare, kill_when, raw_member  # noqa: E402
 
 CLIENT_ID = "key-sdk-test"
 CLIENT_SECRET = "incydr-sdk-test-secret-value"
@@ -51,13 +49,6 @@ def write_config(path, base_url, streams, page_sizes):
     requests_per_minute: 100000
     retry: {{ attempts: 8, base_delay: 1s, max_delay: 2s }}
 """)
-
-
-def raw_member(line):
-    """The `raw` member of one exported NDJSON event: the bytes as received (it is the last member,
-    and every string before it escapes its quotes, so the first `,"raw":` is the member)."""
-    start = line.index(',"raw":') + len(',"raw":')
-    return line[start:-1]
 
 
 class Sluice:
@@ -84,15 +75,6 @@ class Sluice:
         if done.returncode != 0:
             raise RuntimeError(f"export failed: {done.stderr}")
         return [raw_member(line) for line in done.stdout.splitlines()]
-
-
-def compare(checks, name, stored, served):
-    stored, served = collections.Counter(stored), collections.Counter(served)
-    twice = [line[:120] for line, n in stored.items() if n > 1]
-    missing = [line[:120] for line in served if line not in stored]
-    extra = [line[:120] for line in stored if line not in served]
-    checks(name, not twice and not missing and not extra and sum(stored.values()) == sum(served.values()),
-           f"{sum(stored.values())} stored, {sum(served.values())} served; twice {twice[:2]}; missing {missing[:2]}; not served {extra[:2]}")
 
 
 def all_streams(binary, tmp, checks):
@@ -168,13 +150,7 @@ def killed_midway(binary, tmp, checks):
         double.page_delay = 0.1
         for kill in (1, 2):
             served_before = double.stats["by_path"].get("/v2/file-events", 0)
-            process = sluice.start_collect("file_events")
-            deadline = time.time() + 120
-            while time.time() < deadline and process.poll() is None and double.stats["by_path"].get("/v2/file-events", 0) < served_before + 8:
-                time.sleep(0.02)
-            running = process.poll() is None
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+            running = kill_when(sluice.start_collect("file_events"), lambda: double.stats["by_path"].get("/v2/file-events", 0) >= served_before + 8)
             checks(f"kill {kill}: sluice collect was killed mid-walk", running)
         double.page_delay = 0.0
         done, reports = sluice.collect("file_events")

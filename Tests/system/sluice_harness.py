@@ -2,7 +2,9 @@
 
 Shared by the crash-recovery test and the benchmarks.
 """
+import collections
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -90,3 +92,32 @@ class Checks:
     def summary(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
+
+
+def raw_member(line):
+    """The `raw` member of one event exported as NDJSON: the bytes as received (it is the last
+    member, and every string before it escapes its quotes, so the first `,"raw":` is the member)."""
+    start = line.index(',"raw":') + len(',"raw":')
+    return line[start:-1]
+
+
+def compare(checks, name, stored, served):
+    """One check that `stored` holds each of `served` exactly once and nothing else."""
+    stored, served = collections.Counter(stored), collections.Counter(served)
+    twice = [line[:120] for line, n in stored.items() if n > 1]
+    missing = [line[:120] for line in served if line not in stored]
+    extra = [line[:120] for line in stored if line not in served]
+    checks(name, not twice and not missing and not extra and sum(stored.values()) == sum(served.values()),
+           f"{sum(stored.values())} stored, {sum(served.values())} served; twice {twice[:2]}; missing {missing[:2]}; not served {extra[:2]}")
+
+
+def kill_when(process, condition, timeout=120):
+    """SIGKILLs `process` (a Popen) once `condition()` holds; True when it was still running
+    then, so the kill landed mid-run."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None and not condition():
+        time.sleep(0.02)
+    running = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return running

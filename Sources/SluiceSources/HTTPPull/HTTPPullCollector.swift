@@ -31,8 +31,7 @@ public final class HTTPPullCollector: Sendable {
         let budget = RequestBudget(limit: configuration.requestsPerMinute)
         var tokens: AccessTokenCache?
         switch configuration.auth {
-        case .clientCredentials(let tokenURL, let clientID, let clientSecret, let scope):
-            let grant = ClientCredentialsGrant(tokenURL: tokenURL, clientID: clientID, clientSecret: clientSecret, authentication: .basic, scope: scope)
+        case .clientCredentials(let grant):
             tokens = AccessTokenCache {
                 try await budget.acquire()
                 return try await grant.request(using: guarded)

@@ -13,9 +13,9 @@ public struct HTTPPullConfiguration: Sendable {
         case basic(user: String, password: String)
         /// A key in a header or a query parameter.
         case apiKey(header: String?, query: String?, value: String)
-        /// OAuth 2.0 client credentials (RFC 6749 §4.4); the token is kept until it expires and
-        /// fetched again on a 401.
-        case clientCredentials(tokenURL: String, clientID: String, clientSecret: String, scope: String?)
+        /// OAuth 2.0 client credentials (RFC 6749 §4.4), with a secret or a private key
+        /// (`private_key_jwt`); the token is kept until it expires and fetched again on a 401.
+        case clientCredentials(ClientCredentialsGrant)
         /// A Google service account's JWT grant (with `sub` under domain-wide delegation); the
         /// token is kept until it expires and fetched again on a 401.
         case googleServiceAccount(GoogleJWTGrant)

@@ -9,6 +9,21 @@ public enum HTTPPullPreset {
     /// sends on every page (an empty page means nothing more yet), so the checkpoint is the last
     /// next link. Authenticated with an API token (`Authorization: SSWS <token>`). Log type `OKTA`.
     public static func oktaSystemLog(name: String, baseURL: String, token: String) -> HTTPPullConfiguration {
+        var configuration = oktaSystemLog(name: name, baseURL: baseURL)
+        configuration.auth = .token(scheme: "SSWS", token: token)
+        return configuration
+    }
+
+    /// Okta's System Log read by a service app (OAuth 2.0 client credentials with
+    /// `private_key_jwt`, scope `okta.logs.read`, from the org's `/oauth2/v1/token`).
+    public static func oktaSystemLog(name: String, baseURL: String, clientID: String, signingKey: JWTSigningKey) -> HTTPPullConfiguration {
+        var configuration = oktaSystemLog(name: name, baseURL: baseURL)
+        let root = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        configuration.auth = .clientCredentials(ClientCredentialsGrant(tokenURL: root + "/oauth2/v1/token", clientID: clientID, signingKey: signingKey, scope: "okta.logs.read"))
+        return configuration
+    }
+
+    private static func oktaSystemLog(name: String, baseURL: String) -> HTTPPullConfiguration {
         var stream = HTTPPullConfiguration.Stream(name: "system_log", path: RequestTemplate(literal: "/api/v1/logs"), time: FieldPath("published"))
         stream.query = [
             ("since", RequestTemplate(variable: .windowSince)), ("sortOrder", RequestTemplate(literal: "ASCENDING")),
@@ -20,7 +35,6 @@ public enum HTTPPullPreset {
         stream.pageSize = 1_000
         var configuration = HTTPPullConfiguration(name: name, baseURL: baseURL, streams: [stream])
         configuration.type = "okta_system_log"
-        configuration.auth = .token(scheme: "SSWS", token: token)
         configuration.logType = "OKTA"
         // Okta documents 120 requests a minute for /api/v1/logs on most plans.
         configuration.requestsPerMinute = 120
