@@ -14,7 +14,7 @@ public enum ResponseClassifier {
         case 401, 403:
             return .unauthorized(reason: "\(destination) answered HTTP \(status)\(detail); check the destination's credentials")
         case 408, 429, 500..<600:
-            return .retry(after: RetryAfter.parse(response.header("Retry-After")), reason: "HTTP \(status)\(detail)")
+            return .retry(after: RetryAfter.of(response), reason: "HTTP \(status)\(detail)")
         case 400, 413, 422:
             return .rejected(reason: "HTTP \(status)\(detail)")
         default:

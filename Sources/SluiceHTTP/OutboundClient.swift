@@ -159,7 +159,7 @@ public struct OutboundClient: Sendable {
                 let response = try await transport.send(authorized)
                 if accept(response) { return (response, exchange.attempts) }
                 (lastResponse, lastError) = (response, nil)
-                lastOutcome = .status(response.status, retryAfter: RetryAfter.parse(response.header("Retry-After")))
+                lastOutcome = .status(response.status, retryAfter: RetryAfter.of(response))
             } catch where error.code == .forbidden || error.code == .invalidURL {
                 (lastResponse, lastError, lastOutcome) = (nil, error, nil)
                 throw failure(.notAllowed, error.message)

@@ -64,7 +64,7 @@ public struct RetryPolicy: Sendable, Hashable {
                 if !tokenRefreshed { return .refreshTokenAndRetry }
                 return .giveUp(reason: "HTTP 401 again with a fresh token: the credentials lack access")
             case 429:
-                reason = retryAfter.map { "HTTP 429 (rate limited; Retry-After \($0))" } ?? "HTTP 429 (rate limited, no Retry-After)"
+                reason = retryAfter.map { "HTTP 429 (rate limited; asked to wait \($0))" } ?? "HTTP 429 (rate limited; no wait asked)"
                 wait = retryAfter
             case 408, 500..<600:
                 reason = "HTTP \(code)"
@@ -88,17 +88,37 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 }
 
-/// Parses a `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+/// How long a server asks a client to wait before trying again.
 public enum RetryAfter {
+    /// A `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
     public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if let seconds = Int(value) { return seconds >= 0 ? .seconds(seconds) : nil }
+        guard let date = httpDate(value) else { return nil }
+        let seconds = date.timeIntervalSince(now)
+        return .milliseconds(Int64(max(0, seconds) * 1000))
+    }
+
+    /// The wait `response` asks for: its `Retry-After`, else its `X-Rate-Limit-Reset`, the
+    /// second (since 1970) the rate-limit window resets, which Okta sends instead. That is
+    /// counted from the response's own `Date`, so the two machines' clocks need not agree, plus
+    /// one second, as the reset is rounded down to the second.
+    public static func of(_ response: OutboundResponse, now: Date = Date()) -> Duration? {
+        if let wait = parse(response.header("Retry-After"), now: now) { return wait }
+        guard let reset = response.header("X-Rate-Limit-Reset").flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }), reset.isFinite else {
+            return nil
+        }
+        let serverNow = response.header("Date").flatMap(httpDate) ?? now
+        let seconds = min(max(0, reset - serverNow.timeIntervalSince1970), 86_400) + 1
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    static func httpDate(_ text: String) -> Date? {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        let seconds = date.timeIntervalSince(now)
-        return .milliseconds(Int64(max(0, seconds) * 1000))
+        return formatter.date(from: text.trimmingCharacters(in: .whitespaces))
     }
 }

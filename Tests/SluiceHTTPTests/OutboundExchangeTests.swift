@@ -27,7 +27,7 @@ import Testing
             (.answer(.status(401, retryAfter: nil)), .fail(.gaveUp, reason: "HTTP 401 again with a fresh token: the credentials lack access")),
         ]),
         ("429 waits Retry-After, clamped", true, policy, [
-            (.answer(.status(429, retryAfter: .seconds(120))), .wait(.seconds(30), reason: "HTTP 429 (rate limited; Retry-After 120.0 seconds)")),
+            (.answer(.status(429, retryAfter: .seconds(120))), .wait(.seconds(30), reason: "HTTP 429 (rate limited; asked to wait 120.0 seconds)")),
             (.answer(.status(200, retryAfter: nil)), .succeed),
         ]),
         ("5xx backs off until the attempts run out", true, policy, [

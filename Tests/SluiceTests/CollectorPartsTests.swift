@@ -61,7 +61,7 @@ import Testing
             return
         }
         #expect(policy.decide(attempt: 1, outcome: .status(429, retryAfter: .seconds(7)), tokenRefreshed: false, using: &rng)
-            == .retry(after: .seconds(7), reason: "HTTP 429 (rate limited; Retry-After 7.0 seconds)"))
+            == .retry(after: .seconds(7), reason: "HTTP 429 (rate limited; asked to wait 7.0 seconds)"))
         guard case .retry(let wait, _) = policy.decide(attempt: 2, outcome: .status(429, retryAfter: nil), tokenRefreshed: false, using: &rng) else {
             Issue.record("429 without Retry-After must back off")
             return
@@ -78,7 +78,7 @@ import Testing
         #expect(reason.contains("after 3 attempts"))
         // A huge Retry-After is clamped.
         #expect(policy.decide(attempt: 1, outcome: .status(429, retryAfter: .seconds(86_400)), tokenRefreshed: false, using: &rng)
-            == .retry(after: .seconds(300), reason: "HTTP 429 (rate limited; Retry-After 86400.0 seconds)"))
+            == .retry(after: .seconds(300), reason: "HTTP 429 (rate limited; asked to wait 86400.0 seconds)"))
     }
 
     @Test func backoffGrowsAndIsCapped() {
@@ -99,6 +99,12 @@ import Testing
         #expect(RetryAfter.parse(nil) == nil)
         let now = Date(timeIntervalSince1970: 1_445_412_480) // Wed, 21 Oct 2015 07:28:00 GMT
         #expect(RetryAfter.parse("Wed, 21 Oct 2015 07:28:30 GMT", now: now) == .seconds(30))
+        // Okta's 429 carries no Retry-After: the reset second, counted from the answer's own Date.
+        let okta = OutboundResponse(status: 429, headers: [("X-Rate-Limit-Reset", "1445412540"), ("Date", "Wed, 21 Oct 2015 07:28:30 GMT")], body: [])
+        #expect(RetryAfter.of(okta, now: now + 3_600) == .seconds(31))
+        let both = OutboundResponse(status: 429, headers: [("Retry-After", "7"), ("X-Rate-Limit-Reset", "1445412540")], body: [])
+        #expect(RetryAfter.of(both, now: now) == .seconds(7))
+        #expect(RetryAfter.of(OutboundResponse(status: 429, headers: [("X-Rate-Limit-Reset", "soon")], body: []), now: now) == nil)
     }
 
     @Test func theBudgetNeverStartsMoreThanItsLimitInOneWindow() async throws {

@@ -77,13 +77,14 @@ class AuditLogDouble(SDKDouble):
         return text
 
     def fault(self, throttled_headers=None):
-        """The next data request's injected fault, if any: (status, payload, headers) or None."""
+        """The next data request's injected fault, if any: (status, payload, headers) or None. A
+        429 carries `Retry-After: 1`, or `throttled_headers` instead when given (Okta's)."""
         with self.lock:
             self.stats["data_requests"] += 1
             n = self.stats["data_requests"]
             if self.throttle_every and n % self.throttle_every == 0:
                 self.stats["status_429"] += 1
-                return 429, self.error_body(429), dict({"Retry-After": "1"}, **(throttled_headers or {}))
+                return 429, self.error_body(429), throttled_headers or {"Retry-After": "1"}
             if self.fail_every and n % self.fail_every == 0:
                 self.stats["status_500"] += 1
                 return 500, self.error_body(500), {}
@@ -231,6 +232,8 @@ class OktaDouble(AuditLogDouble):
                 return self.refuse_credential()
         elif auth not in (f"SSWS {self.token}", f"SSWS{self.token}") or not self.credential_valid:
             return self.refuse_credential()
+        # Okta's 429 says when the window resets (X-Rate-Limit-Reset, in the server's clock
+        # given by Date); it sends no Retry-After.
         reset = str(int(time.time()) + 1)
         fault = self.fault({"X-Rate-Limit-Limit": "120", "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": reset,
                             "Date": email.utils.formatdate(usegmt=True)})

@@ -87,6 +87,9 @@ def exercise(checks, label, sluice, double, streams, add_more, static_key):
            stats["status_429"] > 0 and stats["status_500"] > 0 and stats["repeats"] > 0 and stats["empty_pages"] > 0, stats)
     checks(f"{label}: the 429s were counted as throttled", sum(r.get("throttled", 0) for r in reports.values()) == stats["status_429"],
            ([r.get("throttled") for r in reports.values()], stats["status_429"]))
+    # Each 429 says how long to wait (Retry-After; Okta's X-Rate-Limit-Reset), and was read.
+    checks(f"{label}: every 429 was waited out as long as it asked", "rate limited; asked to wait" in done.stderr
+           and "no wait asked" not in done.stderr, done.stderr[-600:])
 
     done, reports = sluice.collect()
     new = sum(r.get("events_new", 0) for r in reports.values())
