@@ -162,6 +162,29 @@ import Testing
         #expect(viewed.items.first == ["login_success", "logout", nil, "2026-12-06T10:00:00Z"])
     }
 
+    /// Records under a nested member (Duo's `response.authlogs`) or as the whole answer (Okta's
+    /// list) keep their exact bytes, and the members beside them are parsed.
+    @Test func pagesAtAnyDepthKeepEachRecordsBytes() throws {
+        let nested = Array(#"{"stat": "OK", "response": {"authlogs": [ {"txid": "a", "n": 1.50} , {"txid": "b"} ], "metadata": {"next_offset": ["1", "b"]}}}"#.utf8)
+        let page = try JSONPage.map(nested, itemsPath: ["response", "authlogs"]) { view, raw in
+            (view["txid"]?.stringValue, String(decoding: raw, as: UTF8.self))
+        }
+        #expect(page.hasItems && page.items.map(\.0) == ["a", "b"])
+        #expect(page.items.map(\.1) == [#"{"txid": "a", "n": 1.50}"#, #"{"txid": "b"}"#])
+        let rest = JSONValue.object(page.fields.map { JSONMember($0.key, $0.value) })
+        #expect(rest.value(at: FieldPath("response.metadata.next_offset.1"))?.stringValue == "b")
+        #expect(rest.value(at: FieldPath("response.authlogs")) == nil && rest["stat"]?.stringValue == "OK")
+
+        let list = try JSONPage.map(Array(#"[ {"uuid": "x"},{"uuid":"y"} ]"#.utf8), itemsPath: []) { _, raw in String(decoding: raw, as: UTF8.self) }
+        #expect(list.items == [#"{"uuid": "x"}"#, #"{"uuid":"y"}"#])
+
+        // The path leads nowhere, or to something that is not a list: no items, nothing thrown.
+        #expect(try JSONPage.map(nested, itemsPath: ["response", "items"]) { _, _ in 0 }.hasItems == false)
+        #expect(try JSONPage.map(nested, itemsPath: ["response", "metadata"]) { _, _ in 0 }.hasItems == false)
+        #expect(throws: JSONSyntaxError.self) { try JSONPage.map(nested, itemsPath: []) { _, _ in 0 } }
+        #expect(throws: JSONSyntaxError.self) { try JSONPage.map(Array("[1] 2".utf8), itemsPath: []) { _, _ in 0 } }
+    }
+
     /// Slack's target is the entity named by its type (`entity.user.id`); Google's action is its
     /// first event's name; Duo's administrator log names its target `object`.
     @Test func presetNormalizersFindActorActionAndTarget() throws {

@@ -69,8 +69,9 @@ class AuditLogDouble(SDKDouble):
             for token in self.access_tokens:
                 self.access_tokens[token] = 0.0
 
-    def add(self, key, epoch, record):
-        text = json.dumps(record, separators=(",", ":"))
+    def add(self, key, epoch, record, compact=True):
+        # Some vendors answer with spaces after ',' and ':': the stored raw bytes must be those.
+        text = json.dumps(record, separators=(",", ":")) if compact else json.dumps(record)
         with self.lock:
             self.records.append((key, epoch, text))
             self.records.sort(key=lambda r: r[0])
@@ -214,7 +215,7 @@ class OktaDouble(AuditLogDouble):
             known_to_model(LogEvent.from_dict(record), record, "LogEvent")
             # Okta pages a polling query in the order events were stored (persistence time),
             # so an event stored later always comes after a cursor already handed out.
-            self.add((len(self.records), uuid), epoch, record)
+            self.add((len(self.records), uuid), epoch, record, compact=False)
 
     def route(self, method, path, query, headers, body):
         if (method, path) == ("POST", "/oauth2/v1/token") and self.client_id:
@@ -487,7 +488,7 @@ class DuoDouble(AuditLogDouble):
             return [text for log in self.logs.values() for _, _, text in log]
 
     def add_log(self, log, key, epoch, record):
-        text = json.dumps(record, separators=(",", ":"))
+        text = json.dumps(record)  # with spaces, as Duo's answers come
         with self.lock:
             self.logs[log].append((key, epoch, text))
             self.logs[log].sort(key=lambda r: r[0])
@@ -623,7 +624,7 @@ def vouch_duo(double, checks, mintime):
     admin_read, since = set(), int(mintime)
     for _ in range(1000):
         rows = admin.get_administrator_log(mintime=since)
-        admin_read.update(json.dumps({k: v for k, v in row.items() if k not in ("eventtype", "host")}, separators=(",", ":")) for row in rows)
+        admin_read.update(json.dumps({k: v for k, v in row.items() if k not in ("eventtype", "host")}) for row in rows)
         if len(rows) < 1000:
             break
         since = rows[-1]["timestamp"]

@@ -282,51 +282,30 @@ struct HTTPPullStream {
     }
 
     /// The page's records as events, each with its exact bytes, and the answer around them (the
-    /// members beside the records, where a next token is), parsed once. With the records one
-    /// member of the answer (the usual case) each record is only mapped: the normalizer decodes
-    /// just the fields it reads.
+    /// members beside the records, where a next token is), parsed once. Each record is only
+    /// mapped: the normalizer decodes just the fields it reads.
     func events(_ response: OutboundResponse, origin: String, receivedAt: Timestamp) throws(CollectorError) -> (events: [IncomingEvent], rest: JSONValue) {
-        if let path = stream.records, path.segments.count == 1 {
-            let key = path.segments[0]
-            var index = 0
-            let page: (items: [Result<IncomingEvent, CollectorError>], hasItems: Bool, fields: [String: JSONValue])
-            do {
-                page = try JSONPage.map(response.body, itemsKey: key) { view, raw in
-                    defer { index += 1 }
-                    return Result { () throws(CollectorError) in
-                        try event(view, raw: Array(raw), index: index, origin: origin, receivedAt: receivedAt) { view.value ?? .null }
-                    }
-                }
-            } catch {
-                throw CollectorError(.invalidResponse, "\(stream.name): the answer is not a JSON object: \(error)")
-            }
-            guard page.hasItems || page.fields[key] == .null else {
-                throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(path)\" matches nothing in the answer (members: \(page.fields.keys.sorted().prefix(10).joined(separator: ", "))); check records:")
-            }
-            var events: [IncomingEvent] = []
-            events.reserveCapacity(page.items.count)
-            for item in page.items { events.append(try item.get()) }
-            return (events, .object(page.fields.map { JSONMember($0.key, $0.value) }))
-        }
-        let value: JSONValue
+        let path = stream.records?.segments ?? []
+        var index = 0
+        let page: (items: [Result<IncomingEvent, CollectorError>], hasItems: Bool, fields: [String: JSONValue])
         do {
-            value = try JSONParser.parse(response.body)
-        } catch {
-            throw CollectorError(.invalidResponse, "\(stream.name): the answer is not JSON: \(error)")
-        }
-        let list = stream.records.map { value.value(at: $0) } ?? value
-        switch list {
-        case .array(let items)?:
-            var events: [IncomingEvent] = []
-            events.reserveCapacity(items.count)
-            for (index, item) in items.enumerated() {
-                events.append(try event(item, raw: item.serialized(), index: index, origin: origin, receivedAt: receivedAt) { item })
+            page = try JSONPage.map(response.body, itemsPath: path) { view, raw in
+                defer { index += 1 }
+                return Result { () throws(CollectorError) in
+                    try event(view, raw: Array(raw), index: index, origin: origin, receivedAt: receivedAt) { view.value ?? .null }
+                }
             }
-            return (events, value)
-        case .null?: return ([], value)
-        case nil: throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "")\" matches nothing in the answer; check records:")
-        default: throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "(the answer)")\" is not a list")
+        } catch {
+            let expected = path.isEmpty ? "a JSON list" : "a JSON object"
+            throw CollectorError(.invalidResponse, "\(stream.name): the answer is not \(expected): \(error)")
         }
+        guard page.hasItems else {
+            throw CollectorError(.invalidResponse, "\(stream.name): records path \"\(stream.records?.description ?? "")\" matches nothing in the answer that is a list (members: \(page.fields.keys.sorted().prefix(10).joined(separator: ", "))); check records:")
+        }
+        var events: [IncomingEvent] = []
+        events.reserveCapacity(page.items.count)
+        for item in page.items { events.append(try item.get()) }
+        return (events, .object(page.fields.map { JSONMember($0.key, $0.value) }))
     }
 
     /// One record as an event: its time (required), its id or content hash, the normalized view.
