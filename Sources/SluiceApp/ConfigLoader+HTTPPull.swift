@@ -64,8 +64,7 @@ extension ConfigReader {
         default: nil
         }
         let example = type == "okta_system_log" ? "https://your-org.okta.com" : "https://api-XXXXXXXX.duosecurity.com"
-        let baseURL = fields["base_url"] == nil ? defaultBaseURL ?? collectorBaseURL(fields, path, example: example, node)
-            : collectorBaseURL(fields, path, example: example, node)
+        let baseURL = if fields["base_url"] == nil, let defaultBaseURL { defaultBaseURL } else { collectorBaseURL(fields, path, example: example, node) }
         func required(_ key: String, _ what: String) -> String? {
             guard let v = fields[key] else {
                 fail("\(path).\(key)", "missing; \(what), referenced with ${env:NAME} or ${file:/path}", node)

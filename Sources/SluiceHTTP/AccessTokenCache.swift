@@ -30,6 +30,15 @@ public actor AccessTokenCache {
         self.refreshMargin = refreshMargin
     }
 
+    /// A cache whose every fetch first takes a request from `budget`, as the API's requests do
+    /// (a token request counts against the provider's limit too).
+    public init(charging budget: RequestBudget, fetch: @escaping @Sendable () async throws -> AccessToken) {
+        self.init {
+            try await budget.acquire()
+            return try await fetch()
+        }
+    }
+
     public func token() async throws -> String {
         if let current, clock.now < current.refreshAt { return current.value }
         if waiters != nil {

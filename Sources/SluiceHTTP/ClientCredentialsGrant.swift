@@ -68,34 +68,47 @@ public struct ClientCredentialsGrant: Sendable {
             headers.append(("Content-Type", "application/x-www-form-urlencoded"))
             body = Array(form.utf8)
         }
-        let target = HTTPTransport.redacted(tokenURL)
+        let check = authentication == .privateKeyJWT ? "client_id and the private key (and the app's public key)" : "client_id and client_secret"
+        return try await TokenEndpoint.exchange(
+            OutboundRequest(method: "POST", url: tokenURL, headers: headers, body: body, timeout: .seconds(30)), using: transport, defaultLifetime: 300
+        ) { status, reason in
+            "refused the client credentials (HTTP \(status)\(reason.map { ": \($0.prefix(200))" } ?? "")); check \(check)"
+        }
+    }
+}
+
+/// A token endpoint's answer to a grant (RFC 6749 §5): the one exchange every grant here makes.
+enum TokenEndpoint {
+    /// Sends `request` (after `guardrail`'s check) and reads the access token. A refusal (400,
+    /// 401, 403) is final and worded by `refused` (given the status and the server's
+    /// `error_description` or `error`, which name no secret); anything else is transient.
+    static func exchange(
+        _ request: OutboundRequest, using transport: HTTPTransport, guardrail: OutboundURLGuard? = nil, defaultLifetime seconds: Int,
+        refused: (_ status: Int, _ reason: String?) -> String
+    ) async throws(TokenError) -> AccessToken {
+        let target = HTTPTransport.redacted(request.url)
         let response: OutboundResponse
         do {
-            response = try await transport.send(OutboundRequest(method: "POST", url: tokenURL, headers: headers, body: body, timeout: .seconds(30)))
+            try guardrail?.check(request.url)
+            response = try await transport.send(request)
         } catch {
             // A URL the SSRF guard refuses stays refused: no retry.
             throw TokenError("the token request failed: \(error.message)", isTransient: error.code != .forbidden && error.code != .invalidURL)
         }
+        let json = try? JSONParser.parse(response.body)
         switch response.status {
         case 200..<300:
             break
         case 400, 401, 403:
-            // OAuth servers explain a refusal (RFC 6749 §5.2); nothing secret is in it.
-            let reason = (try? JSONParser.parse(response.body))?["error_description"]?.stringValue.map { ": \($0.prefix(200))" } ?? ""
-            let check = authentication == .privateKeyJWT ? "client_id and the private key (and the app's public key)" : "client_id and client_secret"
-            throw TokenError(
-                "the token endpoint \(target) refused the client credentials (HTTP \(response.status)\(reason)); check \(check)",
-                isTransient: false
-            )
+            let reason = json?["error_description"]?.stringValue ?? json?["error"]?.stringValue
+            throw TokenError("the token endpoint \(target) \(refused(response.status, reason))", isTransient: false)
         default:
             throw TokenError("the token endpoint \(target) answered HTTP \(response.status)", isTransient: true)
         }
-        guard let json = try? JSONParser.parse(response.body),
-              let value = json["access_token"]?.stringValue, !value.isEmpty
-        else {
+        guard let value = json?["access_token"]?.stringValue, !value.isEmpty else {
             throw TokenError("the token endpoint \(target) answered without an access_token", isTransient: true)
         }
-        let seconds = json["expires_in"]?.textValue.flatMap { Int($0) } ?? 300
-        return AccessToken(value: value, expiresIn: .seconds(max(1, seconds)))
+        let lifetime = json?["expires_in"]?.textValue.flatMap { Int($0) } ?? seconds
+        return AccessToken(value: value, expiresIn: .seconds(max(1, lifetime)))
     }
 }

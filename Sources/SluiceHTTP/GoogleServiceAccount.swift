@@ -69,39 +69,15 @@ public struct GoogleJWTGrant: Sendable {
     }
 
     public func request(using transport: HTTPTransport, guardrail: OutboundURLGuard? = nil, now: Date = Date()) async throws(TokenError) -> AccessToken {
-        let target = HTTPTransport.redacted(key.tokenURI)
         let form = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + (try assertion(now: now))
-        let response: OutboundResponse
-        do {
-            try guardrail?.check(key.tokenURI)
-            response = try await transport.send(
-                OutboundRequest(
-                    method: "POST", url: key.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
-                    body: Array(form.utf8), timeout: .seconds(30)
-                )
-            )
-        } catch {
-            let transient = error.code != .forbidden && error.code != .invalidURL
-            throw TokenError("the token request failed: \(error.message)", isTransient: transient)
+        let request = OutboundRequest(
+            method: "POST", url: key.tokenURI, headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+            body: Array(form.utf8), timeout: .seconds(30)
+        )
+        let account = key.clientEmail
+        return try await TokenEndpoint.exchange(request, using: transport, guardrail: guardrail, defaultLifetime: 3599) { status, reason in
+            // Google explains itself here ("Invalid JWT Signature.", clock skew).
+            "refused the service account \(account) (HTTP \(status): \(reason ?? "no reason given")); check the key file and the machine's clock"
         }
-        let json = try? JSONParser.parse(response.body)
-        switch response.status {
-        case 200..<300:
-            break
-        case 400, 401, 403:
-            // Google explains itself here ("Invalid JWT Signature.", clock skew); nothing secret in it.
-            let reason = json?["error_description"]?.stringValue ?? json?["error"]?.stringValue ?? "no reason given"
-            throw TokenError(
-                "the token endpoint \(target) refused the service account \(key.clientEmail) (HTTP \(response.status): \(reason)); check the key file and the machine's clock",
-                isTransient: false
-            )
-        default:
-            throw TokenError("the token endpoint \(target) answered HTTP \(response.status)", isTransient: true)
-        }
-        guard let value = json?["access_token"]?.stringValue, !value.isEmpty else {
-            throw TokenError("the token endpoint \(target) answered without an access_token", isTransient: true)
-        }
-        let seconds = json?["expires_in"]?.textValue.flatMap { Int($0) } ?? 3599
-        return AccessToken(value: value, expiresIn: .seconds(max(1, seconds)))
     }
 }

@@ -125,6 +125,11 @@ public struct HTTPTransport: Sendable {
         return String(url[..<q]) + "?…"
     }
 
+    /// `name=value&...`, each side percent-encoded.
+    public static func queryString(_ parameters: [(String, String)]) -> String {
+        parameters.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
+    }
+
     /// Percent-encodes a query or form component (RFC 3986 unreserved characters stay as they are).
     public static func percentEncoded(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text

@@ -24,24 +24,12 @@ public struct JWTSigningKey: Sendable {
     public func sign(_ claims: [JSONMember]) throws(TokenError) -> String {
         var header: [JSONMember] = [JSONMember("alg", .string("RS256")), JSONMember("typ", .string("JWT"))]
         if let keyID { header.append(JSONMember("kid", .string(keyID))) }
-        let signingInput = Self.base64URL(Self.bytes(.object(header))) + "." + Self.base64URL(Self.bytes(.object(claims)))
+        let signingInput = SecretGenerator.base64URL(JSONValue.object(header).serialized()) + "." + SecretGenerator.base64URL(JSONValue.object(claims).serialized())
         do {
             let signature = try key.signature(for: SHA256.hash(data: Array(signingInput.utf8)), padding: .insecurePKCS1v1_5)
-            return signingInput + "." + Self.base64URL(Array(signature.rawRepresentation))
+            return signingInput + "." + SecretGenerator.base64URL(Array(signature.rawRepresentation))
         } catch {
             throw TokenError("could not sign the token assertion with the private key", isTransient: false)
         }
-    }
-
-    static func bytes(_ value: JSONValue) -> [UInt8] {
-        var out: [UInt8] = []
-        value.write(into: &out, sortedKeys: false)
-        return out
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        var text = Data(bytes).base64EncodedString()
-        while text.hasSuffix("=") { text.removeLast() }
-        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
     }
 }

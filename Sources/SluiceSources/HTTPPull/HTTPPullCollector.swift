@@ -29,20 +29,10 @@ public final class HTTPPullCollector: Sendable {
         // Every request, a token request's included, passes the SSRF guard first.
         let guarded = transport.guarded(by: OutboundURLGuard(allowPrivateNetworks: configuration.allowPrivateNetworks))
         let budget = RequestBudget(limit: configuration.requestsPerMinute)
-        var tokens: AccessTokenCache?
-        switch configuration.auth {
-        case .clientCredentials(let grant):
-            tokens = AccessTokenCache {
-                try await budget.acquire()
-                return try await grant.request(using: guarded)
-            }
-        case .googleServiceAccount(let grant):
-            tokens = AccessTokenCache {
-                try await budget.acquire()
-                return try await grant.request(using: guarded)
-            }
-        case .none, .token, .basic, .apiKey, .duoSignature:
-            break
+        let tokens: AccessTokenCache? = switch configuration.auth {
+        case .clientCredentials(let grant): AccessTokenCache(charging: budget) { try await grant.request(using: guarded) }
+        case .googleServiceAccount(let grant): AccessTokenCache(charging: budget) { try await grant.request(using: guarded) }
+        case .none, .token, .basic, .apiKey, .duoSignature: nil
         }
         client = OutboundClient(transport: guarded, tokens: tokens, budget: budget, retry: configuration.retry)
     }
@@ -161,7 +151,7 @@ struct HTTPPullStream {
             run.counters.pages += 1
             // A page served again holds records already stored: they count as duplicates.
             // An empty page ends the run, whatever it says comes next (Okta always links a next page).
-            let next = events.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, count: events.count, lastTime: events.compactMap(\.dedupeTime).max())
+            let next = events.isEmpty ? nil : nextPage(after: page, response: response, rest: rest, events: events)
             if let following = next, !seen.insert(following.identity).inserted {
                 throw CollectorError(.invalidResponse, "\(stream.name): pagination loops: the next page (\(following.identity)) was already read in this run; check the stream's pagination")
             }
@@ -249,7 +239,7 @@ struct HTTPPullStream {
         }
         var url = configuration.baseURL + stream.path.render(value, escape: HTTPTransport.percentEncoded)
         if !query.isEmpty {
-            url += (url.contains("?") ? "&" : "?") + query.map { "\(HTTPTransport.percentEncoded($0.0))=\(HTTPTransport.percentEncoded($0.1))" }.joined(separator: "&")
+            url += (url.contains("?") ? "&" : "?") + HTTPTransport.queryString(query)
         }
         return signed(OutboundRequest(method: stream.method, url: url, headers: headers, body: body, timeout: configuration.requestTimeout))
     }
@@ -332,7 +322,8 @@ struct HTTPPullStream {
     }
 
     /// The page after `page`, or nil when it was the last.
-    func nextPage(after page: PageState, response: OutboundResponse, rest: JSONValue, count: Int, lastTime: Timestamp?) -> PageState? {
+    func nextPage(after page: PageState, response: OutboundResponse, rest: JSONValue, events: [IncomingEvent]) -> PageState? {
+        let count = events.count
         switch stream.pagination {
         case .none:
             return nil
@@ -356,7 +347,7 @@ struct HTTPPullStream {
             guard count >= stream.pageSize, count > 0 else { return nil }
             return PageState(offset: (page.offset ?? 0) + count)
         case .recordTime:
-            guard count >= stream.pageSize, let lastTime else { return nil }
+            guard count >= stream.pageSize, let lastTime = events.compactMap(\.dedupeTime).max() else { return nil }
             return PageState(token: stream.timeFormat.text(lastTime))
         }
     }

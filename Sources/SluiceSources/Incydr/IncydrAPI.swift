@@ -25,11 +25,7 @@ struct IncydrAPI: Sendable {
             tokenURL: configuration.baseURL + "/v1/oauth", clientID: configuration.clientID,
             clientSecret: configuration.clientSecret, authentication: .basicWithoutBody
         )
-        let budget = self.budget
-        self.tokens = AccessTokenCache { [transport] in
-            try await budget.acquire()
-            return try await grant.request(using: transport)
-        }
+        self.tokens = AccessTokenCache(charging: budget) { [transport] in try await grant.request(using: transport) }
     }
 
     /// Sends one API request until it succeeds or the retry policy gives up; returns the 2xx
@@ -41,7 +37,7 @@ struct IncydrAPI: Sendable {
     ) async throws(CollectorError) -> OutboundResponse {
         var url = configuration.baseURL + path
         if !query.isEmpty {
-            url += "?" + query.map { "\(HTTPTransport.percentEncoded($0.0))=\(HTTPTransport.percentEncoded($0.1))" }.joined(separator: "&")
+            url += "?" + HTTPTransport.queryString(query)
         }
         var headers = [("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
