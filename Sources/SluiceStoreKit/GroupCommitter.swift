@@ -22,6 +22,8 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
     }
 
     private let waiting = Mutex<[Waiting]>([])
+    /// Requests in the last group committed, and how long its commit took (``gatherCompany(within:)``).
+    private let lastGroup = Mutex<(requests: Int, took: Duration)>((0, .zero))
     private let eventCount: @Sendable (Request) -> Int
     private let logger: Logger
 
@@ -82,16 +84,19 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
         }
     }
 
-    /// The same for a writer that commits asynchronously.
+    /// The same for a writer that commits asynchronously. While busy it waits a little for
+    /// company before each group (``gatherCompany(within:)``, at most `gather`), so that requests
+    /// answered by the last commit and sent again join the next one instead of each costing one.
     package func drain(
         maxEvents: Int,
+        gather: Duration = .zero,
         together: ([Request]) async throws -> Results,
         alone: ([Request]) async throws -> Results,
         retryAlone: (any Error) -> Bool,
         failure: (any Error) -> StoreError,
         committed: () -> Void = {}
     ) async {
-        while let group = nextGroup(maxEvents: maxEvents) {
+        while await gatherCompany(within: gather), let group = nextGroup(maxEvents: maxEvents) {
             let requests = group.waiting.map(\.request)
             do {
                 do {
@@ -103,6 +108,20 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
                 fail(group.waiting, with: failure(error))
             }
         }
+    }
+
+    /// Waits, when the last group had company, until as many requests wait as it held, or a quarter
+    /// of its commit's duration has passed, at most `limit`; like PostgreSQL's `commit_delay`, but
+    /// only when there is company to wait for. Always true (a condition of the drain loop).
+    private func gatherCompany(within limit: Duration) async -> Bool {
+        guard limit > .zero else { return true }
+        let (requests, took) = lastGroup.withLock { $0 }
+        guard requests > 1 else { return true }
+        let deadline = ContinuousClock.now + min(took / 4, limit)
+        while waiting.withLock({ $0.count }) < requests, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .microseconds(100))
+        }
+        return true
     }
 
     /// A group taken off the queue, and when its commit started.
@@ -129,7 +148,9 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
     }
 
     private func finish(_ group: [Waiting], with results: Results, started: ContinuousClock.Instant, committed: () -> Void) {
-        StoreMetrics.commitDuration.recordNanoseconds((ContinuousClock.now - started).nanosecondsApprox)
+        let took = ContinuousClock.now - started
+        lastGroup.withLock { $0 = (group.count, took) }
+        StoreMetrics.commitDuration.recordNanoseconds(took.nanosecondsApprox)
         committed()
         resume(group, with: results)
     }

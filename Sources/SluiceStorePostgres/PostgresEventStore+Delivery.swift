@@ -16,10 +16,14 @@ extension PostgresEventStore: DeliveryLedger {
         return result
     }
 
+    /// Below the watermark only, as ``events(afterSeq:limit:)``.
     public func outboundEvents(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [OutboundEvent] {
         do {
             return try await decoder.outboundEvents(try await database.rows(
-                "SELECT \(unescaped: PostgresEventDecoder.outboundColumns) FROM events WHERE seq > \(seq) ORDER BY seq LIMIT \(limit)"
+                """
+                SELECT \(unescaped: PostgresEventDecoder.outboundColumns) FROM events
+                WHERE seq > \(seq) AND seq < \(unescaped: try origin().watermark) ORDER BY seq LIMIT \(limit)
+                """
             ))
         } catch {
             throw Self.storeError(error, doing: "read events for delivery")
@@ -52,11 +56,28 @@ extension PostgresEventStore: DeliveryLedger {
         }
     }
 
+    /// The last seq a consumer may pass now (below the watermark): a consumer starting there
+    /// still reads what transactions running now commit.
     public func latestSeq() async throws(StoreError) -> Int64 {
         do {
-            return try await database.rows("SELECT COALESCE(max(seq), 0) FROM events").first?.decode(Int64.self) ?? 0
+            return try await database.rows(
+                "SELECT COALESCE(max(seq), 0) FROM events WHERE seq < \(unescaped: try origin().watermark)"
+            ).first?.decode(Int64.self) ?? 0
         } catch {
             throw Self.storeError(error, doing: "read the latest seq")
+        }
+    }
+
+    /// Committed events that consumers cannot read yet (at most `cap`), because a transaction that
+    /// began before theirs committed is still running somewhere on the server (``SeqOrigin``).
+    public func heldBackEvents(cap: Int = 10_000) async throws(StoreError) -> Int {
+        do {
+            let rows = try await database.rows(
+                "SELECT count(*) FROM (SELECT 1 FROM events WHERE seq >= \(unescaped: try origin().watermark) LIMIT \(cap)) AS held"
+            )
+            return Int(try rows.first?.decode(Int64.self) ?? 0)
+        } catch {
+            throw Self.storeError(error, doing: "count events held back from consumers")
         }
     }
 

@@ -7,8 +7,8 @@ extension PostgresEventStore {
     /// in its own transaction under an advisory lock, so instances starting together apply it once.
     static let migrations: [(name: String, sql: [String])] = [
         ("2026-11-22-postgres-initial", [
-            // seq comes from a sequence, taken only under the append lock (see append), so seq
-            // order is commit order. The filter terms of SQLite's event_terms table live in one
+            // seq came from a sequence, taken only under an append lock, until
+            // 2026-12-08-seq-from-transaction-id. The filter terms of SQLite's event_terms table live in one
             // array column with a GIN index. `escaped` marks a row whose text columns had NUL
             // characters, which PostgreSQL text cannot hold (see PostgresText).
             "CREATE SEQUENCE events_seq",
@@ -133,6 +133,15 @@ extension PostgresEventStore {
             "INSERT INTO source_arrivals (source, received_at) SELECT source, MAX(received_at) FROM events GROUP BY source",
             "CREATE TABLE source_hours (source TEXT NOT NULL, hour BIGINT NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (source, hour))",
         ]),
+        ("2026-12-08-seq-from-transaction-id", [
+            // seq now derives from the inserting transaction's id (SeqOrigin), so no lock orders
+            // commits. The origin is this migration's transaction, and the first new seq lies above
+            // every seq the sequence gave. Dropping the sequence makes an instance of an earlier
+            // version fail its appends instead of interleaving seqs the old way.
+            "INSERT INTO store_state (name, value) VALUES ('\(SeqOrigin.transactionState)', pg_current_xact_id()::text::bigint)",
+            "INSERT INTO store_state (name, value) SELECT '\(SeqOrigin.seqState)', last_value + 1 FROM events_seq",
+            "DROP SEQUENCE events_seq",
+        ]),
     ]
 
     /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.
@@ -164,12 +173,4 @@ extension PostgresEventStore {
             }
         }
     }
-}
-
-/// Advisory locks held to the end of a transaction. The first key ("SLUC") keeps Sluice's apart
-/// from any other application's; the second is per schema, so deployments sharing a database
-/// (or tests, each on its own schema) never wait for each other.
-enum AdvisoryLock {
-    /// Taken by every transaction that inserts events, just before it takes its first seq.
-    static let append: PostgresQuery = "SELECT pg_advisory_xact_lock(1397511491, hashtext(current_schema() || '.append'))"
 }

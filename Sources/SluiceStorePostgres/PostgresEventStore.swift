@@ -11,10 +11,10 @@ import Synchronization
 /// The event store for several Sluice instances: one PostgreSQL database they all share.
 ///
 /// Each instance group-commits its concurrent appends in one transaction, like the SQLite store.
-/// Every transaction that inserts events first takes one advisory lock and only then takes
-/// sequence numbers, and holds the lock until it commits: so `seq` order is commit order across
-/// all instances, and a consumer that has read `seq` N never later finds a committed event below
-/// N (docs/storage.md, "Ordering on PostgreSQL").
+/// A row's `seq` derives from its transaction's id (``SeqOrigin``), and consumers read only
+/// below the oldest transaction still running, so a consumer that has read `seq` N never later
+/// finds a committed event below N, and no lock orders the instances' commits (docs/storage.md,
+/// "Ordering on PostgreSQL").
 ///
 /// ``run()`` must be running (it runs the connection pool and the group-commit writer) for any
 /// call to complete; ``withStore(configuration:logger:_:)`` does both for the length of a closure.
@@ -38,6 +38,8 @@ public final class PostgresEventStore: EventStore {
     /// Whether events stored before dedupe keys carried their time may still be present (see
     /// ``StoredDedupeKey``); assumed until ``migrate()`` reads the schema's state.
     private let untimedKeysRemain = Atomic(true)
+    /// Where seqs start (``SeqOrigin``); read by ``migrate()``, before which nothing is appended.
+    private let seqOrigin = Mutex<SeqOrigin?>(nil)
     let book = DictionaryBook()
     let trainer = DictionaryTrainer()
     let contexts = ZstdContextPool()
@@ -126,6 +128,7 @@ public final class PostgresEventStore: EventStore {
         do {
             try await Self.migrate(database, schema: configuration.schema)
             try await refreshUntimedKeysState()
+            try await loadSeqOrigin()
             try await loadDictionaries()
             choresDue.yield()
         } catch {
@@ -209,11 +212,38 @@ public final class PostgresEventStore: EventStore {
         return (fresh, rows.count - fresh.count)
     }
 
+    private func loadSeqOrigin() async throws {
+        let rows = try await database.rows(
+            "SELECT name, value FROM store_state WHERE name IN (\(SeqOrigin.transactionState), \(SeqOrigin.seqState))"
+        )
+        var values: [String: Int64] = [:]
+        for row in rows {
+            let (name, value) = try row.decode((String, Int64).self)
+            values[name] = value
+        }
+        guard let transaction = values[SeqOrigin.transactionState], let seq = values[SeqOrigin.seqState] else {
+            throw StoreError(.corrupt, "the schema's store_state has no seq origin (written by the migration 2026-12-08-seq-from-transaction-id); restore the schema from a backup")
+        }
+        seqOrigin.withLock { $0 = SeqOrigin(transaction: transaction, seq: seq) }
+    }
+
+    /// Where seqs start; fails before ``migrate()`` has read it.
+    func origin() throws(StoreError) -> SeqOrigin {
+        guard let origin = seqOrigin.withLock({ $0 }) else {
+            throw StoreError(.unavailable, "the PostgreSQL store was used before its migrations ran")
+        }
+        return origin
+    }
+
     private func refreshUntimedKeysState() async throws {
         let rows = try await database.rows("SELECT value FROM store_state WHERE name = \(StoredDedupeKey.untimedThroughState)")
         let through = try rows.first?.decode(Int64.self) ?? 0
         untimedKeysRemain.store(through > 0, ordering: .relaxed)
     }
+
+    /// The longest a busy writer waits for company before a commit (``GroupCommitter``): a
+    /// quarter of the last commit's duration, at most this.
+    static let gatherLimit: Duration = .milliseconds(2)
 
     /// Commits whatever is queued, in bounded transactions. When a group fails because of its
     /// data, each request is committed alone so that the rest still land. Not when the server is
@@ -224,6 +254,7 @@ public final class PostgresEventStore: EventStore {
         let logger = self.logger
         await committer.drain(
             maxEvents: configuration.maxEventsPerCommit,
+            gather: Self.gatherLimit,
             together: { batch in try await commitTogether(batch) },
             alone: { batch in
                 var results: [Result<AppendResult, StoreError>] = []
@@ -250,6 +281,7 @@ public final class PostgresEventStore: EventStore {
         let beforeCommit = self.beforeCommit
         let logger = self.logger
         let (outcome, arrived) = try await database.transaction { connection in
+            let origin = try self.origin()
             var outcome: [Result<AppendResult, StoreError>] = []
             var admitted: [Int] = []
             for (i, item) in batch.enumerated() {
@@ -263,7 +295,7 @@ public final class PostgresEventStore: EventStore {
                 }
             }
             let rows = admitted.flatMap { batch[$0].rows }
-            var inserted = try await Self.insert(rows, on: connection, logger: logger)
+            var inserted = try await Self.insert(rows, from: origin, on: connection, logger: logger)
             if !inserted.isEmpty { try await self.notifyCommit(.events, on: connection) }
             var arrived = SourceArrivalBuffer.Delta()
             for row in rows where inserted.contains(row.identity) { arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt)) }
@@ -284,10 +316,13 @@ public final class PostgresEventStore: EventStore {
     static let rowsPerStatement = 1_000
 
     /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction,
-    /// after taking the append lock; returns the identities of the rows stored.
-    static func insert(_ rows: [PostgresEventRow], on connection: PostgresConnection, logger: Logger) async throws -> Set<PostgresEventRow.Identity> {
+    /// each with the seq of its index (``SeqOrigin``), so at most once per transaction: a second
+    /// call would draw the same seqs and fail. Returns the identities of the rows stored.
+    static func insert(_ rows: [PostgresEventRow], from origin: SeqOrigin, on connection: PostgresConnection, logger: Logger) async throws -> Set<PostgresEventRow.Identity> {
         guard !rows.isEmpty else { return [] }
-        try await connection.query(AdvisoryLock.append, logger: logger)
+        guard rows.count <= SeqOrigin.rowsPerTransaction else {
+            throw StoreError(.invalidRequest, "\(rows.count) events in one request; the PostgreSQL store takes at most \(SeqOrigin.rowsPerTransaction) (send fewer per request)")
+        }
         var inserted: Set<PostgresEventRow.Identity> = []
         var start = 0
         while start < rows.count {
@@ -296,9 +331,10 @@ public final class PostgresEventStore: EventStore {
             // One string for the whole statement: no per-row or per-placeholder strings to join.
             var sql = "INSERT INTO events (seq, \(PostgresEventRow.insertColumns)) VALUES "
             sql.reserveCapacity(sql.utf8.count + chunk.count * (24 + PostgresEventRow.columnCount * 7) + 80)
-            for row in chunk {
+            for (offset, row) in chunk.enumerated() {
                 if binds.count > 0 { sql += ", " }
-                sql += "(nextval('events_seq')"
+                sql += "("
+                sql += origin.seqExpression(index: start + offset)
                 let first = binds.count + 1
                 row.bind(into: &binds)
                 for placeholder in first..<(first + PostgresEventRow.columnCount) {
@@ -319,7 +355,7 @@ public final class PostgresEventStore: EventStore {
     /// Stores an audit entry inside the caller's transaction, beside the change it records.
     func insertAudit(_ entry: AdminAuditEntry, on connection: PostgresConnection, logger: Logger) async throws {
         let (prepared, _) = try preparer.prepare([entry.incomingEvent()], receivedAt: entry.occurredAt)
-        _ = try await Self.insert(prepared.map { PostgresEventRow($0, receivedAt: entry.occurredAt) }, on: connection, logger: logger)
+        _ = try await Self.insert(prepared.map { PostgresEventRow($0, receivedAt: entry.occurredAt) }, from: try origin(), on: connection, logger: logger)
     }
 
     // MARK: Reads
@@ -399,11 +435,16 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// Events after `seq` in store order: what a consumer (destination, workflow) reads next.
+    /// Events after `seq` in store order: what a consumer (destination, workflow) reads next. Only
+    /// finished transactions' (``SeqOrigin/watermark``): a consumer must not pass a seq that a
+    /// transaction still running could yet commit below.
     public func events(afterSeq seq: Int64, limit: Int) async throws(StoreError) -> [StoredEvent] {
         do {
             let rows = try await database.rows(
-                "SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e WHERE e.seq > \(seq) ORDER BY e.seq LIMIT \(limit)"
+                """
+                SELECT \(unescaped: PostgresEventRow.selectColumns) FROM events e
+                WHERE e.seq > \(seq) AND e.seq < \(unescaped: try origin().watermark) ORDER BY e.seq LIMIT \(limit)
+                """
             )
             return try await decoder.events(rows)
         } catch {

@@ -52,6 +52,19 @@ public enum PostgresTestDatabase {
 
     /// Runs one statement and returns the first column of its first row as text, if any.
     public static func scalar(_ sql: String, on configuration: PostgresStoreConfiguration) async throws -> String? {
+        try await withConnection(on: configuration) { connection in
+            var first: String?
+            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.postgres.admin")) {
+                if first == nil, let cell = row.first { first = try cell.decode(String?.self) }
+            }
+            return first
+        }
+    }
+
+    /// One connection of its own (outside any store) for the length of `body`, then closed.
+    public static func withConnection<Result: Sendable>(
+        on configuration: PostgresStoreConfiguration, _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         let connection = try await PostgresConnection.connect(
             configuration: PostgresConnection.Configuration(
                 host: configuration.host, port: configuration.port, username: configuration.username,
@@ -60,12 +73,9 @@ public enum PostgresTestDatabase {
             id: 1, logger: Logger(label: "test.postgres.admin")
         )
         do {
-            var first: String?
-            for try await row in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.postgres.admin")) {
-                if first == nil, let cell = row.first { first = try cell.decode(String?.self) }
-            }
+            let result = try await body(connection)
             try await connection.close()
-            return first
+            return result
         } catch {
             try? await connection.close()
             throw error
@@ -97,4 +107,13 @@ public enum StoreBackend: String, Sendable, CaseIterable, CustomTestStringConver
             return try await PostgresTestDatabase.withStore { try await body($0) }
         }
     }
+}
+
+/// Waits until consumers can read every event committed to `store`. On PostgreSQL they read only
+/// below the oldest transaction still running on the server, and other tests' transactions run
+/// beside this one; SQLite has nothing to wait for.
+public func settle(_ store: any SluiceStorage) async throws {
+    guard let postgres = store as? PostgresEventStore else { return }
+    let settled = try await eventually { try await postgres.heldBackEvents() == 0 }
+    if !settled { throw StoreError(.unavailable, "events stayed held back from consumers for a minute") }
 }

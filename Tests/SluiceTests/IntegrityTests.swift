@@ -27,7 +27,9 @@ import Testing
             EventStoreContract.event(occurredAt: base + .seconds(i), key: "e\(i)", raw: "{\"id\":\"e\(i)\",\"n\":\(i)}")
         }
         _ = try await store.append(events, receivedAt: base + .seconds(from))
+        try await settle(store)
         let checkpoint = try #require(try await IntegrityCheckpointer(store: store, key: key).checkpoint(at: base + .seconds(from + count), fence: nil))
+        try await settle(store)
         let seq = try await store.latestSeq()
         return (checkpoint, seq)
     }
@@ -63,6 +65,7 @@ import Testing
             #expect(report.problems.isEmpty)
             #expect(report.checkpoints == 2 && report.verifiedEvents == 20 && report.pending.count == 0)
             _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(50), key: "late")], receivedAt: Self.base + .seconds(50))
+            try await settle(store)
             report = try await Self.verify(store)
             #expect(report.isIntact && report.pending.count == 1)
         }
@@ -180,6 +183,7 @@ import Testing
             try await Self.tamper(store, "DELETE FROM events WHERE seq = \(gap)")
             // Put back a different event under the removed seq: the checkpoint lists it, so its root no longer matches.
             _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(2), key: "forged")], receivedAt: Self.base)
+            try await settle(store)
             let appended = try await store.latestSeq()
             try await Self.tamper(store, "UPDATE events SET seq = \(gap) WHERE seq = \(appended)")
             #expect(try await Self.verify(store).problems == [.changedEvent(seq: gap, id: try await Self.id(store, gap), checkpointSeq: only.seq)])
@@ -201,6 +205,7 @@ import Testing
                 store: store, settings: .init(days: 1, batchSize: 4), logger: Logger(label: "test"), now: { Self.base + .seconds(86_400 + 15) }
             )
             #expect(try await retention.purgeOnce().events == 15)
+            try await settle(store)
             // Checkpoints stay, although they occurred before the cutoff.
             let kept = try await store.events(matching: EventFilter(source: AdminAuditEntry.source, logType: IntegrityCheckpoint.logType), after: nil, limit: 10)
             #expect(Set(kept.events.map(\.seq)) == [first.seq, second.seq, third.seq])
@@ -233,11 +238,13 @@ import Testing
             }
             let first = try await Self.batch(store, 10, from: 0)
             _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(3), key: "e3")], receivedAt: Self.base)
+            try await settle(store)
             #expect(try await Self.verify(store).problems.isEmpty)
             #expect(first.checkpoint.seqs.count == 10)
 
             let events = (10..<20).map { i in EventStoreContract.event(occurredAt: Self.base + .seconds(i), key: "e\(i)") }
             _ = try await store.append(events, receivedAt: Self.base + .seconds(10))
+            try await settle(store)
             let edited = try await store.latestSeq() - 4
             try await Self.tamper(store, "UPDATE events SET occurred_at = occurred_at + 1000000 WHERE seq = \(edited)")
             _ = try #require(try await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(30), fence: nil))
@@ -253,6 +260,7 @@ import Testing
         try await backend.withStore { store in
             try await Self.batch(store, 5, from: 0)
             _ = try await store.append([EventStoreContract.event(occurredAt: Self.base + .seconds(9), key: "x")], receivedAt: Self.base)
+            try await settle(store)
             let results = await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<4 {
                     group.addTask { (try? await IntegrityCheckpointer(store: store, key: Self.key).checkpoint(at: Self.base + .seconds(20), fence: nil)) != nil }

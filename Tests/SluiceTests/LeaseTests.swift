@@ -134,6 +134,7 @@ struct LeaseTests {
                     let tasks = ["one": Task { try await service(one, holder: "one").run() }, "two": Task { try await service(two, holder: "two").run() }]
                     defer { for task in tasks.values { task.cancel() } }
                     @Sendable func covered() async throws -> Bool {
+                        try await settle(one)
                         let report = try await IntegrityVerifier(store: one, keys: [key.publicKey]).verify()
                         return report.isIntact && report.pending.count == 0
                     }

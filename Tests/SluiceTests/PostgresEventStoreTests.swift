@@ -1,4 +1,5 @@
 import Logging
+import PostgresNIO
 import SluiceCore
 import SluiceStoreKit
 @testable import SluiceStorePostgres
@@ -39,9 +40,9 @@ final class CommitGate: Sendable {
 struct PostgresEventStoreTests {
     static let logger = Logger(label: "test.postgres")
 
-    /// Two instances: the first takes its seq and holds its transaction open; the second appends
-    /// meanwhile. A consumer reading in between must not see the second event (it would then
-    /// move past the first one's seq and never see it).
+    /// Two instances: the first inserts and holds its transaction open; the second appends and
+    /// commits meanwhile (nothing makes it wait for the first). A consumer reading in between must
+    /// not see the second event: it would then move past the first one's seq and never see it.
     @Test func seqOrderIsCommitOrderAcrossInstances() async throws {
         try await PostgresTestDatabase.withSchema { configuration in
             let gate = CommitGate()
@@ -49,24 +50,73 @@ struct PostgresEventStoreTests {
                 try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { second in
                     let early = Task { try await first.append([EventStoreContract.event(occurredAt: .init(seconds: 1), key: "early")], receivedAt: .init(seconds: 10)) }
                     await gate.waitUntilHeld()
-                    let late = Task { try await second.append([EventStoreContract.event(occurredAt: .init(seconds: 2), key: "late")], receivedAt: .init(seconds: 11)) }
-                    // Wait until the late writer has either committed or is waiting for the append lock.
-                    let settled = try await eventually {
-                        let waiting = try await PostgresTestDatabase.scalar(
-                            "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", on: configuration
-                        )
-                        let visible = try await second.events(afterSeq: 0, limit: 10)
-                        return waiting != "0" || !visible.isEmpty
-                    }
-                    #expect(settled, "the late writer neither committed nor waited for the append lock")
+                    let late = try await second.append([EventStoreContract.event(occurredAt: .init(seconds: 2), key: "late")], receivedAt: .init(seconds: 11))
+                    #expect(late.accepted == 1, "the second instance commits while the first holds its transaction open")
+                    let committed = try await PostgresTestDatabase.scalar("SELECT count(*)::text FROM \(configuration.schema).events", on: configuration)
+                    #expect(committed == "1")
                     let seenEarly = try await second.events(afterSeq: 0, limit: 10)
-                    #expect(seenEarly.isEmpty, "nothing is visible while the first writer's seq is uncommitted")
+                    #expect(seenEarly.isEmpty, "nothing is visible while a transaction that began earlier is open")
+                    let latest = try await second.latestSeq()
+                    #expect(latest == 0, "a consumer starting now starts below the open transaction")
                     gate.open()
                     _ = try await early.value
-                    _ = try await late.value
-                    let cursor = seenEarly.last?.seq ?? 0
-                    let rest = try await second.events(afterSeq: cursor, limit: 10)
-                    #expect((seenEarly + rest).map { String(decoding: $0.raw, as: UTF8.self) } == ["{\"k\":\"early\"}", "{\"k\":\"late\"}"])
+                    try await settle(second)
+                    let all = try await second.events(afterSeq: 0, limit: 10)
+                    #expect(all.map { String(decoding: $0.raw, as: UTF8.self) } == ["{\"k\":\"early\"}", "{\"k\":\"late\"}"])
+                    let outbound = try await second.outboundEvents(afterSeq: 0, limit: 10)
+                    #expect(outbound.map(\.seq) == all.map(\.seq))
+                }
+            }
+        }
+    }
+
+    /// A long transaction on a table Sluice does not know holds consumers back (they read only
+    /// below the oldest running transaction) while three instances keep appending and
+    /// acknowledging; once it ends, the consumer sees every event exactly once.
+    @Test func longTransactionElsewhereDelaysConsumersAndLosesNothing() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { a in
+                try await PostgresTestDatabase.execute("CREATE TABLE \(configuration.schema).unrelated (note text)", on: configuration)
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { b in
+                    try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { c in
+                        let stores = [a, b, c]
+                        _ = try await a.append([EventStoreContract.event(occurredAt: .init(seconds: 1), key: "before")], receivedAt: .init(seconds: 5))
+                        var cursor: Int64 = 0
+                        var seen: [String] = []
+                        func follow() async throws {
+                            while true {
+                                let page = try await a.events(afterSeq: cursor, limit: 64)
+                                guard let last = page.last else { return }
+                                seen += page.map { String(decoding: $0.raw, as: UTF8.self) }
+                                cursor = last.seq
+                            }
+                        }
+                        try await follow()
+                        #expect(seen == ["{\"k\":\"before\"}"])
+                        try await PostgresTestDatabase.withConnection(on: configuration) { connection in
+                            try await connection.query("BEGIN", logger: Self.logger)
+                            try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO \(configuration.schema).unrelated VALUES ('long')"), logger: Self.logger)
+                            try await withThrowingTaskGroup(of: Void.self) { group in
+                                for writer in 0..<6 {
+                                    group.addTask {
+                                        for request in 0..<10 {
+                                            let events = (0..<3).map { EventStoreContract.event(occurredAt: .init(seconds: 1), key: "w\(writer)-r\(request)-e\($0)") }
+                                            let result = try await stores[writer % 3].append(events, receivedAt: .init(seconds: 5))
+                                            #expect(result.accepted == 3)
+                                        }
+                                    }
+                                }
+                                try await group.waitForAll()
+                            }
+                            try await follow()
+                            #expect(seen.count == 1, "acknowledged, but held back behind the open transaction")
+                            try await connection.query("COMMIT", logger: Self.logger)
+                        }
+                        try await settle(a)
+                        try await follow()
+                        #expect(seen.count == 1 + 6 * 10 * 3)
+                        #expect(Set(seen).count == seen.count)
+                    }
                 }
             }
         }
@@ -84,12 +134,18 @@ struct PostgresEventStoreTests {
                         async let consumed: [String] = {
                             var seen: [String] = []
                             var cursor: Int64 = 0
+                            var settled = false
                             while true {
                                 let finished = writersDone.load(ordering: .acquiring)
                                 let page = try await a.events(afterSeq: cursor, limit: 64)
                                 seen += page.map { String(decoding: $0.raw, as: UTF8.self) }
                                 cursor = page.last?.seq ?? cursor
-                                if page.isEmpty && finished { return seen }
+                                if page.isEmpty && finished {
+                                    // Other tests' transactions may still hold the last commits back.
+                                    if settled { return seen }
+                                    try await settle(a)
+                                    settled = true
+                                }
                             }
                         }()
                         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -144,7 +200,8 @@ struct PostgresEventStoreTests {
                 let through = try await PostgresTestDatabase.scalar(
                     "UPDATE \(schema).store_state SET value = (SELECT max(seq) FROM \(schema).events) RETURNING value::text", on: configuration
                 )
-                #expect(through == "1")
+                let stored = try await store.events(afterSeq: 0, limit: 10)
+                #expect(through == stored.first.map { String($0.seq) })
                 try await store.migrate()
                 var timed = old
                 timed.dedupeTime = old.normalized.occurredAt
