@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Push ingest: three Sluice instances on one PostgreSQL vs one Sluice on SQLite, same run.
 
-    python3 bench/run_postgres_ingest.py --binary .build/release/sluice
+    python3 bench/run_postgres_ingest.py --binary .build/release/sluice [--baseline OLD_BINARY]
+    python3 bench/run_postgres_ingest.py --binary .build/release/sluice --delay-ms 1
+
+With --delay-ms, PostgreSQL is reached through bench/delay_proxy.py (that much delay each way, as
+between machines) and the comparison is one instance with --connections against three with
+--connections each, single events. With --baseline, an earlier build is measured first in the
+same run, on its own schemas.
 
 The same client in both cases: three wrk processes at once (bench/unique_events.lua, every event
 distinct), each with a third of the connections, against the one SQLite instance or one wrk per
@@ -108,50 +114,102 @@ def measure(name, sluice_pids, ports, conns, batch, duration, pg_url=None):
     return row
 
 
+def start_nodes(binary, work, label, count, url, schema):
+    config = os.path.join(work, f"{label}-postgres.yaml")
+    with open(config, "w") as f:
+        f.write('storage:\n  postgres: { url: "${env:PG_URL}", schema: %s }\n'
+                'feeds:\n  default: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}" }\n' % schema)
+    os.environ["PG_URL"] = url + "?sslmode=disable"
+    return [SluiceProcess(binary, os.path.join(work, f"{label}-pg{i}"), ADMIN, SECRET, os.path.join(work, f"{label}-pg{i}.log"), config=config).start(timeout=60)
+            for i in range(count)]
+
+
+def stop(processes):
+    for p in processes:
+        try:
+            p.signal(signal.SIGTERM)
+        except Exception:
+            p.proc.kill()
+
+
+def compare_with_sqlite(binary, label, work, url, args, rows):
+    """One SQLite instance, then three on PostgreSQL, both with `connections` in all."""
+    sqlite = SluiceProcess(binary, os.path.join(work, f"{label}-sqlite"), ADMIN, SECRET, os.path.join(work, f"{label}-sqlite.log")).start(timeout=60)
+    try:
+        for batch in (1, 100):
+            rows.append(dict(measure("1 x SQLite", [sqlite.proc.pid], [sqlite.port] * 3, args.connections, batch, args.duration), binary=label))
+    finally:
+        stop([sqlite])
+    nodes = start_nodes(binary, work, label, 3, url, f"bench_{label}")
+    try:
+        for batch in (1, 100):
+            rows.append(dict(measure("3 x PostgreSQL", [n.proc.pid for n in nodes], [n.port for n in nodes], args.connections, batch, args.duration, pg_url=url), binary=label))
+    finally:
+        stop(nodes)
+
+
+def scale_behind_delay(binary, label, work, url, direct_url, proxy_pid, args, rows):
+    """Single events through the delayed link: one instance with `connections`, then three with
+    `connections` each (the load grows with the cluster), each on a fresh schema."""
+    for count in (1, 3):
+        nodes = start_nodes(binary, work, f"{label}-{count}", count, url, f"bench_{label}_{count}")
+        try:
+            before = cpu_seconds([proxy_pid])
+            row = measure(f"{count} x PostgreSQL, {args.delay_ms} ms each way", [n.proc.pid for n in nodes], [n.port for n in nodes],
+                          args.connections * count, 1, args.duration, pg_url=direct_url)
+            row["cpu_seconds"]["delay_proxy"] = round(cpu_seconds([proxy_pid]) - before, 1)
+            rows.append(dict(row, binary=label))
+        finally:
+            stop(nodes)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
+    parser.add_argument("--baseline", help="a second binary (an earlier build) measured in the same run, first")
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=24)
+    parser.add_argument("--delay-ms", type=float, default=0,
+                        help="instead of the SQLite comparison: 1 vs 3 instances behind a proxy adding this one-way delay to PostgreSQL")
     args = parser.parse_args()
+    binaries = ([("baseline", args.baseline)] if args.baseline else []) + [("binary", args.binary)]
     rows = []
     work = tempfile.mkdtemp(prefix="sluice-pg-bench.")
     pg_dir = os.path.join(tempfile.gettempdir(), f"sluice-pg-bench-cluster.{os.getpid()}")
     url = subprocess.run([os.path.join(ROOT, "scripts", "postgres-cluster"), "start", pg_dir], capture_output=True, text=True, check=True).stdout.strip()
-    processes = []
+    proxy = None
     try:
-        # One instance on SQLite (the default store, synchronous=FULL).
-        sqlite = SluiceProcess(args.binary, os.path.join(work, "sqlite"), ADMIN, SECRET, os.path.join(work, "sqlite.log")).start(timeout=60)
-        processes.append(sqlite)
-        for batch in (1, 100):
-            rows.append(measure("1 x SQLite", [sqlite.proc.pid], [sqlite.port] * 3, args.connections, batch, args.duration))
-        sqlite.signal(signal.SIGTERM)
-        processes.remove(sqlite)
-
-        # Three instances on one PostgreSQL.
-        config = os.path.join(work, "postgres.yaml")
-        with open(config, "w") as f:
-            f.write('storage:\n  postgres: { url: "${env:PG_URL}", schema: bench }\n'
-                    'feeds:\n  default: { secret: "${env:SLUICE_DEFAULT_FEED_SECRET}" }\n')
-        os.environ["PG_URL"] = url + "?sslmode=disable"
-        nodes = [SluiceProcess(args.binary, os.path.join(work, f"pg{i}"), ADMIN, SECRET, os.path.join(work, f"pg{i}.log"), config=config).start(timeout=60)
-                 for i in range(3)]
-        processes += nodes
-        for batch in (1, 100):
-            rows.append(measure("3 x PostgreSQL", [n.proc.pid for n in nodes], [n.port for n in nodes], args.connections, batch, args.duration, pg_url=url))
-        stored = psql(url, "SELECT count(*) FROM bench.events")
-        print(f"events stored in PostgreSQL: {stored}")
+        if args.delay_ms > 0:
+            host_port = url.split("@", 1)[1].split("/", 1)[0]
+            proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "delay_proxy.py"), "--target", host_port, "--delay-ms", str(args.delay_ms)],
+                                     stdout=subprocess.PIPE, text=True)
+            proxy_port = proxy.stdout.readline().strip()
+            delayed = url.replace(host_port, f"127.0.0.1:{proxy_port}")
+            for label, binary in binaries:
+                scale_behind_delay(binary, label, work, delayed, url, proxy.pid, args, rows)
+        else:
+            for label, binary in binaries:
+                compare_with_sqlite(binary, label, work, url, args, rows)
     finally:
-        for p in processes:
-            try:
-                p.signal(signal.SIGTERM)
-            except Exception:
-                p.proc.kill()
+        if proxy:
+            proxy.kill()
         subprocess.run([os.path.join(ROOT, "scripts", "postgres-cluster"), "stop", pg_dir])
         shutil.rmtree(work, ignore_errors=True)
+    print()
+    for label, _ in binaries:
+        mine = [r for r in rows if r["binary"] == label]
+        if args.delay_ms > 0:
+            one, three = mine[0]["events_per_s"], mine[1]["events_per_s"]
+            print(f"{label}: 3 instances / 1 instance behind {args.delay_ms} ms = {three / one:.2f}x ({one} -> {three} events/s)")
+        else:
+            for batch in (1, 100):
+                lite = next(r for r in mine if r["setup"] == "1 x SQLite" and r["batch"] == batch)["events_per_s"]
+                pg = next(r for r in mine if r["setup"] == "3 x PostgreSQL" and r["batch"] == batch)["events_per_s"]
+                print(f"{label}: batch {batch}: 3 x PostgreSQL / 1 x SQLite = {pg / lite:.2f}x ({pg} vs {lite} events/s)")
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "postgres-ingest.json"), "w") as f:
-        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, f, indent=2)
+    name = "postgres-ingest-delay.json" if args.delay_ms > 0 else "postgres-ingest.json"
+    with open(os.path.join(HERE, "results", name), "w") as f:
+        json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "delay_ms": args.delay_ms, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

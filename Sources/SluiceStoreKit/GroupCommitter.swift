@@ -22,8 +22,9 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
     }
 
     private let waiting = Mutex<[Waiting]>([])
-    /// Requests in the last group committed, and how long its commit took (``gatherCompany(within:)``).
-    private let lastGroup = Mutex<(requests: Int, took: Duration)>((0, .zero))
+    /// Requests in play at the end of the last commit (its group and those that waited meanwhile),
+    /// and how long that commit took (``gatherCompany(within:)``).
+    private let lastGroup = Mutex<(inPlay: Int, took: Duration)>((0, .zero))
     private let eventCount: @Sendable (Request) -> Int
     private let logger: Logger
 
@@ -110,15 +111,18 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
         }
     }
 
-    /// Waits, when the last group had company, until as many requests wait as it held, or a quarter
-    /// of its commit's duration has passed, at most `limit`; like PostgreSQL's `commit_delay`, but
-    /// only when there is company to wait for. Always true (a condition of the drain loop).
+    /// Waits, when the last commit had company, until as many requests wait as were in play when it
+    /// ended (its group, answered and likely to send again, and those that waited meanwhile), or
+    /// a quarter of its duration has passed, at most `limit`; like PostgreSQL's `commit_delay`, but
+    /// only when there is company to wait for. Without it, clients that each wait for their commit
+    /// split into cohorts that take turns, each commit carrying only half of them. Always true (a
+    /// condition of the drain loop).
     private func gatherCompany(within limit: Duration) async -> Bool {
         guard limit > .zero else { return true }
-        let (requests, took) = lastGroup.withLock { $0 }
-        guard requests > 1 else { return true }
+        let (inPlay, took) = lastGroup.withLock { $0 }
+        guard inPlay > 1 else { return true }
         let deadline = ContinuousClock.now + min(took / 4, limit)
-        while waiting.withLock({ $0.count }) < requests, ContinuousClock.now < deadline {
+        while waiting.withLock({ $0.count }) < inPlay, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .microseconds(100))
         }
         return true
@@ -149,7 +153,8 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
 
     private func finish(_ group: [Waiting], with results: Results, started: ContinuousClock.Instant, committed: () -> Void) {
         let took = ContinuousClock.now - started
-        lastGroup.withLock { $0 = (group.count, took) }
+        let waitedMeanwhile = waiting.withLock { $0.count }
+        lastGroup.withLock { $0 = (group.count + waitedMeanwhile, took) }
         StoreMetrics.commitDuration.recordNanoseconds(took.nanosecondsApprox)
         committed()
         resume(group, with: results)

@@ -9,6 +9,10 @@ package enum StoreMetrics {
     /// Events committed but not yet in the filter index, as of the last indexing pass: high after
     /// an upgrade that rebuilds the index, or when the writer cannot keep up.
     package static var unindexedEvents: Gauge { Gauge(label: "sluice_store_unindexed_events") }
+
+    /// Events committed that consumers cannot read yet because an older transaction on the
+    /// PostgreSQL server is still running (PostgreSQL only; docs/storage.md, "Ordering on PostgreSQL").
+    package static var heldBackEvents: Gauge { Gauge(label: "sluice_store_held_back_events") }
 }
 
 extension Duration {

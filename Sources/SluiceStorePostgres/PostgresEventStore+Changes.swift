@@ -31,8 +31,13 @@ extension PostgresEventStore {
     /// Sends the notification of a commit from inside its transaction; `kind` and this
     /// instance's tag are its payload, so the instance can ignore its own.
     func notifyCommit(_ kind: ChangeKind, on connection: PostgresConnection) async throws {
-        let payload = "\(kind.rawValue)\(instanceTag)"
-        try await connection.query("SELECT pg_notify(\(changeChannel), \(payload))", logger: logger)
+        let (channel, payload) = notification(kind)
+        try await connection.query("SELECT pg_notify(\(channel), \(payload))", logger: logger)
+    }
+
+    /// The channel and payload that tell other instances of a commit of `kind` by this one.
+    func notification(_ kind: ChangeKind) -> (channel: String, payload: String) {
+        (changeChannel, "\(kind.rawValue)\(instanceTag)")
     }
 
     /// Listens until cancelled, reconnecting after a second when the connection drops. On every

@@ -144,8 +144,10 @@ extension PostgresEventStore {
         ]),
     ]
 
-    /// Applies the migrations this database has not seen, each once, whatever other instances do meanwhile.
-    static func migrate(_ database: PostgresDatabase, schema: String) async throws {
+    /// Applies the migrations this database has not seen, each once, whatever other instances do
+    /// meanwhile; only those up to and including `last` when it is given (tests build a schema as
+    /// an earlier release left it).
+    static func migrate(_ database: PostgresDatabase, schema: String, through last: String? = nil) async throws {
         let logger = database.logger
         // The lock is keyed by the configured name: current_schema() is null until the schema exists.
         let lock: PostgresQuery = "SELECT pg_advisory_xact_lock(1397511491, hashtext(\(schema) || '.migrations'))"
@@ -158,7 +160,8 @@ extension PostgresEventStore {
                 logger: logger
             )
         }
-        for migration in migrations {
+        let count = last.flatMap { name in migrations.firstIndex { $0.name == name }.map { $0 + 1 } } ?? migrations.count
+        for migration in migrations.prefix(count) {
             try await database.transaction(timeout: .seconds(86_400)) { connection in
                 try await connection.query(lock, logger: logger)
                 let done = try await connection.query(

@@ -152,6 +152,7 @@ public final class PostgresEventStore: EventStore {
                 }
             }
             group.addTask { await self.flushArrivalsPeriodically() }
+            group.addTask { await self.watchHeldBack() }
             for await _ in wakeups {
                 await drain()
             }
@@ -295,8 +296,7 @@ public final class PostgresEventStore: EventStore {
                 }
             }
             let rows = admitted.flatMap { batch[$0].rows }
-            var inserted = try await Self.insert(rows, from: origin, on: connection, logger: logger)
-            if !inserted.isEmpty { try await self.notifyCommit(.events, on: connection) }
+            var inserted = try await Self.insert(rows, from: origin, notifying: self.notification(.events), on: connection, logger: logger)
             var arrived = SourceArrivalBuffer.Delta()
             for row in rows where inserted.contains(row.identity) { arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt)) }
             for i in admitted {
@@ -316,27 +316,42 @@ public final class PostgresEventStore: EventStore {
     static let rowsPerStatement = 1_000
 
     /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction,
-    /// each with the seq of its index (``SeqOrigin``), so at most once per transaction: a second
-    /// call would draw the same seqs and fail. Returns the identities of the rows stored.
-    static func insert(_ rows: [PostgresEventRow], from origin: SeqOrigin, on connection: PostgresConnection, logger: Logger) async throws -> Set<PostgresEventRow.Identity> {
+    /// each with the seq of its position in `rows` (``SeqOrigin``), so at most once per
+    /// transaction: a second call would draw the same seqs and fail. Returns the identities of the
+    /// rows stored. With `notification`, the last statement also notifies other instances when
+    /// any row was stored (one round trip less per commit than a statement of its own).
+    ///
+    /// Rows go in in (source, dedupe key) order, whatever their seqs: two transactions inserting
+    /// the same keys then wait for each other's keys in the same order and never deadlock (there
+    /// is no lock that serializes them).
+    static func insert(
+        _ rows: [PostgresEventRow], from origin: SeqOrigin, notifying notification: (channel: String, payload: String)? = nil,
+        on connection: PostgresConnection, logger: Logger
+    ) async throws -> Set<PostgresEventRow.Identity> {
         guard !rows.isEmpty else { return [] }
         guard rows.count <= SeqOrigin.rowsPerTransaction else {
             throw StoreError(.invalidRequest, "\(rows.count) events in one request; the PostgreSQL store takes at most \(SeqOrigin.rowsPerTransaction) (send fewer per request)")
         }
+        let order = rows.indices.sorted { a, b in
+            let (x, y) = (rows[a], rows[b])
+            if x.source != y.source { return x.source.utf8.lexicographicallyPrecedes(y.source.utf8) }
+            return x.dedupeKey.readableBytesView.lexicographicallyPrecedes(y.dedupeKey.readableBytesView)
+        }
         var inserted: Set<PostgresEventRow.Identity> = []
         var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(start + rowsPerStatement, rows.count)]
-            var binds = PostgresBindings(capacity: chunk.count * PostgresEventRow.columnCount)
+        while start < order.count {
+            let chunk = order[start..<min(start + rowsPerStatement, order.count)]
+            let last = chunk.endIndex == order.count
+            var binds = PostgresBindings(capacity: chunk.count * PostgresEventRow.columnCount + 2)
             // One string for the whole statement: no per-row or per-placeholder strings to join.
             var sql = "INSERT INTO events (seq, \(PostgresEventRow.insertColumns)) VALUES "
-            sql.reserveCapacity(sql.utf8.count + chunk.count * (24 + PostgresEventRow.columnCount * 7) + 80)
-            for (offset, row) in chunk.enumerated() {
+            sql.reserveCapacity(sql.utf8.count + chunk.count * (90 + PostgresEventRow.columnCount * 7) + 300)
+            for index in chunk {
                 if binds.count > 0 { sql += ", " }
                 sql += "("
-                sql += origin.seqExpression(index: start + offset)
+                sql += origin.seqExpression(index: index)
                 let first = binds.count + 1
-                row.bind(into: &binds)
+                rows[index].bind(into: &binds)
                 for placeholder in first..<(first + PostgresEventRow.columnCount) {
                     sql += ", $"
                     sql += String(placeholder)
@@ -344,7 +359,21 @@ public final class PostgresEventStore: EventStore {
                 sql += ")"
             }
             sql += " ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING source, dedupe_key"
-            for try await (source, key) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode((String, ByteBuffer).self) {
+            if last, let notification {
+                // The notification's row (two NULLs) comes only when something was stored, in
+                // this statement or an earlier one.
+                binds.append(notification.channel)
+                binds.append(notification.payload)
+                let storedBefore = inserted.isEmpty ? "false" : "true"
+                sql = """
+                    WITH stored AS (\(sql))
+                    SELECT source, dedupe_key FROM stored
+                    UNION ALL SELECT NULL, NULL FROM (SELECT pg_notify($\(binds.count - 1), $\(binds.count))) AS notified
+                    WHERE \(storedBefore) OR EXISTS (SELECT 1 FROM stored)
+                    """
+            }
+            for try await (source, key) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode((String?, ByteBuffer?).self) {
+                guard let source, let key else { continue }
                 inserted.insert(PostgresEventRow.Identity(source: source, key: key))
             }
             start += chunk.count

@@ -110,6 +110,8 @@ struct PostgresEventStoreTests {
                             }
                             try await follow()
                             #expect(seen.count == 1, "acknowledged, but held back behind the open transaction")
+                            let held = try await b.heldBackEvents()
+                            #expect(held == 6 * 10 * 3)
                             try await connection.query("COMMIT", logger: Self.logger)
                         }
                         try await settle(a)
@@ -169,6 +171,30 @@ struct PostgresEventStoreTests {
         }
     }
 
+    /// Two instances append the same keys at once, in opposite orders. Nothing serializes their
+    /// transactions, so each waits for the other's uncommitted keys; inserted in one order they
+    /// never wait in a cycle (PostgreSQL would abort one as a deadlock and its pushes get 503).
+    /// Every key is stored once, and each request learns which of its events were duplicates.
+    @Test func instancesAppendingTheSameKeysInOppositeOrdersNeverDeadlock() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { a in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { b in
+                    for round in 0..<8 {
+                        let events = (0..<200).map { EventStoreContract.event(occurredAt: .init(seconds: 1), key: "r\(round)-k\($0)") }
+                        async let forward = a.append(events, receivedAt: .init(seconds: 5))
+                        async let backward = b.append(events.reversed(), receivedAt: .init(seconds: 5))
+                        let (one, other) = try await (forward, backward)
+                        #expect(one.accepted + other.accepted == 200)
+                        #expect(one.duplicates + other.duplicates == 200)
+                    }
+                    try await settle(a)
+                    let stored = try await a.events(afterSeq: 0, limit: 2_000)
+                    #expect(stored.count == 8 * 200)
+                }
+            }
+        }
+    }
+
     /// Instances starting together on an empty schema apply each migration exactly once.
     @Test func migrationsRunOnceWhenInstancesStartTogether() async throws {
         try await PostgresTestDatabase.withSchema { configuration in
@@ -213,6 +239,57 @@ struct PostgresEventStoreTests {
                 )
                 #expect(after == "0")
                 #expect(try await store.append([timed], receivedAt: .init(seconds: 400)) == AppendResult(accepted: 1, duplicates: 0))
+            }
+        }
+    }
+
+    /// A schema as release 929f3ce left it (its four migrations, rows drawn from `events_seq`, a
+    /// consumer part way, a dead letter) upgrades in place: consumers carry on from their cursors
+    /// through the old rows into new ones, the dead letter still reads its event, and an instance
+    /// of the old release could no longer append (its sequence is gone), so mixing fails loudly.
+    @Test func aSchemaOf929f3ceUpgradesInPlace() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            let store = PostgresEventStore(configuration: configuration, logger: Self.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await store.runConnections() }
+                defer { group.cancelAll() }
+                try await PostgresEventStore.migrate(store.database, schema: configuration.schema, through: "2026-12-04-timed-dedupe-keys")
+                // As 929f3ce inserted: seq from the sequence, the event in columns.
+                let oldInsert = { (n: Int) in
+                    """
+                    INSERT INTO \(configuration.schema).events (seq, id, source, dedupe_key, log_type, occurred_at, received_at, action, targets, raw, terms)
+                    VALUES (nextval('\(configuration.schema).events_seq'), '0000000000000000000000000\(n)', 'feed-a', '\\x0\(n)', 'INCIDENT_IO',
+                        \(1_765_000_000_000_000 + n), \(1_765_000_000_000_001 + n), 'api_key.created', '[]', '{"n":\(n)}', '{}')
+                    """
+                }
+                for n in 1...5 { try await PostgresTestDatabase.execute(oldInsert(n), on: configuration) }
+                try await PostgresTestDatabase.execute(
+                    "INSERT INTO \(configuration.schema).consumer_cursors (consumer, seq, updated_at) VALUES ('destination/s3', 2, 0)", on: configuration
+                )
+                try await PostgresTestDatabase.execute(
+                    "INSERT INTO \(configuration.schema).dead_letters (destination, seq, reason, created_at, attempts) VALUES ('s3', 1, 'refused', 0, 1)",
+                    on: configuration
+                )
+                try await store.migrate()
+                _ = try await store.append([EventStoreContract.event(occurredAt: .init(seconds: 9), key: "new")], receivedAt: .init(seconds: 9))
+                try await settle(store)
+                var cursor = try await store.consumerCursor("destination/s3")
+                #expect(cursor == 2)
+                var seen: [String] = []
+                while true {
+                    let page = try await store.outboundEvents(afterSeq: cursor, limit: 2)
+                    guard let last = page.last else { break }
+                    seen += page.map { String(decoding: $0.raw, as: UTF8.self) }
+                    cursor = last.seq
+                }
+                #expect(seen == ["{\"n\":3}", "{\"n\":4}", "{\"n\":5}", "{\"k\":\"new\"}"])
+                #expect(cursor > 5)
+                let lettered = try await store.outboundEvents(seqs: [1])
+                #expect(lettered.map { String(decoding: $0.raw, as: UTF8.self) } == ["{\"n\":1}"])
+                await #expect(throws: (any Error).self, "an instance of 929f3ce cannot append beside this one") {
+                    try await PostgresTestDatabase.execute(oldInsert(6), on: configuration)
+                }
+                await store.close()
             }
         }
     }
