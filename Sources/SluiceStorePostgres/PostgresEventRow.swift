@@ -25,10 +25,6 @@ struct PostgresEventRow: Sendable {
     var payload: ByteBuffer
     var rawLength: Int32
 
-    static let columnCount = 12
-    static let insertColumns = """
-        source, dedupe_key, log_type, occurred_at, received_at, action, origin, escaped, terms, dict, payload, raw_length
-        """
     /// Both forms' columns, in the order ``PostgresEventDecoder`` reads them.
     static let selectColumns = """
         e.seq, e.id, e.source, e.log_type, e.occurred_at, e.received_at, e.action, e.actor_type, e.actor_id, \
@@ -54,19 +50,68 @@ struct PostgresEventRow: Sendable {
         rawLength = Int32(clamping: event.rawBytes)
     }
 
-    func bind(into binds: inout PostgresBindings) {
-        binds.append(source)
-        binds.append(dedupeKey)
-        binds.append(logType)
-        binds.append(occurredAt)
-        binds.append(receivedAt)
-        binds.append(action)
-        binds.append(origin)
-        binds.append(escaped)
-        binds.append(terms)
-        binds.append(dict)
-        binds.append(payload)
-        binds.append(rawLength)
+    /// Rows as one array per column, for an INSERT that `unnest`s them (``PostgresEventStore``'s
+    /// insert): PostgreSQL arrays hold no NULLs here, so a missing origin is a flag and a
+    /// missing `dict` is -1 (0 means compressed without a dictionary), and the terms of all rows
+    /// are one array beside another naming each term's row (1-based position in this order).
+    struct Columns {
+        var index: [Int64] = []
+        var source: [String] = []
+        var dedupeKey: [ByteBuffer] = []
+        var logType: [String] = []
+        var occurredAt: [Int64] = []
+        var receivedAt: [Int64] = []
+        var action: [String] = []
+        var origin: [String] = []
+        var hasOrigin: [Bool] = []
+        var escaped: [Bool] = []
+        var termRow: [Int32] = []
+        var terms: [String] = []
+        var dict: [Int64] = []
+        var payload: [ByteBuffer] = []
+        var rawLength: [Int32] = []
+
+        /// `rows` in the order `order` gives, each keeping its index in `rows`.
+        init(_ rows: [PostgresEventRow], in order: [Int]) {
+            for i in order {
+                let row = rows[i]
+                index.append(Int64(i))
+                source.append(row.source)
+                dedupeKey.append(row.dedupeKey)
+                logType.append(row.logType)
+                occurredAt.append(row.occurredAt)
+                receivedAt.append(row.receivedAt)
+                action.append(row.action)
+                origin.append(row.origin ?? "")
+                hasOrigin.append(row.origin != nil)
+                escaped.append(row.escaped)
+                let position = Int32(index.count)
+                termRow.append(contentsOf: repeatElement(position, count: row.terms.count))
+                terms.append(contentsOf: row.terms)
+                dict.append(row.dict ?? -1)
+                payload.append(row.payload)
+                rawLength.append(row.rawLength)
+            }
+        }
+
+        /// $1 … $15, in the order the insert reads them ($11 and $12 are the terms).
+        func bind(into binds: inout PostgresBindings) {
+            binds.append(index)
+            binds.append(source)
+            binds.append(dedupeKey)
+            binds.append(logType)
+            binds.append(occurredAt)
+            binds.append(receivedAt)
+            binds.append(action)
+            binds.append(origin)
+            binds.append(hasOrigin)
+            binds.append(escaped)
+            binds.append(termRow)
+            binds.append(terms)
+            binds.append(dict)
+            binds.append(payload)
+            binds.append(rawLength)
+        }
     }
 
     /// The (source, key) that identifies the row among stored events, as RETURNING gives it back.

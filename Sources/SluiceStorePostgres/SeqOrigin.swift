@@ -22,8 +22,8 @@ struct SeqOrigin: Sendable, Equatable {
     /// The seq of a transaction whose id is `transaction`; every new seq lies above it.
     var seq: Int64
 
-    /// SQL for the seq of the row at `index` of the inserting transaction.
-    func seqExpression(index: Int) -> String {
+    /// SQL for the seq of the row whose index in the inserting transaction is the SQL `index`.
+    func seqExpression(index: String) -> String {
         "\(seq) + ((pg_current_xact_id()::text::bigint - \(transaction)) << \(Self.indexBits)) + \(index)"
     }
 
