@@ -312,18 +312,15 @@ public final class PostgresEventStore: EventStore {
         return outcome
     }
 
-    /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction,
-    /// each with the seq of its position in `rows` (``SeqOrigin``), so at most once per
-    /// transaction: a second call would draw the same seqs and fail. Returns the identities of the
-    /// rows stored. With `notification`, the statement also notifies other instances when any row
-    /// was stored (one round trip less per commit than a statement of its own).
+    /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction
+    /// with one ``EventInsert``, each with the seq of its position in `rows` (``SeqOrigin``), so at
+    /// most once per transaction: a second call would draw the same seqs and fail. Returns the
+    /// identities of the rows stored. With `notification`, the statement also notifies other
+    /// instances when any row was stored (one round trip less per commit than a statement of its own).
     ///
-    /// One statement of fixed text whatever the number of rows: the columns go as arrays that
-    /// `unnest` turns back into rows. (A VALUES list of one tuple per row had PostgreSQL spend
-    /// most of its time parsing and planning a statement it never saw before.) Rows go in in
-    /// (source, dedupe key) order, whatever their seqs: two transactions inserting the same keys
-    /// then wait for each other's keys in the same order and never deadlock (no lock serializes
-    /// them).
+    /// Rows go in in (source, dedupe key) order, whatever their seqs: two transactions inserting
+    /// the same keys then wait for each other's keys in the same order and never deadlock (no lock
+    /// serializes them).
     static func insert(
         _ rows: [PostgresEventRow], from origin: SeqOrigin, notifying notification: (channel: String, payload: String)? = nil,
         on connection: PostgresConnection, logger: Logger
@@ -337,35 +334,10 @@ public final class PostgresEventStore: EventStore {
             if x.source != y.source { return x.source.utf8.lexicographicallyPrecedes(y.source.utf8) }
             return x.dedupeKey.readableBytesView.lexicographicallyPrecedes(y.dedupeKey.readableBytesView)
         }
-        var binds = PostgresBindings(capacity: 18)
-        PostgresEventRow.Columns(rows, in: order).bind(into: &binds)
-        // Each row's terms come back together by the row's position; rows go in in that order.
-        var sql = """
-            WITH row_terms AS (
-                SELECT t.pos, array_agg(t.term ORDER BY t.n) AS terms FROM unnest($11::int[], $12::text[]) WITH ORDINALITY AS t(pos, term, n) GROUP BY t.pos
-            ), stored AS (
-                INSERT INTO events (seq, source, dedupe_key, log_type, occurred_at, received_at, action, origin, escaped, terms, dict, payload, raw_length)
-                SELECT \(origin.seqExpression(index: "u.i")), u.source, u.dedupe_key, u.log_type, u.occurred_at, u.received_at, u.action,
-                    CASE WHEN u.has_origin THEN u.origin END, u.escaped, COALESCE(row_terms.terms, '{}'), NULLIF(u.dict, -1), u.payload, u.raw_length
-                FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::bool[], $10::bool[],
-                    $13::bigint[], $14::bytea[], $15::int[]) WITH ORDINALITY
-                    AS u(i, source, dedupe_key, log_type, occurred_at, received_at, action, origin, has_origin, escaped, dict, payload, raw_length, pos)
-                LEFT JOIN row_terms ON row_terms.pos = u.pos
-                ORDER BY u.pos
-                ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING source, dedupe_key
-            )
-            SELECT source, dedupe_key FROM stored
-            """
-        if let notification {
-            // The notification's row (two NULLs) comes only when something was stored.
-            binds.append(notification.channel)
-            binds.append(notification.payload)
-            sql += " UNION ALL SELECT NULL, NULL FROM (SELECT pg_notify($16, $17)) AS notified WHERE EXISTS (SELECT 1 FROM stored)"
-        }
+        let statement = EventInsert(columns: PostgresEventRow.Columns(rows, in: order), notification: notification, origin: origin)
         var inserted: Set<PostgresEventRow.Identity> = []
-        for try await (source, key) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).decode((String?, ByteBuffer?).self) {
-            guard let source, let key else { continue }
-            inserted.insert(PostgresEventRow.Identity(source: source, key: key))
+        for try await identity in try await connection.execute(statement, logger: logger) {
+            if let identity { inserted.insert(identity) }
         }
         return inserted
     }

@@ -22,9 +22,10 @@ struct SeqOrigin: Sendable, Equatable {
     /// The seq of a transaction whose id is `transaction`; every new seq lies above it.
     var seq: Int64
 
-    /// SQL for the seq of the row whose index in the inserting transaction is the SQL `index`.
-    func seqExpression(index: String) -> String {
-        "\(seq) + ((pg_current_xact_id()::text::bigint - \(transaction)) << \(Self.indexBits)) + \(index)"
+    /// SQL for the seq of the row whose index in the inserting transaction is `index`, from an
+    /// origin given as SQL (`seq`, `transaction`).
+    static func seqExpression(seq: String, transaction: String, index: String) -> String {
+        "\(seq) + ((pg_current_xact_id()::text::bigint - \(transaction)) << \(indexBits)) + \(index)"
     }
 
     /// SQL for the lowest seq a transaction that is still running could write: readers that follow

@@ -41,6 +41,7 @@ import Testing
         for chunk in stride(from: 0, to: events.count, by: 1_000) {
             _ = try await store.append(Array(events[chunk..<min(chunk + 1_000, events.count)]), receivedAt: SluiceRuntimeClock.now())
         }
+        try await settle(store)
         return ids
     }
 

@@ -157,6 +157,7 @@ import Testing
     }
 
     static func allEvents(_ store: any EventStore) async throws -> [StoredEvent] {
+        if let storage = store as? any SluiceStorage { try await settle(storage) }
         var all: [StoredEvent] = []
         var after: Int64 = 0
         while true {

@@ -39,6 +39,7 @@ import Testing
                 appended += events.map { ($0, receivedAt) }
             }
             // In store order, as consumers read them, and as delivery reads them.
+            try await settle(store)
             var seq: Int64 = 0
             var index = 0
             while true {
