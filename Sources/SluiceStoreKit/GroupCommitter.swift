@@ -22,6 +22,9 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
     }
 
     private let waiting = Mutex<[Waiting]>([])
+    /// The writer while it waits for company: resumed by the submission that brings the queue to
+    /// `target`, or by its deadline, whichever comes first (``gatherCompany(within:)``).
+    private let gatherer = Mutex<(target: Int, continuation: CheckedContinuation<Void, Never>)?>(nil)
     /// Requests in play at the end of the last commit (its group and those that waited meanwhile),
     /// and how long that commit took (``gatherCompany(within:)``).
     private let lastGroup = Mutex<(inPlay: Int, took: Duration)>((0, .zero))
@@ -37,7 +40,11 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
     /// once the request is queued).
     package func submit(_ request: Request, wake: @Sendable () -> Void) async throws -> AppendResult {
         try await withCheckedThrowingContinuation { continuation in
-            waiting.withLock { $0.append(Waiting(request: request, continuation: continuation)) }
+            let queued = waiting.withLock { queue in
+                queue.append(Waiting(request: request, continuation: continuation))
+                return queue.count
+            }
+            stopGathering { queued >= $0 }
             wake()
         }
     }
@@ -121,11 +128,32 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
         guard limit > .zero else { return true }
         let (inPlay, took) = lastGroup.withLock { $0 }
         guard inPlay > 1 else { return true }
-        let deadline = ContinuousClock.now + min(took / 4, limit)
-        while waiting.withLock({ $0.count }) < inPlay, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .microseconds(100))
+        let wait = min(took / 4, limit)
+        var deadline: Task<Void, Never>?
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            gatherer.withLock { $0 = (inPlay, continuation) }
+            // Started only once the gatherer is set, so that it cannot fire too early to resume it.
+            deadline = Task {
+                try? await Task.sleep(for: wait)
+                if !Task.isCancelled { self.stopGathering { _ in true } }
+            }
+            // Submissions made before the gatherer was set count too.
+            let queued = waiting.withLock { $0.count }
+            stopGathering { queued >= $0 }
         }
+        // A deadline cancelled after it woke only cuts a later wait short.
+        deadline?.cancel()
         return true
+    }
+
+    /// Resumes the gathering writer if `reached` says its target is met.
+    private func stopGathering(when reached: (Int) -> Bool) {
+        let continuation = gatherer.withLock { gatherer -> CheckedContinuation<Void, Never>? in
+            guard let (target, continuation) = gatherer, reached(target) else { return nil }
+            gatherer = nil
+            return continuation
+        }
+        continuation?.resume()
     }
 
     /// A group taken off the queue, and when its commit started.
