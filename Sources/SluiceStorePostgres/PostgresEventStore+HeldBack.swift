@@ -1,6 +1,7 @@
 import CoreMetrics
 import Logging
 import PostgresNIO
+import SluiceCore
 import SluiceStoreKit
 
 extension PostgresEventStore {
@@ -50,5 +51,34 @@ extension PostgresEventStore {
             "holder_pid": "\(pid)", "holder_database": "\(database)", "holder_user": "\(user)",
             "holder_application": "\(application)", "holder_state": "\(state)", "holder_open_seconds": "\(seconds)",
         ]
+    }
+}
+
+extension PostgresEventStore {
+    /// The first look, after a commit, at whether consumers can read everything committed; the
+    /// looks after it double up to a second while something is still held back.
+    static let readableCheck: Duration = .milliseconds(20)
+
+    /// Wakes consumers again once the events of recent commits are readable. A consumer woken
+    /// by a commit that an older transaction still held back finds nothing and sleeps; when that
+    /// older transaction writes no events (a lease renewal, another application's work) no
+    /// commit would wake it again until the next one, or ``StoreChanges/fallback``.
+    func wakeConsumersWhenReadable() async {
+        var seen = changes.mark
+        while !Task.isCancelled {
+            let now = await changes.wait(after: seen, timeout: .seconds(3600))
+            defer { seen = now }
+            guard now.events != seen.events else { continue }
+            var interval = Self.readableCheck
+            while true {
+                do { try await Task.sleep(for: interval) } catch { return }
+                guard let held = try? await heldBackEvents(cap: 1) else { break }
+                if held == 0 {
+                    changes.heldEventsReadable()
+                    break
+                }
+                interval = min(interval * 2, .seconds(1))
+            }
+        }
     }
 }

@@ -153,6 +153,7 @@ public final class PostgresEventStore: EventStore {
             }
             group.addTask { await self.flushArrivalsPeriodically() }
             group.addTask { await self.watchHeldBack() }
+            group.addTask { await self.wakeConsumersWhenReadable() }
             for await _ in wakeups {
                 await drain()
             }

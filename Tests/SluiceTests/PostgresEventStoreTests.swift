@@ -112,7 +112,11 @@ struct PostgresEventStoreTests {
                             #expect(seen.count == 1, "acknowledged, but held back behind the open transaction")
                             let held = try await b.heldBackEvents()
                             #expect(held == 6 * 10 * 3)
+                            let before = a.changes.mark
                             try await connection.query("COMMIT", logger: Self.logger)
+                            // No commit of events follows, yet consumers are woken once they can read.
+                            let woken = try await eventually { a.changes.mark.readable > before.readable }
+                            #expect(woken, "consumers are woken when the events held back become readable")
                         }
                         try await settle(a)
                         try await follow()

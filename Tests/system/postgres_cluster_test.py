@@ -6,7 +6,8 @@ Clients push to all three; a collector reads a loopback Incydr double (protocols
 HTTP Basic, `POST /v2/file-events` paged by pgToken, sorted by event.inserted, new events arriving
 all the time); an HTTPS destination delivers everything to a loopback sink that answers slowly and
 sometimes 500. The instance holding the destination's lease is killed with SIGKILL and restarted,
-twice; then PostgreSQL itself is stopped as by a crash (`pg_ctl -m immediate`) while the pushes go
+twice; then an instance is killed while its commit waits inside its transaction (a session holds
+a lock every insert needs); then PostgreSQL itself is stopped as by a crash (`pg_ctl -m immediate`) while the pushes go
 on: every instance's /readyz must fail and pushes get 503; then it starts again.
 
 Checked at the end: every push an instance acknowledged is stored exactly once; every Incydr
@@ -258,6 +259,39 @@ class _kept:
         return False
 
 
+def socket_ports(pid):
+    """Local TCP ports of the sockets process `pid` holds (from /proc, no tools needed)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def instance_waiting_in_commit(instances, url):
+    """The instance whose PostgreSQL session waits for a lock inside a transaction, if any."""
+    out = subprocess.run(["psql", url, "-Atc",
+                          "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                          "WHERE NOT l.granted AND a.application_name = 'sluice' AND a.xact_start IS NOT NULL"],
+                         capture_output=True, text=True, timeout=30).stdout.split()
+    waiting = {int(p) for p in out if p.strip().lstrip("-").isdigit()}
+    for instance in instances:
+        if waiting & socket_ports(instance.proc.pid):
+            return instance
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
@@ -334,6 +368,29 @@ routes:
                         break
                     time.sleep(0.2)
                 checks(f"kill {round_ + 1}: another holding took the destination over", taken is not None and taken != holder, taken)
+            # An instance dies in the middle of its commit: a session holds a lock that makes every
+            # instance's insert wait inside its transaction, one instance is killed while its
+            # transaction waits, then the lock is released. No commit orders the others (nothing
+            # of the dead transaction may show, nor hold the others up once it is gone).
+            locker = subprocess.Popen(["psql", url, "-v", "ON_ERROR_STOP=1", "-c",
+                                       f"BEGIN; LOCK TABLE {schema}.events IN SHARE MODE; SELECT pg_sleep(4); COMMIT;"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            victim, deadline = None, time.time() + 3.5
+            while victim is None and time.time() < deadline:
+                victim = instance_waiting_in_commit(instances, url)
+                time.sleep(0.05)
+            checks("an instance's commit waits inside its transaction", victim is not None)
+            victim = victim or instances[2]
+            victim.proc.send_signal(signal.SIGKILL)
+            victim.proc.wait(timeout=30)
+            kills += 1
+            before_release = len(acked)
+            locker.wait(timeout=60)
+            victim.start()
+            deadline = time.time() + 20
+            while time.time() < deadline and len(acked) <= before_release:
+                time.sleep(0.2)
+            checks("after an instance died mid-commit, the others' commits are acknowledged", len(acked) > before_release)
             # PostgreSQL stops as if it crashed, with pushes going on: no instance may acknowledge
             # a push, every /readyz must fail, and a push must get 503; then it starts again.
             time.sleep(2)

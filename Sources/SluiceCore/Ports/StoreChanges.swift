@@ -4,8 +4,9 @@ import Synchronization
 /// consumers (delivery loops, workflows) sleep until there is something to read instead of
 /// polling the store.
 ///
-/// Two counters move: `events` when events commit, `control` when an operator's change to a
-/// consumer commits (a hold, a re-drive, a replay). A consumer reads ``mark`` *before* it reads
+/// Three counters move: `events` when events commit, `control` when an operator's change to a
+/// consumer commits (a hold, a re-drive, a replay), `readable` when events committed earlier
+/// became readable (PostgreSQL, where consumers read only below the oldest running transaction). A consumer reads ``mark`` *before* it reads
 /// the store, and after finding nothing waits with ``wait(after:timeout:)`` for the mark to move:
 /// a commit between its read and its wait then wakes it at once, never late.
 ///
@@ -18,10 +19,12 @@ public final class StoreChanges: Sendable {
     public struct Mark: Sendable, Hashable {
         public var events: UInt64
         public var control: UInt64
+        public var readable: UInt64
 
-        public init(events: UInt64, control: UInt64) {
+        public init(events: UInt64, control: UInt64, readable: UInt64 = 0) {
             self.events = events
             self.control = control
+            self.readable = readable
         }
     }
 
@@ -45,6 +48,12 @@ public final class StoreChanges: Sendable {
     /// Events committed; wakes every waiter.
     public func eventsCommitted() {
         resume { $0.events &+= 1 }
+    }
+
+    /// Events committed earlier, which consumers could not read yet, are readable now; wakes
+    /// every waiter.
+    public func heldEventsReadable() {
+        resume { $0.readable &+= 1 }
     }
 
     /// An operator's change to a consumer committed; wakes every waiter.
