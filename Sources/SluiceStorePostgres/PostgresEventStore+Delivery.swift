@@ -73,7 +73,9 @@ extension PostgresEventStore: DeliveryLedger {
     public func heldBackEvents(cap: Int = 10_000) async throws(StoreError) -> Int {
         do {
             let rows = try await database.rows(
-                "SELECT count(*) FROM (SELECT 1 FROM events WHERE seq >= \(unescaped: try origin().watermark) LIMIT \(cap)) AS held"
+                // ORDER BY: without it the planner, guessing that a third of the table lies above the
+                // watermark, scanned the whole table (55 ms a call at 200,000 events).
+                "SELECT count(*) FROM (SELECT 1 FROM events WHERE seq >= \(unescaped: try origin().watermark) ORDER BY seq LIMIT \(cap)) AS held"
             )
             return Int(try rows.first?.decode(Int64.self) ?? 0)
         } catch {
