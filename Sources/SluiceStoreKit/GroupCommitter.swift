@@ -120,7 +120,7 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
 
     /// Waits, when the last commit had company, until as many requests wait as were in play when it
     /// ended (its group, answered and likely to send again, and those that waited meanwhile), or
-    /// a quarter of its duration has passed, at most `limit`; like PostgreSQL's `commit_delay`, but
+    /// half its duration has passed, at most `limit`; like PostgreSQL's `commit_delay`, but
     /// only when there is company to wait for. Without it, clients that each wait for their commit
     /// split into cohorts that take turns, each commit carrying only half of them. Always true (a
     /// condition of the drain loop).
@@ -128,7 +128,7 @@ package final class GroupCommitter<Request: Sendable>: Sendable {
         guard limit > .zero else { return true }
         let (inPlay, took) = lastGroup.withLock { $0 }
         guard inPlay > 1 else { return true }
-        let wait = min(took / 4, limit)
+        let wait = min(took / 2, limit)
         var deadline: Task<Void, Never>?
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             gatherer.withLock { $0 = (inPlay, continuation) }

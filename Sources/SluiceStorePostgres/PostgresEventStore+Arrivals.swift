@@ -6,8 +6,9 @@ import Synchronization
 
 /// When each source's events were last stored here, and how many per hour of arrival, gathered
 /// after each commit and written once a second by ``PostgresEventStore/flushArrivals()``: inside
-/// the commit, even one more statement would hold the append lock that every instance's commits
-/// wait for (measured: single-event pushes on three instances fell to about 0.8×). What a crash
+/// the commit, one more statement is one more round trip that every push of the group waits for
+/// (measured while a lock still ordered commits: single-event pushes on three instances fell to
+/// about 0.8×). What a crash
 /// can lose is the last second's counts; an arrival reaches other instances within a second.
 final class SourceArrivalBuffer: Sendable {
     typealias Delta = ArrivalTally<String>

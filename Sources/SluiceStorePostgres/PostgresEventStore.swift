@@ -243,9 +243,9 @@ public final class PostgresEventStore: EventStore {
         untimedKeysRemain.store(through > 0, ordering: .relaxed)
     }
 
-    /// The longest a busy writer waits for company before a commit (``GroupCommitter``): a
-    /// quarter of the last commit's duration, at most this.
-    static let gatherLimit: Duration = .milliseconds(2)
+    /// The longest a busy writer waits for company before a commit (``GroupCommitter``): half
+    /// the last commit's duration, at most this.
+    static let gatherLimit: Duration = .milliseconds(4)
 
     /// Commits whatever is queued, in bounded transactions. When a group fails because of its
     /// data, each request is committed alone so that the rest still land. Not when the server is
@@ -308,7 +308,7 @@ public final class PostgresEventStore: EventStore {
             await beforeCommit?()
             return (outcome, arrived)
         }
-        // Kept for the next flush, outside the append lock (``SourceArrivalBuffer``).
+        // Kept for the next flush, outside the commit (``SourceArrivalBuffer``).
         arrivals.add(arrived)
         return outcome
     }
