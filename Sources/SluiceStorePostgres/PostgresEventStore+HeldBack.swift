@@ -36,8 +36,9 @@ extension PostgresEventStore {
     }
 
     /// Who runs the oldest transaction that has written anything, server-wide: what holds
-    /// consumers back. Empty when it is a prepared transaction or has just ended.
-    private func oldestRunningTransaction() async throws -> Logger.Metadata {
+    /// consumers back. When no session runs one, a prepared transaction holds them (or the
+    /// holder has just ended).
+    func oldestRunningTransaction() async throws -> Logger.Metadata {
         let rows = try await database.rows(
             """
             SELECT pid, COALESCE(datname, ''), COALESCE(usename, ''), COALESCE(application_name, ''), COALESCE(state, ''),

@@ -112,6 +112,9 @@ struct PostgresEventStoreTests {
                             #expect(seen.count == 1, "acknowledged, but held back behind the open transaction")
                             let held = try await b.heldBackEvents()
                             #expect(held == 6 * 10 * 3)
+                            // What the warning after a minute names: some open transaction's backend.
+                            let holder = try await b.oldestRunningTransaction()
+                            #expect(holder["holder_pid"] != nil && holder["holder_open_seconds"] != nil)
                             let before = a.changes.mark
                             try await connection.query("COMMIT", logger: Self.logger)
                             // No commit of events follows, yet consumers are woken once they can read.
