@@ -4,7 +4,7 @@
     python3 bench/postgres_probe.py --binary .build/release/sluice --instances 3 [--delay-ms 1]
         [--connections N] [--batch 1] [--statements] [--perf sluice|postgres] [--drop-index NAME]
 
-Starts a throwaway PostgreSQL cluster (and bench/delay_proxy.py with --delay-ms), `--instances`
+Starts a throwaway PostgreSQL cluster (and the delay proxy with --delay-ms), `--instances`
 Sluice processes on one schema, and one wrk per instance for 10 s (bench/run_postgres_ingest.py's
 load). Prints the load's row (events/s, p99, CPU seconds), each instance's group commits from its
 /metrics (how many, mean duration, events per commit), how many sequential scans each table
@@ -63,8 +63,7 @@ def main():
         target = url
         if args.delay_ms:
             host_port = url.split("@", 1)[1].split("/", 1)[0]
-            proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "delay_proxy.py"), "--target", host_port, "--delay-ms", str(args.delay_ms)],
-                                     stdout=subprocess.PIPE, text=True)
+            proxy = subprocess.Popen(ingest.delay_proxy_command(work, host_port, args.delay_ms), stdout=subprocess.PIPE, text=True)
             target = url.replace(host_port, "127.0.0.1:" + proxy.stdout.readline().strip())
         nodes = ingest.start_nodes(args.binary, work, "probe", args.instances, target, SCHEMA)
         for index in args.drop_index:

@@ -4,8 +4,8 @@
     python3 bench/run_postgres_ingest.py --binary .build/release/sluice [--baseline OLD_BINARY]
     python3 bench/run_postgres_ingest.py --binary .build/release/sluice --delay-ms 1
 
-With --delay-ms, PostgreSQL is reached through bench/delay_proxy.py (that much delay each way, as
-between machines) and the comparison is one instance with --connections against three with
+With --delay-ms, PostgreSQL is reached through bench/delay_proxy.c (or .py without a C compiler;
+that much delay each way, as between machines) and the comparison is one instance with --connections against three with
 --connections each, single events. With --baseline, an earlier build is measured first in the
 same run, on its own schemas.
 
@@ -148,6 +148,16 @@ def compare_with_sqlite(binary, label, work, url, args, rows):
         stop(nodes)
 
 
+def delay_proxy_command(work, host_port, delay_ms):
+    """bench/delay_proxy.c compiled into `work` (its own CPU and scheduling delay stay small under
+    load), or bench/delay_proxy.py when there is no C compiler."""
+    binary = os.path.join(work, "delay_proxy")
+    compiled = shutil.which("cc") and subprocess.run(["cc", "-O2", "-o", binary, os.path.join(HERE, "delay_proxy.c")]).returncode == 0
+    if compiled:
+        return [binary, host_port.rsplit(":", 1)[1], str(int(delay_ms * 1000))]
+    return [sys.executable, os.path.join(HERE, "delay_proxy.py"), "--target", host_port, "--delay-ms", str(delay_ms)]
+
+
 def scale_behind_delay(binary, label, work, url, direct_url, proxy_pid, args, rows):
     """Single events through the delayed link: one instance with `connections`, then three with
     `connections` each (the load grows with the cluster), each on a fresh schema."""
@@ -181,8 +191,7 @@ def main():
     try:
         if args.delay_ms > 0:
             host_port = url.split("@", 1)[1].split("/", 1)[0]
-            proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "delay_proxy.py"), "--target", host_port, "--delay-ms", str(args.delay_ms)],
-                                     stdout=subprocess.PIPE, text=True)
+            proxy = subprocess.Popen(delay_proxy_command(work, host_port, args.delay_ms), stdout=subprocess.PIPE, text=True)
             proxy_port = proxy.stdout.readline().strip()
             delayed = url.replace(host_port, f"127.0.0.1:{proxy_port}")
             for label, binary in binaries:
