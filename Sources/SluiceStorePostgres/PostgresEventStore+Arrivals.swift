@@ -82,9 +82,11 @@ extension PostgresEventStore {
         }
     }
 
-    /// The last flush of a closing store: after the periodic one, if it is writing, has finished
-    /// (the pool still runs, so it completes or hands its delta back), whatever is left.
-    func flushLastArrivals() async {
+    /// Everything gathered so far, written: after the periodic flush, if it is writing, has
+    /// finished (it completes or hands its delta back), whatever is left. For a reader, which
+    /// must see every arrival committed before it asked (a periodic flush that took the delta a
+    /// moment before would otherwise still be writing it), and for a closing store.
+    func flushAllArrivals() async {
         while arrivals.isWriting {
             do { try await Task.sleep(for: .milliseconds(5)) } catch { break }
         }

@@ -106,7 +106,7 @@ extension PostgresEventStore {
     }
 
     public func sourceArrivals() async throws(StoreError) -> [String: Timestamp] {
-        await flushArrivals()
+        await flushAllArrivals()
         do {
             var out: [String: Timestamp] = [:]
             // Source names are configured names (letters, digits, - _ .): never escaped.
@@ -122,7 +122,7 @@ extension PostgresEventStore {
 
     public func sourceVolume(since: Timestamp) async throws(StoreError) -> [String: [Int64: Int]] {
         // This instance's own commits count at once; others' within a second.
-        await flushArrivals()
+        await flushAllArrivals()
         do {
             var out: [String: [Int64: Int]] = [:]
             for row in try await database.rows("SELECT source, hour, events FROM source_hours WHERE hour >= \(since.hour)") {

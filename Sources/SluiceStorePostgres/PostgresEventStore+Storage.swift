@@ -13,6 +13,6 @@ extension PostgresEventStore: SluiceStorage {
     /// stopped nothing is queued; the connection pool and the writer stop with ``runConnections()``,
     /// after this.
     public func close() async {
-        await flushLastArrivals()
+        await flushAllArrivals()
     }
 }

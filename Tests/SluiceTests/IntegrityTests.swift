@@ -50,8 +50,11 @@ import Testing
         try #require(try await store.events(afterSeq: seq - 1, limit: 1).first { $0.seq == seq }).id.rawValue
     }
 
+    /// Verifies what consumers can read, once everything committed is (PostgreSQL holds events
+    /// back while older transactions, other tests' among them, run).
     static func verify(_ store: any SluiceStorage, keys: [IntegrityPublicKey] = [key.publicKey]) async throws -> IntegrityReport {
-        try await IntegrityVerifier(store: store, keys: keys).verify()
+        try await settle(store)
+        return try await IntegrityVerifier(store: store, keys: keys).verify()
     }
 
     @Test(arguments: StoreBackend.available)

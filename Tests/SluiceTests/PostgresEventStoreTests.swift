@@ -91,6 +91,8 @@ struct PostgresEventStoreTests {
                                 cursor = last.seq
                             }
                         }
+                        // Other tests' transactions on the same server may hold it back a moment.
+                        try await settle(a)
                         try await follow()
                         #expect(seen == ["{\"k\":\"before\"}"])
                         try await PostgresTestDatabase.withConnection(on: configuration) { connection in
@@ -233,6 +235,7 @@ struct PostgresEventStoreTests {
                 let through = try await PostgresTestDatabase.scalar(
                     "UPDATE \(schema).store_state SET value = (SELECT max(seq) FROM \(schema).events) RETURNING value::text", on: configuration
                 )
+                try await settle(store)
                 let stored = try await store.events(afterSeq: 0, limit: 10)
                 #expect(through == stored.first.map { String($0.seq) })
                 try await store.migrate()
