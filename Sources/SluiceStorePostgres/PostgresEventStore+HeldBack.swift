@@ -68,8 +68,9 @@ extension PostgresEventStore {
         var seen = changes.mark
         while !Task.isCancelled {
             let now = await changes.wait(after: seen, timeout: .seconds(3600))
-            defer { seen = now }
-            guard now.events != seen.events else { continue }
+            let committed = now.events != seen.events
+            seen = now
+            guard committed else { continue }
             var interval = Self.readableCheck
             while true {
                 do { try await Task.sleep(for: interval) } catch { return }

@@ -6,9 +6,10 @@ import Synchronization
 ///
 /// Three counters move: `events` when events commit, `control` when an operator's change to a
 /// consumer commits (a hold, a re-drive, a replay), `readable` when events committed earlier
-/// became readable (PostgreSQL, where consumers read only below the oldest running transaction). A consumer reads ``mark`` *before* it reads
-/// the store, and after finding nothing waits with ``wait(after:timeout:)`` for the mark to move:
-/// a commit between its read and its wait then wakes it at once, never late.
+/// became readable (PostgreSQL, where consumers read only below the oldest running transaction).
+/// A consumer reads ``mark`` *before* it reads the store, and after finding nothing waits with
+/// ``wait(after:timeout:)`` for the mark to move: a commit between its read and its wait then
+/// wakes it at once, never late.
 ///
 /// A store sees its own process's commits. Changes made elsewhere (another process on the same
 /// SQLite file, another instance on PostgreSQL) are published when the store notices them, or
