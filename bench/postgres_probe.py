@@ -45,6 +45,7 @@ def main():
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--delay-ms", type=float, default=0)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of the same load before the measured one")
     parser.add_argument("--statements", action="store_true")
     parser.add_argument("--perf", choices=["sluice", "postgres"])
     parser.add_argument("--drop-index", action="append", default=[])
@@ -70,6 +71,7 @@ def main():
             ingest.psql(url, f"DROP INDEX {SCHEMA}.{index}")
         if args.statements:
             ingest.psql(url, "SELECT pg_stat_statements_reset()")
+        ingest.warm_up([n.port for n in nodes], connections, args.batch, args.warmup)
         before = [metrics(n) for n in nodes]
         perf = None
         if args.perf:

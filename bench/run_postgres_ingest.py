@@ -60,13 +60,14 @@ def psql(url, sql):
     return subprocess.run(["psql", url, "-Atc", sql], capture_output=True, text=True, timeout=60).stdout.strip()
 
 
-def wrk_all(ports, conns, batch, duration):
-    """One wrk per entry of `ports` (a port may repeat), started together; summed results."""
+def wrk_all(ports, conns, batch, duration, tag="w"):
+    """One wrk per entry of `ports` (a port may repeat), started together; summed results. `tag`
+    starts every event id, so that loads with different tags never repeat each other's events."""
     procs = []
     for index, port in enumerate(ports):
         cmd = ["wrk", "-t", "1", "-c", str(conns // len(ports)), "-d", f"{duration}s", "--timeout", "10s",
                "-s", os.path.join(HERE, "unique_events.lua"), f"http://127.0.0.1:{port}/v1/feeds/default/events",
-               "--", str(batch), f"X-Webhook-Access-Key: {SECRET}", f"prefix=w{index}-{batch}-"]
+               "--", str(batch), f"X-Webhook-Access-Key: {SECRET}", f"prefix={tag}{index}-{batch}-"]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []
     for p in procs:
@@ -76,7 +77,21 @@ def wrk_all(ports, conns, batch, duration):
     return procs, results
 
 
-def measure(name, sluice_pids, ports, conns, batch, duration, pg_url=None):
+def warm_up(ports, conns, batch, seconds):
+    """The same load for `seconds`, not measured: each instance opens its connections to
+    PostgreSQL, prepares its statements and trains its zstd dictionaries (once per stream) here,
+    so that the measured load sees each instance as it runs after its first seconds."""
+    if seconds > 0:
+        wrk_all(ports, conns, batch, seconds, tag="warm")
+
+
+def measure(name, sluice_pids, ports, conns, batch, duration, pg_url=None, warmup=0):
+    warm_up(ports, conns, batch, warmup)
+    if pg_url:
+        # Every load starts right after a checkpoint: one that the WAL of earlier loads triggers
+        # in the middle of a later one (writing dirty pages, then full-page images) would slow
+        # whichever load it falls in.
+        psql(pg_url, "CHECKPOINT")
     pg = postgres_pids() if pg_url else []
     commits_before = int(psql(pg_url, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")) if pg_url else 0
     cpu_before = (cpu_seconds(sluice_pids), cpu_seconds(pg))
@@ -137,13 +152,13 @@ def compare_with_sqlite(binary, label, work, url, args, rows):
     sqlite = SluiceProcess(binary, os.path.join(work, f"{label}-sqlite"), ADMIN, SECRET, os.path.join(work, f"{label}-sqlite.log")).start(timeout=60)
     try:
         for batch in (1, 100):
-            rows.append(dict(measure("1 x SQLite", [sqlite.proc.pid], [sqlite.port] * 3, args.connections, batch, args.duration), binary=label))
+            rows.append(dict(measure("1 x SQLite", [sqlite.proc.pid], [sqlite.port] * 3, args.connections, batch, args.duration, warmup=args.warmup), binary=label))
     finally:
         stop([sqlite])
     nodes = start_nodes(binary, work, label, 3, url, f"bench_{label}")
     try:
         for batch in (1, 100):
-            rows.append(dict(measure("3 x PostgreSQL", [n.proc.pid for n in nodes], [n.port for n in nodes], args.connections, batch, args.duration, pg_url=url), binary=label))
+            rows.append(dict(measure("3 x PostgreSQL", [n.proc.pid for n in nodes], [n.port for n in nodes], args.connections, batch, args.duration, pg_url=url, warmup=args.warmup), binary=label))
     finally:
         stop(nodes)
 
@@ -166,7 +181,7 @@ def scale_behind_delay(binary, label, work, url, direct_url, proxy_pid, args, ro
         try:
             before = cpu_seconds([proxy_pid])
             row = measure(f"{count} x PostgreSQL, {args.delay_ms} ms each way", [n.proc.pid for n in nodes], [n.port for n in nodes],
-                          args.connections * count, 1, args.duration, pg_url=direct_url)
+                          args.connections * count, 1, args.duration, pg_url=direct_url, warmup=args.warmup)
             row["cpu_seconds"]["delay_proxy"] = round(cpu_seconds([proxy_pid]) - before, 1)
             rows.append(dict(row, binary=label))
         finally:
@@ -178,6 +193,7 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--baseline", help="a second binary (an earlier build) measured in the same run, first")
     parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of the same load before each measured one (0: none)")
     parser.add_argument("--connections", type=int, default=24)
     parser.add_argument("--delay-ms", type=float, default=0,
                         help="instead of the SQLite comparison: 1 vs 3 instances behind a proxy adding this one-way delay to PostgreSQL")

@@ -56,14 +56,17 @@ extension PostgresEventStore {
 }
 
 extension PostgresEventStore {
-    /// The first look, after a commit, at whether consumers can read everything committed; the
-    /// looks after it double up to a second while something is still held back.
+    /// How long commits must pause before the store looks whether consumers can read everything
+    /// committed; the looks after it double up to a second while something is still held back.
     static let readableCheck: Duration = .milliseconds(20)
 
     /// Wakes consumers again once the events of recent commits are readable. A consumer woken
     /// by a commit that an older transaction still held back finds nothing and sleeps; when that
     /// older transaction writes no events (a lease renewal, another application's work) no
     /// commit would wake it again until the next one, or ``StoreChanges/fallback``.
+    ///
+    /// While commits keep coming, each one wakes the consumers again, so the store only looks
+    /// once they pause for ``readableCheck``: under load it sends no queries of its own.
     func wakeConsumersWhenReadable() async {
         var seen = changes.mark
         while !Task.isCancelled {
@@ -74,6 +77,13 @@ extension PostgresEventStore {
             var interval = Self.readableCheck
             while true {
                 do { try await Task.sleep(for: interval) } catch { return }
+                let latest = changes.mark
+                if latest.events != seen.events {
+                    // Another commit came during the pause: its wake-up reads what this one would.
+                    seen = latest
+                    interval = Self.readableCheck
+                    continue
+                }
                 guard let held = try? await heldBackEvents(cap: 1) else { break }
                 if held == 0 {
                     changes.heldEventsReadable()
