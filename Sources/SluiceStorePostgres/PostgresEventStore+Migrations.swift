@@ -142,6 +142,12 @@ extension PostgresEventStore {
             "INSERT INTO store_state (name, value) SELECT '\(SeqOrigin.seqState)', last_value + 1 FROM events_seq",
             "DROP SEQUENCE events_seq",
         ]),
+        ("2026-12-09-insert-events-procedure", [
+            // The one insert of events (EventInsert calls it). With `do_commit` it commits inside the
+            // CALL, before the server answers: a group commit of pushes is then one round trip
+            // instead of three (BEGIN, the insert, COMMIT), and answered only once durable.
+            EventInsert.procedure,
+        ]),
     ]
 
     /// Applies the migrations this database has not seen, each once, whatever other instances do

@@ -282,6 +282,9 @@ public final class PostgresEventStore: EventStore {
     private func commitTogether(_ batch: [PendingAppend]) async throws -> [Result<AppendResult, StoreError>] {
         let beforeCommit = self.beforeCommit
         let logger = self.logger
+        if beforeCommit == nil, batch.allSatisfy({ $0.fence == nil && $0.checkpoint == nil }) {
+            return try await commitInOneStatement(batch)
+        }
         let (outcome, arrived) = try await database.transaction { connection in
             let origin = try self.origin()
             var outcome: [Result<AppendResult, StoreError>] = []
@@ -313,18 +316,38 @@ public final class PostgresEventStore: EventStore {
         return outcome
     }
 
-    /// Inserts `rows` (duplicates of stored events are skipped) inside the caller's transaction
-    /// with one ``EventInsert``, each with the seq of its position in `rows` (``SeqOrigin``), so at
-    /// most once per transaction: a second call would draw the same seqs and fail. Returns the
-    /// identities of the rows stored. With `notification`, the statement also notifies other
-    /// instances when any row was stored (one round trip less per commit than a statement of its own).
+    /// A group with no lease to check and no checkpoint to move (pushes): the insert commits
+    /// itself, one round trip in all.
+    private func commitInOneStatement(_ batch: [PendingAppend]) async throws -> [Result<AppendResult, StoreError>] {
+        let logger = self.logger
+        let notification = self.notification(.events)
+        let rows = batch.flatMap(\.rows)
+        var inserted = try await database.connection { connection in
+            try await Self.insert(rows, from: try self.origin(), notifying: notification, committing: true, on: connection, logger: logger)
+        }
+        var arrived = SourceArrivalBuffer.Delta()
+        for row in rows where inserted.contains(row.identity) { arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt)) }
+        arrivals.add(arrived)
+        return batch.map { item in
+            // A stored identity counts for the first row that carries it; any other is a duplicate.
+            let accepted = item.rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }
+            return .success(AppendResult(accepted: accepted, duplicates: item.rows.count - accepted))
+        }
+    }
+
+    /// Inserts `rows` (duplicates of stored events are skipped) with one ``EventInsert``, each with
+    /// the seq of its position in `rows` (``SeqOrigin``), so at most once per transaction: a second
+    /// call would draw the same seqs and fail. Returns the identities of the rows stored. With
+    /// `notification`, the statement also notifies other instances when any row was stored. It
+    /// runs inside the caller's transaction; with `commit`, on a connection outside any, and it is
+    /// its own transaction, committed before it returns.
     ///
     /// Rows go in in (source, dedupe key) order, whatever their seqs: two transactions inserting
     /// the same keys then wait for each other's keys in the same order and never deadlock (no lock
     /// serializes them).
     static func insert(
         _ rows: [PostgresEventRow], from origin: SeqOrigin, notifying notification: (channel: String, payload: String)? = nil,
-        on connection: PostgresConnection, logger: Logger
+        committing commit: Bool = false, on connection: PostgresConnection, logger: Logger
     ) async throws -> Set<PostgresEventRow.Identity> {
         guard !rows.isEmpty else { return [] }
         guard rows.count <= SeqOrigin.rowsPerTransaction else {
@@ -335,10 +358,10 @@ public final class PostgresEventStore: EventStore {
             if x.source != y.source { return x.source.utf8.lexicographicallyPrecedes(y.source.utf8) }
             return x.dedupeKey.readableBytesView.lexicographicallyPrecedes(y.dedupeKey.readableBytesView)
         }
-        let statement = EventInsert(columns: PostgresEventRow.Columns(rows, in: order), notification: notification, origin: origin)
+        let statement = EventInsert(columns: PostgresEventRow.Columns(rows, in: order), notification: notification, origin: origin, commit: commit)
         var inserted: Set<PostgresEventRow.Identity> = []
-        for try await identity in try await connection.execute(statement, logger: logger) {
-            if let identity { inserted.insert(identity) }
+        for try await identities in try await connection.execute(statement, logger: logger) {
+            inserted.formUnion(identities)
         }
         return inserted
     }

@@ -70,6 +70,50 @@ struct PostgresEventStoreTests {
         }
     }
 
+    /// The same proof for the path pushes take, where the insert commits inside its own CALL (no
+    /// BEGIN or COMMIT around it): a trigger makes the first instance's insert wait, mid-statement
+    /// and with its transaction id drawn, on an advisory lock the test holds.
+    @Test func seqOrderIsCommitOrderWhenTheInsertCommitsItself() async throws {
+        try await PostgresTestDatabase.withSchema { configuration in
+            let schema = configuration.schema
+            try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { first in
+                try await PostgresEventStore.withStore(configuration: configuration, logger: Self.logger) { second in
+                    try await PostgresTestDatabase.execute(
+                        """
+                        CREATE FUNCTION \(schema).hold_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+                        BEGIN IF NEW.source = 'held' THEN PERFORM pg_advisory_xact_lock_shared(424242); END IF; RETURN NEW; END $$
+                        """, on: configuration)
+                    try await PostgresTestDatabase.execute(
+                        "CREATE TRIGGER hold_insert BEFORE INSERT ON \(schema).events FOR EACH ROW EXECUTE FUNCTION \(schema).hold_insert()", on: configuration)
+                    try await PostgresTestDatabase.withConnection(on: configuration) { lock in
+                        try await lock.query("SELECT pg_advisory_lock(424242)", logger: Self.logger)
+                        let early = Task {
+                            try await first.append([EventStoreContract.event(source: "held", occurredAt: .init(seconds: 1), key: "early")], receivedAt: .init(seconds: 10))
+                        }
+                        // The first instance's CALL waits for the lock, inside its transaction.
+                        var waiting = "0"
+                        for _ in 0..<500 where waiting == "0" {
+                            try await Task.sleep(for: .milliseconds(10))
+                            waiting = try await PostgresTestDatabase.scalar(
+                                "SELECT count(*)::text FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE '%insert_events%' AND backend_xid IS NOT NULL",
+                                on: configuration) ?? "0"
+                        }
+                        #expect(waiting == "1", "the first insert waits mid-statement with its transaction id drawn")
+                        let late = try await second.append([EventStoreContract.event(occurredAt: .init(seconds: 2), key: "late")], receivedAt: .init(seconds: 11))
+                        #expect(late.accepted == 1, "the second instance commits while the first insert is still running")
+                        #expect(try await second.events(afterSeq: 0, limit: 10).isEmpty, "nothing is visible while an insert that began earlier runs")
+                        #expect(try await second.latestSeq() == 0)
+                        try await lock.query("SELECT pg_advisory_unlock(424242)", logger: Self.logger)
+                        #expect(try await early.value.accepted == 1)
+                    }
+                    try await settle(second)
+                    let all = try await second.events(afterSeq: 0, limit: 10)
+                    #expect(all.map { String(decoding: $0.raw, as: UTF8.self) } == ["{\"k\":\"early\"}", "{\"k\":\"late\"}"])
+                }
+            }
+        }
+    }
+
     /// A long transaction on a table Sluice does not know holds consumers back (they read only
     /// below the oldest running transaction) while three instances keep appending and
     /// acknowledging; once it ends, the consumer sees every event exactly once.
