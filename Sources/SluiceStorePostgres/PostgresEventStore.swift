@@ -299,15 +299,10 @@ public final class PostgresEventStore: EventStore {
                     admitted.append(i)
                 }
             }
-            let rows = admitted.flatMap { batch[$0].rows }
-            var inserted = try await Self.insert(rows, from: origin, notifying: self.notification(.events), on: connection, logger: logger)
-            var arrived = SourceArrivalBuffer.Delta()
-            for row in rows where inserted.contains(row.identity) { arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt)) }
-            for i in admitted {
-                // A stored identity counts for the first row that carries it; any other is a duplicate.
-                let accepted = batch[i].rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }
-                outcome[i] = .success(AppendResult(accepted: accepted, duplicates: batch[i].rows.count - accepted))
-            }
+            let requests = admitted.map { batch[$0].rows }
+            let inserted = try await Self.insert(requests.flatMap { $0 }, from: origin, notifying: self.notification(.events), on: connection, logger: logger)
+            let (results, arrived) = Self.results(of: requests, inserted: inserted)
+            for (i, result) in zip(admitted, results) { outcome[i] = .success(result) }
             await beforeCommit?()
             return (outcome, arrived)
         }
@@ -321,18 +316,31 @@ public final class PostgresEventStore: EventStore {
     private func commitInOneStatement(_ batch: [PendingAppend]) async throws -> [Result<AppendResult, StoreError>] {
         let logger = self.logger
         let notification = self.notification(.events)
-        let rows = batch.flatMap(\.rows)
-        var inserted = try await database.connection { connection in
-            try await Self.insert(rows, from: try self.origin(), notifying: notification, committing: true, on: connection, logger: logger)
+        let requests = batch.map(\.rows)
+        let inserted = try await database.connection { connection in
+            try await Self.insert(requests.flatMap { $0 }, from: try self.origin(), notifying: notification, committing: true, on: connection, logger: logger)
         }
-        var arrived = SourceArrivalBuffer.Delta()
-        for row in rows where inserted.contains(row.identity) { arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt)) }
+        let (results, arrived) = Self.results(of: requests, inserted: inserted)
         arrivals.add(arrived)
-        return batch.map { item in
-            // A stored identity counts for the first row that carries it; any other is a duplicate.
-            let accepted = item.rows.reduce(0) { $0 + (inserted.remove($1.identity) != nil ? 1 : 0) }
-            return .success(AppendResult(accepted: accepted, duplicates: item.rows.count - accepted))
+        return results.map { .success($0) }
+    }
+
+    /// Each request's accepted and duplicate counts once `inserted` (the identities stored) is
+    /// known, and the arrivals to count. A stored identity counts for the first row that carries
+    /// it; any other is a duplicate.
+    private static func results(
+        of requests: [[PostgresEventRow]], inserted: Set<PostgresEventRow.Identity>
+    ) -> (results: [AppendResult], arrived: SourceArrivalBuffer.Delta) {
+        var arrived = SourceArrivalBuffer.Delta()
+        for row in requests.joined() where inserted.contains(row.identity) {
+            arrived.note(row.source, at: Timestamp(microseconds: row.receivedAt))
         }
+        var unclaimed = inserted
+        let results = requests.map { rows in
+            let accepted = rows.reduce(0) { $0 + (unclaimed.remove($1.identity) != nil ? 1 : 0) }
+            return AppendResult(accepted: accepted, duplicates: rows.count - accepted)
+        }
+        return (results, arrived)
     }
 
     /// Inserts `rows` (duplicates of stored events are skipped) with one ``EventInsert``, each with

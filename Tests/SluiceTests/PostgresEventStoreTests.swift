@@ -92,7 +92,9 @@ struct PostgresEventStoreTests {
                         }
                         // The first instance's CALL waits for the lock, inside its transaction.
                         var waiting = "0"
-                        for _ in 0..<500 where waiting == "0" {
+                        var looks = 0
+                        while waiting == "0", looks < 500 {
+                            looks += 1
                             try await Task.sleep(for: .milliseconds(10))
                             waiting = try await PostgresTestDatabase.scalar(
                                 "SELECT count(*)::text FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE '%insert_events%' AND backend_xid IS NOT NULL",
