@@ -11,7 +11,8 @@ same run, on its own schemas.
 
 The same client in both cases: three wrk processes at once (bench/unique_events.lua, every event
 distinct), each with a third of the connections, against the one SQLite instance or one wrk per
-PostgreSQL instance. Both stores commit durably (SQLite synchronous=FULL; PostgreSQL fsync=on,
+PostgreSQL instance. Each measured load follows `--warmup` seconds (3 by default) of the same
+load with events of its own, and on PostgreSQL a CHECKPOINT. Both stores commit durably (SQLite synchronous=FULL; PostgreSQL fsync=on,
 synchronous_commit=on). While each load runs, the CPU time of the Sluice processes, of
 PostgreSQL's processes and of wrk is sampled from /proc, and PostgreSQL's commit count from
 pg_stat_database, to show where the time goes. A throwaway PostgreSQL cluster is started on a
