@@ -22,7 +22,9 @@ struct EventInsert: PostgresPreparedStatement {
         """
 
     /// The procedure, created by the migration `2026-12-09-insert-events-procedure`. Its names
-    /// are unqualified: each connection's search_path is the store's schema.
+    /// are unqualified: each connection's search_path is the store's schema. A schema that has
+    /// run that migration never runs it again, so a change here reaches existing databases only
+    /// through a new migration that replaces the procedure (`CREATE OR REPLACE PROCEDURE`).
     static let procedure = """
         CREATE PROCEDURE insert_events(
             p_index bigint[], p_source text[], p_dedupe_key bytea[], p_log_type text[], p_occurred_at bigint[], p_received_at bigint[],
